@@ -1,0 +1,5 @@
+"""Models whose depth is the main dial: MLP, CNNs, ResNets with plain twins, ParNet."""
+
+from depthlab.models.registry import MODELS, create_model, list_models, model_config, register_model
+
+__all__ = ["MODELS", "create_model", "list_models", "model_config", "register_model"]

@@ -1,0 +1,51 @@
+"""The interface every depthlab model shares (timm's method names).
+
+A model is ``stem -> blocks -> pool/flatten -> head``. ``blocks`` is the depth axis: an ``nn.Sequential`` of the
+repeated units, so probes tap after each block and lesions drop one. ``depth`` is the number of weight layers on
+the longest input -> output path (the definition of Non-deep Networks, arXiv 2110.07641).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class DepthNet(nn.Module):
+    """Base class: subclasses set ``config``, ``stem``, ``blocks``, ``pool`` and ``head`` in ``__init__``."""
+
+    config: object
+    stem: nn.Module
+    blocks: nn.Sequential
+    pool: nn.Module
+    head: nn.Linear
+
+    @property
+    def depth(self) -> int:
+        """Weight layers on the longest input -> output path."""
+        raise NotImplementedError
+
+    @property
+    def num_features(self) -> int:
+        return self.head.in_features
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.blocks(self.stem(x)))
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def forward_intermediates(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The output of the stem and of every block, in order (for probes and layer-response statistics)."""
+        outputs = [self.stem(x)]
+        for block in self.blocks:
+            outputs.append(block(outputs[-1]))
+        return outputs
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the head with a fresh Linear layer for ``num_classes`` outputs."""
+        old = self.head
+        self.head = nn.Linear(self.num_features, num_classes, device=old.weight.device, dtype=old.weight.dtype)

@@ -1,0 +1,113 @@
+"""Layers picked by name: activations, normalization and weight initialization.
+
+Every technique the seeds credit with making depth work is a string here, so a study grid is a list of dicts:
+activations (ReLU family vs sigmoid/tanh), BatchNorm/LayerNorm, and the inits of Glorot & Bengio 2010
+(Xavier) and He et al. 2015 (arXiv 1502.01852).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import torch
+from torch import nn
+
+from depthlab.errors import DepthlabError, unknown
+
+LEAKY_SLOPE = 0.01
+PRELU_INIT = 0.25  # He et al. 2015 start PReLU slopes at 0.25
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "gelu", "silu", "softsign", "identity")
+NORMS = ("none", "batch", "layer")
+INITS = ("default", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "orthogonal", "lecun_normal",
+         "normal")
+
+
+def make_activation(name: str, channels: int = 1) -> nn.Module:
+    """An activation module by name; ``prelu`` learns one slope per channel (He et al. 2015, channel-wise)."""
+    if name == "prelu":
+        return nn.PReLU(channels, init=PRELU_INIT)
+    factories = {
+        "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU,
+        "softsign": nn.Softsign, "identity": nn.Identity,
+        "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE),
+    }
+    if name not in factories:
+        raise unknown("activation", name, ACTIVATIONS)
+    return factories[name]()
+
+
+def make_norm(name: str, channels: int, dims: int) -> nn.Module:
+    """A normalization layer for ``dims`` = 0 (features), 1 (sequences N,C,L) or 2 (images N,C,H,W).
+
+    ``layer`` on conv features normalizes over all of (C, L) or (C, H, W) per sample: GroupNorm with one group,
+    which is LayerNorm for feature maps.
+    """
+    if name == "none":
+        return nn.Identity()
+    if name == "batch":
+        return (nn.BatchNorm1d, nn.BatchNorm1d, nn.BatchNorm2d)[dims](channels)
+    if name == "layer":
+        return nn.LayerNorm(channels) if dims == 0 else nn.GroupNorm(1, channels)
+    raise unknown("norm", name, NORMS)
+
+
+def parse_init(name: str) -> tuple[str, float | None]:
+    """``"normal(0.02)"`` -> ``("normal", 0.02)``; ``"he_normal"`` -> ``("he_normal", None)``."""
+    match = re.fullmatch(r"(\w+)(?:\(([^)]*)\))?", name.strip())
+    base = match.group(1) if match else name
+    if base not in INITS:
+        raise unknown("init", name, INITS)
+    if match and match.group(2) is not None:
+        try:
+            value = float(match.group(2))
+        except ValueError:
+            raise DepthlabError(f"init {name!r}: the value in parentheses must be a number") from None
+        if base != "normal" or not value > 0:
+            raise DepthlabError(f"init {name!r}: only normal(std) takes a value, and std must be > 0")
+        return base, value
+    return base, (0.01 if base == "normal" else None)
+
+
+def he_gain(activation: str) -> float:
+    """sqrt(2 / (1 + a^2)): He et al.'s gain for ReLU (a=0) and Leaky ReLU / PReLU with slope a."""
+    slope = {"leaky_relu": LEAKY_SLOPE, "prelu": PRELU_INIT}.get(activation, 0.0)
+    return math.sqrt(2.0 / (1.0 + slope**2))
+
+
+def init_weight(weight: torch.Tensor, init: str, activation: str = "relu") -> None:
+    """Initialize one weight tensor (Linear or Conv) in place by name; ``default`` leaves PyTorch's init."""
+    base, std = parse_init(init)
+    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(weight)
+    with torch.no_grad():
+        if base == "default":
+            return
+        if base == "xavier_uniform":
+            nn.init.xavier_uniform_(weight)
+        elif base == "xavier_normal":
+            nn.init.xavier_normal_(weight)
+        elif base == "he_uniform":
+            bound = he_gain(activation) * math.sqrt(3.0 / fan_in)
+            nn.init.uniform_(weight, -bound, bound)
+        elif base == "he_normal":
+            nn.init.normal_(weight, 0.0, he_gain(activation) / math.sqrt(fan_in))
+        elif base == "orthogonal":
+            nn.init.orthogonal_(weight, gain=he_gain(activation) if activation in ("relu", "leaky_relu", "prelu")
+                                else 1.0)
+        elif base == "lecun_normal":
+            nn.init.normal_(weight, 0.0, 1.0 / math.sqrt(fan_in))
+        elif base == "normal":
+            nn.init.normal_(weight, 0.0, std)
+
+
+def init_model(model: nn.Module, init: str, activation: str = "relu") -> None:
+    """Apply a named init to every Linear/Conv weight (biases to zero, as Glorot & Bengio do)."""
+    parse_init(init)  # validate even when there is nothing to initialize
+    if init == "default":
+        return
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+            init_weight(module.weight, init, activation)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
