@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 
 class DepthNet(nn.Module):
@@ -19,6 +20,7 @@ class DepthNet(nn.Module):
     blocks: nn.Sequential
     pool: nn.Module
     head: nn.Linear
+    grad_checkpointing: bool = False
 
     @property
     def depth(self) -> int:
@@ -29,8 +31,22 @@ class DepthNet(nn.Module):
     def num_features(self) -> int:
         return self.head.in_features
 
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each block's activations in backward instead of storing them (memory for very deep nets).
+
+        Trade-off: one extra forward per block; BatchNorm running statistics are updated twice per step.
+        """
+        self.grad_checkpointing = enable
+
+    def run_blocks(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.grad_checkpointing and torch.is_grad_enabled()):
+            return self.blocks(x)
+        for block in self.blocks:
+            x = checkpoint(block, x, use_reentrant=False)
+        return x
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.blocks(self.stem(x)))
+        return self.pool(self.run_blocks(self.stem(x)))
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(features)
