@@ -1,0 +1,41 @@
+"""Range and name checks shared by the model configs' ``__post_init__`` (errors name value and rule)."""
+
+from __future__ import annotations
+
+from depthlab.errors import DepthlabError, check, unknown
+from depthlab.models.layers import ACTIVATIONS, NORMS, parse_init
+
+
+def check_at_least(name: str, value: int, low: int) -> None:
+    """``value`` must be an integer >= ``low``."""
+    check(isinstance(value, int) and value >= low, f"{name}={value!r}: must be an integer >= {low}")
+
+
+def check_dropout(value: float) -> None:
+    """Dropout probability must lie in [0, 1)."""
+    check(0.0 <= value < 1.0, f"dropout={value!r}: must satisfy 0 <= dropout < 1")
+
+
+def check_layer_names(activation: str, norm: str, init: str) -> None:
+    """Activation, norm and init must be known names (init may be ``normal(std)``)."""
+    if activation not in ACTIVATIONS:
+        raise unknown("activation", activation, ACTIVATIONS)
+    if norm not in NORMS:
+        raise unknown("norm", norm, NORMS)
+    parse_init(init)
+
+
+def check_shape(input_shape: tuple[int, ...], rank: int | None, what: str) -> None:
+    """``input_shape`` (no batch dim) must have ``rank`` positive dims (any rank when ``rank`` is None)."""
+    shape = tuple(input_shape)
+    if rank is not None and len(shape) != rank:
+        raise DepthlabError(f"input_shape={shape}: {what} needs {rank} dims (no batch dim), got {len(shape)}")
+    check(len(shape) >= 1 and all(isinstance(s, int) and s >= 1 for s in shape),
+          f"input_shape={shape}: every dim must be a positive integer")
+
+
+def check_common(config) -> None:
+    """The checks every depth/width model config shares."""
+    check_at_least("depth", config.depth, 1)
+    check_at_least("width", config.width, 1)
+    check_at_least("num_classes", config.num_classes, 1)
