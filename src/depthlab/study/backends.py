@@ -1,0 +1,107 @@
+"""Where runs execute: in this process, in a local pool of worker processes, or as Ray tasks.
+
+Each backend takes ``(key, spec)`` jobs and yields ``(key, result)`` as runs finish; the driver (the runner)
+writes every result to the store, so workers never touch the database. At most ``workers`` runs are in flight
+at once, which keeps the "current runs" display honest and bounds the work a crash can interrupt.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any
+
+from depthlab.errors import DepthlabError, unknown
+from depthlab.study.worker import RunFn, pool_initializer, pool_run, ray_run, safe_run, set_threads
+
+BACKENDS = ("local", "ray")
+Job = tuple[str, dict[str, Any]]
+OnStart = Callable[[str], None]
+
+
+def threads_per_worker(workers: int) -> int:
+    """Cores split evenly between workers (at least one thread each)."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def run_jobs(jobs: Sequence[Job], run_fn: RunFn, *, workers: int = 1, backend: str = "local",
+             address: str | None = None, on_start: OnStart = lambda key: None) -> Iterator[tuple[str, dict]]:
+    """Run every job on ``backend`` with ``workers`` parallel workers, yielding results as they finish."""
+    if backend not in BACKENDS:
+        raise unknown("backend", backend, BACKENDS)
+    if workers < 1:
+        raise DepthlabError(f"workers={workers}: must be >= 1")
+    if backend == "ray":
+        return _ray(jobs, run_fn, workers, address, on_start)
+    if workers == 1:
+        return _inline(jobs, run_fn, on_start)
+    return _pool(jobs, run_fn, workers, on_start)
+
+
+def _inline(jobs: Sequence[Job], run_fn: RunFn, on_start: OnStart) -> Iterator[tuple[str, dict]]:
+    # One worker: no process to spawn; this process uses every core.
+    set_threads(threads_per_worker(1))
+    for key, spec in jobs:
+        on_start(key)
+        yield key, safe_run(run_fn, spec)
+
+
+def _pool(jobs: Sequence[Job], run_fn: RunFn, workers: int, on_start: OnStart) -> Iterator[tuple[str, dict]]:
+    # spawn, not fork: a forked child inherits the parent's torch thread pool and locks in an undefined state.
+    context = multiprocessing.get_context("spawn")
+    pending = iter(jobs)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=pool_initializer,
+                             initargs=(threads_per_worker(workers),)) as pool:
+        in_flight = set()
+
+        def submit_next() -> None:
+            for key, spec in pending:
+                on_start(key)
+                in_flight.add(pool.submit(pool_run, run_fn, key, spec))
+                return
+
+        for _ in range(workers):
+            submit_next()
+        while in_flight:
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                in_flight.discard(future)
+                yield future.result()
+                submit_next()
+
+
+def import_ray():
+    """Import Ray lazily (it is an optional, large dependency: ``pip install depthlab[ray]``)."""
+    try:
+        import ray
+    except ImportError:
+        raise DepthlabError("backend 'ray' needs Ray: pip install 'depthlab[ray]' (or pass --backend local)") from None
+    return ray
+
+
+def _ray(jobs: Sequence[Job], run_fn: RunFn, workers: int, address: str | None,
+         on_start: OnStart) -> Iterator[tuple[str, dict]]:
+    ray = import_ray()
+    if not ray.is_initialized():
+        # address=None starts a local instance unless RAY_ADDRESS names a cluster; "auto" joins a running one.
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    task = ray.remote(num_cpus=1)(ray_run)
+    threads = 1 if address else threads_per_worker(workers)
+    pending, in_flight = iter(jobs), []
+
+    def submit_next() -> None:
+        for key, spec in pending:
+            on_start(key)
+            in_flight.append(task.remote(run_fn, key, spec, threads))
+            return
+
+    for _ in range(workers):
+        submit_next()
+    while in_flight:
+        done, _ = ray.wait(in_flight, num_returns=1)
+        for ref in done:
+            in_flight.remove(ref)
+            yield ray.get(ref)
+            submit_next()
