@@ -1,0 +1,44 @@
+"""What a run returns: status, per-evaluation records, final metrics and speed, JSON-safe."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass
+class History:
+    """The outcome of ``fit``: a diverged run is a result (status ``diverged`` at ``diverged_step``), not an error."""
+
+    status: Literal["ok", "diverged"] = "ok"
+    diverged_step: int | None = None
+    records: list[dict[str, Any]] = field(default_factory=list)
+    final: dict[str, float] = field(default_factory=dict)
+    steps: int = 0
+    wall_time: float = 0.0
+    samples_per_sec: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict for JSON: NaN and inf become None."""
+        return _json_safe({
+            "status": self.status, "diverged_step": self.diverged_step, "records": self.records,
+            "final": self.final, "steps": self.steps, "wall_time": self.wall_time,
+            "samples_per_sec": self.samples_per_sec, "notes": self.notes,
+        })
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        """The inverse of ``to_dict`` (None stays None)."""
+        return cls(**data)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
