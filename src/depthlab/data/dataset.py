@@ -42,7 +42,8 @@ class Dataset:
 
     def __repr__(self) -> str:
         sizes = "/".join(str(len(getattr(self, f"x_{s}"))) for s in ("train", "val", "test"))
-        return f"Dataset({self.name!r}, {sizes} train/val/test, input {self.input_shape}, {self.num_classes} out)"
+        shape, out = self.input_shape, self.num_classes
+        return f"Dataset({self.name!r}, {sizes} train/val/test, input {shape}, {out} out)"
 
 
 _SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")

@@ -1,0 +1,67 @@
+"""Seeded splits and permutations, drawn from private generators (global RNG states are never touched)."""
+
+from __future__ import annotations
+
+import torch
+
+from depthlab.data.dataset import Dataset
+
+
+def generator(seed: int, salt: int = 0) -> torch.Generator:
+    """A CPU generator for one purpose; ``salt`` keeps purposes (split, permutation, noise) independent."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + salt)
+
+
+def held_out_counts(sizes: list[int], fraction: float) -> list[int]:
+    """Per-group held-out counts summing to round(fraction * total), shared by largest remainder."""
+    exact = [fraction * size for size in sizes]
+    counts = [int(e) for e in exact]
+    short = int(round(fraction * sum(sizes))) - sum(counts)
+    by_remainder = sorted(range(len(sizes)), key=lambda i: exact[i] - counts[i], reverse=True)
+    for i in by_remainder[:max(short, 0)]:
+        counts[i] += 1
+    return counts
+
+
+def split_indices(y: torch.Tensor, fraction: float, seed: int,
+                  stratify: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(keep, held_out) indices; held_out has round(fraction * n) items, in class proportion if stratified."""
+    gen = generator(seed, salt=1)
+    classes = torch.unique(y) if stratify else None
+    groups = [torch.nonzero(y == c).flatten() for c in classes] if stratify else [torch.arange(len(y))]
+    keep, held = [], []
+    for group, n_held in zip(groups, held_out_counts([len(g) for g in groups], fraction), strict=True):
+        group = group[torch.randperm(len(group), generator=gen)]
+        held.append(group[:n_held])
+        keep.append(group[n_held:])
+    # sorted so the training order stays the source order (shuffling is the engine's job)
+    return torch.cat(keep).sort().values, torch.cat(held).sort().values
+
+
+def make_splits(name: str, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
+                y_test: torch.Tensor, *, val_fraction: float, seed: int, num_classes: int,
+                task: str = "classification", meta: dict | None = None) -> Dataset:
+    """A Dataset whose val split is a seeded (stratified) ``val_fraction`` of the training part."""
+    keep, held = split_indices(y_train, val_fraction, seed, stratify=task == "classification")
+    return Dataset(name, x_train[keep], y_train[keep], x_train[held], y_train[held], x_test, y_test,
+                   num_classes=num_classes, task=task, meta=dict(meta or {}))
+
+
+def position_permutation(shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """A fixed permutation of the spatial positions of a (C, L) or (C, H, W) example (all channels alike)."""
+    n_positions = 1
+    for size in shape[1:]:
+        n_positions *= size
+    return torch.randperm(n_positions, generator=generator(seed, salt=2))
+
+
+def permute_positions(x: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
+    """Apply one position permutation to every example of x (N, C, ...), keeping the layout."""
+    flat = x.reshape(x.shape[0], x.shape[1], -1)
+    return flat[:, :, permutation].reshape(x.shape)
+
+
+def shuffle_positions(x_splits: list[torch.Tensor], seed: int) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """One seeded position permutation applied to every split (Zhang et al. 2017; MNIST-1D's ablation)."""
+    permutation = position_permutation(tuple(x_splits[0].shape[1:]), seed)
+    return [permute_positions(x, permutation) for x in x_splits], permutation
