@@ -1,0 +1,110 @@
+"""Longest paths through the autograd graph, counting weight layers (the depth of Non-deep Networks, arXiv 2110.07641).
+
+A *weight layer* is an op that consumes a parameter of rank >= 2: Linear, Conv*, ConvTranspose*, Bilinear,
+Embedding, attention and RNN weight matrices. Norm layers (BatchNorm, LayerNorm, GroupNorm), PReLU slopes and
+biases have rank-1 parameters and so do not count. An op whose weight is built from several parameters inside
+forward (a re-parameterizable block summing branch kernels) is still one op and counts once.
+
+Why the autograd graph and not torch.fx: it records the ops that actually ran, so data-dependent control flow,
+any third-party module and checkpointed blocks all work; parallel branches are explicit joins in the graph.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass
+class GraphDepth:
+    """Longest-path numbers of one forward pass."""
+
+    depth: int  # weight layers on the longest input -> output path
+    sequential_ops: int  # ops (autograd nodes) on the longest input -> output path
+    weight_ops: int  # weight layers executed in total (all paths)
+    param_depth: dict[int, int] = field(default_factory=dict)  # id(weight param) -> its index along the depth
+
+
+def _is_weight_leaf(node) -> bool:
+    variable = getattr(node, "variable", None)
+    return isinstance(variable, torch.nn.Parameter) and variable.dim() >= 2
+
+
+class _Walker:
+    """Memoized post-order walk from the output's grad_fn toward the inputs (edges point input-ward)."""
+
+    def __init__(self, source):
+        self.source = source  # the input leaf's AccumulateGrad node, or None: then every path counts
+        self.memo: dict[object, tuple[bool, int, int]] = {}
+        self.weight_params: dict[object, list[torch.nn.Parameter]] = {}
+
+    def params_of(self, node) -> list[torch.nn.Parameter]:
+        """Rank >= 2 parameters reached from ``node`` without passing the input (a weight's own chain)."""
+        if node in self.weight_params:
+            return self.weight_params[node]
+        found = [node.variable] if _is_weight_leaf(node) else []
+        for child, _ in getattr(node, "next_functions", ()):
+            if child is not None and child is not self.source and not self.visit(child)[0]:
+                found += self.params_of(child)
+        self.weight_params[node] = found
+        return found
+
+    def visit(self, node) -> tuple[bool, int, int]:
+        """(reaches the input, weight layers on the longest path to it, ops on that path)."""
+        if node in self.memo:
+            return self.memo[node]
+        if node is self.source:
+            self.memo[node] = (True, 0, 0)
+            return self.memo[node]
+        reach, depth, ops = False, 0, 0
+        for child, _ in node.next_functions:
+            if child is None:  # an input that needs no grad: the data itself when no input leaf is given
+                reach = reach or self.source is None
+                continue
+            child_reach, child_depth, child_ops = self.visit(child)
+            if child_reach:
+                reach, depth, ops = True, max(depth, child_depth), max(ops, child_ops)
+        own = 1 if reach and self.params_of(node) else 0
+        self.memo[node] = (reach, depth + own, ops + (1 if reach else 0))
+        return self.memo[node]
+
+
+def graph_depth(output: torch.Tensor, input_leaf: torch.Tensor | None = None) -> GraphDepth:
+    """Longest-path weight-layer count from ``input_leaf`` (a tensor with requires_grad) to ``output``.
+
+    Without ``input_leaf`` (a training batch needs no grad) any edge to a tensor without grad counts as the input;
+    exact for weight layers in ordinary nets, and what ``watch`` uses to place each layer along the depth.
+    """
+    source = input_leaf.grad_fn if input_leaf is not None and input_leaf.grad_fn is not None else None
+    if input_leaf is not None and source is None:
+        source = _accumulate_node(output, input_leaf)
+    walker = _Walker(source)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 100_000))  # very deep nets make long chains; the walk is recursive
+    try:
+        reach, depth, ops = walker.visit(output.grad_fn) if output.grad_fn is not None else (False, 0, 0)
+    finally:
+        sys.setrecursionlimit(limit)
+    param_depth, weight_ops = {}, 0
+    for node, (node_reach, node_depth, _) in walker.memo.items():
+        params = walker.weight_params.get(node, []) if node_reach else []
+        weight_ops += 1 if params else 0
+        for param in params:
+            param_depth[id(param)] = max(param_depth.get(id(param), 0), node_depth)
+    return GraphDepth(depth if reach else 0, ops if reach else 0, weight_ops, param_depth)
+
+
+def _accumulate_node(output: torch.Tensor, leaf: torch.Tensor):
+    """The AccumulateGrad node of ``leaf`` in ``output``'s graph (a leaf's own grad_fn is None)."""
+    seen, stack = set(), [output.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        if getattr(node, "variable", None) is leaf:
+            return node
+        stack.extend(child for child, _ in getattr(node, "next_functions", ()))
+    return None

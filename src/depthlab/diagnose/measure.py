@@ -1,0 +1,194 @@
+"""What depth costs: parameters, FLOPs/MACs, latency, throughput, peak memory and longest-path depth.
+
+Field names follow timm's benchmark script where one exists (``param_count`` in millions, ``infer_gmacs`` per
+sample, ``infer_step_time`` in ms per batch, ``infer_samples_per_sec``, ``train_*``), plus exact ``params``,
+``flops`` (per sample, forward; ``train_flops`` forward + backward) and the depth meter's numbers.
+
+FLOPs come from ``torch.utils.flop_counter.FlopCounterMode``, which counts matmuls, convolutions and attention
+(2 FLOPs per multiply-add, so ``macs = flops / 2``); elementwise ops (norms, activations) are not counted.
+
+Timing: warm up, synchronize, time each call with ``perf_counter``, report the median (spec/performance.md).
+
+Peak memory. CUDA: the caching allocator's ``max_memory_allocated`` over the call (params included). CPU has no
+allocator statistics, and ``tracemalloc`` sees only Python objects, not torch's buffers, so it is an estimate
+from the tensors themselves (``memory_method = "tensor_sizes"``): inference = params + the largest input + output
+of any leaf module (what is live at once in a chain); training = params + grads + every tensor autograd saves for
+backward (unique storages, via ``saved_tensors_hooks``) + the output. It is a lower bound: workspace buffers and
+allocator slack are not seen.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from depthlab.diagnose.depth import longest_path_depth, model_form
+from depthlab.errors import DepthlabError, check, unknown
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
+MB = 2**20
+
+
+def count_params(model: nn.Module) -> tuple[int, int]:
+    """(total, trainable) parameter counts; shared parameters count once."""
+    params = list(model.parameters())  # .parameters() already de-duplicates shared tensors
+    return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
+
+
+def count_flops(model: nn.Module, x: torch.Tensor, backward: bool = False) -> int:
+    """FLOPs of one forward (and backward, if asked) on batch ``x``, by FlopCounterMode."""
+    with FlopCounterMode(display=False) as counter:
+        if backward:
+            _loss(model(x)).backward()
+        else:
+            with torch.no_grad():
+                model(x)
+    return int(counter.get_total_flops())
+
+
+def _loss(output) -> torch.Tensor:
+    tensors = [output] if isinstance(output, torch.Tensor) else [t for t in output if isinstance(t, torch.Tensor)]
+    return sum(t.float().mean() for t in tensors)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_time(fn: Callable[[], object], device: torch.device, repeats: int = 30, warmup: int = 10) -> float:
+    """Median wall time of ``fn()`` in seconds, after ``warmup`` calls, synchronizing around each call."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _tensor_bytes(tensors) -> int:
+    storages = {}
+    for t in tensors:
+        if isinstance(t, torch.Tensor):
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+    return sum(storages.values())
+
+
+def _cpu_infer_bytes(model: nn.Module, x: torch.Tensor) -> int:
+    """Largest input + output of any leaf module in one forward (the live set of a chain)."""
+    largest = [0]
+
+    def hook(_m, inputs, output):
+        outputs = output if isinstance(output, (tuple, list)) else [output]
+        largest[0] = max(largest[0], _tensor_bytes(list(inputs) + list(outputs)))
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return largest[0]
+
+
+def _cpu_train_bytes(model: nn.Module, x: torch.Tensor) -> int:
+    """Every tensor saved for backward (unique storages) + the output, over one forward."""
+    saved = []
+
+    def pack(t):
+        saved.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        output = model(x)
+    outputs = [output] if isinstance(output, torch.Tensor) else list(output)
+    return _tensor_bytes(saved + outputs)
+
+
+def peak_memory(model: nn.Module, x: torch.Tensor, train: bool) -> tuple[float, str]:
+    """(peak MB of one inference or training step, the method used); see the module docstring."""
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    if x.device.type == "cuda":
+        torch.cuda.synchronize(x.device)
+        torch.cuda.reset_peak_memory_stats(x.device)
+        _train_step(model, x)() if train else _infer_step(model, x)()
+        torch.cuda.synchronize(x.device)
+        return torch.cuda.max_memory_allocated(x.device) / MB, "cuda_allocator"
+    if train:
+        grads = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+        return (params + grads + _cpu_train_bytes(model, x)) / MB, "tensor_sizes"
+    return (params + _cpu_infer_bytes(model, x)) / MB, "tensor_sizes"
+
+
+def _infer_step(model: nn.Module, x: torch.Tensor) -> Callable[[], object]:
+    def step():
+        with torch.no_grad():
+            return model(x)
+
+    return step
+
+
+def _train_step(model: nn.Module, x: torch.Tensor) -> Callable[[], object]:
+    def step():
+        model.zero_grad(set_to_none=True)
+        _loss(model(x)).backward()
+
+    return step
+
+
+def measure(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 64, *, device: str | None = None,
+            dtype: str = "float32", form: str = "train", repeats: int = 30, warmup: int = 10,
+            train: bool = True) -> dict:
+    """Cost of ``model`` on a random batch of ``batch_size`` x ``input_shape``, measured on a copy (labelled)."""
+    check(isinstance(batch_size, int) and batch_size >= 1, f"batch_size={batch_size!r}: must be an integer >= 1")
+    check(repeats >= 1 and warmup >= 0, f"repeats={repeats}, warmup={warmup}: need repeats >= 1, warmup >= 0")
+    if dtype not in DTYPES:
+        raise unknown("dtype", dtype, DTYPES)
+    target = torch.device(device) if device else next(model.parameters(), torch.empty(0)).device
+    measured = copy.deepcopy(model_form(model, form)).to(target, DTYPES[dtype]).eval()
+    try:
+        x = torch.randn((batch_size, *input_shape), device=target, dtype=DTYPES[dtype])
+        report = _labels(model, target, dtype, batch_size, form) | _static(measured, x, form)
+    except RuntimeError as err:
+        raise DepthlabError(f"input_shape={tuple(input_shape)}: the model cannot run on it ({err})") from None
+    report |= _timed("infer", _infer_step(measured, x), measured, x, target, repeats, warmup, batch_size)
+    if train:
+        measured.train()
+        report |= _timed("train", _train_step(measured, x), measured, x, target, repeats, warmup, batch_size)
+    return report
+
+
+def _labels(model: nn.Module, device: torch.device, dtype: str, batch_size: int, form: str) -> dict:
+    return {"model": type(model).__name__, "device": str(device), "dtype": dtype, "batch_size": batch_size,
+            "form": form, "torch": torch.__version__}
+
+
+def _static(model: nn.Module, x: torch.Tensor, form: str) -> dict:
+    total, trainable = count_params(model)
+    flops = count_flops(model, x) / len(x)
+    train_flops = count_flops(model, x, backward=True) / len(x)
+    model.zero_grad(set_to_none=True)
+    depth = longest_path_depth(model, x[:2] if len(x) > 1 else x)  # already in ``form``
+    return {"params": total, "params_trainable": trainable, "param_count": total / 1e6,
+            "flops": flops, "macs": flops / 2, "infer_gmacs": flops / 2 / 1e9, "train_flops": train_flops,
+            "longest_path_depth": depth.depth, "weight_layers": depth.weight_layers,
+            "sequential_ops": depth.sequential_ops}
+
+
+def _timed(prefix: str, step, model, x, device, repeats: int, warmup: int, batch_size: int) -> dict:
+    seconds = median_time(step, device, repeats, warmup)
+    memory, method = peak_memory(model, x, train=prefix == "train")
+    return {f"{prefix}_step_time": seconds * 1e3, f"{prefix}_samples_per_sec": batch_size / seconds,
+            f"{prefix}_peak_memory_mb": memory, "memory_method": method}

@@ -1,0 +1,62 @@
+"""Per-layer statistics computed on the device, as 0-d tensors (no host sync until the table is read).
+
+Dead units (ReLU family): a unit (a feature of a Linear output, a channel of a conv output) whose activation is
+never positive over the whole batch (and every position) gets no gradient through the nonlinearity: it is dead
+for that batch. ``y > 0`` iff ``x > 0`` for ReLU, ReLU6, Leaky ReLU, PReLU, ELU, SELU, CELU, GELU, SiLU, Mish and
+Hardswish, so the test runs on the output and stays right for in-place activations.
+
+Saturation (Glorot & Bengio 2010): the fraction of activation values within ``SATURATION_MARGIN`` of the output
+range from one of the bounds of a sigmoid-like unit (sigmoid: below 0.01 or above 0.99; tanh: |y| > 0.98), where
+the derivative nearly vanishes.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+SATURATION_MARGIN = 0.01  # of the output range, from either bound
+
+DEAD_FAMILY = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+               nn.RReLU, nn.Hardswish)
+SATURATING = (nn.Sigmoid, nn.Tanh, nn.Softsign, nn.Hardtanh, nn.Hardsigmoid)
+
+
+def output_bounds(module: nn.Module) -> tuple[float, float] | None:
+    """(low, high) of a saturating activation, or None for the others."""
+    if isinstance(module, DEAD_FAMILY):  # ReLU6 is a Hardtanh but dies rather than saturates at 0
+        return None
+    if isinstance(module, nn.Hardtanh):
+        return float(module.min_val), float(module.max_val)
+    if isinstance(module, (nn.Sigmoid, nn.Hardsigmoid)):
+        return 0.0, 1.0
+    if isinstance(module, (nn.Tanh, nn.Softsign)):
+        return -1.0, 1.0
+    return None
+
+
+def is_activation(module: nn.Module) -> bool:
+    """True for the nonlinearities whose health watch measures."""
+    return isinstance(module, DEAD_FAMILY + SATURATING)
+
+
+def std_mean(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(std, mean) over every element, in float32."""
+    return torch.std_mean(y.detach().float())
+
+
+def dead_fraction(y: torch.Tensor, unit_dim: int) -> torch.Tensor:
+    """Fraction of units never positive over the batch; units lie along ``unit_dim``."""
+    y = y.detach()
+    if y.dim() < 2:
+        return (y <= 0).float().mean()
+    units = y.movedim(unit_dim, -1).reshape(-1, y.shape[unit_dim])  # (samples x positions, units)
+    return 1.0 - (units > 0).any(dim=0).float().mean()
+
+
+def saturated_fraction(y: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
+    """Fraction of values within SATURATION_MARGIN of the range from either bound."""
+    low, high = bounds
+    margin = SATURATION_MARGIN * (high - low)
+    y = y.detach()
+    return ((y <= low + margin) | (y >= high - margin)).float().mean()

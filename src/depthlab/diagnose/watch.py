@@ -1,0 +1,282 @@
+"""``watch``: gradient and activation flow per layer, against depth, around any training loop.
+
+One row per recorded step x weight layer (a module owning a parameter of rank >= 2: Linear, Conv, Embedding...),
+in forward execution order, with the layer's module name, its position in that order (``layer``) and its index
+along the longest input -> output path (``depth``, 1-based; see ``graph.py``). Columns:
+
+- ``grad_norm``: L2 norm of the layer's weight gradient (the rank >= 2 weight only: a bias's gradient has another
+  scale and would blur the depth trend), ``weight_norm``: L2 norm of that weight;
+- ``update_ratio``: ||W_after - W_before|| / ||W_before|| over the optimizer step;
+- ``out_mean``/``out_std``: the layer's output (pre-activation, He et al. 2016's "layer response");
+- ``act_mean``/``act_std``, ``dead_frac``, ``saturated_frac``: the nonlinearity module that runs next, before the
+  next weight layer (NaN when none does, e.g. a functional ``F.relu`` or the head); see ``stats.py``.
+
+When is a step over? Gradients must be read after backward (and AMP unscale, and DDP all-reduce) and before the
+optimizer step and ``zero_grad``. Three ways, in order of preference:
+
+1. ``fit(..., callbacks=[w])``: the engine calls ``on_backward`` at exactly that point and ``on_step`` after.
+2. ``watch(model, optimizer=opt)``: optimizer step pre/post hooks. ``GradScaler.step`` unscales before calling
+   ``optimizer.step``, and DDP finishes its all-reduce inside backward, so the pre hook sees final gradients.
+3. Neither: call ``w.step()`` after ``loss.backward()`` and before ``optimizer.step()``; the update ratio of that
+   step is then measured at the next ``w.step()`` (or on exit).
+
+Forward hooks exist only during recorded steps (attached when the previous step ends, removed once read), and only
+grad-enabled forwards are measured (an evaluation pass in between is ignored). Statistics stay on the device as
+tensors; the only host sync is when the table is read. Everything is removed on exit.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from depthlab.diagnose import stats
+from depthlab.diagnose.graph import graph_depth
+from depthlab.errors import DepthlabError
+
+FORWARD_COLUMNS = ("out_mean", "out_std", "act_mean", "act_std", "dead_frac", "saturated_frac")
+STEP_COLUMNS = ("grad_norm", "weight_norm", "update_ratio")
+COLUMNS = ("step", "layer", "depth", "name", "kind", *STEP_COLUMNS, *FORWARD_COLUMNS)
+UNIT_LAST = (nn.Linear, nn.Bilinear, nn.Embedding)  # their units lie on the last dim; conv channels on dim 1
+
+
+def weight_of(module: nn.Module) -> nn.Parameter | None:
+    """The module's own weight: ``weight`` if it has rank >= 2, else its first own rank >= 2 parameter."""
+    own = [p for p in module.parameters(recurse=False) if p.dim() >= 2]
+    weight = getattr(module, "weight", None)
+    if isinstance(weight, nn.Parameter) and weight.dim() >= 2:
+        return weight
+    return own[0] if own else None
+
+
+class Watch:
+    """Records per-layer gradient/activation statistics every ``every`` steps; see the module docstring."""
+
+    def __init__(self, model: nn.Module, every: int = 1, optimizer: torch.optim.Optimizer | None = None):
+        if not isinstance(model, nn.Module):
+            raise DepthlabError(f"watch(model={type(model).__name__}): expected a torch.nn.Module")
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise DepthlabError(f"every={every!r}: must be an integer >= 1")
+        self.model, self.every, self.optimizer = model, every, optimizer
+        self.layers = {name: m for name, m in model.named_modules() if weight_of(m) is not None}
+        if not self.layers:
+            raise DepthlabError(f"watch: {type(model).__name__} has no weight layer (no parameter of rank >= 2)")
+        self.activations = {name: m for name, m in model.named_modules() if stats.is_activation(m)}
+        self.step_count = 0
+        self.order: list[str] = []  # weight layers in forward execution order (from the first recorded forward)
+        self.depth_of: dict[str, int] = {}
+        self._records: list[tuple[int, dict[str, list[torch.Tensor]]]] = []
+        self._rows: list[dict] = []
+        self._converted = 0  # records already turned into rows
+        self._forward: dict[str, dict[str, torch.Tensor]] = {}
+        self._current: tuple[str, int] | None = None  # last weight layer run, and its unit dim
+        self._snapshot: tuple[dict, list[torch.Tensor], list[torch.Tensor]] | None = None
+        self._forward_handles: list = []
+        self._optimizer_handles: list = []
+        self._active = False
+        self._external_steps = False  # True when fit callbacks or optimizer hooks end each step
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    def __enter__(self) -> Watch:
+        self.attach()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.detach()
+
+    def attach(self) -> None:
+        """Start watching (``with watch(...)`` does this)."""
+        if self._active:
+            return
+        self._active = True
+        if self.optimizer is not None:
+            self._external_steps = True
+            self._optimizer_handles = [
+                self.optimizer.register_step_pre_hook(lambda *_: self._grads_ready()),
+                self.optimizer.register_step_post_hook(lambda *_: self._update_done()),
+            ]
+        self._schedule()
+
+    def detach(self) -> None:
+        """Stop watching: fill the last update ratio and remove every hook."""
+        if not self._external_steps:
+            self._fill_update()
+        self._remove_forward_hooks()
+        for handle in self._optimizer_handles:
+            handle.remove()
+        self._optimizer_handles = []
+        self._active = False
+
+    # -- as a depthlab.train.fit callback ---------------------------------------------------------------------
+    def on_train_start(self, state) -> None:
+        self._external_steps = True
+        self.attach()
+
+    def on_backward(self, state) -> None:
+        self._grads_ready()
+
+    def on_step(self, state) -> None:
+        self._update_done()
+
+    def on_epoch(self, state) -> None: ...
+
+    def on_train_end(self, state) -> None:
+        self.detach()
+
+    # -- a user's own loop -------------------------------------------------------------------------------------
+    def step(self) -> None:
+        """End a step in a loop without optimizer hooks: call after ``backward()``, before ``optimizer.step()``."""
+        if self._external_steps:
+            raise DepthlabError("watch.step(): steps already end through the optimizer hooks or fit callbacks")
+        self._fill_update()
+        self._grads_ready()
+        self._advance()
+
+    # -- step machinery ----------------------------------------------------------------------------------------
+    def recording(self) -> bool:
+        """Whether the current step is recorded."""
+        return self._active and self.step_count % self.every == 0
+
+    def _grads_ready(self) -> None:
+        if not self.recording():
+            return
+        self._remove_forward_hooks()
+        names = self.order or list(self.layers)
+        weights = [weight_of(self.layers[n]) for n in names]
+        nan = torch.full((), math.nan, device=weights[0].device)
+        grads = [w.grad.detach() for w in weights if w.grad is not None]
+        grad_norms = iter(torch._foreach_norm(grads) if grads else [])
+        columns = {
+            "grad_norm": [next(grad_norms).float() if w.grad is not None else nan for w in weights],
+            "weight_norm": [n.float() for n in torch._foreach_norm([w.detach() for w in weights])],
+            "update_ratio": [nan] * len(weights),
+        }
+        for column in FORWARD_COLUMNS:
+            columns[column] = [self._forward.get(n, {}).get(column, nan) for n in names]
+        columns["_names"] = names
+        self._records.append((self.step_count, columns))
+        before = [w.detach().clone() for w in weights]
+        self._snapshot = (columns, weights, before)
+        self._forward = {}
+
+    def _fill_update(self) -> None:
+        if self._snapshot is None:
+            return
+        columns, weights, before = self._snapshot
+        deltas = torch._foreach_sub([w.detach() for w in weights], before)
+        columns["update_ratio"] = [d / torch.clamp(w, min=1e-30) for d, w in
+                                   zip(torch._foreach_norm(deltas), columns["weight_norm"])]
+        self._snapshot = None
+
+    def _update_done(self) -> None:
+        self._fill_update()
+        self._advance()
+
+    def _advance(self) -> None:
+        self.step_count += 1
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self.recording() and not self._forward_handles:
+            self._attach_forward_hooks()
+
+    # -- forward hooks (recorded steps only) -------------------------------------------------------------------
+    def _attach_forward_hooks(self) -> None:
+        handles = [m.register_forward_hook(self._layer_hook(n, m)) for n, m in self.layers.items()]
+        handles += [m.register_forward_hook(self._activation_hook(m)) for m in self.activations.values()]
+        if not self.depth_of:
+            handles.append(self.model.register_forward_hook(self._depth_hook))
+        self._forward_handles = handles
+
+    def _remove_forward_hooks(self) -> None:
+        for handle in self._forward_handles:
+            handle.remove()
+        self._forward_handles = []
+
+    def _layer_hook(self, name: str, module: nn.Module):
+        unit_dim = -1 if isinstance(module, UNIT_LAST) else 1
+
+        def hook(_module, _inputs, output):
+            if not torch.is_grad_enabled() or not isinstance(output, torch.Tensor):
+                return
+            if name not in self.order and not self.depth_of:
+                self.order.append(name)
+            std, mean = stats.std_mean(output)
+            self._forward[name] = {"out_mean": mean, "out_std": std}
+            self._current = (name, unit_dim)
+
+        return hook
+
+    def _activation_hook(self, module: nn.Module):
+        bounds = stats.output_bounds(module)
+
+        def hook(_module, _inputs, output):
+            if not torch.is_grad_enabled() or self._current is None or not isinstance(output, torch.Tensor):
+                return
+            name, unit_dim = self._current
+            record = self._forward.setdefault(name, {})
+            record["act_std"], record["act_mean"] = stats.std_mean(output)
+            if bounds is None:
+                record["dead_frac"] = stats.dead_fraction(output, unit_dim)
+            else:
+                record["saturated_frac"] = stats.saturated_fraction(output, bounds)
+
+        return hook
+
+    def _depth_hook(self, _module, _inputs, output) -> None:
+        """Once: place each weight layer along the longest path, from the autograd graph of a training forward."""
+        self._current = None
+        if not torch.is_grad_enabled() or not isinstance(output, torch.Tensor) or output.grad_fn is None:
+            return
+        by_param = graph_depth(output).param_depth
+        self.depth_of = {n: by_param.get(id(weight_of(m)), 0) for n, m in self.layers.items()}
+
+    # -- the table ---------------------------------------------------------------------------------------------
+    @property
+    def rows(self) -> list[dict]:
+        """One dict per recorded step x layer (steps whose update is still pending show it as NaN)."""
+        ready = self._records if self._snapshot is None else self._records[:-1]
+        if len(ready) > self._converted:
+            self._convert(ready[self._converted:])
+        pending = [] if self._snapshot is None else self._as_rows([self._records[-1]])
+        return self._rows + pending
+
+    def _convert(self, records) -> None:
+        self._rows += self._as_rows(records)
+        self._converted += len(records)
+
+    def _as_rows(self, records) -> list[dict]:
+        numeric = STEP_COLUMNS + FORWARD_COLUMNS
+        stacked = torch.stack([torch.stack([torch.stack(c[k]).float().cpu() for k in numeric]) for _, c in records])
+        values = stacked.tolist()  # the one host sync: (steps, columns, layers)
+        rows = []
+        for (step, columns), table in zip(records, values):
+            for i, name in enumerate(columns["_names"]):
+                row = {"step": step, "layer": i, "depth": self.depth_of.get(name, 0), "name": name,
+                       "kind": type(self.layers[name]).__name__}
+                rows.append(row | {k: table[j][i] for j, k in enumerate(numeric)})
+        return rows
+
+    def columns(self) -> dict[str, list]:
+        """The table as one list per column (pandas-free; ``pandas.DataFrame(w.columns())`` works too)."""
+        rows = self.rows
+        return {k: [r[k] for r in rows] for k in COLUMNS}
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write the table as CSV (one row per step x layer) and return the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        return path
+
+
+def watch(model: nn.Module, every: int = 1, optimizer: torch.optim.Optimizer | None = None) -> Watch:
+    """``with watch(model, every=k) as w:`` around any training loop; ``w.rows`` is the tidy table."""
+    return Watch(model, every=every, optimizer=optimizer)

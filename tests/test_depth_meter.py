@@ -1,0 +1,144 @@
+"""The depth meter against known values: MLP depth d -> d, ResNet-20 and its plain twin -> 20, two branches -> the
+longer one, a reparameterizable block -> once in deploy form, and models defined only here (external clients)."""
+
+import pytest
+import torch
+from torch import nn
+
+from depthlab.diagnose import longest_path_depth
+from depthlab.errors import DepthlabError
+from depthlab.models import list_models
+
+
+def mlp(depth: int, width: int = 8) -> nn.Sequential:
+    layers = [nn.Flatten(), nn.Linear(40, width), nn.BatchNorm1d(width), nn.ReLU()]
+    for _ in range(depth - 2):
+        layers += [nn.Linear(width, width), nn.LayerNorm(width), nn.Tanh()]
+    return nn.Sequential(*layers, nn.Linear(width, 10))
+
+
+class BasicBlock(nn.Module):
+    """A CIFAR ResNet block (He et al. 2016, option A shortcut: subsample + zero-pad channels, no weights)."""
+
+    def __init__(self, cin: int, cout: int, stride: int, residual: bool):
+        super().__init__()
+        self.residual, self.stride, self.pad = residual, stride, cout - cin
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        if self.residual:
+            short = x[:, :, :: self.stride, :: self.stride]
+            out = out + nn.functional.pad(short, (0, 0, 0, 0, 0, self.pad))
+        return torch.relu(out)
+
+
+def resnet_cifar(depth: int, residual: bool) -> nn.Sequential:
+    n, width, blocks, cin = (depth - 2) // 6, 4, [], 4
+    for stage in range(3):
+        for i in range(n):
+            cout = width * 2**stage
+            blocks.append(BasicBlock(cin, cout, 2 if (stage and i == 0) else 1, residual))
+            cin = cout
+    stem = [nn.Conv2d(3, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+    return nn.Sequential(*stem, *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 10))
+
+
+class TwoBranch(nn.Module):
+    def __init__(self, long: int, short: int):
+        super().__init__()
+        self.long = nn.Sequential(*[nn.Linear(5, 5) for _ in range(long)])
+        self.short = nn.Sequential(*[nn.Linear(5, 5) for _ in range(short)])
+
+    def forward(self, x):
+        return self.long(x) + self.short(x)
+
+
+class RepBlock(nn.Module):
+    """RepVGG-style: 3x3 conv + 1x1 conv + identity in training; one 3x3 conv after ``reparameterize()``."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.k3, self.k1, self.fused = nn.Conv2d(c, c, 3, padding=1), nn.Conv2d(c, c, 1), None
+
+    def forward(self, x):
+        return self.fused(x) if self.fused is not None else self.k3(x) + self.k1(x) + x
+
+    def reparameterize(self):
+        c = self.k3.in_channels
+        kernel = self.k3.weight + nn.functional.pad(self.k1.weight, (1, 1, 1, 1))
+        kernel = kernel + nn.functional.pad(torch.eye(c).reshape(c, c, 1, 1), (1, 1, 1, 1))
+        self.fused = nn.Conv2d(c, c, 3, padding=1)
+        self.fused.weight.data, self.fused.bias.data = kernel.detach(), (self.k3.bias + self.k1.bias).detach()
+        del self.k3, self.k1
+
+
+@pytest.mark.parametrize("depth", [1, 2, 5, 16])
+def test_mlp_depth_d_measures_d(depth):
+    model = mlp(depth) if depth > 1 else nn.Sequential(nn.Flatten(), nn.Linear(40, 10))
+    report = longest_path_depth(model, torch.randn(2, 1, 40))
+    assert report.depth == depth and report.weight_layers == depth and int(report) == depth
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_resnet20_and_its_plain_twin_measure_20(residual):
+    model = resnet_cifar(20, residual)
+    report = longest_path_depth(model, torch.randn(2, 3, 16, 16))
+    assert report.depth == 20 and report.weight_layers == 20
+    assert report.sequential_ops > 20  # norms, activations and adds lie on the path too
+
+
+def test_parallel_branches_do_not_add():
+    report = longest_path_depth(TwoBranch(long=4, short=2), torch.randn(3, 5))
+    assert report.depth == 4 and report.weight_layers == 6
+
+
+def test_deploy_form_counts_a_fused_block_once_and_leaves_the_model_alone():
+    model = nn.Sequential(RepBlock(3), nn.ReLU(), RepBlock(3))
+    x = torch.randn(2, 3, 6, 6)
+    train = longest_path_depth(model, x, form="train")
+    deploy = longest_path_depth(model, x, form="deploy")
+    assert (train.depth, train.weight_layers) == (2, 4)
+    assert (deploy.depth, deploy.weight_layers, deploy.form) == (2, 2, "deploy")
+    assert model[0].fused is None  # the original is not fused
+
+
+def test_weight_built_inside_forward_counts_once():
+    class SummedKernel(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Parameter(torch.randn(4, 4)), nn.Parameter(torch.randn(4, 4))
+
+        def forward(self, x):
+            return x @ (self.a + self.b)
+
+    assert longest_path_depth(nn.Sequential(SummedKernel(), SummedKernel()), torch.randn(2, 4)).depth == 2
+
+
+def test_frozen_layers_and_modes_are_restored():
+    model = mlp(4)
+    model[1].requires_grad_(False)
+    model.train()
+    running = model[2].running_mean.clone()
+    assert longest_path_depth(model, torch.randn(8, 1, 40)).depth == 4  # frozen layers still count
+    assert not model[1].weight.requires_grad and model.training
+    assert torch.equal(model[2].running_mean, running)
+
+
+def test_registry_models_report_their_own_depth():
+    if "mlp" not in list_models():
+        pytest.skip("mlp not registered")
+    from depthlab.models import create_model
+
+    for name in [n for n in ("mlp", "cnn1d", "resnet_cifar", "plain_cifar") if n in list_models()]:
+        model = create_model(name, depth=20 if "cifar" in name else 6)
+        shape = model.config.input_shape
+        assert longest_path_depth(model, torch.randn(2, *shape)).depth == model.depth, name
+
+
+def test_bad_form():
+    with pytest.raises(DepthlabError, match="deploy"):
+        longest_path_depth(mlp(2), torch.randn(2, 1, 40), form="fused")
