@@ -1,5 +1,6 @@
-"""The depth meter against known values: MLP depth d -> d, ResNet-20 and its plain twin -> 20, two branches -> the
-longer one, a reparameterizable block -> once in deploy form, and models defined only here (external clients)."""
+"""The depth meter against known values: MLP depth d -> d, ResNet-20 and its plain twin -> 20, two branches ->
+the longer one, a reparameterizable block -> once in deploy form, and models defined only here (external
+clients)."""
 
 import pytest
 import torch

@@ -34,7 +34,12 @@ def test_measure_report_fields_and_values():
     assert report["flops"] == 2 * (40 * 16 + 16 * 10)  # per sample
     assert report["infer_gmacs"] == pytest.approx(report["flops"] / 2e9)
     assert report["longest_path_depth"] == 2 and report["weight_layers"] == 2
-    assert (report["device"], report["dtype"], report["batch_size"], report["form"]) == ("cpu", "float32", 8, "train")
+    assert (report["device"], report["dtype"], report["batch_size"], report["form"]) == (
+        "cpu",
+        "float32",
+        8,
+        "train",
+    )
     assert report["infer_samples_per_sec"] == pytest.approx(8e3 / report["infer_step_time"])
     # CPU memory: params + the largest leaf input+output (8x40 in, 8x16 out) in float32
     params_bytes = report["params"] * 4
@@ -46,7 +51,9 @@ def test_measure_report_fields_and_values():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_measure_on_cuda_uses_the_allocator():
     report = measure(nn.Linear(64, 64), (64,), batch_size=32, device="cuda", repeats=2, warmup=1)
-    assert report["memory_method"] == "cuda_allocator" and report["infer_peak_memory_mb"] > 64 * 64 * 4 / 2**20
+    assert (
+        report["memory_method"] == "cuda_allocator" and report["infer_peak_memory_mb"] > 64 * 64 * 4 / 2**20
+    )
 
 
 def test_measure_bad_input():

@@ -1,4 +1,4 @@
-"""watch: numbers against .grad by hand, hook hygiene, scheduling, dead/saturated units, the three step modes."""
+"""watch: numbers against .grad by hand, hook hygiene, scheduling, dead/saturated units, step modes."""
 
 import csv
 import math
@@ -47,7 +47,7 @@ def test_grad_and_weight_norms_match_hand_computation():
     rows = w.rows
     assert [r["name"] for r in rows] == ["0", "2", "4"]
     assert [r["depth"] for r in rows] == [1, 2, 3]
-    for row, g, w0, i in zip(rows, expected_grad, before, (0, 2, 4)):
+    for row, g, w0, i in zip(rows, expected_grad, before, (0, 2, 4), strict=True):
         assert row["grad_norm"] == pytest.approx(g, rel=1e-5)
         assert row["weight_norm"] == pytest.approx(w0.norm().item(), rel=1e-5)
         ratio = (model[i].weight.detach() - w0).norm() / w0.norm()
@@ -130,7 +130,7 @@ def test_manual_steps_give_the_same_numbers_as_optimizer_hooks():
             train(model, w, opt, 5, manual=manual)
         results.append(w.rows)
     assert len(results[0]) == len(results[1]) == 9
-    for a, b in zip(*results):
+    for a, b in zip(*results, strict=True):
         for key in ("grad_norm", "update_ratio", "act_std", "dead_frac"):
             assert a[key] == pytest.approx(b[key], rel=1e-5, nan_ok=True)
 
@@ -182,7 +182,12 @@ def test_residual_layers_get_their_longest_path_index():
     class Res(nn.Module):
         def __init__(self):
             super().__init__()
-            self.a, self.b, self.short, self.head = nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 2)
+            self.a, self.b, self.short, self.head = (
+                nn.Linear(4, 4),
+                nn.Linear(4, 4),
+                nn.Linear(4, 4),
+                nn.Linear(4, 2),
+            )
 
         def forward(self, x):
             return self.head(self.b(torch.relu(self.a(x))) + self.short(x))

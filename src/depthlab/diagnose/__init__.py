@@ -1,4 +1,4 @@
-"""See depth at work: gradient/activation flow per layer, the depth meter, cost, probes, lesions and verdicts."""
+"""See depth at work: gradient/activation flow per layer, the depth meter, cost, probes, lesions, verdicts."""
 
 from depthlab.diagnose.depth import DepthReport, longest_path_depth
 from depthlab.diagnose.measure import count_flops, count_params, measure

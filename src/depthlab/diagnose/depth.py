@@ -1,9 +1,10 @@
 """The depth meter: weight layers on the longest input -> output path (Non-deep Networks, arXiv 2110.07641).
 
 ``longest_path_depth(model, x)`` runs one forward pass and walks its autograd graph (see ``graph.py`` for what
-counts as a weight layer and why the autograd graph). ``form="deploy"`` measures a fused deep copy: every module
-exposing ``reparameterize()`` (RepVGG / ParNet blocks) is fused first, so a block that becomes one conv counts once.
-The model itself is never changed: parameters' ``requires_grad`` and the train/eval mode are restored.
+counts as a weight layer and why the autograd graph). ``form="deploy"`` measures a fused deep copy: every
+module exposing ``reparameterize()`` (RepVGG / ParNet blocks) is fused first, so a block that becomes one conv
+counts once. The model itself is never changed: parameters' ``requires_grad`` and the train/eval mode are
+restored.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ class DepthReport:
 
     depth: int  # weight layers on the longest input -> output path
     weight_layers: int  # weight layers executed in total, over all paths
-    sequential_ops: int  # autograd ops on the longest input -> output path (norms, activations, adds included)
+    sequential_ops: (
+        int  # autograd ops on the longest input -> output path (norms, activations, adds included)
+    )
     form: str
 
     def __int__(self) -> int:
@@ -76,15 +79,19 @@ def _all_params_tracked(model: nn.Module) -> Iterator[None]:
 def _first_tensor(output) -> torch.Tensor:
     if isinstance(output, torch.Tensor):
         return output
-    items = output.values() if isinstance(output, dict) else output if isinstance(output, (list, tuple)) else ()
+    items = (
+        output.values() if isinstance(output, dict) else output if isinstance(output, (list, tuple)) else ()
+    )
     tensors = [t for t in items if isinstance(t, torch.Tensor)]
     if not tensors:
-        raise DepthlabError(f"model output of type {type(output).__name__}: expected a tensor (or a tuple/dict)")
+        raise DepthlabError(
+            f"model output of type {type(output).__name__}: expected a tensor (or a tuple/dict)"
+        )
     return sum(t.float().sum() for t in tensors)  # one root joining every output
 
 
 def longest_path_depth(model: nn.Module, example_input: torch.Tensor, form: str = "train") -> DepthReport:
-    """Weight layers on the longest input -> output path of ``model`` run on ``example_input`` (any nn.Module)."""
+    """Weight layers on the longest input -> output path of ``model`` run on ``example_input``."""
     measured = model_form(model, form)
     if not isinstance(example_input, torch.Tensor):
         raise DepthlabError(f"example_input of type {type(example_input).__name__}: expected a torch.Tensor")

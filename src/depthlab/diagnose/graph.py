@@ -1,4 +1,5 @@
-"""Longest paths through the autograd graph, counting weight layers (the depth of Non-deep Networks, arXiv 2110.07641).
+"""Longest paths through the autograd graph, counting weight layers (the depth of Non-deep Networks, arXiv
+2110.07641).
 
 A *weight layer* is an op that consumes a parameter of rank >= 2: Linear, Conv*, ConvTranspose*, Bilinear,
 Embedding, attention and RNN weight matrices. Norm layers (BatchNorm, LayerNorm, GroupNorm), PReLU slopes and
@@ -74,7 +75,8 @@ class _Walker:
 def graph_depth(output: torch.Tensor, input_leaf: torch.Tensor | None = None) -> GraphDepth:
     """Longest-path weight-layer count from ``input_leaf`` (a tensor with requires_grad) to ``output``.
 
-    Without ``input_leaf`` (a training batch needs no grad) any edge to a tensor without grad counts as the input;
+    Without ``input_leaf`` (a training batch needs no grad) any edge to a tensor without grad counts as
+    the input;
     exact for weight layers in ordinary nets, and what ``watch`` uses to place each layer along the depth.
     """
     source = input_leaf.grad_fn if input_leaf is not None and input_leaf.grad_fn is not None else None

@@ -9,12 +9,12 @@ FLOPs come from ``torch.utils.flop_counter.FlopCounterMode``, which counts matmu
 
 Timing: warm up, synchronize, time each call with ``perf_counter``, report the median (spec/performance.md).
 
-Peak memory. CUDA: the caching allocator's ``max_memory_allocated`` over the call (params included). CPU has no
-allocator statistics, and ``tracemalloc`` sees only Python objects, not torch's buffers, so it is an estimate
-from the tensors themselves (``memory_method = "tensor_sizes"``): inference = params + the largest input + output
-of any leaf module (what is live at once in a chain); training = params + grads + every tensor autograd saves for
-backward (unique storages, via ``saved_tensors_hooks``) + the output. It is a lower bound: workspace buffers and
-allocator slack are not seen.
+Peak memory. CUDA: the caching allocator's ``max_memory_allocated`` over the call (params included). CPU has
+no allocator statistics, and ``tracemalloc`` sees only Python objects, not torch's buffers, so it is an
+estimate from the tensors themselves (``memory_method = "tensor_sizes"``): inference = params + the largest
+input + output of any leaf module (what is live at once in a chain); training = params + grads + every tensor
+autograd saves for backward (unique storages, via ``saved_tensors_hooks``) + the output. It is a lower bound:
+workspace buffers and allocator slack are not seen.
 """
 
 from __future__ import annotations
@@ -31,7 +31,12 @@ from torch.utils.flop_counter import FlopCounterMode
 from depthlab.diagnose.depth import longest_path_depth, model_form
 from depthlab.errors import DepthlabError, check, unknown
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
+DTYPES = {
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float64": torch.float64,
+}
 MB = 2**20
 
 
@@ -53,7 +58,9 @@ def count_flops(model: nn.Module, x: torch.Tensor, backward: bool = False) -> in
 
 
 def _loss(output) -> torch.Tensor:
-    tensors = [output] if isinstance(output, torch.Tensor) else [t for t in output if isinstance(t, torch.Tensor)]
+    tensors = (
+        [output] if isinstance(output, torch.Tensor) else [t for t in output if isinstance(t, torch.Tensor)]
+    )
     return sum(t.float().mean() for t in tensors)
 
 
@@ -148,11 +155,22 @@ def _train_step(model: nn.Module, x: torch.Tensor) -> Callable[[], object]:
     return step
 
 
-def measure(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 64, *, device: str | None = None,
-            dtype: str = "float32", form: str = "train", repeats: int = 30, warmup: int = 10,
-            train: bool = True) -> dict:
-    """Cost of ``model`` on a random batch of ``batch_size`` x ``input_shape``, measured on a copy (labelled)."""
-    check(isinstance(batch_size, int) and batch_size >= 1, f"batch_size={batch_size!r}: must be an integer >= 1")
+def measure(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    batch_size: int = 64,
+    *,
+    device: str | None = None,
+    dtype: str = "float32",
+    form: str = "train",
+    repeats: int = 30,
+    warmup: int = 10,
+    train: bool = True,
+) -> dict:
+    """Cost of ``model`` on a random batch of ``batch_size`` x ``input_shape``, measured on a copy."""
+    check(
+        isinstance(batch_size, int) and batch_size >= 1, f"batch_size={batch_size!r}: must be an integer >= 1"
+    )
     check(repeats >= 1 and warmup >= 0, f"repeats={repeats}, warmup={warmup}: need repeats >= 1, warmup >= 0")
     if dtype not in DTYPES:
         raise unknown("dtype", dtype, DTYPES)
@@ -171,8 +189,14 @@ def measure(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 64
 
 
 def _labels(model: nn.Module, device: torch.device, dtype: str, batch_size: int, form: str) -> dict:
-    return {"model": type(model).__name__, "device": str(device), "dtype": dtype, "batch_size": batch_size,
-            "form": form, "torch": torch.__version__}
+    return {
+        "model": type(model).__name__,
+        "device": str(device),
+        "dtype": dtype,
+        "batch_size": batch_size,
+        "form": form,
+        "torch": torch.__version__,
+    }
 
 
 def _static(model: nn.Module, x: torch.Tensor, form: str) -> dict:
@@ -181,14 +205,26 @@ def _static(model: nn.Module, x: torch.Tensor, form: str) -> dict:
     train_flops = count_flops(model, x, backward=True) / len(x)
     model.zero_grad(set_to_none=True)
     depth = longest_path_depth(model, x[:2] if len(x) > 1 else x)  # already in ``form``
-    return {"params": total, "params_trainable": trainable, "param_count": total / 1e6,
-            "flops": flops, "macs": flops / 2, "infer_gmacs": flops / 2 / 1e9, "train_flops": train_flops,
-            "longest_path_depth": depth.depth, "weight_layers": depth.weight_layers,
-            "sequential_ops": depth.sequential_ops}
+    return {
+        "params": total,
+        "params_trainable": trainable,
+        "param_count": total / 1e6,
+        "flops": flops,
+        "macs": flops / 2,
+        "infer_gmacs": flops / 2 / 1e9,
+        "train_flops": train_flops,
+        "longest_path_depth": depth.depth,
+        "weight_layers": depth.weight_layers,
+        "sequential_ops": depth.sequential_ops,
+    }
 
 
 def _timed(prefix: str, step, model, x, device, repeats: int, warmup: int, batch_size: int) -> dict:
     seconds = median_time(step, device, repeats, warmup)
     memory, method = peak_memory(model, x, train=prefix == "train")
-    return {f"{prefix}_step_time": seconds * 1e3, f"{prefix}_samples_per_sec": batch_size / seconds,
-            f"{prefix}_peak_memory_mb": memory, "memory_method": method}
+    return {
+        f"{prefix}_step_time": seconds * 1e3,
+        f"{prefix}_samples_per_sec": batch_size / seconds,
+        f"{prefix}_peak_memory_mb": memory,
+        "memory_method": method,
+    }

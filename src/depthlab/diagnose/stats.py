@@ -1,13 +1,13 @@
 """Per-layer statistics computed on the device, as 0-d tensors (no host sync until the table is read).
 
-Dead units (ReLU family): a unit (a feature of a Linear output, a channel of a conv output) whose activation is
-never positive over the whole batch (and every position) gets no gradient through the nonlinearity: it is dead
-for that batch. ``y > 0`` iff ``x > 0`` for ReLU, ReLU6, Leaky ReLU, PReLU, ELU, SELU, CELU, GELU, SiLU, Mish and
-Hardswish, so the test runs on the output and stays right for in-place activations.
+Dead units (ReLU family): a unit (a feature of a Linear output, a channel of a conv output) whose activation
+is never positive over the whole batch (and every position) gets no gradient through the nonlinearity: it is
+dead for that batch. ``y > 0`` iff ``x > 0`` for ReLU, ReLU6, Leaky ReLU, PReLU, ELU, SELU, CELU, GELU, SiLU,
+Mish and Hardswish, so the test runs on the output and stays right for in-place activations.
 
-Saturation (Glorot & Bengio 2010): the fraction of activation values within ``SATURATION_MARGIN`` of the output
-range from one of the bounds of a sigmoid-like unit (sigmoid: below 0.01 or above 0.99; tanh: |y| > 0.98), where
-the derivative nearly vanishes.
+Saturation (Glorot & Bengio 2010): the fraction of activation values within ``SATURATION_MARGIN`` of the
+output range from one of the bounds of a sigmoid-like unit (sigmoid: below 0.01 or above 0.99; tanh: |y| >
+0.98), where the derivative nearly vanishes.
 """
 
 from __future__ import annotations
@@ -17,8 +17,20 @@ from torch import nn
 
 SATURATION_MARGIN = 0.01  # of the output range, from either bound
 
-DEAD_FAMILY = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
-               nn.RReLU, nn.Hardswish)
+DEAD_FAMILY = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.PReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.CELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Mish,
+    nn.RReLU,
+    nn.Hardswish,
+)
 SATURATING = (nn.Sigmoid, nn.Tanh, nn.Softsign, nn.Hardtanh, nn.Hardsigmoid)
 
 

@@ -1,28 +1,29 @@
 """``watch``: gradient and activation flow per layer, against depth, around any training loop.
 
-One row per recorded step x weight layer (a module owning a parameter of rank >= 2: Linear, Conv, Embedding...),
-in forward execution order, with the layer's module name, its position in that order (``layer``) and its index
-along the longest input -> output path (``depth``, 1-based; see ``graph.py``). Columns:
+One row per recorded step x weight layer (a module owning a parameter of rank >= 2: Linear, Conv,
+Embedding...), in forward execution order, with the layer's module name, its position in that order
+(``layer``) and its index along the longest input -> output path (``depth``, 1-based; see ``graph.py``).
+Columns:
 
-- ``grad_norm``: L2 norm of the layer's weight gradient (the rank >= 2 weight only: a bias's gradient has another
-  scale and would blur the depth trend), ``weight_norm``: L2 norm of that weight;
+- ``grad_norm``: L2 norm of the layer's weight gradient (the rank >= 2 weight only: a bias's gradient has
+  another scale and would blur the depth trend), ``weight_norm``: L2 norm of that weight;
 - ``update_ratio``: ||W_after - W_before|| / ||W_before|| over the optimizer step;
 - ``out_mean``/``out_std``: the layer's output (pre-activation, He et al. 2016's "layer response");
-- ``act_mean``/``act_std``, ``dead_frac``, ``saturated_frac``: the nonlinearity module that runs next, before the
-  next weight layer (NaN when none does, e.g. a functional ``F.relu`` or the head); see ``stats.py``.
+- ``act_mean``/``act_std``, ``dead_frac``, ``saturated_frac``: the nonlinearity module that runs next, before
+  the next weight layer (NaN when none does, e.g. a functional ``F.relu`` or the head); see ``stats.py``.
 
-When is a step over? Gradients must be read after backward (and AMP unscale, and DDP all-reduce) and before the
-optimizer step and ``zero_grad``. Three ways, in order of preference:
+When is a step over? Gradients must be read after backward (and AMP unscale, and DDP all-reduce) and before
+the optimizer step and ``zero_grad``. Three ways, in order of preference:
 
 1. ``fit(..., callbacks=[w])``: the engine calls ``on_backward`` at exactly that point and ``on_step`` after.
 2. ``watch(model, optimizer=opt)``: optimizer step pre/post hooks. ``GradScaler.step`` unscales before calling
    ``optimizer.step``, and DDP finishes its all-reduce inside backward, so the pre hook sees final gradients.
-3. Neither: call ``w.step()`` after ``loss.backward()`` and before ``optimizer.step()``; the update ratio of that
-   step is then measured at the next ``w.step()`` (or on exit).
+3. Neither: call ``w.step()`` after ``loss.backward()`` and before ``optimizer.step()``; the update ratio of
+   that step is then measured at the next ``w.step()`` (or on exit).
 
-Forward hooks exist only during recorded steps (attached when the previous step ends, removed once read), and only
-grad-enabled forwards are measured (an evaluation pass in between is ignored). Statistics stay on the device as
-tensors; the only host sync is when the table is read. Everything is removed on exit.
+Forward hooks exist only during recorded steps (attached when the previous step ends, removed once read), and
+only grad-enabled forwards are measured (an evaluation pass in between is ignored). Statistics stay on the
+device as tensors; the only host sync is when the table is read. Everything is removed on exit.
 """
 
 from __future__ import annotations
@@ -64,10 +65,14 @@ class Watch:
         self.model, self.every, self.optimizer = model, every, optimizer
         self.layers = {name: m for name, m in model.named_modules() if weight_of(m) is not None}
         if not self.layers:
-            raise DepthlabError(f"watch: {type(model).__name__} has no weight layer (no parameter of rank >= 2)")
+            raise DepthlabError(
+                f"watch: {type(model).__name__} has no weight layer (no parameter of rank >= 2)"
+            )
         self.activations = {name: m for name, m in model.named_modules() if stats.is_activation(m)}
         self.step_count = 0
-        self.order: list[str] = []  # weight layers in forward execution order (from the first recorded forward)
+        self.order: list[
+            str
+        ] = []  # weight layers in forward execution order (from the first recorded forward)
         self.depth_of: dict[str, int] = {}
         self._records: list[tuple[int, dict[str, list[torch.Tensor]]]] = []
         self._rows: list[dict] = []
@@ -111,7 +116,7 @@ class Watch:
         self._optimizer_handles = []
         self._active = False
 
-    # -- as a depthlab.train.fit callback ---------------------------------------------------------------------
+    # -- as a depthlab.train.fit callback --------------------------------------------------------------------
     def on_train_start(self, state) -> None:
         self._external_steps = True
         self.attach()
@@ -127,16 +132,18 @@ class Watch:
     def on_train_end(self, state) -> None:
         self.detach()
 
-    # -- a user's own loop -------------------------------------------------------------------------------------
+    # -- a user's own loop -----------------------------------------------------------------------------------
     def step(self) -> None:
-        """End a step in a loop without optimizer hooks: call after ``backward()``, before ``optimizer.step()``."""
+        """End a step in a loop without optimizer hooks: after ``backward()``, before ``optimizer.step()``."""
         if self._external_steps:
-            raise DepthlabError("watch.step(): steps already end through the optimizer hooks or fit callbacks")
+            raise DepthlabError(
+                "watch.step(): steps already end through the optimizer hooks or fit callbacks"
+            )
         self._fill_update()
         self._grads_ready()
         self._advance()
 
-    # -- step machinery ----------------------------------------------------------------------------------------
+    # -- step machinery --------------------------------------------------------------------------------------
     def recording(self) -> bool:
         """Whether the current step is recorded."""
         return self._active and self.step_count % self.every == 0
@@ -168,8 +175,10 @@ class Watch:
             return
         columns, weights, before = self._snapshot
         deltas = torch._foreach_sub([w.detach() for w in weights], before)
-        columns["update_ratio"] = [d / torch.clamp(w, min=1e-30) for d, w in
-                                   zip(torch._foreach_norm(deltas), columns["weight_norm"])]
+        norms = torch._foreach_norm(deltas)
+        columns["update_ratio"] = [
+            d / torch.clamp(w, min=1e-30) for d, w in zip(norms, columns["weight_norm"], strict=True)
+        ]
         self._snapshot = None
 
     def _update_done(self) -> None:
@@ -184,7 +193,7 @@ class Watch:
         if self.recording() and not self._forward_handles:
             self._attach_forward_hooks()
 
-    # -- forward hooks (recorded steps only) -------------------------------------------------------------------
+    # -- forward hooks (recorded steps only) -----------------------------------------------------------------
     def _attach_forward_hooks(self) -> None:
         handles = [m.register_forward_hook(self._layer_hook(n, m)) for n, m in self.layers.items()]
         handles += [m.register_forward_hook(self._activation_hook(m)) for m in self.activations.values()]
@@ -228,20 +237,20 @@ class Watch:
         return hook
 
     def _depth_hook(self, _module, _inputs, output) -> None:
-        """Once: place each weight layer along the longest path, from the autograd graph of a training forward."""
+        """Once: place each weight layer along the longest path, from a training forward's graph."""
         self._current = None
         if not torch.is_grad_enabled() or not isinstance(output, torch.Tensor) or output.grad_fn is None:
             return
         by_param = graph_depth(output).param_depth
         self.depth_of = {n: by_param.get(id(weight_of(m)), 0) for n, m in self.layers.items()}
 
-    # -- the table ---------------------------------------------------------------------------------------------
+    # -- the table -------------------------------------------------------------------------------------------
     @property
     def rows(self) -> list[dict]:
         """One dict per recorded step x layer (steps whose update is still pending show it as NaN)."""
         ready = self._records if self._snapshot is None else self._records[:-1]
         if len(ready) > self._converted:
-            self._convert(ready[self._converted:])
+            self._convert(ready[self._converted :])
         pending = [] if self._snapshot is None else self._as_rows([self._records[-1]])
         return self._rows + pending
 
@@ -251,13 +260,20 @@ class Watch:
 
     def _as_rows(self, records) -> list[dict]:
         numeric = STEP_COLUMNS + FORWARD_COLUMNS
-        stacked = torch.stack([torch.stack([torch.stack(c[k]).float().cpu() for k in numeric]) for _, c in records])
+        stacked = torch.stack(
+            [torch.stack([torch.stack(c[k]).float().cpu() for k in numeric]) for _, c in records]
+        )
         values = stacked.tolist()  # the one host sync: (steps, columns, layers)
         rows = []
-        for (step, columns), table in zip(records, values):
+        for (step, columns), table in zip(records, values, strict=True):
             for i, name in enumerate(columns["_names"]):
-                row = {"step": step, "layer": i, "depth": self.depth_of.get(name, 0), "name": name,
-                       "kind": type(self.layers[name]).__name__}
+                row = {
+                    "step": step,
+                    "layer": i,
+                    "depth": self.depth_of.get(name, 0),
+                    "name": name,
+                    "kind": type(self.layers[name]).__name__,
+                }
                 rows.append(row | {k: table[j][i] for j, k in enumerate(numeric)})
         return rows
 
