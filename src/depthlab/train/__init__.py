@@ -6,5 +6,6 @@ from depthlab.train.config import TrainConfig
 from depthlab.train.engine import fit
 from depthlab.train.evaluate import evaluate
 from depthlab.train.history import History
+from depthlab.train.recipes import list_recipes, recipe
 
-__all__ = ["Callback", "History", "TrainConfig", "TrainState", "evaluate", "fit", "load_weights"]
+__all__ = ["Callback", "History", "TrainConfig", "TrainState", "evaluate", "fit", "list_recipes", "load_weights", "recipe"]

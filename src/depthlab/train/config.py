@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from depthlab.errors import DepthlabError, check
+from depthlab.errors import DepthlabError, check, unknown
+from depthlab.train.augmentation import AUGMENTS
 
 
 @dataclass
@@ -69,6 +70,8 @@ class TrainConfig:
         check(self.eval_every >= 1, f"eval_every={self.eval_every}: must be >= 1")
         check(self.checkpoint_every >= 1, f"checkpoint_every={self.checkpoint_every}: must be >= 1")
         check(self.sync_every >= 1, f"sync_every={self.sync_every}: must be >= 1")
+        if self.augment not in AUGMENTS:
+            raise unknown("augment", self.augment, AUGMENTS)
         if self.nesterov and self.optimizer == "sgd" and self.momentum == 0:
             raise DepthlabError("nesterov=true needs momentum > 0")
         if self.resume and not self.checkpoint_dir:

@@ -19,6 +19,7 @@ from depthlab.data.dataset import Dataset
 from depthlab.errors import DepthlabError
 from depthlab.train import checkpoint as ckpt
 from depthlab.train import runtime
+from depthlab.train.augmentation import build_augment
 from depthlab.train.batches import epoch_batches, epoch_permutation, steps_per_epoch
 from depthlab.train.callbacks import Callback, CallbackList, TrainState
 from depthlab.train.config import TrainConfig
@@ -41,14 +42,6 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
     return _Run(model, data, resolve_config(config, overrides), callbacks).execute()
 
 
-def _build_augment(name: str):
-    if name == "none":
-        return None
-    from depthlab.data import augment  # lazily: only runs that augment need it
-
-    return augment.get_augment(name)
-
-
 class _Run:
     """One training run: the state the loop threads through its steps."""
 
@@ -63,7 +56,7 @@ class _Run:
         self.data = self._place_data(data)
         if config.grad_checkpointing:
             self._enable_grad_checkpointing()
-        self.augment = _build_augment(config.augment)
+        self.augment = build_augment(config.augment, config.seed, self.data.x_train, self.device)
         self.per_epoch = steps_per_epoch(len(data.x_train), config.batch_size, self.where.world_size)
         self.total_steps = config.steps or config.epochs * self.per_epoch
         self.optimizer = build_optimizer(self.model, config)
@@ -136,6 +129,8 @@ class _Run:
     def _one_epoch(self, epoch: int, bar: ProgressBar) -> None:
         data, cfg_ = self.data, self.config
         order = epoch_permutation(len(data.x_train), cfg_.seed, epoch, self.device)
+        if self.augment is not None:
+            self.augment.start_epoch(epoch)
         for x, y in epoch_batches(data.x_train, data.y_train, order, cfg_.batch_size,
                                   rank=self.where.rank, world_size=self.where.world_size):
             if self.state.step >= self.total_steps:

@@ -1,0 +1,42 @@
+"""``depthlab train MODEL key=value ...``: train one model and print its result table."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from depthlab.cli.app import app
+from depthlab.config import parse_pairs
+
+
+@app.command("train")
+def train(model: str = typer.Argument(..., help="a model name, e.g. mlp, cnn1d, resnet_cifar"),
+          overrides: list[str] = typer.Argument(None, help="key=value for the model, training or data"),
+          data: str = typer.Option(None, "--data", help="a data set name (default: the recipe's, or mnist1d)"),
+          recipe: str = typer.Option(None, "--recipe", help="a named recipe applied before the overrides"),
+          out: str = typer.Option(None, "--out", help="folder for result.json and checkpoints"),
+          quiet: bool = typer.Option(False, "--quiet", help="no progress bar")) -> None:
+    """Train MODEL on a data set and print the final metrics."""
+    from depthlab.train.launch import train_named
+
+    run = train_named(model, parse_pairs(overrides or []), data, recipe, out, quiet)
+    console = Console()
+    for note in run.notes + run.history.notes:
+        console.print(f"note: {note}")
+    console.print(_result_table(model, run))
+
+
+def _result_table(model: str, run) -> Table:
+    history = run.history
+    table = Table(title=f"{model} on {run.data_name}: {history.status}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    if history.diverged_step is not None:
+        table.add_row("diverged at step", str(history.diverged_step))
+    for key, value in history.final.items():
+        table.add_row(key, f"{value:.4f}")
+    table.add_row("steps", str(history.steps))
+    table.add_row("samples/s", f"{history.samples_per_sec:,.0f}")
+    table.add_row("wall time (s)", f"{history.wall_time:.1f}")
+    return table

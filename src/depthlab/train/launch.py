@@ -1,0 +1,78 @@
+"""Train a registered model on a registered data set from ``key=value`` strings (what ``depthlab train`` calls).
+
+Keys are routed to the model config, the TrainConfig or the data options (in that order of precedence); a
+recipe supplies TrainConfig values first and the user's keys override them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from depthlab import config as cfg
+from depthlab.train.config import TrainConfig
+from depthlab.train.engine import fit
+from depthlab.train.history import History
+from depthlab.train.recipes import recipe as get_recipe
+
+DEFAULT_DATA = "mnist1d"
+_FROM_DATA = ("input_shape", "num_classes")  # set by the data set, not by the user
+
+
+@dataclass
+class TrainedRun:
+    """What ``train_named`` produced."""
+
+    model: nn.Module
+    history: History
+    config: TrainConfig
+    model_config: Any
+    data_name: str
+    notes: list[str] = field(default_factory=list)
+
+
+def route_overrides(model_name: str, data_name: str, overrides: dict[str, Any]) -> list[dict[str, Any]]:
+    """Split ``overrides`` into model, train and data options; an unknown key names every valid one."""
+    from depthlab.data.registry import DATASETS
+    from depthlab.models.registry import MODELS
+
+    model_cls, data_cls = MODELS.get(model_name).config_cls, DATASETS.get(data_name).options_cls
+    return cfg.split_overrides(overrides, model_cls, TrainConfig, data_cls)
+
+
+def train_named(model_name: str, overrides: dict[str, Any], data_name: str | None = None,
+                recipe_name: str | None = None, out: str | Path | None = None, quiet: bool = False) -> TrainedRun:
+    """Build data, model and TrainConfig from names and ``key=value`` overrides, train, save results in ``out``."""
+    from depthlab.data import load_dataset
+    from depthlab.models import create_model
+
+    recipe = get_recipe(recipe_name) if recipe_name else None
+    data_name = data_name or (recipe.data if recipe and recipe.data else DEFAULT_DATA)
+    model_keys, train_keys, data_keys = route_overrides(model_name, data_name, overrides)
+    train_values = {**(recipe.train if recipe else {}), "quiet": quiet, **train_keys}
+    if out is not None:
+        train_values.setdefault("checkpoint_dir", str(Path(out) / "checkpoints"))
+    config = cfg.build(TrainConfig, train_values)
+    data = load_dataset(data_name, **data_keys)
+    torch.manual_seed(config.seed)  # the model's initialization follows the run's seed
+    model = create_model(model_name, **{**data.model_kwargs(), **model_keys})
+    history = fit(model, data, config)
+    run = TrainedRun(model, history, config, getattr(model, "config", None), data_name,
+                     [recipe.note] if recipe and recipe.note else [])
+    if out is not None:
+        write_results(run, Path(out), model_name)
+    return run
+
+
+def write_results(run: TrainedRun, out: Path, model_name: str) -> None:
+    """``out/result.json``: model, data, both configs and the history."""
+    out.mkdir(parents=True, exist_ok=True)
+    model_config = cfg.as_dict(run.model_config) if run.model_config is not None else None
+    result = {"model": model_name, "model_config": model_config, "data": run.data_name,
+              "train_config": cfg.as_dict(run.config), "history": run.history.to_dict()}
+    (out / "result.json").write_text(json.dumps(result, indent=2))
