@@ -1,0 +1,121 @@
+"""Structural re-parameterization: fold a RepVGG-style block's branches into one 3x3 conv (eval mode).
+
+RepVGG (Ding et al., arXiv 2101.03697) and ParNet (arXiv 2110.07641). Per block:
+
+1. fold each conv + BN: ``W' = W * s`` per output channel with ``s = gamma / sqrt(var + eps)``,
+   ``b' = beta - mean * s``;
+2. stride 1: zero-pad the 1x1 kernel to 3x3 (centre tap);
+3. stride 2, 2x2 avg-pool then 1x1: the pool is a 2x2 conv with weights 1/4, so the branch is a 2x2 kernel
+   ``W1 / 4`` on taps (1..2, 1..2) of a 3x3/s2/pad-1 window. The window of output i covers input rows
+   2i-1..2i+1 and the pool covers 2i..2i+1, so the 2x2 kernel goes bottom/right, padded with one zero
+   row/column on the top/left. Exact when sides are even, or when odd sides are zero-padded at the
+   bottom/right before pooling (``HalfPool(pad_odd=True)``: the conv's own padding is zeros there too);
+4. grouped convs fold group by group with the same formulas (the kernels already hold in/groups channels).
+
+Not folded (they act multiplicatively or before a concat): the identity BN, the SE gate, the pre-fusion BNs.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from depthlab.models.parnet_blocks import ConvBN, ParNetBlock
+
+
+def fold_conv_bn(branch: ConvBN) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (weight, bias) of one conv whose output equals ``bn(conv(x))`` in eval mode."""
+    bn = branch.bn
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # (out,)
+    return branch.conv.weight * scale.view(-1, 1, 1, 1), bn.bias - bn.running_mean * scale
+
+
+def pooled_1x1_as_3x3(weight: torch.Tensor) -> torch.Tensor:
+    """A 1x1 kernel behind a 2x2/s2 average pool, as the equivalent 3x3/s2/pad-1 kernel (zeros top/left)."""
+    kernel_2x2 = weight.expand(-1, -1, 2, 2) / 4
+    return F.pad(kernel_2x2, (1, 0, 1, 0))  # (left, right, top, bottom)
+
+
+def fused_kernel(block: ParNetBlock) -> tuple[torch.Tensor, torch.Tensor]:
+    """The single 3x3 (weight, bias) equal to the block's 3x3 + 1x1 (+ pool) branches with their BNs."""
+    w3, b3 = fold_conv_bn(block.conv3x3)
+    w1, b1 = fold_conv_bn(block.conv1x1)
+    w1_as_3x3 = pooled_1x1_as_3x3(w1) if block.stride == 2 else F.pad(w1, (1, 1, 1, 1))
+    return w3 + w1_as_3x3, b3 + b1
+
+
+@torch.no_grad()
+def reparameterize_block(block: ParNetBlock) -> None:
+    """Replace a block's conv branches by one biased 3x3 conv, in place (a no-op when already fused)."""
+    if block.is_fused:
+        return
+    weight, bias = fused_kernel(block)
+    conv = block.conv3x3.conv
+    fused = nn.Conv2d(conv.in_channels, conv.out_channels, 3, block.stride, 1, groups=block.groups, bias=True,
+                      device=weight.device, dtype=weight.dtype)
+    fused.weight.copy_(weight)
+    fused.bias.copy_(bias)
+    block.fused = fused
+    block.conv3x3 = block.conv1x1 = None
+    block.pool = nn.Identity()
+
+
+def reparameterize_model(model: nn.Module, inplace: bool = False) -> nn.Module:
+    """The deploy form of ``model``: every ParNet block folded to one 3x3 conv (a copy unless ``inplace``)."""
+    target = model if inplace else copy.deepcopy(model)
+    for module in target.modules():
+        if isinstance(module, ParNetBlock):
+            reparameterize_block(module)
+    return target
+
+
+switch_to_deploy = reparameterize_model
+fuse = reparameterize_model
+
+
+@torch.no_grad()
+def randomize_batchnorm(model: nn.Module, generator: torch.Generator | None = None) -> None:
+    """Give every BN random running stats and affine params, so a fusion test cannot pass by accident."""
+    for bn in (m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)):
+        shape, device = bn.running_mean.shape, bn.running_mean.device
+        bn.running_mean.copy_(torch.randn(shape, generator=generator).to(device) * 0.5)
+        bn.running_var.copy_(torch.rand(shape, generator=generator).to(device) + 0.5)
+        bn.weight.copy_(torch.rand(shape, generator=generator).to(device) + 0.5)
+        bn.bias.copy_(torch.randn(shape, generator=generator).to(device) * 0.2)
+
+
+@dataclass
+class Equivalence:
+    max_abs_error: float
+    max_rel_error: float  # max |a - b| / max |a|
+
+    def __str__(self) -> str:
+        return f"max abs error {self.max_abs_error:.3g}, max relative error {self.max_rel_error:.3g}"
+
+
+@torch.no_grad()
+def check_equivalence(model: nn.Module, fused: nn.Module | None = None,
+                      input_shape: tuple[int, ...] | None = None, batch: int = 2, seed: int = 0,
+                      randomize: bool = True, inplace: bool = False) -> Equivalence:
+    """Compare train and deploy forms on random inputs in eval mode (BN stats and affines randomized first).
+
+    With ``fused=None`` the deploy form is built here after randomizing (``inplace=True`` fuses ``model``
+    itself once its reference outputs are computed, which saves a copy of a large model). Pass ``fused`` to
+    compare a model you fused yourself; then ``randomize`` must be False (the two must share BN statistics).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    if randomize:
+        randomize_batchnorm(model, generator)
+    model.eval()
+    shape = tuple(input_shape or model.config.input_shape)
+    param = next(model.parameters())
+    x = torch.randn((batch, *shape), generator=generator).to(param.device, param.dtype)
+    expected = model(x)
+    fused = reparameterize_model(model, inplace=inplace) if fused is None else fused
+    actual = fused.eval()(x)
+    max_abs = (expected - actual).abs().max().item()
+    return Equivalence(max_abs, max_abs / max(expected.abs().max().item(), 1e-30))
