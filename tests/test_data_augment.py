@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from depthlab.data import AugmentOptions, augment, device_generator
-from depthlab.data.augment import cutout, normalize, random_crop, random_flip
+from depthlab.data import AugmentOptions, device_generator
+from depthlab.data.augment import augment, cutout, normalize, random_crop, random_flip
 from depthlab.errors import DepthlabError
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -4,8 +4,9 @@
 ``fetch(name)`` downloads a file-based set; ``image_folder_loader(root)`` streams folders too big for memory.
 """
 
-from depthlab.data import cifar, idx, imagefolder, mnist1d, small_images, synthetic  # noqa: F401  (register)
-from depthlab.data.augment import AugmentOptions, augment, device_generator
+# ``augment`` stays the module (augment.augment(x, options, generator)); the others register data sets
+from depthlab.data import augment, cifar, idx, imagefolder, mnist1d, small_images, synthetic  # noqa: F401
+from depthlab.data.augment import AugmentOptions, device_generator
 from depthlab.data.cache import cache_dir
 from depthlab.data.dataset import Dataset
 from depthlab.data.download import fetch
