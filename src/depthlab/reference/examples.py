@@ -132,3 +132,9 @@ EXAMPLES = ("example1", *EXAMPLE_NETS)
 def sweep(name: str, seeds: range | list[int], steps: int = 10_000) -> list[ExampleResult]:
     """Run an example over several seeds (measure, don't guess)."""
     return [run_example(name, seed, steps) for seed in seeds]
+
+
+def steps_to(losses: list[float], threshold: float = 0.01) -> int | None:
+    """The first step whose loss is below ``threshold`` (None if never)."""
+    below = np.nonzero(np.asarray(losses) < threshold)[0]
+    return int(below[0]) if len(below) else None

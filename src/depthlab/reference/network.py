@@ -132,3 +132,14 @@ def predict(net: Layer, x: np.ndarray, loss: str = "ce") -> np.ndarray:
         e = np.exp(out - out.max(axis=1, keepdims=True))
         return (e / e.sum(axis=1, keepdims=True))[:, 1]
     return out.ravel()
+
+
+def xor_experiment(depth: int = 10, width: int = 4, activation: str = "sigmoid", norm: str = "none",
+                   residual: bool = False, init: str = "rand", loss: str = "ce", steps: int = 2000,
+                   lr: float = 0.1, momentum: float = 0.9, seed: int = 0) -> TrainResult:
+    """Build a depth-``depth`` net (2 logits for cross-entropy, 1 output for MSE) and train it on XOR."""
+    if loss not in LOSSES:
+        raise unknown("loss", loss, LOSSES)
+    model = build_mlp(depth, width, n_out=2 if loss == "ce" else 1, activation=activation, norm=norm,
+                      residual=residual, init=init, seed=seed)
+    return train_xor(model, loss=loss, steps=steps, lr=lr, momentum=momentum)
