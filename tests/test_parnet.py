@@ -188,3 +188,16 @@ def test_head_dropout_and_reset_classifier():
     model.reset_classifier(3)
     assert model.forward_head(features).shape == (4, 3)
     assert model.forward_head(features).abs().max() == 0  # zero-initialized head, as the official fine-tuning
+
+
+@pytest.mark.parametrize(("name", "overrides"), [("parnet_s", {}), ("parnet_xl", {"width": 8}),
+                                                 ("parnet_lite", {"depth": 9}), ("parnet_lite", {"depth": 13}),
+                                                 ("parnet_cifar_m", {"width": 8})])
+def test_depth_matches_the_depth_meter_on_the_fused_model(name, overrides):
+    from depthlab.diagnose.depth import longest_path_depth
+
+    model = create_model(name, **overrides)
+    size = 64 if model.config.stem_stride == 2 else model.config.input_shape[-1]
+    x = torch.randn(1, model.config.input_shape[0], size, size)
+    measured = longest_path_depth(model, x, form="deploy").depth
+    assert measured == model.depth == (12 if name in VARIANTS else model.config.depth)
