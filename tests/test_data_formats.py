@@ -145,7 +145,7 @@ def test_truncated_cifar_batch_names_the_file(tmp_path):
 
 
 def test_missing_cifar_files_say_how_to_get_them(tmp_path):
-    with pytest.raises(DepthlabError, match=r"depthlab data fetch.*cifar-10-python\.tar\.gz"):
+    with pytest.raises(DepthlabError, match=r"depthlab data fetch cifar10.*cifar-10-python\.tar\.gz"):
         load_dataset("cifar10", root=str(tmp_path))
 
 
@@ -318,7 +318,9 @@ def test_fetch_offline_says_where_to_put_the_files(tmp_path):
         fetch_module.fetch("mnist", tmp_path, opener=offline)
     message = str(err.value)
     assert "\n" not in message and "no network" in message
-    assert f"put train-images-idx3-ubyte.gz (sha256 440fcabf73cc...) in {tmp_path}" in message
+    assert "put train-images-idx3-ubyte.gz (sha256 440fcabf73cc..., from https://" in message
+    assert "t10k-labels-idx1-ubyte.gz (sha256 f7ae60f92e00..., from https://" in message
+    assert message.endswith(f"in {tmp_path} and run this again")
 
 
 def test_fetch_refuses_archive_members_that_escape(tmp_path, monkeypatch):

@@ -28,6 +28,7 @@ from depthlab.errors import DepthlabError
 
 @dataclass(frozen=True)
 class CifarLayout:
+    name: str
     archive: str
     folder: str
     train: tuple[str, ...]
@@ -36,10 +37,10 @@ class CifarLayout:
     num_classes: dict[str, int]
 
 
-CIFAR10 = CifarLayout("cifar-10-python.tar.gz", "cifar-10-batches-py",
+CIFAR10 = CifarLayout("cifar10", "cifar-10-python.tar.gz", "cifar-10-batches-py",
                       tuple(f"data_batch_{i}" for i in range(1, 6)), "test_batch",
                       {"fine": "labels"}, {"fine": 10})
-CIFAR100 = CifarLayout("cifar-100-python.tar.gz", "cifar-100-python", ("train",), "test",
+CIFAR100 = CifarLayout("cifar100", "cifar-100-python.tar.gz", "cifar-100-python", ("train",), "test",
                        {"fine": "fine_labels", "coarse": "coarse_labels"}, {"fine": 100, "coarse": 20})
 
 
@@ -51,7 +52,7 @@ def read_members(root: Path, layout: CifarLayout, names: list[str]) -> dict[str,
     archive = root / layout.archive
     if archive.is_file():
         return _read_from_tarball(archive, layout, names)
-    raise DepthlabError(f"no {layout.folder} files in {root}: run `depthlab data fetch` for it, or put "
+    raise DepthlabError(f"no {layout.name} files in {root}: run `depthlab data fetch {layout.name}`, or put "
                         f"{layout.archive} (or its extracted {layout.folder}/) there, or pass root=DIR")
 
 

@@ -63,6 +63,10 @@ SOURCES: dict[str, tuple[RemoteFile, ...]] = {
     }),
 }
 
+class Unreachable(DepthlabError):
+    """No mirror of a file could be reached (offline, or the source moved)."""
+
+
 Opener = Callable[[str], object]  # urllib.request.urlopen-like: returns a readable response
 
 
@@ -93,8 +97,7 @@ def download(remote: RemoteFile, dest: Path, opener: Opener) -> None:
                                 "file discarded")
         os.replace(tmp, dest)
         return
-    raise DepthlabError(f"cannot download {remote.name} ({'; '.join(errors)}); put {remote.name} "
-                        f"(sha256 {remote.sha256[:12]}...) in {dest.parent} by hand and run again")
+    raise Unreachable(f"cannot download {remote.name} ({'; '.join(errors)})")
 
 
 def _stream(opener: Opener, url: str, fd: int) -> str:
@@ -135,8 +138,9 @@ def extract(archive: Path, root: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def fetch(name: str, root: str | Path | None = None, *, opener: Opener = urllib.request.urlopen) -> Path:
+def fetch(name: str, root: str | Path | None = None, *, opener: Opener | None = None) -> Path:
     """Download (if missing or wrong) and extract data set ``name`` into ``root``; returns the root."""
+    opener = opener or urllib.request.urlopen
     if name not in SOURCES:
         raise unknown("dataset to fetch", name, SOURCES)
     root = Path(root).expanduser() if root else data_root(name)
@@ -144,7 +148,15 @@ def fetch(name: str, root: str | Path | None = None, *, opener: Opener = urllib.
     for remote in SOURCES[name]:
         dest = root / remote.name
         if not (dest.is_file() and sha256_of(dest) == remote.sha256):
-            download(remote, dest, opener)
+            try:
+                download(remote, dest, opener)
+            except Unreachable as err:
+                by_hand = f"to install {name} by hand, put {_listing(SOURCES[name])} in {root}"
+                raise DepthlabError(f"{err}; {by_hand} and run this again") from None
         if remote.extract:
             extract(dest, root)
     return root
+
+
+def _listing(remotes: tuple[RemoteFile, ...]) -> str:
+    return ", ".join(f"{r.name} (sha256 {r.sha256[:12]}..., from {r.urls[0]})" for r in remotes)

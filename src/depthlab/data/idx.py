@@ -54,20 +54,20 @@ def read_idx(path: Path) -> np.ndarray:
     return parse_idx(payload, str(path))
 
 
-def find_idx(root: Path, stem: str) -> Path:
+def find_idx(root: Path, stem: str, name: str) -> Path:
     """The file for ``stem`` under ``root``: plain or .gz, with a '-' or '.' before 'idx'."""
     for name in (stem, stem.replace("-idx", ".idx")):
         for candidate in (root / name, root / f"{name}.gz"):
             if candidate.is_file():
                 return candidate
-    raise DepthlabError(f"no {stem}[.gz] in {root}: run `depthlab data fetch` for this data set, put the "
-                        "four idx files there, or pass root=DIR")
+    raise DepthlabError(f"no {stem}[.gz] in {root}: run `depthlab data fetch {name}`, put the four idx "
+                        "files there, or pass root=DIR")
 
 
 def load_idx_dataset(name: str, options: FileOptions, seed: int) -> Dataset:
     """The four idx files under the data set's root as a Dataset of (N, 1, 28, 28) images, 10 classes."""
     root = options.root_path(name)
-    arrays = {split: read_idx(find_idx(root, stem)) for split, stem in IDX_FILES.items()}
+    arrays = {split: read_idx(find_idx(root, stem, name)) for split, stem in IDX_FILES.items()}
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
