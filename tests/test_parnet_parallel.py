@@ -1,0 +1,72 @@
+"""Stream-parallel ParNet inference gives the sequential model's outputs (CUDA paths need a GPU)."""
+
+import pytest
+import torch
+
+from depthlab.errors import DepthlabError
+from depthlab.models import create_model
+from depthlab.models.parallel import ParallelParNet
+from depthlab.models.reparam import randomize_batchnorm, reparameterize_model
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # One intra-op thread per worker: the streams, not the ops, are what runs in parallel here.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def small_parnet(device="cpu"):
+    model = create_model("parnet_m", width=8, num_classes=7, input_shape=(3, 64, 64))
+    randomize_batchnorm(model)
+    return model.eval().to(device)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_threads_equal_sequential_on_cpu(fused):
+    model = small_parnet()
+    model = reparameterize_model(model) if fused else model
+    parallel = ParallelParNet(model, mode="threads")
+    x = torch.randn(3, 3, 64, 64)
+    with torch.inference_mode():
+        expected = model(x)
+        for _ in range(3):  # repeated calls reuse the pool
+            torch.testing.assert_close(parallel(x), expected, rtol=0, atol=0)
+    parallel.close()
+
+
+def test_threads_keep_grad_mode_for_training_use():
+    model = small_parnet()
+    parallel = ParallelParNet(model, mode="auto")
+    assert parallel.mode == "threads"
+    loss = parallel(torch.randn(2, 3, 64, 64)).sum()
+    loss.backward()
+    assert model.streams[0][0].conv3x3.conv.weight.grad is not None  # stream 1 ran on a worker thread
+    parallel.close()
+
+
+def test_bad_modes():
+    with pytest.raises(DepthlabError, match="parallel mode 'gpu'"):
+        ParallelParNet(small_parnet(), mode="gpu")
+    with pytest.raises(DepthlabError, match="CUDA"):
+        ParallelParNet(small_parnet(), mode="cuda_streams")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_cuda_streams_equal_sequential():
+    model = small_parnet("cuda")
+    parallel = ParallelParNet(model, mode="cuda_streams")
+    x = torch.randn(4, 3, 64, 64, device="cuda")
+    with torch.inference_mode():
+        torch.testing.assert_close(parallel(x), model(x))
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 3, reason="needs 3 GPUs")
+def test_one_device_per_stream_equals_sequential():
+    model = small_parnet("cuda:0")
+    parallel = ParallelParNet(model, mode="devices")
+    x = torch.randn(2, 3, 64, 64, device="cuda:0")
+    with torch.inference_mode():
+        torch.testing.assert_close(parallel(x), model(x))
