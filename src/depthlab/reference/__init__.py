@@ -28,6 +28,7 @@ from depthlab.reference.network import (
                                        build_mlp,
                                        train_xor,
                                        weight_grad_norms,
+    xor_experiment,
 )
 from depthlab.reference.optim import SGD
 
@@ -35,5 +36,5 @@ __all__ = [
     "ACTIVATIONS", "EXAMPLES", "INITS", "MSE", "NORMS", "SGD", "BatchNorm", "Dense", "ExampleResult", "Layer",
     "LeakyReLU", "ReLU", "Residual", "Sequential", "Sigmoid", "SoftmaxCrossEntropy", "Tanh", "TrainResult",
     "build_mlp", "check_layer", "init_weight", "numerical_grad", "relative_error", "run_example",
-    "set_training", "sweep", "train_xor", "walk", "weight_grad_norms",
+    "set_training", "sweep", "train_xor", "walk", "weight_grad_norms", "xor_experiment",
 ]

@@ -1,0 +1,119 @@
+"""The reference nets on XOR: the seed's Example 1 reproduced exactly, vanishing gradients measured, BN and
+residual fixes, the completed Examples 2 and 3, inits, and the ``depthlab reference`` commands."""
+
+import re
+from itertools import pairwise
+
+import numpy as np
+import pytest
+
+from depthlab.cli import main
+from depthlab.errors import DepthlabError
+from depthlab.reference import init_weight, run_example, xor_experiment
+from depthlab.reference.examples import SEED_LR, example1_layers, example1_verbatim, example3_net, train_mse
+from depthlab.reference.network import XOR_X
+
+
+def test_layers_reproduce_the_seeds_example1_exactly():
+    """The layer engine, at the seed's settings, takes the very same steps as the seed's hand-written loop."""
+    verbatim = example1_verbatim(seed=3, steps=300)
+    net = example1_layers(seed=3)
+    losses = train_mse(net, steps=300, lr=SEED_LR)
+    np.testing.assert_allclose(losses, verbatim.losses, rtol=1e-12)  # each loss: the weights at that step
+    assert losses[-1] < 0.9 * losses[0]
+
+
+def first_step(**kw):
+    return xor_experiment(depth=10, steps=1, activation="sigmoid", init="rand", **kw)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_deep_sigmoid_stack_with_rand_init_vanishes_and_bn_or_residual_fix_it(seed):
+    plain = first_step(seed=seed)
+    assert plain.first_to_last_ratio < 1e-3
+    assert plain.first_grad_norms[0] < 1e-6  # the first layer barely moves
+    for fixed in (first_step(seed=seed, norm="batch"), first_step(seed=seed, residual=True)):
+        assert fixed.first_to_last_ratio > 100 * plain.first_to_last_ratio
+        assert fixed.first_grad_norms[0] > 100 * plain.first_grad_norms[0]
+
+
+def test_gradient_norms_shrink_layer_by_layer_in_the_plain_stack():
+    """σ' ≤ 1/4 at every layer: going back from the head, each layer's gradient is smaller."""
+    norms = first_step(seed=0).first_grad_norms
+    assert all(earlier < later for earlier, later in pairwise(norms))
+
+
+def test_deep_plain_stack_stays_at_chance_while_batchnorm_trains():
+    plain = xor_experiment(depth=10, steps=400, seed=0)
+    assert plain.losses[-1] == pytest.approx(np.log(2), abs=1e-3)
+    assert plain.accuracy <= 0.75
+    bn = xor_experiment(depth=10, steps=400, norm="batch", seed=0)
+    assert bn.losses[-1] < 0.05 and bn.accuracy == 1.0  # accuracy in inference mode: running statistics
+
+
+def test_deep_residual_stack_trains():
+    result = xor_experiment(depth=10, steps=2000, residual=True, seed=0)
+    assert result.accuracy == 1.0 and result.losses[-1] < 0.05
+
+
+@pytest.mark.parametrize("name,steps", [("example2", 400), ("example3", 3000)])
+def test_completed_examples_solve_xor(name, steps):
+    result = run_example(name, seed=0, steps=steps)
+    assert result.solved and result.losses[-1] < 0.01
+    assert result.losses[-1] < 0.1 * result.losses[0]
+
+
+def test_example3_uses_a_projection_on_the_second_block():
+    second_block = example3_net(0).layers[1]
+    assert second_block.projection is not None
+    assert second_block.projection.params["W"].shape == (2, 1)
+    assert example3_net(0).forward(XOR_X).shape == (4, 1)  # not the (4, 2) NumPy's broadcast gives
+
+
+def test_inits():
+    rng = np.random.RandomState(0)
+    rand = init_weight("rand", rng, 200, 300)
+    assert rand.min() >= 0 and rand.max() < 1 and abs(rand.mean() - 0.5) < 0.01
+    xavier = init_weight("xavier", rng, 200, 300)
+    assert np.abs(xavier).max() <= np.sqrt(6 / 500) and abs(xavier.std() - np.sqrt(2 / 500)) < 1e-3
+    he = init_weight("he", rng, 200, 300)
+    assert abs(he.std() - np.sqrt(2 / 200)) < 2e-3 and abs(he.mean()) < 2e-3
+
+
+@pytest.mark.parametrize("kw,match", [({"activation": "rleu"}, "did you mean 'relu'"),
+                                      ({"init": "glorot"}, "valid: he, rand, xavier"),
+                                      ({"norm": "layer"}, "valid: batch, none"),
+                                      ({"loss": "hinge"}, "valid: ce, mse"),
+                                      ({"depth": 1}, "depth"), ({"lr": -1.0}, "lr")])
+def test_bad_values_raise(kw, match):
+    with pytest.raises(DepthlabError, match=match):
+        xor_experiment(steps=1, **kw)
+
+
+def test_unknown_example_raises():
+    with pytest.raises(DepthlabError, match="example2"):
+        run_example("example4")
+
+
+def ratio_printed(text):
+    return float(re.search(r"ratio at step 0: (\S+)", text).group(1))
+
+
+def test_cli_xor_prints_vanishing_then_fixed(capsys):
+    assert main(["reference", "xor", "--depth", "10", "--steps", "1"]) == 0
+    plain = capsys.readouterr().out
+    assert "vanishing" in plain and "layer 10" in plain and ratio_printed(plain) < 1e-3
+    assert main(["reference", "xor", "--depth", "10", "--steps", "1", "--residual"]) == 0
+    residual = capsys.readouterr().out
+    assert ratio_printed(residual) > 100 * ratio_printed(plain)
+
+
+def test_cli_example_runs_the_seed_example(capsys):
+    assert main(["reference", "example2", "--seeds", "2", "--steps", "400"]) == 0
+    assert "example2: solved 2/2 seeds" in capsys.readouterr().out
+
+
+def test_cli_bad_option_is_one_line_and_exit_2(capsys):
+    assert main(["reference", "xor", "--activation", "rleu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown activation 'rleu'" in err and "sigmoid" in err
