@@ -1,7 +1,24 @@
 """See depth at work: gradient/activation flow per layer, the depth meter, cost, probes, lesions, verdicts."""
 
 from depthlab.diagnose.depth import DepthReport, longest_path_depth
+from depthlab.diagnose.doctor import DoctorReport, Verdict, doctor, verdicts
 from depthlab.diagnose.measure import count_flops, count_params, measure
+from depthlab.diagnose.probes import layer_features, lesion, linear_probes
 from depthlab.diagnose.watch import Watch, watch
 
-__all__ = ["DepthReport", "Watch", "count_flops", "count_params", "longest_path_depth", "measure", "watch"]
+__all__ = [
+    "DepthReport",
+    "DoctorReport",
+    "Verdict",
+    "Watch",
+    "count_flops",
+    "count_params",
+    "doctor",
+    "layer_features",
+    "lesion",
+    "linear_probes",
+    "longest_path_depth",
+    "measure",
+    "verdicts",
+    "watch",
+]
