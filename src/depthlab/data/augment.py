@@ -28,13 +28,13 @@ def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator, fill:
     if padding == 0:
         return x
     n, c, h, w = x.shape
-    padded = F.pad(x, (padding,) * 4, value=fill)
-    dy, dx = torch.randint(0, 2 * padding + 1, (2, n, 1), generator=generator, device=x.device)
-    rows = (dy + torch.arange(h, device=x.device))[:, None, :, None]  # (N, 1, H, 1)
-    cols = (dx + torch.arange(w, device=x.device))[:, None, None, :]  # (N, 1, 1, W)
-    batch = torch.arange(n, device=x.device)[:, None, None, None]
-    channel = torch.arange(c, device=x.device)[None, :, None, None]
-    return padded[batch, channel, rows, cols]  # (N, C, H, W)
+    k = 2 * padding + 1  # offsets per axis
+    padded = F.pad(x, (padding,) * 4, value=fill)  # (N, C, H + 2p, W + 2p), contiguous
+    dy, dx = torch.randint(0, k, (2, n), generator=generator, device=x.device)
+    # every window of every example as a view (no copy): (N, k, k, C, H, W); one gather keeps one per example
+    s_n, s_c, s_h, s_w = padded.stride()
+    windows = padded.as_strided((n, k, k, c, h, w), (s_n, s_h, s_w, s_c, s_h, s_w), padded.storage_offset())
+    return windows[torch.arange(n, device=x.device), dy, dx]
 
 
 def random_flip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
@@ -82,14 +82,14 @@ class AugmentOptions:
 
 
 def augment(x: torch.Tensor, options: AugmentOptions, generator: torch.Generator) -> torch.Tensor:
-    """Apply the pipeline to a float (N, C, H, W) batch; uint8 input is scaled to [0, 1] first."""
+    """Apply the pipeline to an (N, C, H, W) batch; float32 out, uint8 input scaled to [0, 1]."""
     check(x.ndim == 4, f"augment expects an (N, C, H, W) batch, got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        x = x.float().div_(255.0)
+    # crop, flip and cutout move or zero values, so they run on uint8 (4x less memory traffic) when given it
     x = random_crop(x, options.crop_padding, generator)
     if options.flip:
         x = random_flip(x, generator)
     x = cutout(x, options.cutout, generator)
+    x = x.float().div_(255.0) if not x.is_floating_point() else x
     if options.mean is not None:
         x = normalize(x, options.mean, options.std)
     return x
