@@ -284,13 +284,18 @@ class Watch:
 
     def to_csv(self, path: str | Path) -> Path:
         """Write the table as CSV (one row per step x layer) and return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        return path
+        return write_csv(self.rows, path)
+
+
+def write_csv(rows: list[dict], path: str | Path) -> Path:
+    """Write watch rows as CSV with the standard columns; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
 
 
 def watch(model: nn.Module, every: int = 1, optimizer: torch.optim.Optimizer | None = None) -> Watch:

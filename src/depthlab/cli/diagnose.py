@@ -1,0 +1,116 @@
+"""``depthlab doctor MODEL key=value ...`` (verdicts after a brief run) and ``depthlab inspect MODEL`` (costs)."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from depthlab.cli.app import app
+from depthlab.config import parse_pairs
+
+
+@app.command("doctor")
+def doctor(
+    model: str = typer.Argument(..., help="a model name, e.g. mlp, cnn1d, resnet_cifar"),
+    overrides: list[str] = typer.Argument(None, help="key=value for the model or training"),
+    data: str = typer.Option("mnist1d", "--data", help="a data set name"),
+    steps: int = typer.Option(200, "--steps", help="training steps of the brief run"),
+    every: int = typer.Option(10, "--every", help="record the per-layer table every k steps"),
+    twin: bool = typer.Option(True, "--twin/--no-twin", help="train a half-depth twin (degradation)"),
+    csv: str = typer.Option(None, "--csv", help="write the per-layer table here"),
+    plot: str = typer.Option(None, "--plot", help="write a gradient-flow PNG here"),
+) -> None:
+    """Train MODEL briefly with watch on and say what is wrong, with the evidence and the remedy."""
+    from depthlab.diagnose.doctor import doctor as run_doctor
+
+    report = run_doctor(model, data, steps=steps, every=every, twin=twin, **parse_pairs(overrides or []))
+    typer.echo(report.text())
+    if csv:
+        from depthlab.diagnose.watch import write_csv
+
+        typer.echo(f"table: {write_csv(report.rows, csv)}")
+    if plot:
+        from depthlab.diagnose.plots import gradient_flow
+
+        typer.echo(f"plot: {gradient_flow(report.rows, plot, title=f'{model}: gradient norm by layer')}")
+
+
+@app.command("inspect")
+def inspect(
+    model: str = typer.Argument(..., help="a model name, e.g. resnet_cifar, parnet_s"),
+    overrides: list[str] = typer.Argument(None, help="key=value for the model"),
+    data: str = typer.Option(None, "--data", help="size the model for this data set"),
+    batch_size: int = typer.Option(64, "--batch-size", help="batch for latency, throughput, memory"),
+    device: str = typer.Option(None, "--device", help="cpu or cuda (default: cpu)"),
+    form: str = typer.Option("train", "--form", help="train, or deploy (re-parameterized)"),
+    repeats: int = typer.Option(20, "--repeats", help="timed calls (median reported)"),
+    layers: bool = typer.Option(False, "--layers", help="add the per-layer table"),
+) -> None:
+    """Print MODEL's params, FLOPs, longest-path depth, weight layers, latency and memory."""
+    import torch
+
+    from depthlab.diagnose.measure import measure
+    from depthlab.models import create_model
+
+    sizing = _data_kwargs(data)
+    net = create_model(model, **(sizing | parse_pairs(overrides or [])))
+    shape = tuple(net.config.input_shape)
+    report = measure(
+        net, shape, batch_size, device=device, form=form, repeats=repeats, warmup=min(10, repeats)
+    )
+    console = Console()
+    console.print(_measure_table(model, report))
+    if layers:
+        from depthlab.diagnose.depth import model_form
+        from depthlab.diagnose.summary import layer_table
+
+        console.print(_layer_table(layer_table(model_form(net, form), torch.randn(2, *shape))))
+
+
+def _data_kwargs(name: str | None) -> dict:
+    if name is None:
+        return {}
+    from depthlab.data import load_dataset
+
+    return load_dataset(name).model_kwargs()
+
+
+_ROWS = (
+    ("params", "params", "{:,}"),
+    ("trainable params", "params_trainable", "{:,}"),
+    ("FLOPs / sample (forward)", "flops", "{:,.0f}"),
+    ("GMACs / sample", "infer_gmacs", "{:.4f}"),
+    ("FLOPs / sample (train)", "train_flops", "{:,.0f}"),
+    ("longest-path depth", "longest_path_depth", "{}"),
+    ("weight layers", "weight_layers", "{}"),
+    ("sequential ops", "sequential_ops", "{}"),
+    ("inference step (ms)", "infer_step_time", "{:.3f}"),
+    ("inference samples/s", "infer_samples_per_sec", "{:,.0f}"),
+    ("train step (ms, fwd+bwd)", "train_step_time", "{:.3f}"),
+    ("train samples/s", "train_samples_per_sec", "{:,.0f}"),
+    ("peak memory, inference (MB)", "infer_peak_memory_mb", "{:.2f}"),
+    ("peak memory, training (MB)", "train_peak_memory_mb", "{:.2f}"),
+    ("memory method", "memory_method", "{}"),
+)
+
+
+def _measure_table(model: str, report: dict) -> Table:
+    title = f"{model} ({report['form']} form) on {report['device']}, {report['dtype']}, batch {report['batch_size']}"
+    table = Table(title=title)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for label, key, fmt in _ROWS:
+        if key in report:
+            table.add_row(label, fmt.format(report[key]))
+    return table
+
+
+def _layer_table(rows: list[dict]) -> Table:
+    table = Table(title="weight layers in execution order")
+    for column in ("depth", "name", "kind", "params", "output", "FLOPs/sample"):
+        table.add_column(column, justify="left" if column in ("name", "kind") else "right")
+    for r in rows:
+        output = "x".join(str(s) for s in r["output"])
+        table.add_row(str(r["depth"]), r["name"], r["kind"], f"{r['params']:,}", output, f"{r['flops']:,.0f}")
+    return table
