@@ -13,7 +13,7 @@ import typer
 from depthlab.cli.app import app
 from depthlab.errors import DepthlabError
 
-COMMAND_MODULES = ("basic", "train", "study", "data", "reference", "parnet")
+COMMAND_MODULES = ("basic", "train", "study", "data", "reference", "parnet", "diagnose")
 
 
 def _load_commands() -> None:
