@@ -1,4 +1,4 @@
-"""``depthlab doctor MODEL key=value ...`` (verdicts after a brief run) and ``depthlab inspect MODEL`` (costs)."""
+"""``depthlab doctor MODEL key=value ...`` (verdicts after a brief run), ``depthlab inspect MODEL`` (costs)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from depthlab.config import parse_pairs
 @app.command("doctor")
 def doctor(
     model: str = typer.Argument(..., help="a model name, e.g. mlp, cnn1d, resnet_cifar"),
-    overrides: list[str] = typer.Argument(None, help="key=value for the model or training"),
+    overrides: list[str] = typer.Argument(None, help="key=value for the model or training"),  # noqa: B008
     data: str = typer.Option("mnist1d", "--data", help="a data set name"),
     steps: int = typer.Option(200, "--steps", help="training steps of the brief run"),
     every: int = typer.Option(10, "--every", help="record the per-layer table every k steps"),
@@ -39,7 +39,7 @@ def doctor(
 @app.command("inspect")
 def inspect(
     model: str = typer.Argument(..., help="a model name, e.g. resnet_cifar, parnet_s"),
-    overrides: list[str] = typer.Argument(None, help="key=value for the model"),
+    overrides: list[str] = typer.Argument(None, help="key=value for the model"),  # noqa: B008
     data: str = typer.Option(None, "--data", help="size the model for this data set"),
     batch_size: int = typer.Option(64, "--batch-size", help="batch for latency, throughput, memory"),
     device: str = typer.Option(None, "--device", help="cpu or cuda (default: cpu)"),
@@ -96,7 +96,8 @@ _ROWS = (
 
 
 def _measure_table(model: str, report: dict) -> Table:
-    title = f"{model} ({report['form']} form) on {report['device']}, {report['dtype']}, batch {report['batch_size']}"
+    where = f"{report['device']}, {report['dtype']}, batch {report['batch_size']}"
+    title = f"{model} ({report['form']} form) on {where}"
     table = Table(title=title)
     table.add_column("measure")
     table.add_column("value", justify="right")

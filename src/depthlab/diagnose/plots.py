@@ -1,7 +1,7 @@
 """Plots of depth at work, from plain data (watch rows, probe rows): PNG files or a caller's Axes.
 
-Each function takes a list of row dicts (``watch(...).rows``, ``linear_probes(...)``) and either ``path`` (a PNG
-is written and its path returned) or ``ax`` (drawn into, returned), so reports can compose them.
+Each function takes a list of row dicts (``watch(...).rows``, ``linear_probes(...)``) and either ``path``
+(a PNG is written and its path returned) or ``ax`` (drawn into, returned), so reports can compose them.
 
 Unlike the often-copied ``plot_grad_flow`` snippet, the x axis is the layer's index along the longest path
 (not the order of ``named_parameters()``, which is definition order), the y axis is the L2 norm of each weight
@@ -152,7 +152,7 @@ def probe_accuracy(
     title: str | None = None,
     label: str = "probe",
 ):
-    """Linear-probe test accuracy vs layer (rows of ``linear_probes``), with the net's own accuracy as a line."""
+    """Linear-probe test accuracy vs layer (``linear_probes`` rows); the net's own accuracy as a line."""
     if not rows:
         raise DepthlabError("nothing to plot: no probe rows")
     fig, ax_ = _axes(ax)

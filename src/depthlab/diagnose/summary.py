@@ -12,7 +12,7 @@ from depthlab.diagnose.watch import weight_of
 
 
 def layer_table(model: nn.Module, example_input: torch.Tensor) -> list[dict]:
-    """One row per weight layer, in execution order: depth index, name, kind, params, output shape, FLOPs/sample."""
+    """One row per weight layer in execution order: depth index, name, kind, params, output, FLOPs/sample."""
     layers = {name: m for name, m in model.named_modules() if weight_of(m) is not None}
     order, shapes = [], {}
 
