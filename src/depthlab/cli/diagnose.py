@@ -1,4 +1,4 @@
-"""``depthlab doctor MODEL key=value ...`` (verdicts after a brief run), ``depthlab inspect MODEL`` (costs)."""
+"""``depthlab doctor MODEL key=value ...`` (verdicts after a brief run) and ``depthlab inspect MODEL``."""
 
 from __future__ import annotations
 
