@@ -1,0 +1,148 @@
+"""The report: one self-contained ``report.html`` (plots inline as base64 PNG, no external requests), the PNGs,
+and a tidy ``results.csv``, all computed from the stored results only and written atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from depthlab.study import atomic
+from depthlab.study.presets.base import Finding, Row
+from depthlab.study.spec import run_hash
+from depthlab.study.store import Store
+from depthlab.study.template import REPORT_TEMPLATE
+from depthlab.study.suite import Plan, command
+
+
+
+@dataclass
+class Section:
+    """One study in the report."""
+
+    name: str
+    claim: str
+    anchor: str
+    data: str
+    note: str
+    finding: Finding
+    png_base64: str
+    command: str
+    counts: dict[str, int]
+
+
+def rows_for(plan: Plan, store: Store) -> list[Row]:
+    """The plan's specs joined with their stored results: tags + status + metrics + diagnostics."""
+    stored = store.get_many(run_hash(s) for s in plan.specs)
+    rows = []
+    for spec in plan.specs:
+        key = run_hash(spec)
+        row = stored.get(key) or {"status": "missing", "metrics": {}, "diagnostics": {}, "history": {}}
+        rows.append({**spec.get("tags", {}), "hash": key, "status": row["status"], "metrics": row["metrics"] or {},
+                     "diagnostics": row["diagnostics"] or {}, "history": row["history"] or {},
+                     "error": row.get("error"), "fit_seconds": row.get("fit_seconds"),
+                     "run_seconds": row.get("run_seconds")})
+    return rows
+
+
+def render_png(plan: Plan, rows: list[Row]) -> bytes:
+    """The study's figure as PNG bytes (matplotlib, no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(13, 3.8), dpi=90, layout="constrained")
+    if any(r["status"] in ("ok", "diverged") for r in rows):
+        plan.study.plot(rows, figure)
+    else:
+        figure.text(0.5, 0.5, "no finished runs yet", ha="center", va="center")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _counts(rows: list[Row]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for row in rows:
+        out[row["status"]] = out.get(row["status"], 0) + 1
+    return out
+
+
+def build_sections(plans: list[Plan], out: Path, size: str) -> list[Section]:
+    """Analyze and plot every planned study; PNGs are written next to the report."""
+    sections = []
+    with Store(out) as store:
+        for plan in plans:
+            rows = rows_for(plan, store)
+            try:
+                finding = plan.study.analyze(rows)
+            except Exception as err:  # a bug in one verdict must not hide the other studies
+                finding = Finding(None, f"could not compute the verdict: {type(err).__name__}: {err}")
+            png = render_png(plan, rows)
+            atomic.write_bytes(out / f"{plan.study.name}.png", png)
+            data_flag = plan.data if not plan.note or "does not apply" not in plan.note else None
+            sections.append(Section(plan.study.name, plan.study.claim, plan.study.anchor, plan.data, plan.note,
+                                    finding, base64.b64encode(png).decode("ascii"),
+                                    command([plan.study.name], size, data_flag, out), _counts(rows)))
+    return sections
+
+
+def recommended_depth(sections: list[Section]) -> tuple[int | None, str]:
+    """The depth the suite recommends, and which study it comes from (depth first, then residual)."""
+    for name in ("depth", "residual", "width_vs_depth"):
+        for section in sections:
+            if section.name == name and section.finding.recommended_depth is not None:
+                return section.finding.recommended_depth, name
+    return None, ""
+
+
+def write_csv(plans: list[Plan], out: Path) -> Path:
+    """``results.csv``: one row per run, tags and final metrics as columns."""
+    records = []
+    with Store(out) as store:
+        for plan in plans:
+            for row in rows_for(plan, store):
+                flat = {"study": plan.study.name, "data": plan.data, "hash": row["hash"], "status": row["status"]}
+                flat |= {k: v for k, v in row.items() if k not in _NON_TAGS}
+                flat |= {k: v for k, v in row["metrics"].items() if isinstance(v, (int, float, str)) or v is None}
+                flat |= {"fit_seconds": row["fit_seconds"], "run_seconds": row["run_seconds"]}
+                records.append(flat)
+    columns = list(dict.fromkeys(k for r in records for k in r))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return atomic.write_text(out / "results.csv", buffer.getvalue())
+
+
+_NON_TAGS = {"hash", "status", "metrics", "diagnostics", "history", "error", "fit_seconds", "run_seconds"}
+
+
+def write_report(plans: list[Plan], out: str | Path, *, size: str = "quick", data: str | None = None) -> Path:
+    """Write report.html, one PNG per study and results.csv into ``out``; returns the HTML path."""
+    out = Path(out)
+    sections = build_sections(plans, out, size)
+    depth, source = recommended_depth(sections)
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    html = env.from_string(REPORT_TEMPLATE).render(
+        sections=sections, held=[s for s in sections if s.finding.held is True],
+        failed=[s for s in sections if s.finding.held is False],
+        open_=[s for s in sections if s.finding.held is None], depth=depth, depth_source=source,
+        data=data or "each study's default", size=size, command=command(None, size, data, out),
+        fmt=_fmt)
+    write_csv(plans, out)
+    return atomic.write_text(out / "report.html", html)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "n/a" if math.isnan(value) else f"{value:.3g}"
+    return str(value)

@@ -1,0 +1,173 @@
+"""The work behind one run spec: build the data and the model, train with ``depthlab.train.fit``, measure.
+
+Tasks (``spec["task"]``): ``train`` (the default) and ``transfer`` (pretrain on one half of the classes, then
+fine-tune on the other half with few labels; Yosinski et al. 2014, arXiv 1411.1792). Each returns
+``{"status", "metrics", "history", "diagnostics", "fit_seconds"}``; the worker adds timings and environment.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import torch
+
+from depthlab.data import Dataset, load_dataset
+from depthlab.errors import unknown
+from depthlab.models import create_model
+from depthlab.study import measures
+from depthlab.train import fit
+
+DIAGNOSTICS = ("grad_norms", "act_grad_norms", "probes", "pieces", "response_std", "lesion", "cost")
+
+
+@lru_cache(maxsize=8)
+def _load(name: str, options_json: str, seed: int) -> Dataset:
+    # Workers run many specs on the same data: generate it once per process.
+    return load_dataset(name, seed=seed, **json.loads(options_json))
+
+
+def dataset_for(spec: Mapping[str, Any]) -> Dataset:
+    """The spec's data set, with the training split cut to ``data.train_size`` examples when given."""
+    options = {k: v for k, v in spec["data"].items() if k not in ("name", "train_size", "seed")}
+    data = _load(spec["data"]["name"], json.dumps(options, sort_keys=True), spec["data"].get("seed", 0))
+    size = spec["data"].get("train_size")
+    if size:
+        data = Dataset(data.name, data.x_train[:size], data.y_train[:size], data.x_val, data.y_val, data.x_test,
+                       data.y_test, data.num_classes, data.task, data.meta)
+    return data
+
+
+def build_model(spec: Mapping[str, Any], data: Dataset, seed_offset: int = 0) -> torch.nn.Module:
+    """``create_model`` for the spec's data, with the spec's seed fixing the initial weights."""
+    torch.manual_seed(spec.get("seed", 0) + seed_offset)
+    overrides = {k: v for k, v in spec["model"].items() if k != "name"}
+    return create_model(spec["model"]["name"], **{**data.model_kwargs(), **overrides})
+
+
+def train_once(model: torch.nn.Module, data: Dataset, spec: Mapping[str, Any]):
+    """``fit`` with the spec's train overrides and seed; returns (history, seconds inside fit)."""
+    start = time.perf_counter()
+    history = fit(model, data, **{"quiet": True, **spec.get("train", {})}, seed=spec.get("seed", 0))
+    return history, time.perf_counter() - start
+
+
+def _measure(name: str, model: torch.nn.Module, data: Dataset) -> Any:
+    if name == "grad_norms":
+        return measures.layer_grad_norms(model, data)
+    if name == "act_grad_norms":
+        return measures.activation_grad_norms(model, data)
+    if name == "probes":
+        return measures.probe_accuracies(model, data)
+    if name == "pieces":
+        return measures.linear_pieces(model)
+    if name == "response_std":
+        return measures.response_stds(model, data.x_test[:512])
+    if name == "lesion":
+        return measures.lesion_accuracies(model, data)
+    if name == "cost":
+        from depthlab.diagnose.measure import measure
+
+        return measure(model, data.input_shape, batch_size=64, repeats=5, warmup=2, train=False)
+    raise unknown("diagnostic", name, DIAGNOSTICS)
+
+
+_AT_INIT = ("grad_norms", "act_grad_norms", "probes")
+
+
+def train_task(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Train one model; diagnostics in ``spec["diagnostics"]`` are taken at init and after training."""
+    data = dataset_for(spec)
+    model = build_model(spec, data)
+    wanted = spec.get("diagnostics", [])
+    diagnostics = {f"{name}_init": _measure(name, model, data) for name in wanted if name in _AT_INIT}
+    history, fit_seconds = train_once(model, data, spec)
+    diagnostics |= {name: _measure(name, model, data) for name in wanted}
+    metrics = {**history.to_dict()["final"], "params": sum(p.numel() for p in model.parameters()),
+               "depth": int(getattr(model, "depth", 0))}
+    return {"status": history.status, "metrics": metrics, "history": history.to_dict(),
+            "diagnostics": diagnostics, "fit_seconds": fit_seconds}
+
+
+def class_subset(data: Dataset, classes: list[int], train_size: int | None = None) -> Dataset:
+    """The examples of ``classes`` only, relabelled 0..len(classes)-1; the training split cut to ``train_size``."""
+    lookup = torch.full((data.num_classes,), -1, dtype=torch.long)
+    lookup[torch.tensor(classes)] = torch.arange(len(classes))
+
+    def pick(x: torch.Tensor, y: torch.Tensor, size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        keep = lookup[y] >= 0
+        return x[keep][:size], lookup[y[keep]][:size]
+
+    splits = pick(data.x_train, data.y_train, train_size) + pick(data.x_val, data.y_val) + pick(data.x_test,
+                                                                                              data.y_test)
+    return Dataset(f"{data.name}[{','.join(map(str, classes))}]", *splits, len(classes), data.task, data.meta)
+
+
+def transfer_task(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Pretrain on classes A, copy the stem and the first ``transfer.layers`` blocks into a fresh net for classes B
+    (frozen or fine-tuned), train on few B labels; ``layers = 0`` is the from-scratch control."""
+    full = dataset_for(spec)
+    half = full.num_classes // 2
+    source = class_subset(full, list(range(half)))
+    target = class_subset(full, list(range(half, 2 * half)), spec["transfer"]["train_size"])
+    layers, frozen = spec["transfer"]["layers"], spec["transfer"]["frozen"]
+    fit_seconds = 0.0
+    model = build_model(spec, target, seed_offset=1)
+    if layers > 0:
+        pretrained = build_model(spec, source)
+        _, fit_seconds = train_once(pretrained, source, spec)
+        copy_prefix(pretrained, model, layers, frozen)
+    history, seconds = train_once(model, target, spec)
+    metrics = {**history.to_dict()["final"], "params": sum(p.numel() for p in model.parameters())}
+    return {"status": history.status, "metrics": metrics, "history": history.to_dict(), "diagnostics": {},
+            "fit_seconds": fit_seconds + seconds}
+
+
+def copy_prefix(source: torch.nn.Module, target: torch.nn.Module, layers: int, frozen: bool) -> None:
+    """Copy the stem and blocks[: layers - 1] from ``source`` to ``target``; freeze them if asked."""
+    parts = [(source.stem, target.stem)] + list(zip(source.blocks[: layers - 1], target.blocks[: layers - 1]))
+    for src, dst in parts:
+        dst.load_state_dict(src.state_dict())
+        for p in dst.parameters():
+            p.requires_grad_(not frozen)
+
+
+@torch.no_grad()
+def set_tent_weights(model: torch.nn.Module) -> None:
+    """Make a width-2 ReLU MLP compute tent^(depth-1): each layer maps t to [relu(t), relu(t - 1/2)] and the
+    next layer reads t = 2 a - 4 b (Telgarsky 2015, arXiv 1509.08101)."""
+    layers = measures.weight_layers(model)
+    layers[0].weight.copy_(torch.tensor([[1.0], [1.0]]))
+    layers[0].bias.copy_(torch.tensor([0.0, -0.5]))
+    for layer in layers[1:-1]:
+        layer.weight.copy_(torch.tensor([[2.0, -4.0], [2.0, -4.0]]))
+        layer.bias.copy_(torch.tensor([0.0, -0.5]))
+    layers[-1].weight.copy_(torch.tensor([[2.0, -4.0]]))
+    layers[-1].bias.zero_()
+
+
+def construct_task(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The hand-built deep sawtooth net (no training): its test error and its linear pieces."""
+    data = dataset_for(spec)
+    model = build_model(spec, data)
+    set_tent_weights(model)
+    model.eval()
+    with torch.no_grad():
+        mse = float(torch.nn.functional.mse_loss(model(data.x_test), data.y_test))
+    metrics = {"test_loss": mse, "params": sum(p.numel() for p in model.parameters()), "depth": model.depth}
+    return {"status": "ok", "metrics": metrics, "history": {}, "fit_seconds": 0.0,
+            "diagnostics": {"pieces": measures.linear_pieces(model)}}
+
+
+TASKS = {"train": train_task, "transfer": transfer_task, "construct": construct_task}
+
+
+def run_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one spec by its ``task`` (default ``train``)."""
+    name = spec.get("task", "train")
+    if name not in TASKS:
+        raise unknown("task", name, TASKS)
+    return TASKS[name](spec)
