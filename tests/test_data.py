@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from depthlab.data import list_datasets, load_dataset
+from depthlab.data import mnist1d as mnist1d_module
 from depthlab.data.synthetic import XOR_LABELS, XOR_POINTS, tent_power
 from depthlab.errors import DepthlabError
 
@@ -25,7 +26,8 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def mnist1d(cache):
-    return load_dataset("mnist1d")
+    """1,000 samples (generation of the default 5,000 takes seconds; equality with the package covers it)."""
+    return load_dataset("mnist1d", num_samples=1000)
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +91,17 @@ def test_command_line_strings_are_coerced():
 
 # ---- MNIST-1D -------------------------------------------------------------------------------------------
 
+def test_mnist1d_defaults_are_the_published_generation_arguments():
+    from mnist1d.data import get_dataset_args
+
+    published = get_dataset_args(as_dict=True)
+    ours = mnist1d_module.generation_args(mnist1d_module.MNIST1DOptions())
+    assert ours == published  # so the default data set is the published 4000/1000 one (seed 42)
+
+
 def test_mnist1d_shapes_and_balance(mnist1d):
-    assert mnist1d.x_train.shape == (3600, 1, 40) and mnist1d.x_val.shape == (400, 1, 40)
-    assert mnist1d.x_test.shape == (1000, 1, 40)
+    assert mnist1d.x_train.shape == (720, 1, 40) and mnist1d.x_val.shape == (80, 1, 40)
+    assert mnist1d.x_test.shape == (200, 1, 40)
     assert mnist1d.x_train.dtype == torch.float32 and mnist1d.y_train.dtype == torch.int64
     assert mnist1d.num_classes == 10 and mnist1d.task == "classification"
     counts = torch.bincount(mnist1d.y_val, minlength=10)
@@ -120,14 +130,16 @@ def test_mnist1d_val_split_is_carved_from_the_training_part(cache, small_mnist1d
 def test_mnist1d_is_cached_atomically_and_identical_on_reload(cache, mnist1d):
     files = list((cache / "mnist1d").iterdir())
     assert files and all(f.suffix == ".npz" and not f.name.startswith(".") for f in files)
-    again = load_dataset("mnist1d")
+    again = load_dataset("mnist1d", num_samples=1000)
     for split in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
         assert torch.equal(getattr(again, split), getattr(mnist1d, split))
 
 
 def test_mnist1d_regenerates_a_corrupt_cache_file(cache, small_mnist1d_reference, monkeypatch):
     load_dataset("mnist1d", num_samples=1000)
-    path = next(p for p in (cache / "mnist1d").iterdir() if p.stat().st_size < 600_000)
+    options = mnist1d_module.MNIST1DOptions(num_samples=1000)
+    path = mnist1d_module.cache_path(mnist1d_module.generation_args(options))
+    assert path.is_file()
     path.write_bytes(b"not a zip file")
     data = load_dataset("mnist1d", num_samples=1000, val_fraction=0)
     assert torch.equal(data.y_train, torch.from_numpy(small_mnist1d_reference["y"]).long())
@@ -152,18 +164,18 @@ def test_mnist1d_noise_knob_changes_the_data(cache):
 
 
 def test_mnist1d_shuffled_is_a_fixed_permutation_of_positions(cache, mnist1d):
-    shuffled = load_dataset("mnist1d_shuffled")
+    shuffled = load_dataset("mnist1d_shuffled", num_samples=1000)
     perm = torch.tensor(shuffled.meta["permutation"])
     assert sorted(perm.tolist()) == list(range(40)) and not torch.equal(perm, torch.arange(40))
     for split in ("train", "val", "test"):
         assert torch.equal(getattr(shuffled, f"x_{split}"), getattr(mnist1d, f"x_{split}")[..., perm])
         assert torch.equal(getattr(shuffled, f"y_{split}"), getattr(mnist1d, f"y_{split}"))
-    assert torch.equal(load_dataset("mnist1d", shuffle=True).x_test, shuffled.x_test)
+    assert torch.equal(load_dataset("mnist1d", shuffle=True, num_samples=1000).x_test, shuffled.x_test)
 
 
 def test_seed_picks_the_val_split_and_is_deterministic(cache, mnist1d):
-    same = load_dataset("mnist1d", seed=0)
-    other = load_dataset("mnist1d", seed=1)
+    same = load_dataset("mnist1d", seed=0, num_samples=1000)
+    other = load_dataset("mnist1d", seed=1, num_samples=1000)
     assert torch.equal(same.x_val, mnist1d.x_val)
     assert not torch.equal(other.y_val, mnist1d.y_val)
     assert torch.equal(other.x_test, mnist1d.x_test)

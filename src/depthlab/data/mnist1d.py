@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -71,10 +72,15 @@ def generate(args: dict[str, Any]) -> dict[str, np.ndarray]:
     return {key: np.asarray(raw[key]) for key in ("x", "y", "x_test", "y_test")}
 
 
+def cache_path(args: dict[str, Any]) -> Path:
+    """The cache file of the data generated from ``args`` (a hash of every argument but the URL)."""
+    key = json.dumps({k: v for k, v in sorted(args.items()) if k != "url"}, sort_keys=True)
+    return cache_dir() / "mnist1d" / f"mnist1d-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+
+
 def cached_arrays(args: dict[str, Any]) -> dict[str, np.ndarray]:
     """The generated arrays for ``args``: from the cache if there, else generated and cached atomically."""
-    key = json.dumps({k: v for k, v in sorted(args.items()) if k != "url"}, sort_keys=True)
-    path = cache_dir() / "mnist1d" / f"mnist1d-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+    path = cache_path(args)
     arrays = load_arrays(path)
     if arrays is None or set(arrays) != {"x", "y", "x_test", "y_test"}:
         arrays = generate(args)

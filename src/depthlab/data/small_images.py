@@ -9,7 +9,9 @@ test set whatever the run's seed); the run's seed picks the validation split and
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -47,12 +49,23 @@ def images_to_dataset(name: str, x: np.ndarray, y: np.ndarray, options: HeldOutO
                        seed=seed, num_classes=int(y_all.max()) + 1, meta=meta)
 
 
-def _digits(options: HeldOutOptions, seed: int, name: str) -> Dataset:
-    from sklearn.datasets import load_digits
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """(1797, 64) pixels 0..16 and labels: scikit-learn's bundled CSV, read without importing sklearn."""
+    spec = importlib.util.find_spec("sklearn")  # finds the package without running its (slow) import
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
+    if path is not None and path.is_file():
+        table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+        return table[:, :-1], table[:, -1].astype(np.int64)
+    from sklearn.datasets import load_digits  # the file moved: let scikit-learn find it
 
     bunch = load_digits()
-    x = (bunch.images / 16.0).astype(np.float32)[:, None]  # pixel values are 0..16
-    return images_to_dataset(name, x, bunch.target, options, seed, {"source": "sklearn.datasets.load_digits"})
+    return bunch.data, bunch.target
+
+
+def _digits(options: HeldOutOptions, seed: int, name: str) -> Dataset:
+    pixels, labels = _digits_arrays()
+    x = (pixels / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)  # pixel values are 0..16
+    return images_to_dataset(name, x, labels, options, seed, {"source": "sklearn.datasets.load_digits"})
 
 
 @register_dataset("digits", HeldOutOptions)
