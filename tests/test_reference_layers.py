@@ -92,6 +92,16 @@ def test_bias_before_batchnorm_gets_no_gradient():
     assert np.abs(stack.layers[0].grads["W"]).max() > 1e-3
 
 
+def test_batchnorm_gradient_is_blind_to_shift_and_scale():
+    """Σ dx = 0 and Σ dx·x̂ = 0 per feature (ε = 0): shifting or scaling an input feature changes nothing."""
+    bn = BatchNorm(3, eps=0.0)
+    bn.forward(away_from_kinks((8, 3)) * 3 + 2)
+    dx = bn.backward(np.random.RandomState(0).randn(8, 3))
+    assert np.abs(dx.sum(axis=0)).max() < 1e-12
+    assert np.abs((dx * bn.xhat).sum(axis=0)).max() < 1e-12
+    assert np.abs(dx).max() > 1e-2
+
+
 def test_deep_network_matches_finite_differences():
     net = build_mlp(5, width=3, activation="tanh", norm="batch", residual=True, init="xavier", seed=2)
     errors = check_layer(net, away_from_kinks((4, 2)))

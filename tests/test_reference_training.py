@@ -9,7 +9,7 @@ import pytest
 
 from depthlab.cli import main
 from depthlab.errors import DepthlabError
-from depthlab.reference import init_weight, run_example, xor_experiment
+from depthlab.reference import BatchNorm, build_mlp, init_weight, run_example, train_xor, walk, xor_experiment
 from depthlab.reference.examples import SEED_LR, example1_layers, example1_verbatim, example3_net, train_mse
 from depthlab.reference.network import XOR_X
 
@@ -49,6 +49,17 @@ def test_deep_plain_stack_stays_at_chance_while_batchnorm_trains():
     assert plain.accuracy <= 0.75
     bn = xor_experiment(depth=10, steps=400, norm="batch", seed=0)
     assert bn.losses[-1] < 0.05 and bn.accuracy == 1.0  # accuracy in inference mode: running statistics
+
+
+def test_bessel_correction_on_a_four_point_population_breaks_inference():
+    """Why the XOR nets use bessel=False: the same training, but running variances inflated by 4/3."""
+    model = build_mlp(10, seed=0, norm="batch")
+    for layer in walk(model):
+        if isinstance(layer, BatchNorm):
+            layer.bessel = True
+    result = train_xor(model, steps=400, lr=0.1)
+    assert result.losses[-1] < 0.05  # training mode (batch statistics) has learned XOR...
+    assert result.accuracy == 0.5  # ...but inference mode (running statistics) has not
 
 
 def test_deep_residual_stack_trains():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -91,7 +91,6 @@ class TrainResult:
     last_grad_norms: list[float]
     predictions: np.ndarray
     accuracy: float
-    extra: dict = field(default_factory=dict)
 
     @property
     def first_to_last_ratio(self) -> float:
