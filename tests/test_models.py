@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from depthlab.errors import DepthlabError
 from depthlab.models import create_model, list_models
@@ -219,7 +220,8 @@ def projection_params(widths_in_out: list[tuple[int, int]]) -> int:
 @pytest.mark.parametrize("name, torchvision", [("resnet18", 11_689_512), ("resnet34", 21_797_672),
                                                ("resnet50", 25_557_032), ("resnet101", 44_549_160)])
 def test_imagenet_resnets_match_torchvision_param_counts(name, torchvision):
-    assert n_params(create_model(name)) == torchvision
+    with torch.device("meta"):  # counts without allocating or initializing 44M weights
+        assert n_params(create_model(name)) == torchvision
 
 
 @pytest.mark.parametrize("name, resnet, projections", [
@@ -228,7 +230,32 @@ def test_imagenet_resnets_match_torchvision_param_counts(name, torchvision):
     ("plain50", 25_557_032, [(64, 256), (256, 512), (512, 1024), (1024, 2048)]),
 ])
 def test_imagenet_plain_twins_lack_only_the_projections(name, resnet, projections):
-    assert n_params(create_model(name)) == resnet - projection_params(projections)
+    with torch.device("meta"):
+        assert n_params(create_model(name)) == resnet - projection_params(projections)
+
+
+def flops(name: str, shape: tuple[int, ...], train: bool = False) -> int:
+    """FLOPs of one forward (and backward) pass as torch counts them: 2 per multiply-add (on the meta device,
+    so nothing is computed)."""
+    with torch.device("meta"):
+        model = create_model(name)
+        x = torch.randn(1, *shape)
+    with FlopCounterMode(display=False) as counter:
+        out = model(x)
+        if train:
+            out.sum().backward()
+    return counter.get_total_flops()
+
+
+def test_resnet20_training_flops_match_the_performance_anchor():
+    """spec/performance.md: ResNet-20 (option A) costs 0.242 GFLOP per training image."""
+    assert round(flops("resnet_cifar", (3, 32, 32), train=True) / 1e9, 3) == 0.242
+
+
+@pytest.mark.parametrize("name, gmacs", [("resnet18", 1.81), ("resnet34", 3.66), ("resnet50", 4.09)])
+def test_imagenet_resnet_macs_match_torchvision(name, gmacs):
+    """torchvision's model table lists 1.81 / 3.66 / 4.09 G multiply-adds at 224x224."""
+    assert round(flops(name, (3, 224, 224)) / 2e9, 2) == gmacs
 
 
 def test_imagenet_resnet_other_inputs_and_classes():
