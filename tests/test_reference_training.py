@@ -95,7 +95,8 @@ def test_inits():
                                       ({"init": "glorot"}, "valid: he, rand, xavier"),
                                       ({"norm": "layer"}, "valid: batch, none"),
                                       ({"loss": "hinge"}, "valid: ce, mse"),
-                                      ({"depth": 1}, "depth"), ({"lr": -1.0}, "lr")])
+                                      ({"depth": 1}, "depth"), ({"lr": -1.0}, "lr"),
+                                      ({"momentum": 1.5}, "momentum")])
 def test_bad_values_raise(kw, match):
     with pytest.raises(DepthlabError, match=match):
         xor_experiment(steps=1, **kw)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from depthlab.errors import unknown
+from depthlab.errors import check, unknown
 from depthlab.reference.layers import BatchNorm, Dense, Layer, Residual, Sequential, Sigmoid, set_training
 from depthlab.reference.losses import MSE
 from depthlab.reference.network import XOR_X, XOR_Y
@@ -109,6 +109,7 @@ def train_mse(net: Layer, steps: int = 10_000, lr: float = SEED_LR, momentum: fl
 
 def run_example(name: str, seed: int = 0, steps: int = 10_000) -> ExampleResult:
     """Train example1 (verbatim), example1-corrected, example2 or example3; outputs in inference mode."""
+    check(steps >= 1, f"steps must be at least 1, got {steps}")
     if name == "example1":
         return example1_verbatim(seed, steps)
     if name not in EXAMPLE_NETS:

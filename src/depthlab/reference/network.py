@@ -36,14 +36,14 @@ XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
 XOR_Y = np.array([[0], [1], [1], [0]], dtype=np.float64)
 
 
-def hidden_unit(n_in: int, n_out: int, activation: str, norm: str, init: str,
+def hidden_layer(n_in: int, n_out: int, activation: str, norm: str, init: str,
                 rng: np.random.RandomState) -> list[Layer]:
     """Dense → (BatchNorm) → activation."""
     # A bias before batch norm is dead weight: the mean subtraction cancels it (its gradient is exactly 0).
     layers: list[Layer] = [Dense(n_in, n_out, init=init, bias=norm != "batch", rng=rng)]
     if norm == "batch":
         # The four XOR points are the whole population, so no Bessel n/(n-1): with n = 4 it inflates every
-        # running variance by 4/3, and over eight such layers inference flips XOR (eval accuracy 0.5).
+        # running variance by 4/3, and over nine such layers inference flips XOR (eval accuracy 0.5).
         layers.append(BatchNorm(n_out, bessel=False))
     return layers + [ACTIVATIONS.get(activation)()]
 
@@ -56,9 +56,9 @@ def build_mlp(depth: int, width: int = 4, n_in: int = 2, n_out: int = 2, activat
     """
     _validate(depth, width, activation, norm, init)
     rng = np.random.RandomState(seed)
-    layers = hidden_unit(n_in, width, activation, norm, init, rng)
+    layers = hidden_layer(n_in, width, activation, norm, init, rng)
     for _ in range(depth - 2):
-        unit = hidden_unit(width, width, activation, norm, init, rng)
+        unit = hidden_layer(width, width, activation, norm, init, rng)
         layers += [Residual(Sequential(unit))] if residual else unit
     return Sequential(layers + [Dense(width, n_out, init=init, rng=rng)])
 
@@ -108,6 +108,7 @@ def train_xor(model: Sequential, loss: str = "ce", steps: int = 2000, lr: float 
         raise unknown("loss", loss, LOSSES)
     check(steps >= 1, f"steps must be at least 1, got {steps}")
     check(bool(np.isfinite(lr)) and lr > 0, f"lr must be a positive number, got {lr}")
+    check(0 <= momentum < 1, f"momentum must be in [0, 1), got {momentum}")
     net = model if loss == "ce" else Sequential([model, Sigmoid()])
     criterion = SoftmaxCrossEntropy() if loss == "ce" else MSE()
     target = XOR_Y.ravel().astype(int) if loss == "ce" else XOR_Y
