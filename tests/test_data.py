@@ -56,7 +56,8 @@ def _rows_sorted(x: torch.Tensor) -> torch.Tensor:
 def test_registry_lists_every_issue_dataset():
     names = set(list_datasets())
     expected = {"mnist1d", "mnist1d_shuffled", "digits", "digits_shuffled", "mnist5k", "xor", "spirals",
-                "parity", "sawtooth"}
+                "parity", "sawtooth", "shapeset", "cifar10", "cifar100", "mnist", "fashion_mnist",
+                "imagefolder"}
     assert expected <= names
     assert list_datasets("mnist1d*") == ["mnist1d", "mnist1d_shuffled"]
 
@@ -293,3 +294,30 @@ def test_every_loader_is_deterministic_per_seed(name):
     a, b = load_dataset(name, seed=11), load_dataset(name, seed=11)
     for split in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
         assert torch.equal(getattr(a, split), getattr(b, split))
+
+
+# ---- shapeset -------------------------------------------------------------------------------------------
+
+def test_shapeset_rasterizes_each_kind_with_its_area():
+    import math
+
+    from depthlab.data.shapeset import REFERENCE_AREA, render
+
+    affine = torch.tensor([[[40.0, 12.0], [-10.0, 30.0]]]).repeat(3, 1, 1)  # det = 1320: a big shape
+    centre = torch.full((3, 2), 128.0)
+    masks = render(torch.arange(3), affine, centre, size=256)
+    for kind in range(3):
+        expected = REFERENCE_AREA[kind] * abs(float(torch.linalg.det(affine[kind])))
+        assert math.isclose(float(masks[kind].sum()), expected, rel_tol=0.01)
+
+
+def test_shapeset_classes_layout_and_determinism():
+    data = load_dataset("shapeset", num_samples=900, num_test=90, val_fraction=0, seed=3)
+    assert data.x_train.shape == (900, 1, 32, 32) and data.num_classes == 9
+    assert data.meta["classes"][:3] == ["triangle", "parallelogram", "ellipse"]
+    counts = torch.bincount(data.y_train, minlength=9)
+    assert counts.min() > 60  # 100 expected per class
+    assert data.x_train.min() == 0 and data.x_train.max() <= 1
+    assert bool((data.x_train.flatten(1) > 0).any(dim=1).all())  # every image shows a shape
+    again = load_dataset("shapeset", num_samples=900, num_test=90, val_fraction=0, seed=3)
+    assert torch.equal(again.x_train, data.x_train) and torch.equal(again.y_test, data.y_test)

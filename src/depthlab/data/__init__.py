@@ -5,7 +5,7 @@
 """
 
 # ``augment`` stays the module (augment.augment(x, options, generator)); the others register data sets
-from depthlab.data import augment, cifar, idx, imagefolder, mnist1d, small_images, synthetic  # noqa: F401
+from depthlab.data import augment, cifar, idx, imagefolder, mnist1d, shapeset, small_images, synthetic  # noqa: F401
 from depthlab.data.augment import AugmentOptions, device_generator
 from depthlab.data.cache import cache_dir
 from depthlab.data.dataset import Dataset
