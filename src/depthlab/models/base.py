@@ -1,8 +1,8 @@
 """The interface every depthlab model shares (timm's method names).
 
-A model is ``stem -> blocks -> pool/flatten -> head``. ``blocks`` is the depth axis: an ``nn.Sequential`` of the
-repeated units, so probes tap after each block and lesions drop one. ``depth`` is the number of weight layers on
-the longest input -> output path (the definition of Non-deep Networks, arXiv 2110.07641).
+A model is ``stem -> blocks -> pool/flatten -> head``. ``blocks`` is the depth axis: an ``nn.Sequential`` of
+the repeated units, so probes tap after each block and lesions drop one. ``depth`` is the number of weight
+layers on the longest input -> output path (the definition of Non-deep Networks, arXiv 2110.07641).
 """
 
 from __future__ import annotations
@@ -64,4 +64,5 @@ class DepthNet(nn.Module):
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the head with a fresh Linear layer for ``num_classes`` outputs."""
         old = self.head
-        self.head = nn.Linear(self.num_features, num_classes, device=old.weight.device, dtype=old.weight.dtype)
+        self.head = nn.Linear(self.num_features, num_classes, device=old.weight.device,
+                              dtype=old.weight.dtype)

@@ -20,8 +20,8 @@ PRELU_INIT = 0.25  # He et al. 2015 start PReLU slopes at 0.25
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "gelu", "silu", "softsign", "identity")
 NORMS = ("none", "batch", "layer")
-INITS = ("default", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "orthogonal", "lecun_normal",
-         "normal")
+INITS = ("default", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "orthogonal",
+         "lecun_normal", "normal")
 
 
 def make_activation(name: str, channels: int = 1) -> nn.Module:
@@ -41,8 +41,8 @@ def make_activation(name: str, channels: int = 1) -> nn.Module:
 def make_norm(name: str, channels: int, dims: int) -> nn.Module:
     """A normalization layer for ``dims`` = 0 (features), 1 (sequences N,C,L) or 2 (images N,C,H,W).
 
-    ``layer`` on conv features normalizes over all of (C, L) or (C, H, W) per sample: GroupNorm with one group,
-    which is LayerNorm for feature maps.
+    ``layer`` on conv features normalizes over all of (C, L) or (C, H, W) per sample: GroupNorm with one
+    group, which is LayerNorm for feature maps.
     """
     if name == "none":
         return nn.Identity()
@@ -93,8 +93,8 @@ def init_weight(weight: torch.Tensor, init: str, activation: str = "relu") -> No
         elif base == "he_normal":
             nn.init.normal_(weight, 0.0, he_gain(activation) / math.sqrt(fan_in))
         elif base == "orthogonal":
-            nn.init.orthogonal_(weight, gain=he_gain(activation) if activation in ("relu", "leaky_relu", "prelu")
-                                else 1.0)
+            relu_family = activation in ("relu", "leaky_relu", "prelu")
+            nn.init.orthogonal_(weight, gain=he_gain(activation) if relu_family else 1.0)
         elif base == "lecun_normal":
             nn.init.normal_(weight, 0.0, 1.0 / math.sqrt(fan_in))
         elif base == "normal":

@@ -1,7 +1,7 @@
 """The model registry: ``create_model(name, **overrides)`` and ``list_models(pattern)`` (timm's names).
 
-Each entry pairs a dataclass config (first fields ``depth`` and ``width``) with the class it builds, so a model is
-fully described by ``(name, config dict)`` and a study grid is a list of dicts.
+Each entry pairs a dataclass config (first fields ``depth`` and ``width``) with the class it builds, so a
+model is fully described by ``(name, config dict)`` and a study grid is a list of dicts.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ MODELS: Registry[ModelEntry] = Registry("model")
 
 
 def register_model(name: str, config_cls: type, **defaults: Any):
-    """Decorator: register a model class (or factory taking the config) under ``name`` with config defaults."""
+    """Decorator: register a model class (or a factory taking the config) under ``name`` with defaults."""
 
     def decorator(build: Callable[[Any], nn.Module]):
         MODELS.register(name, ModelEntry(config_cls, build, defaults))
@@ -37,7 +37,7 @@ def register_model(name: str, config_cls: type, **defaults: Any):
 
 
 def model_config(name: str, **overrides: Any):
-    """The resolved config dataclass of model ``name`` with ``overrides`` (strings are coerced by field type)."""
+    """The resolved config of model ``name`` with ``overrides`` (strings are coerced by field type)."""
     entry = MODELS.get(name)
     return cfg.build(entry.config_cls, overrides, **entry.defaults)
 
