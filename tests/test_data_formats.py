@@ -168,6 +168,24 @@ def test_restricted_unpickler_refuses_code_and_runs_nothing(tmp_path):
     assert target.exists()
 
 
+class _Python2Array:
+    """Pickles like an array written by Python 2, whose raw data is a str (read back through latin1)."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def __reduce__(self):
+        rebuild, args, state = self.array.__reduce__()
+        return rebuild, args, state[:-1] + (state[-1].decode("latin1"),)
+
+
+def test_restricted_unpickler_reads_python2_style_array_state():
+    data = RNG.integers(0, 256, (3, 3072), dtype=np.uint8)
+    payload = pickle.dumps({"data": _Python2Array(data), "labels": [1, 2, 3]}, protocol=2)
+    back = safe_unpickle(payload, "data_batch_1")
+    assert np.array_equal(back["data"], data) and back["labels"] == [1, 2, 3]
+
+
 def test_restricted_unpickler_still_reads_arrays_and_containers():
     array = np.arange(12, dtype=np.int16).reshape(3, 4)
     for protocol in (2, 4, 5):
