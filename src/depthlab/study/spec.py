@@ -58,7 +58,7 @@ def expand(base: Mapping[str, Any], axes: Mapping[str, Any]) -> list[dict[str, A
             overrides.update(part)
             tags[name.rsplit(".", 1)[-1]] = label
         spec = apply(dict(base), overrides)
-        spec["tags"] = tags
+        spec["tags"] = {**spec.get("tags", {}), **tags}  # overrides may set extra labels as "tags.<name>"
         specs.append(spec)
     return specs
 

@@ -21,7 +21,7 @@ from depthlab.models import create_model
 from depthlab.study import measures
 from depthlab.train import fit
 
-DIAGNOSTICS = ("grad_norms", "act_grad_norms", "probes", "pieces", "response_std", "lesion", "cost")
+DIAGNOSTICS = ("grad_norms", "act_grad_norms", "probes", "pieces", "response_std", "lesion", "cost", "cost_deploy")
 
 
 @lru_cache(maxsize=8)
@@ -68,10 +68,11 @@ def _measure(name: str, model: torch.nn.Module, data: Dataset) -> Any:
         return measures.response_stds(model, data.x_test[:512])
     if name == "lesion":
         return measures.lesion_accuracies(model, data)
-    if name == "cost":
+    if name in ("cost", "cost_deploy"):
         from depthlab.diagnose.measure import measure
 
-        return measure(model, data.input_shape, batch_size=64, repeats=5, warmup=2, train=False)
+        form = "deploy" if name == "cost_deploy" else "train"
+        return measure(model, data.input_shape, batch_size=64, form=form, repeats=10, warmup=3, train=False)
     raise unknown("diagnostic", name, DIAGNOSTICS)
 
 
