@@ -185,17 +185,25 @@ def test_seed_picks_the_val_split_and_is_deterministic(cache, mnist1d):
 # ---- bundled images -------------------------------------------------------------------------------------
 
 def test_digits_layout_range_and_fixed_test_split():
-    from sklearn.datasets import load_digits
-
     data = load_dataset("digits")
     assert data.x_train.shape[1:] == (1, 8, 8) and data.num_classes == 10
     assert len(data.x_train) + len(data.x_val) + len(data.x_test) == 1797
     assert data.x_train.min() == 0 and data.x_train.max() == 1
     assert len(data.x_test) == 359  # round(0.2 * 1797), shared over classes in proportion
-    pool = torch.from_numpy(load_digits().images / 16.0).float().flatten(1)
-    everything = torch.cat([data.x_train, data.x_val, data.x_test]).flatten(1)
-    assert torch.equal(_rows_sorted(everything), _rows_sorted(pool))
     assert torch.equal(load_dataset("digits", seed=5).x_test, data.x_test)
+
+
+@pytest.mark.slow  # importing scikit-learn, the oracle, takes seconds
+def test_digits_are_sklearn_load_digits():
+    from sklearn.datasets import load_digits
+
+    data = load_dataset("digits")
+    bunch = load_digits()
+    pool = torch.cat([torch.from_numpy(bunch.images / 16.0).float().flatten(1),
+                      torch.from_numpy(bunch.target).float()[:, None]], dim=1)
+    everything = torch.cat([torch.cat([data.x_train, data.x_val, data.x_test]).flatten(1),
+                            torch.cat([data.y_train, data.y_val, data.y_test]).float()[:, None]], dim=1)
+    assert torch.equal(_rows_sorted(everything), _rows_sorted(pool))  # same images, same labels
 
 
 def test_digits_shuffled_permutes_the_64_pixels():
