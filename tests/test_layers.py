@@ -141,7 +141,7 @@ def test_block_layouts_match_their_formulas():
     for block in (post, pre):
         block.load_state_dict(plain.state_dict())
     norm = nn.functional.layer_norm
-    W = plain.weight
+    W = plain.layer
     torch.testing.assert_close(plain(h), torch.tanh(norm(W(h), (5,))))
     torch.testing.assert_close(post(h), h + torch.tanh(norm(W(h), (5,))))
     torch.testing.assert_close(pre(h), h + W(torch.tanh(norm(h, (5,)))))
@@ -151,6 +151,6 @@ def test_strided_residual_block_subsamples_its_shortcut():
     block = _linear_block("pre", skip=Subsample(1), dims=1, conv=True)
     h = torch.randn(2, 5, 9)
     with torch.no_grad():
-        block.weight.weight.zero_()
-        block.weight.bias.zero_()
+        block.layer.weight.zero_()
+        block.layer.bias.zero_()
     torch.testing.assert_close(block(h), h[..., ::2])  # W = 0: only the shortcut is left, length ceil(9 / 2)

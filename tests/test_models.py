@@ -333,7 +333,7 @@ def test_named_init_sets_each_layer_std(init):
 
 def test_orthogonal_init_in_a_cnn():
     model = create_model("cnn1d", depth=3, width=16, init="orthogonal", activation="tanh")
-    w = model.blocks[0].weight.weight.flatten(1)  # 16 x 48: rows orthonormal (gain 1 for tanh)
+    w = model.blocks[0].layer.weight.flatten(1)  # 16 x 48: rows orthonormal (gain 1 for tanh)
     torch.testing.assert_close(w @ w.T, torch.eye(16), atol=1e-5, rtol=0)
 
 
@@ -362,8 +362,8 @@ def test_residual_identity_at_zero_weights():
     """Post-activation: h + act(norm(W h)) with W = 0 and tanh gives h, so a zeroed block is the identity."""
     model = create_model("mlp", depth=4, width=6, residual=True, activation="tanh")
     block = model.blocks[0]
-    nn.init.zeros_(block.weight.weight)
-    nn.init.zeros_(block.weight.bias)
+    nn.init.zeros_(block.layer.weight)
+    nn.init.zeros_(block.layer.bias)
     h = torch.randn(3, 6)
     torch.testing.assert_close(block(h), h)
 

@@ -50,11 +50,11 @@ class Subsample(nn.Module):
 class LayerBlock(nn.Module):
     """One weight layer ``W`` with norm, activation and dropout, in one of the three layouts above."""
 
-    def __init__(self, weight: nn.Module, channels: int, layout: Layout, norm: str, activation: str,
+    def __init__(self, layer: nn.Module, channels: int, layout: Layout, norm: str, activation: str,
                  dropout: float, dims: int, skip: nn.Module | None = None):
         super().__init__()
         self.layout = layout
-        self.weight = weight
+        self.layer = layer  # not "weight": tools expect module.weight to be a tensor
         self.norm = make_norm(norm, channels, dims)
         self.act = make_activation(activation, channels)
         self.drop = make_dropout(dropout)
@@ -62,8 +62,8 @@ class LayerBlock(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         if self.layout == "pre":
-            return self.skip(h) + self.weight(self.drop(self.act(self.norm(h))))
-        out = self.drop(self.act(self.norm(self.weight(h))))
+            return self.skip(h) + self.layer(self.drop(self.act(self.norm(h))))
+        out = self.drop(self.act(self.norm(self.layer(h))))
         return out if self.layout == "plain" else self.skip(h) + out
 
 
