@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from depthlab.diagnose.depth import longest_path_depth
 from depthlab.errors import DepthlabError
 from depthlab.models import create_model, list_models
 from depthlab.models.resnet_cifar import PadShortcut
@@ -91,6 +92,12 @@ def test_depth_counts_weight_layers(name, overrides):
     assert model.depth == weight_layers_on_path(model)
     if name in ("mlp", "cnn1d", "cnn2d", "resnet_cifar", "plain_cifar"):
         assert model.depth == overrides["depth"]
+
+
+@pytest.mark.parametrize("name, overrides", cases(), ids=[ids(c) for c in cases()])
+def test_depth_equals_the_longest_path_in_the_autograd_graph(name, overrides):
+    model = create_model(name, **overrides)
+    assert longest_path_depth(model, make_input(model, 2)).depth == model.depth
 
 
 @pytest.mark.parametrize("name, overrides", cases(), ids=[ids(c) for c in cases()])
