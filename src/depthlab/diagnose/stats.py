@@ -12,6 +12,8 @@ output range from one of the bounds of a sigmoid-like unit (sigmoid: below 0.01 
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -52,23 +54,33 @@ def is_activation(module: nn.Module) -> bool:
     return isinstance(module, DEAD_FAMILY + SATURATING)
 
 
-def std_mean(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(std, mean) over every element, in float32."""
-    return torch.std_mean(y.detach().float())
+def moments(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(sum, sum of squares, count): two cheap reductions (``torch.std_mean`` is ~10x slower on CPU)."""
+    flat = y.detach().reshape(-1).float()
+    return flat.sum(), torch.dot(flat, flat), flat.numel()
 
 
-def dead_fraction(y: torch.Tensor, unit_dim: int) -> torch.Tensor:
-    """Fraction of units never positive over the batch; units lie along ``unit_dim``."""
+def mean_std(total: float, squares: float, count: float) -> tuple[float, float]:
+    """Mean and unbiased std from ``moments`` read on the host (Python floats are doubles)."""
+    if not count > 0:
+        return math.nan, math.nan
+    mean = total / count
+    variance = (squares - count * mean * mean) / max(count - 1, 1)
+    return mean, math.sqrt(max(variance, 0.0))
+
+
+def alive_units(y: torch.Tensor, unit_dim: int) -> tuple[torch.Tensor, int]:
+    """(units positive for at least one sample and position, number of units); units lie along ``unit_dim``."""
     y = y.detach()
     if y.dim() < 2:
-        return (y <= 0).float().mean()
-    units = y.movedim(unit_dim, -1).reshape(-1, y.shape[unit_dim])  # (samples x positions, units)
-    return 1.0 - (units > 0).any(dim=0).float().mean()
+        return (y > 0).sum(), y.numel()
+    dims = [d for d in range(y.dim()) if d != unit_dim % y.dim()]
+    return (y.amax(dim=dims) > 0).sum(), y.shape[unit_dim]
 
 
-def saturated_fraction(y: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
-    """Fraction of values within SATURATION_MARGIN of the range from either bound."""
+def saturated_count(y: torch.Tensor, bounds: tuple[float, float]) -> tuple[torch.Tensor, int]:
+    """(values within SATURATION_MARGIN of the range from either bound, number of values)."""
     low, high = bounds
-    margin = SATURATION_MARGIN * (high - low)
-    y = y.detach()
-    return ((y <= low + margin) | (y >= high - margin)).float().mean()
+    half = (high - low) / 2
+    distance = (y.detach() - (low + half)).abs()  # from the centre of the range
+    return (distance >= half * (1 - 2 * SATURATION_MARGIN)).sum(), y.numel()

@@ -41,6 +41,9 @@ from depthlab.errors import DepthlabError
 
 FORWARD_COLUMNS = ("out_mean", "out_std", "act_mean", "act_std", "dead_frac", "saturated_frac")
 STEP_COLUMNS = ("grad_norm", "weight_norm", "update_ratio")
+# what the hooks leave on the device (sums and counts); turned into FORWARD_COLUMNS when the table is read
+DEVICE_STATS = ("out_sum", "out_squares", "act_sum", "act_squares", "alive", "saturated")
+HOST_COUNTS = ("out_count", "act_count", "units", "values")
 COLUMNS = ("step", "layer", "depth", "name", "kind", *STEP_COLUMNS, *FORWARD_COLUMNS)
 UNIT_LAST = (nn.Linear, nn.Bilinear, nn.Embedding)  # their units lie on the last dim; conv channels on dim 1
 
@@ -162,8 +165,10 @@ class Watch:
             "weight_norm": [n.float() for n in torch._foreach_norm([w.detach() for w in weights])],
             "update_ratio": [nan] * len(weights),
         }
-        for column in FORWARD_COLUMNS:
-            columns[column] = [self._forward.get(n, {}).get(column, nan) for n in names]
+        for key in DEVICE_STATS:
+            columns[key] = [self._forward.get(n, {}).get(key, nan) for n in names]
+        for key in HOST_COUNTS:
+            columns[key] = [self._forward.get(n, {}).get(key, math.nan) for n in names]
         columns["_names"] = names
         self._records.append((self.step_count, columns))
         before = [w.detach().clone() for w in weights]
@@ -214,8 +219,8 @@ class Watch:
                 return
             if name not in self.order and not self.depth_of:
                 self.order.append(name)
-            std, mean = stats.std_mean(output)
-            self._forward[name] = {"out_mean": mean, "out_std": std}
+            total, squares, count = stats.moments(output)
+            self._forward[name] = {"out_sum": total, "out_squares": squares, "out_count": count}
             self._current = (name, unit_dim)
 
         return hook
@@ -228,11 +233,11 @@ class Watch:
                 return
             name, unit_dim = self._current
             record = self._forward.setdefault(name, {})
-            record["act_std"], record["act_mean"] = stats.std_mean(output)
+            record["act_sum"], record["act_squares"], record["act_count"] = stats.moments(output)
             if bounds is None:
-                record["dead_frac"] = stats.dead_fraction(output, unit_dim)
+                record["alive"], record["units"] = stats.alive_units(output, unit_dim)
             else:
-                record["saturated_frac"] = stats.saturated_fraction(output, bounds)
+                record["saturated"], record["values"] = stats.saturated_count(output, bounds)
 
         return hook
 
@@ -259,14 +264,15 @@ class Watch:
         self._converted += len(records)
 
     def _as_rows(self, records) -> list[dict]:
-        numeric = STEP_COLUMNS + FORWARD_COLUMNS
-        stacked = torch.stack(
-            [torch.stack([torch.stack(c[k]).float().cpu() for k in numeric]) for _, c in records]
-        )
-        values = stacked.tolist()  # the one host sync: (steps, columns, layers)
+        numeric = STEP_COLUMNS + DEVICE_STATS
+        stacked = torch.stack([torch.stack([torch.stack(c[k]).float() for k in numeric]) for _, c in records])
+        values = stacked.cpu().tolist()  # the one host sync: (steps, columns, layers)
         rows = []
         for (step, columns), table in zip(records, values, strict=True):
             for i, name in enumerate(columns["_names"]):
+                raw = {k: table[j][i] for j, k in enumerate(numeric)} | {
+                    k: columns[k][i] for k in HOST_COUNTS
+                }
                 row = {
                     "step": step,
                     "layer": i,
@@ -274,7 +280,7 @@ class Watch:
                     "name": name,
                     "kind": type(self.layers[name]).__name__,
                 }
-                rows.append(row | {k: table[j][i] for j, k in enumerate(numeric)})
+                rows.append(row | {k: raw[k] for k in STEP_COLUMNS} | _forward_stats(raw))
         return rows
 
     def columns(self) -> dict[str, list]:
@@ -285,6 +291,20 @@ class Watch:
     def to_csv(self, path: str | Path) -> Path:
         """Write the table as CSV (one row per step x layer) and return the path."""
         return write_csv(self.rows, path)
+
+
+def _forward_stats(raw: dict) -> dict:
+    """Means, stds and fractions from the sums and counts the hooks recorded."""
+    out_mean, out_std = stats.mean_std(raw["out_sum"], raw["out_squares"], raw["out_count"])
+    act_mean, act_std = stats.mean_std(raw["act_sum"], raw["act_squares"], raw["act_count"])
+    return {
+        "out_mean": out_mean,
+        "out_std": out_std,
+        "act_mean": act_mean,
+        "act_std": act_std,
+        "dead_frac": 1.0 - raw["alive"] / raw["units"],
+        "saturated_frac": raw["saturated"] / raw["values"],
+    }
 
 
 def write_csv(rows: list[dict], path: str | Path) -> Path:
