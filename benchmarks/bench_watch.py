@@ -28,7 +28,8 @@ def make_loop(model, optimizer, x, y, batch_size, device, mode, every):
     order = torch.randperm(len(x), device=device)
 
     def run(n: int) -> float:
-        w = None if mode == "none" else watch(model, every=every, optimizer=optimizer if mode == "hooks" else None)
+        hooked = optimizer if mode == "hooks" else None
+        w = None if mode == "none" else watch(model, every=every, optimizer=hooked)
         if w is not None:
             w.on_train_start(None) if mode == "callback" else w.attach()
         sync(device)

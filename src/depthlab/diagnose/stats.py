@@ -70,7 +70,7 @@ def mean_std(total: float, squares: float, count: float) -> tuple[float, float]:
 
 
 def alive_units(y: torch.Tensor, unit_dim: int) -> tuple[torch.Tensor, int]:
-    """(units positive for at least one sample and position, number of units); units lie along ``unit_dim``."""
+    """(units positive for some sample and position, number of units); units lie along ``unit_dim``."""
     y = y.detach()
     if y.dim() < 2:
         return (y > 0).sum(), y.numel()
