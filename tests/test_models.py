@@ -1,6 +1,7 @@
 """Every registered model (ParNet is tested on its own): shapes, gradients, parameter counts by hand formula,
 depth by counting weight layers, inits, configs, and the DepthNet interface."""
 
+import dataclasses
 import math
 
 import pytest
@@ -10,7 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from depthlab.diagnose.depth import longest_path_depth
 from depthlab.errors import DepthlabError
-from depthlab.models import create_model, list_models
+from depthlab.models import create_model, list_models, model_config
 from depthlab.models.resnet_cifar import PadShortcut
 
 NAMES = [n for n in list_models() if not n.startswith("parnet")]
@@ -68,6 +69,15 @@ def test_registry_holds_every_model_of_the_issue():
     for name in ("mlp", "cnn1d", "cnn2d", "resnet_cifar", "plain_cifar", "resnet18", "resnet34", "resnet50",
                  "plain18", "plain34", "plain50"):
         assert name in NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_config_contract(name):
+    """Configs start with depth and width and carry input_shape and num_classes (docs/architecture.md)."""
+    config = model_config(name)
+    names = [f.name for f in dataclasses.fields(config)]
+    assert names[:2] == ["depth", "width"] and {"input_shape", "num_classes"} <= set(names)
+    assert create_model(name, **small(name)).config.depth == small(name).get("depth", config.depth)
 
 
 # --- the whole registry ---------------------------------------------------------------------------
