@@ -10,7 +10,7 @@ GPU (``--device cuda``): batch 1 and ``--big-batch``, fp32 NCHW and bf16 channel
 CUDA-stream-parallel one), CUDA streams vs sequential. ``--device cpu --gpu-suite --tiny`` runs that suite's
 code path on the CPU at toy sizes (rows that need CUDA are reported as skipped).
 
-    python benchmarks/bench_parnet.py [--device cpu|cuda] [--repeats 20] [--warmup 10] [--resolution 224]
+    python benchmarks/bench_parnet.py [--device cpu|cuda] [--repeats 20] [--warmup 10] [--threads N]
 """
 
 from __future__ import annotations
@@ -183,7 +183,10 @@ def main() -> None:
     parser.add_argument("--resnet50", action="store_true")
     parser.add_argument("--gpu-suite", action="store_true", help="the GPU table (implied by --device cuda)")
     parser.add_argument("--tiny", action="store_true", help="toy widths, to exercise the code paths")
+    parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, device {device}, intra-op threads {torch.get_num_threads()}")
     if device.type == "cuda" or args.gpu_suite:
