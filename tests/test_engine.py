@@ -246,3 +246,14 @@ def test_bad_config_raises_naming_the_value(overrides, word):
 def test_grad_checkpointing_needs_model_support():
     with pytest.raises(DepthlabError, match="grad_checkpointing"):
         fit(small_mlp(), blobs(), grad_checkpointing=True, **QUIET)
+
+
+def test_grad_checkpointing_gives_the_same_training():
+    from depthlab.models import create_model
+
+    def run(enabled):
+        torch.manual_seed(0)
+        model = create_model("mlp", depth=4, width=16, input_shape=(10,), num_classes=3)
+        return fit(model, blobs(), epochs=2, grad_checkpointing=enabled, **QUIET).final
+
+    torch.testing.assert_close(run(True), run(False))

@@ -189,13 +189,13 @@ class _Run:
         """Read the pending losses (one host sync); on the first non-finite one, mark the run diverged."""
         if not self.pending:
             return False
-        losses = torch.stack(self.pending).float().cpu()
+        losses = torch.stack(self.pending).float()
         first_step = self.state.step - len(losses) + 1
         self.pending = []
-        bad = (~torch.isfinite(losses)).nonzero()
-        if len(bad):
+        bad_step = runtime.first_bad_step(losses, first_step, self.where)
+        if bad_step is not None:
             self.history.status = "diverged"
-            self.history.diverged_step = first_step + int(bad[0])
+            self.history.diverged_step = bad_step
             return True
         bar.update(self.state.step, loss=float(losses[-1]))
         return False

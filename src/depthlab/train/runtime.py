@@ -101,3 +101,17 @@ def barrier(where: Distributed) -> None:
     """Wait for every rank (no-op in a single process)."""
     if where.world_size > 1:
         dist.barrier()
+
+
+def first_bad_step(losses: torch.Tensor, first_step: int, where: Distributed) -> int | None:
+    """The step of the first non-finite loss in ``losses`` (steps ``first_step``...), agreed on by every rank."""
+    bad = (~torch.isfinite(losses)).nonzero()
+    step = first_step + int(bad[0]) if len(bad) else _NO_STEP
+    if where.world_size > 1:  # a NaN on one rank must stop all of them, or the others hang in all-reduce
+        agreed = torch.tensor([step], device=losses.device)
+        dist.all_reduce(agreed, op=dist.ReduceOp.MIN)
+        step = int(agreed)
+    return None if step == _NO_STEP else step
+
+
+_NO_STEP = 2**62
