@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
 from depthlab.errors import DepthlabError, unknown
-from depthlab.study.worker import RunFn, pool_initializer, pool_run, ray_run, safe_run, set_threads
+from depthlab.study.worker import RunFn, pool_initializer, pool_run, ray_run, safe_run
 
 BACKENDS = ("local", "ray")
 Job = tuple[str, dict[str, Any]]
@@ -41,8 +41,7 @@ def run_jobs(jobs: Sequence[Job], run_fn: RunFn, *, workers: int = 1, backend: s
 
 
 def _inline(jobs: Sequence[Job], run_fn: RunFn, on_start: OnStart) -> Iterator[tuple[str, dict]]:
-    # One worker: no process to spawn; this process uses every core.
-    set_threads(threads_per_worker(1))
+    # One worker: no process to spawn; this process keeps its thread setting (torch's default: every core).
     for key, spec in jobs:
         on_start(key)
         yield key, safe_run(run_fn, spec)

@@ -96,11 +96,11 @@ def build_sections(plans: list[Plan], out: Path, size: str) -> list[Section]:
 
 
 def recommended_depth(sections: list[Section]) -> tuple[int | None, str]:
-    """The depth the suite recommends, and which study it comes from (depth first, then residual)."""
-    for name in ("depth", "residual", "width_vs_depth"):
-        for section in sections:
-            if section.name == name and section.finding.recommended_depth is not None:
-                return section.finding.recommended_depth, name
+    """The depth the suite recommends, and which study it comes from (the depth study first)."""
+    preferred = sorted(sections, key=lambda s: s.name != "depth")
+    for section in preferred:
+        if section.finding.recommended_depth is not None:
+            return section.finding.recommended_depth, section.name
     return None, ""
 
 
@@ -129,6 +129,7 @@ _NON_TAGS = {"hash", "status", "metrics", "diagnostics", "history", "error", "fi
 def write_report(plans: list[Plan], out: str | Path, *, size: str = "quick", data: str | None = None) -> Path:
     """Write report.html, one PNG per study and results.csv into ``out``; returns the HTML path."""
     out = Path(out)
+    atomic.remove_stale_temps(out)  # left by a writer killed mid-write
     sections = build_sections(plans, out, size)
     depth, source = recommended_depth(sections)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)

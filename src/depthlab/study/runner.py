@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from depthlab.study import atomic
 from depthlab.study.backends import run_jobs
 from depthlab.study.lock import DirLock
 from depthlab.study.progress import StudyProgress, describe
@@ -49,6 +50,7 @@ def execute(specs: Sequence[dict[str, Any]], directory: str | Path, *, run_fn: R
     """Run every spec not yet stored in ``directory``'s database; returns what was done."""
     specs = dedupe(specs)
     with DirLock(directory), Store(directory) as store:
+        atomic.remove_stale_temps(directory)  # a report write that a kill -9 cut short
         keep = ("ok", "diverged") if retry_failed else ("ok", "diverged", "failed")
         stored = store.finished_hashes(keep)
         jobs = [(run_hash(s), s) for s in specs if run_hash(s) not in stored]

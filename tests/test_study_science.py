@@ -1,0 +1,86 @@
+"""The studies' measured directions, on tiny versions of the real preset grids (real training, real numbers).
+
+Each test shrinks one preset (fewer depths, one seed, fewer steps) and checks the direction the preset's claim
+predicts, and that the preset's computed verdict agrees with the numbers.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from depthlab.study.presets import composition, gradients, overfitting, representation, residual
+from depthlab.study.report import rows_for
+from depthlab.study.runner import execute
+from depthlab.study.store import Store
+from depthlab.study.suite import Plan
+
+pytestmark = pytest.mark.slow
+
+
+def run_tiny(module, size: dict, tmp_path, data: str = "mnist1d"):
+    """Run ``module``'s grid at a test size; returns the rows the report would see."""
+    module.SIZES["test"] = size
+    try:
+        plan = Plan(module.STUDY, data, "", module.grid("test", data))
+    finally:
+        del module.SIZES["test"]
+    summary = execute(plan.specs, tmp_path, quiet=True)
+    assert summary.statuses.get("failed", 0) == 0
+    with Store(tmp_path) as store:
+        return rows_for(plan, store)
+
+
+def test_residual_plain_degrades_with_depth_and_residual_does_not(tmp_path):
+    rows = run_tiny(residual, {"depths": [4, 32], "seeds": [0], "steps": 300, "width": 48}, tmp_path)
+    acc = {(r["variant"], r["depth"]): r["metrics"]["train_acc"] for r in rows}
+    assert acc[("plain+BN", 32)] < acc[("plain+BN", 4)] - 0.15
+    assert acc[("residual+BN", 32)] >= 0.9 * max(acc[("residual+BN", 4)], acc[("residual+BN", 32)])
+    assert acc[("residual+BN", 32)] > acc[("plain+BN", 32)] + 0.15
+    finding = residual.analyze(rows)
+    assert finding.held is True and "depth 32" in finding.verdict
+
+
+def test_gradients_vanish_with_saturating_units_and_xavier_stalls_deep_relu(tmp_path):
+    rows = run_tiny(gradients, {"depths": [24], "seeds": [0], "steps": 250, "width": 48}, tmp_path)
+    by = {r["setup"]: r for r in rows}
+    ratio = {name: gradients.loss_ratio(row) for name, row in by.items()}
+    assert ratio["sigmoid/default"] > 1e3 and ratio["tanh/default"] > 1e2  # orders of magnitude lost
+    assert ratio["relu/he"] < 10
+    assert by["relu/he"]["metrics"]["train_acc"] > by["relu/xavier"]["metrics"]["train_acc"] + 0.1
+    assert gradients.analyze(rows).held is True
+
+
+def test_probe_accuracy_rises_with_layer_index_on_a_trained_net(tmp_path):
+    size = {"models": {"mlp": {"model.name": "mlp", "model.depth": 6}}, "seeds": [0], "steps": 400}
+    rows = run_tiny(representation, size, tmp_path)
+    probes = rows[0]["diagnostics"]["probes"][1:]  # stem, then each block
+    assert probes[-1] > probes[0] + 0.05
+    assert representation.rank_correlation(probes) > 0.5
+    assert representation.analyze(rows).held is True
+
+
+def test_rank_correlation_matches_hand_values():
+    assert representation.rank_correlation([0.1, 0.2, 0.3, 0.4]) == pytest.approx(1.0)
+    assert representation.rank_correlation([0.4, 0.3, 0.2, 0.1]) == pytest.approx(-1.0)
+    assert representation.rank_correlation([0.1, 0.3, 0.2]) == pytest.approx(0.5)  # 1 - 6*2/(3*8)
+
+
+def test_composition_deep_narrow_represents_the_sawtooth_a_shallow_net_cannot(tmp_path):
+    rows = run_tiny(composition, {"ks": [2, 5], "seeds": [0, 1], "steps": 600}, tmp_path)
+    constructed = {r["k"]: r for r in rows if r["shape"] == "deep (constructed)"}
+    assert {k: composition.pieces(r) for k, r in constructed.items()} == {2: 4, 5: 32}  # exactly 2^k pieces
+    assert constructed[5]["metrics"]["test_loss"] < 1e-10
+    shallow = [r for r in rows if r["shape"] == "shallow (trained)" and r["k"] == 5]
+    assert all(composition.pieces(r) <= 2 * 5 + 1 for r in shallow)  # one hidden layer of m units: <= m+1 pieces
+    assert min(r["metrics"]["test_loss"] for r in shallow) > 100 * constructed[5]["metrics"]["test_loss"] + 0.01
+    finding = composition.analyze(rows)
+    assert finding.held is True and "32 pieces" in finding.verdict
+
+
+def test_overfitting_gap_grows_with_depth_and_dropout_narrows_it(tmp_path):
+    size = {"train_sizes": [250], "depths": [2, 8], "dropouts": [0.0, 0.3], "seeds": [0], "steps": 400}
+    rows = run_tiny(overfitting, size, tmp_path)
+    gap = {(r["depth"], r["dropout"]): overfitting.gap(r) for r in rows}
+    assert gap[(8, 0.0)] > gap[(2, 0.0)]
+    assert gap[(8, 0.3)] < gap[(8, 0.0)]
+    assert overfitting.analyze(rows).held is True
