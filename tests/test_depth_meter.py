@@ -143,3 +143,15 @@ def test_registry_models_report_their_own_depth():
 def test_bad_form():
     with pytest.raises(DepthlabError, match="deploy"):
         longest_path_depth(mlp(2), torch.randn(2, 1, 40), form="fused")
+
+
+def test_parnet_s_is_12_deep_in_both_forms_and_fuses_branches():
+    if "parnet_s" not in list_models():
+        pytest.skip("parnet_s not registered")
+    from depthlab.models import create_model
+
+    model = create_model("parnet_s", input_shape=(3, 32, 32))
+    x = torch.randn(2, 3, 32, 32)
+    train, deploy = longest_path_depth(model, x), longest_path_depth(model, x, form="deploy")
+    assert train.depth == deploy.depth == 12  # Non-deep Networks, arXiv 2110.07641: depth 12
+    assert deploy.weight_layers < train.weight_layers
