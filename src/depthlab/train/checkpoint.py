@@ -48,6 +48,8 @@ def save_checkpoint(directory: str | Path, name: str, tensors: dict[str, torch.T
     """Write ``name``.safetensors and ``name``.json, point ``latest.json`` at them, drop older checkpoints."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob(".*.tmp"):  # a write cut short by kill -9 (one run writes to a folder at a time)
+        stale.unlink(missing_ok=True)
     # safetensors wants contiguous CPU tensors that share no storage (tied weights would)
     flat = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
     _atomic_write(directory / f"{name}.safetensors", lambda tmp: save_file(flat, tmp))
