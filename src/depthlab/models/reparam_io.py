@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -62,7 +63,7 @@ def read_weights(src: Path, ema: bool = False) -> tuple[dict[str, torch.Tensor],
         raise DepthlabError(f"no such checkpoint: {weights}")
     try:
         tensors = load_file(str(weights))
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, SafetensorError) as err:
         raise DepthlabError(f"unreadable checkpoint {weights}: {err}") from None
     meta_path = weights.with_suffix(".json")
     return tensors, read_json(meta_path) if meta_path.exists() else {}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -67,7 +68,13 @@ def latest_name(directory: str | Path) -> str | None:
     pointer = Path(directory) / LATEST
     if not pointer.exists():
         return None
-    return json.loads(pointer.read_text())["name"]
+    try:
+        name = json.loads(pointer.read_text())["name"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DepthlabError(f"unreadable checkpoint pointer {pointer}: {type(err).__name__}: {err}") from None
+    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+        raise DepthlabError(f"{pointer}: 'name' must be a checkpoint file name in that folder, got {name!r}")
+    return name
 
 
 def load_checkpoint(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
@@ -79,7 +86,7 @@ def load_checkpoint(directory: str | Path) -> tuple[dict[str, torch.Tensor], dic
     try:
         tensors = load_file(str(directory / f"{name}.safetensors"))
         meta = json.loads((directory / f"{name}.json").read_text())
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, SafetensorError) as err:
         raise DepthlabError(f"unreadable checkpoint {directory / name}: {err}") from None
     return tensors, meta
 
