@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from depthlab import config as cfg
+from depthlab.errors import DepthlabError
 from depthlab.train.config import TrainConfig
 from depthlab.train.engine import fit
 from depthlab.train.history import History
@@ -54,6 +55,9 @@ def train_named(model_name: str, overrides: dict[str, Any], data_name: str | Non
     recipe = get_recipe(recipe_name) if recipe_name else None
     data_name = data_name or (recipe.data if recipe and recipe.data else DEFAULT_DATA)
     model_keys, train_keys, data_keys = route_overrides(model_name, data_name, overrides)
+    for key in _FROM_DATA:
+        if key in model_keys:
+            raise DepthlabError(f"{key}={model_keys[key]}: set by the data set ({data_name}); leave it out")
     train_values = {**(recipe.train if recipe else {}), "quiet": quiet, **train_keys}
     if out is not None:
         train_values.setdefault("checkpoint_dir", str(Path(out) / "checkpoints"))
