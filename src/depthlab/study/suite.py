@@ -46,6 +46,10 @@ def plan(names: list[str] | None = None, size: str = "quick", data: str | None =
     """The specs of every chosen study (all presets when ``names`` is empty)."""
     if size not in SIZES:
         raise unknown("study size", size, SIZES)
+    if data is not None:
+        from depthlab.data.registry import DATASETS
+
+        DATASETS.get(data)  # an unknown name fails here, not as every run failing
     plans = []
     for name in names or list_studies():
         study = get_study(name)
