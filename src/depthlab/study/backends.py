@@ -26,13 +26,18 @@ def threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
-def run_jobs(jobs: Sequence[Job], run_fn: RunFn, *, workers: int = 1, backend: str = "local",
-             address: str | None = None, on_start: OnStart = lambda key: None) -> Iterator[tuple[str, dict]]:
-    """Run every job on ``backend`` with ``workers`` parallel workers, yielding results as they finish."""
+def check_options(backend: str, workers: int) -> None:
+    """Raise DepthlabError for an unknown backend or fewer than one worker."""
     if backend not in BACKENDS:
         raise unknown("backend", backend, BACKENDS)
     if workers < 1:
         raise DepthlabError(f"workers={workers}: must be >= 1")
+
+
+def run_jobs(jobs: Sequence[Job], run_fn: RunFn, *, workers: int = 1, backend: str = "local",
+             address: str | None = None, on_start: OnStart = lambda key: None) -> Iterator[tuple[str, dict]]:
+    """Run every job on ``backend`` with ``workers`` parallel workers, yielding results as they finish."""
+    check_options(backend, workers)
     if backend == "ray":
         return _ray(jobs, run_fn, workers, address, on_start)
     if workers == 1:

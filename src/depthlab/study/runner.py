@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from depthlab.study import atomic
-from depthlab.study.backends import run_jobs
+from depthlab.study.backends import check_options, run_jobs
 from depthlab.study.lock import DirLock
 from depthlab.study.progress import StudyProgress, describe
 from depthlab.study.spec import dedupe, run_hash
@@ -49,6 +49,7 @@ def execute(specs: Sequence[dict[str, Any]], directory: str | Path, *, run_fn: R
             retry_failed: bool = False) -> RunSummary:
     """Run every spec not yet stored in ``directory``'s database; returns what was done."""
     specs = dedupe(specs)
+    check_options(backend, workers)  # before the directory is created
     with DirLock(directory), Store(directory) as store:
         atomic.remove_stale_temps(directory)  # a report write that a kill -9 cut short
         keep = ("ok", "diverged") if retry_failed else ("ok", "diverged", "failed")
