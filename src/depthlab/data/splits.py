@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from depthlab.data.dataset import Dataset
+from depthlab.errors import DepthlabError
 
 
 def generator(seed: int, salt: int = 0) -> torch.Generator:
@@ -38,10 +39,20 @@ def split_indices(y: torch.Tensor, fraction: float, seed: int,
     return torch.cat(keep).sort().values, torch.cat(held).sort().values
 
 
+def check_labels(name: str, labels: dict[str, torch.Tensor], num_classes: int) -> None:
+    """Raise DepthlabError unless every label is a class index in [0, num_classes) (a corrupt or foreign file)."""
+    for split, y in labels.items():
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+            raise DepthlabError(f"{name}: {split} labels span {int(y.min())}..{int(y.max())}; expected class "
+                                f"indices 0..{num_classes - 1} ({num_classes} classes)")
+
+
 def make_splits(name: str, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
                 y_test: torch.Tensor, *, val_fraction: float, seed: int, num_classes: int,
                 task: str = "classification", meta: dict | None = None) -> Dataset:
     """A Dataset whose val split is a seeded (stratified) ``val_fraction`` of the training part."""
+    if task == "classification":
+        check_labels(name, {"train": y_train, "test": y_test}, num_classes)
     keep, held = split_indices(y_train, val_fraction, seed, stratify=task == "classification")
     return Dataset(name, x_train[keep], y_train[keep], x_train[held], y_train[held], x_test, y_test,
                    num_classes=num_classes, task=task, meta=dict(meta or {}))
