@@ -79,6 +79,11 @@ def test_reparameterization_is_exact_for_every_variant(name):
     assert error.max_rel_error <= 1e-5, error
     assert model.is_fused and n_params(model) < before
     assert model.depth == 12
+    # kept unfused: identity BN (gated by its SE), every SE gate, the pre-fusion BNs
+    assert all(isinstance(s.skip_norm, nn.BatchNorm2d) for stream in model.streams for s in stream)
+    assert all(b.se.conv.weight.shape[-1] == 1 for b in model.blocks())
+    norms = [getattr(f, n) for f in (model.fuse2, model.fuse3) for n in ("norm_current", "norm_previous")]
+    assert all(isinstance(norm, nn.BatchNorm2d) for norm in norms)
 
 
 @pytest.mark.parametrize("shape", [(3, 50, 46), (3, 33, 65), (3, 7, 9)])
@@ -190,9 +195,11 @@ def test_head_dropout_and_reset_classifier():
     assert model.forward_head(features).abs().max() == 0  # zero-initialized head, as the official fine-tuning
 
 
-@pytest.mark.parametrize(("name", "overrides"), [("parnet_s", {}), ("parnet_xl", {"width": 8}),
-                                                 ("parnet_lite", {"depth": 9}), ("parnet_lite", {"depth": 13}),
-                                                 ("parnet_cifar_m", {"width": 8})])
+METER_CASES = [("parnet_s", {}), ("parnet_xl", {"width": 8}), ("parnet_lite", {"depth": 9}),
+               ("parnet_lite", {"depth": 13}), ("parnet_cifar_m", {"width": 8})]
+
+
+@pytest.mark.parametrize(("name", "overrides"), METER_CASES)
 def test_depth_matches_the_depth_meter_on_the_fused_model(name, overrides):
     from depthlab.diagnose.depth import longest_path_depth
 
