@@ -18,7 +18,8 @@ from depthlab.study.worker import RunFn
 DEFAULT_OUT = "runs/study"
 DEFAULT_DATA = "mnist1d"
 # Data sets laid out as images (C, H, W): the ones an image-only model (ParNet) can take.
-IMAGE_DATA = ("digits", "digits_shuffled", "mnist5k", "cifar10", "mnist", "shapeset")
+IMAGE_DATA = ("digits", "digits_shuffled", "mnist5k", "mnist", "fashion_mnist", "cifar10", "cifar100", "shapeset",
+              "imagefolder")
 
 
 @dataclass
@@ -37,7 +38,7 @@ def data_for(study: Study, data: str | None) -> tuple[str, str]:
         return study.default_data, f"runs on its own task ({study.default_data}); --data does not apply"
     if data is None:
         return study.default_data, ""
-    if "image" in study.data_kinds and not data.startswith(IMAGE_DATA):
+    if "image" in study.data_kinds and data not in IMAGE_DATA:
         return study.default_data, f"needs image data; {data!r} is not, so it runs on {study.default_data!r}"
     return data, ""
 

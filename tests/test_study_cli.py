@@ -1,0 +1,77 @@
+"""``depthlab study`` on the command line: listing, bad input as one line + exit 2, a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from depthlab.cli import main
+from depthlab.study import presets, suite
+from depthlab.study.backends import import_ray, run_jobs
+from depthlab.errors import DepthlabError
+
+
+def test_list_names_every_preset_with_its_claim(capsys):
+    assert main(["study", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("depth", "gradients", "normalization", "residual", "overfitting", "representation", "composition",
+                 "cost", "transfer", "width_vs_depth", "nondeep"):
+        assert name in out
+    assert presets.get_study("residual").claim in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["study", "residul", "--out", "{tmp}"], "unknown study 'residul'; did you mean 'residual'?"),
+    (["study", "residual", "--quick", "--full", "--out", "{tmp}"], "--quick and --full"),
+    (["study", "residual", "--backend", "spark", "--out", "{tmp}"], "unknown backend 'spark'"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_every_preset_has_quick_and_full_grids_with_seeds_and_the_data_applied():
+    for name in presets.list_studies():
+        study = presets.get_study(name)
+        quick, full = study.grid("quick", "digits"), study.grid("full", "digits")
+        assert 0 < len(quick) < len(full), name
+        assert all("seed" in spec["tags"] for spec in quick), name
+        assert len({spec["seed"] for spec in full}) >= 2, name
+    plans = {p.study.name: p for p in suite.plan(None, "quick", "digits")}
+    assert plans["depth"].specs[0]["data"]["name"] == "digits"
+    assert plans["composition"].data == "sawtooth" and "does not apply" in plans["composition"].note
+    nondeep = {p.study.name: p for p in suite.plan(["nondeep"], "quick", "mnist1d")}["nondeep"]
+    assert nondeep.data == "digits" and "needs image data" in nondeep.note
+
+
+def test_default_suite_is_the_quick_suite_on_mnist1d():
+    plans = suite.plan()
+    assert [p.study.name for p in plans] == presets.list_studies()
+    assert {p.data for p in plans if p.study.data_kinds == ("any",)} == {"mnist1d"}
+
+
+def test_ray_backend_without_ray_is_a_clear_error():
+    if importlib.util.find_spec("ray") is not None:
+        pytest.skip("ray is installed; the error path cannot be exercised")
+    with pytest.raises(DepthlabError, match=r"pip install 'depthlab\[ray\]'"):
+        import_ray()
+
+
+def _double(spec):
+    return {"status": "ok", "metrics": {"value": 2 * spec["x"]}}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                    reason="ray is not installed (pip install 'depthlab[ray]'); the Ray backend test needs it")
+def test_ray_backend_runs_every_job_on_a_local_ray_instance():
+    import ray
+
+    try:
+        jobs = [(str(i), {"x": i}) for i in range(6)]
+        results = dict(run_jobs(jobs, _double, workers=2, backend="ray"))
+        assert {k: r["metrics"]["value"] for k, r in results.items()} == {str(i): 2 * i for i in range(6)}
+        assert all(r["status"] == "ok" and r["env"]["pid"] for r in results.values())
+    finally:
+        ray.shutdown()
