@@ -93,13 +93,18 @@ def cpu_suite(args: argparse.Namespace, device: torch.device) -> None:
     if args.resnet50:
         models["ResNet-50"] = (resnet("resnet50", device, args.tiny), "-")
     x = torch.randn(1, 3, args.resolution, args.resolution, device=device)
+    if args.channels_last:
+        x = x.to(memory_format=torch.channels_last)
+        for model, _ in models.values():
+            model.to(memory_format=torch.channels_last)
     with torch.inference_mode():
         latency = interleaved_medians({n: (lambda m=m: m(x)) for n, (m, _) in models.items()}, device,
                                       args.repeats, args.warmup)
     base = latency["ParNet-S train form"]
     rows = [{"model": n, **static_row(m, x, form), "latency_ms": latency[n] * 1e3,
              "vs_parnet_train": latency[n] / base} for n, (m, form) in models.items()]
-    print_table(f"batch 1, {args.resolution}x{args.resolution}, fp32, {device}", rows)
+    layout = "channels_last" if args.channels_last else "NCHW"
+    print_table(f"batch 1, {args.resolution}x{args.resolution}, fp32, {layout}, {device}", rows)
     parallel_rows(deploy, train, x, device, args, mode="threads")
 
 
@@ -183,6 +188,7 @@ def main() -> None:
     parser.add_argument("--resnet50", action="store_true")
     parser.add_argument("--gpu-suite", action="store_true", help="the GPU table (implied by --device cuda)")
     parser.add_argument("--tiny", action="store_true", help="toy widths, to exercise the code paths")
+    parser.add_argument("--channels-last", action="store_true", help="CPU table in channels_last")
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: torch's default)")
     args = parser.parse_args()
     if args.threads:
