@@ -104,7 +104,7 @@ class ParNetBlock(nn.Module):
         out = self.convs(x)
         if self.skip_norm is not None:
             skip = self.skip_norm(x)
-            out = out + skip * self.se(skip)
+            out = torch.addcmul(out, skip, self.se(skip))  # out + skip * gate in one pass
         else:
             out = out * self.se(x)
         out = self.act(out)
