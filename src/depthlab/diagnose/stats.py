@@ -55,27 +55,36 @@ def is_activation(module: nn.Module) -> bool:
 
 
 def moments(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """(sum, sum of squares, count): two cheap reductions (``torch.std_mean`` is ~10x slower on CPU)."""
-    flat = y.detach().reshape(-1).float()
-    return flat.sum(), torch.dot(flat, flat), flat.numel()
+    """(sum, L2 norm, count): two cheap reductions (``torch.std_mean`` is ~10x slower on CPU)."""
+    y = y.detach()
+    return y.sum(dtype=torch.float32), torch.linalg.vector_norm(y, dtype=torch.float32), y.numel()
 
 
-def mean_std(total: float, squares: float, count: float) -> tuple[float, float]:
+def mean_std(total: float, norm: float, count: float) -> tuple[float, float]:
     """Mean and unbiased std from ``moments`` read on the host (Python floats are doubles)."""
     if not count > 0:
         return math.nan, math.nan
     mean = total / count
-    variance = (squares - count * mean * mean) / max(count - 1, 1)
+    variance = (norm * norm - count * mean * mean) / max(count - 1, 1)
     return mean, math.sqrt(max(variance, 0.0))
 
 
-def alive_units(y: torch.Tensor, unit_dim: int) -> tuple[torch.Tensor, int]:
-    """(units positive for some sample and position, number of units); units lie along ``unit_dim``."""
+def unit_peaks(y: torch.Tensor, unit_dim: int) -> torch.Tensor:
+    """Each unit's largest value over the batch and positions (a unit is dead where it is <= 0)."""
     y = y.detach()
     if y.dim() < 2:
-        return (y > 0).sum(), y.numel()
-    dims = [d for d in range(y.dim()) if d != unit_dim % y.dim()]
-    return (y.amax(dim=dims) > 0).sum(), y.shape[unit_dim]
+        return y.reshape(-1)
+    return y.amax(dim=[d for d in range(y.dim()) if d != unit_dim % y.dim()])
+
+
+def alive_counts(peaks: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Units with a positive peak, per layer, in a handful of ops for all layers together."""
+    if not peaks:
+        return []
+    if len({p.dtype for p in peaks}) > 1:  # mixed precision: some layers in float32, some in half
+        peaks = [p.float() for p in peaks]
+    padded = nn.utils.rnn.pad_sequence(peaks, padding_value=-1.0)  # (most units, layers); no host copy
+    return list((padded > 0).sum(dim=0))
 
 
 def saturated_count(y: torch.Tensor, bounds: tuple[float, float]) -> tuple[torch.Tensor, int]:

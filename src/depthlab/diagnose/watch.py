@@ -42,7 +42,7 @@ from depthlab.errors import DepthlabError
 FORWARD_COLUMNS = ("out_mean", "out_std", "act_mean", "act_std", "dead_frac", "saturated_frac")
 STEP_COLUMNS = ("grad_norm", "weight_norm", "update_ratio")
 # what the hooks leave on the device (sums and counts); turned into FORWARD_COLUMNS when the table is read
-DEVICE_STATS = ("out_sum", "out_squares", "act_sum", "act_squares", "alive", "saturated")
+DEVICE_STATS = ("out_sum", "out_norm", "act_sum", "act_norm", "alive", "saturated")
 HOST_COUNTS = ("out_count", "act_count", "units", "values")
 COLUMNS = ("step", "layer", "depth", "name", "kind", *STEP_COLUMNS, *FORWARD_COLUMNS)
 UNIT_LAST = (nn.Linear, nn.Bilinear, nn.Embedding)  # their units lie on the last dim; conv channels on dim 1
@@ -71,6 +71,7 @@ class Watch:
             raise DepthlabError(
                 f"watch: {type(model).__name__} has no weight layer (no parameter of rank >= 2)"
             )
+        self._weights = {name: weight_of(m) for name, m in self.layers.items()}
         self.activations = {name: m for name, m in model.named_modules() if stats.is_activation(m)}
         self.step_count = 0
         self.order: list[
@@ -154,26 +155,34 @@ class Watch:
     def _grads_ready(self) -> None:
         if not self.recording():
             return
-        self._remove_forward_hooks()
+        if (self.step_count + 1) % self.every:  # keep them when the next step is recorded too (every=1)
+            self._remove_forward_hooks()
         names = self.order or list(self.layers)
-        weights = [weight_of(self.layers[n]) for n in names]
+        weights = [self._weights[n] for n in names]
         nan = torch.full((), math.nan, device=weights[0].device)
         grads = [w.grad.detach() for w in weights if w.grad is not None]
         grad_norms = iter(torch._foreach_norm(grads) if grads else [])
         columns = {
-            "grad_norm": [next(grad_norms).float() if w.grad is not None else nan for w in weights],
-            "weight_norm": [n.float() for n in torch._foreach_norm([w.detach() for w in weights])],
+            "grad_norm": [next(grad_norms) if w.grad is not None else nan for w in weights],
+            "weight_norm": torch._foreach_norm([w.detach() for w in weights]),
             "update_ratio": [nan] * len(weights),
         }
+        self._count_alive(names)
         for key in DEVICE_STATS:
             columns[key] = [self._forward.get(n, {}).get(key, nan) for n in names]
         for key in HOST_COUNTS:
             columns[key] = [self._forward.get(n, {}).get(key, math.nan) for n in names]
         columns["_names"] = names
         self._records.append((self.step_count, columns))
-        before = [w.detach().clone() for w in weights]
+        before = torch._foreach_mul([w.detach() for w in weights], 1.0)  # one copy op for all weights
         self._snapshot = (columns, weights, before)
         self._forward = {}
+
+    def _count_alive(self, names: list[str]) -> None:
+        with_peaks = [n for n in names if "peaks" in self._forward.get(n, {})]
+        counts = stats.alive_counts([self._forward[n].pop("peaks") for n in with_peaks])
+        for name, count in zip(with_peaks, counts, strict=True):
+            self._forward[name]["alive"] = count
 
     def _fill_update(self) -> None:
         if self._snapshot is None:
@@ -181,9 +190,7 @@ class Watch:
         columns, weights, before = self._snapshot
         deltas = torch._foreach_sub([w.detach() for w in weights], before)
         norms = torch._foreach_norm(deltas)
-        columns["update_ratio"] = [
-            d / torch.clamp(w, min=1e-30) for d, w in zip(norms, columns["weight_norm"], strict=True)
-        ]
+        columns["update_ratio"] = torch._foreach_div(norms, columns["weight_norm"])
         self._snapshot = None
 
     def _update_done(self) -> None:
@@ -219,8 +226,8 @@ class Watch:
                 return
             if name not in self.order and not self.depth_of:
                 self.order.append(name)
-            total, squares, count = stats.moments(output)
-            self._forward[name] = {"out_sum": total, "out_squares": squares, "out_count": count}
+            total, norm, count = stats.moments(output)
+            self._forward[name] = {"out_sum": total, "out_norm": norm, "out_count": count}
             self._current = (name, unit_dim)
 
         return hook
@@ -233,9 +240,10 @@ class Watch:
                 return
             name, unit_dim = self._current
             record = self._forward.setdefault(name, {})
-            record["act_sum"], record["act_squares"], record["act_count"] = stats.moments(output)
+            record["act_sum"], record["act_norm"], record["act_count"] = stats.moments(output)
             if bounds is None:
-                record["alive"], record["units"] = stats.alive_units(output, unit_dim)
+                record["peaks"] = stats.unit_peaks(output, unit_dim)
+                record["units"] = len(record["peaks"])
             else:
                 record["saturated"], record["values"] = stats.saturated_count(output, bounds)
 
@@ -295,8 +303,8 @@ class Watch:
 
 def _forward_stats(raw: dict) -> dict:
     """Means, stds and fractions from the sums and counts the hooks recorded."""
-    out_mean, out_std = stats.mean_std(raw["out_sum"], raw["out_squares"], raw["out_count"])
-    act_mean, act_std = stats.mean_std(raw["act_sum"], raw["act_squares"], raw["act_count"])
+    out_mean, out_std = stats.mean_std(raw["out_sum"], raw["out_norm"], raw["out_count"])
+    act_mean, act_std = stats.mean_std(raw["act_sum"], raw["act_norm"], raw["act_count"])
     return {
         "out_mean": out_mean,
         "out_std": out_std,
