@@ -6,6 +6,7 @@ traceback. Each command module registers its commands on ``app`` when imported b
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 import typer
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(err))
     except typer.Exit as err:
         return err.exit_code
+    except (OSError, sqlite3.Error) as err:  # a full disk, a read-only folder: the environment, said in one line
+        return _fail(" ".join(str(err).split()), 1)
     except typer.Abort:
         return _fail("aborted", 130)
     except Exception as err:
