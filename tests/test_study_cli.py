@@ -7,25 +7,39 @@ import importlib.util
 import pytest
 
 from depthlab.cli import main
+from depthlab.errors import DepthlabError
 from depthlab.study import presets, suite
 from depthlab.study.backends import import_ray, run_jobs
-from depthlab.errors import DepthlabError
 
 
 def test_list_names_every_preset_with_its_claim(capsys):
     assert main(["study", "--list"]) == 0
     out = capsys.readouterr().out
-    for name in ("depth", "gradients", "normalization", "residual", "overfitting", "representation", "composition",
-                 "cost", "transfer", "width_vs_depth", "nondeep"):
+    for name in (
+        "depth",
+        "gradients",
+        "normalization",
+        "residual",
+        "overfitting",
+        "representation",
+        "composition",
+        "cost",
+        "transfer",
+        "width_vs_depth",
+        "nondeep",
+    ):
         assert name in out
     assert presets.get_study("residual").claim in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["study", "residul", "--out", "{tmp}"], "unknown study 'residul'; did you mean 'residual'?"),
-    (["study", "residual", "--quick", "--full", "--out", "{tmp}"], "--quick and --full"),
-    (["study", "residual", "--backend", "spark", "--out", "{tmp}"], "unknown backend 'spark'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["study", "residul", "--out", "{tmp}"], "unknown study 'residul'; did you mean 'residual'?"),
+        (["study", "residual", "--quick", "--full", "--out", "{tmp}"], "--quick and --full"),
+        (["study", "residual", "--backend", "spark", "--out", "{tmp}"], "unknown backend 'spark'"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
     assert main([a.format(tmp=tmp_path) for a in argv]) == 2
     err = capsys.readouterr().err.strip()
@@ -63,8 +77,10 @@ def _double(spec):
     return {"status": "ok", "metrics": {"value": 2 * spec["x"]}}
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ray") is None,
-                    reason="ray is not installed (pip install 'depthlab[ray]'); the Ray backend test needs it")
+@pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None,
+    reason="ray is not installed (pip install 'depthlab[ray]'); the Ray backend test needs it",
+)
 def test_ray_backend_runs_every_job_on_a_local_ray_instance():
     import ray
 

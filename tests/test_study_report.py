@@ -35,14 +35,21 @@ def fake_run(spec):
 
 def demo_grid(size, data):
     base = {"study": "demo", "model": {"name": "mlp"}, "data": {"name": data}}
-    return expand(base, {"variant": {EVIL: {"model.norm": "x"}, "plain": {"model.norm": "none"}},
-                         "model.depth": [1, 2, 3, 4], "seed": [0]})
+    return expand(
+        base,
+        {
+            "variant": {EVIL: {"model.norm": "x"}, "plain": {"model.norm": "none"}},
+            "model.depth": [1, 2, 3, 4],
+            "seed": [0],
+        },
+    )
 
 
 def demo_analyze(rows):
     acc = mean_by([r for r in rows if r["variant"] == "plain"], "depth", "train_acc")
-    return Finding(acc[1] > acc[2], f"accuracy {pct(acc[1])} at depth 1, {pct(acc[2])} at depth 2",
-                   recommended_depth=1)
+    return Finding(
+        acc[1] > acc[2], f"accuracy {pct(acc[1])} at depth 1, {pct(acc[2])} at depth 2", recommended_depth=1
+    )
 
 
 def demo_plot(rows, figure):
@@ -104,14 +111,24 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
 
 
-CHECK_SCRIPT = ("window.addEventListener('load', () => { const imgs = [...document.images]; "
-                "const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length; "
-                "const d = document.createElement('div'); d.id = 'imgcheck'; "
-                "d.textContent = 'images=' + imgs.length + ' rendered=' + ok + ' title=' + document.title; "
-                "document.body.appendChild(d); });")
+CHECK_SCRIPT = (
+    "window.addEventListener('load', () => { const imgs = [...document.images]; "
+    "const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length; "
+    "const d = document.createElement('div'); d.id = 'imgcheck'; "
+    "d.textContent = 'images=' + imgs.length + ' rendered=' + ok + ' title=' + document.title; "
+    "document.body.appendChild(d); });"
+)
 
-BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+BROWSER_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _chromium() -> str | None:
@@ -120,27 +137,38 @@ def _chromium() -> str | None:
 
 def _browser(args: list[str], profile: Path) -> subprocess.CompletedProcess:
     command = [_chromium(), *BROWSER_FLAGS, f"--user-data-dir={profile}", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(profile)})
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(profile)}
+    )
 
 
 @pytest.mark.skipif(_chromium() is None, reason="chromium is not installed (apt-get install -y chromium)")
 def test_report_opens_in_a_headless_browser_without_errors_and_every_image_renders(report, tmp_path):
-    # A copy with a checker script: the report itself carries none, and its CSP forbids scripts; the copy's CSP
-    # allows exactly this script (by hash), so any other script (an unescaped user string) would still be blocked.
+    # A copy with a checker script: the report itself carries none, and its CSP forbids scripts; the copy's
+    # CSP
+    # allows exactly this script (by hash), so any other script (an unescaped user string) would still be
+    # blocked.
     import hashlib
 
     digest = base64.b64encode(hashlib.sha256(CHECK_SCRIPT.encode()).digest()).decode()
-    html = report.read_text().replace("default-src 'none';", f"default-src 'none'; script-src 'sha256-{digest}';")
+    html = report.read_text().replace(
+        "default-src 'none';", f"default-src 'none'; script-src 'sha256-{digest}';"
+    )
     checked = tmp_path / "checked.html"
     checked.write_text(html.replace("</body>", f"<script>{CHECK_SCRIPT}</script></body>"))
-    dom = _browser(["--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--dump-dom",
-                    checked.as_uri()], tmp_path / "profile1")
+    dom = _browser(
+        ["--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--dump-dom", checked.as_uri()],
+        tmp_path / "profile1",
+    )
     match = re.search(r'id="imgcheck">images=(\d+) rendered=(\d+) title=([^<]*)<', dom.stdout)
     assert match, f"the check did not run; browser stderr:\n{dom.stderr[-2000:]}"
     assert match.group(1) == match.group(2) == "1"
     assert match.group(3) == "depthlab study report"  # the <script> run name did not execute
-    console_errors = [line for line in dom.stderr.splitlines()
-                      if "CONSOLE" in line.upper() and re.search(r"error|uncaught|refused", line, re.I)]
+    console_errors = [
+        line
+        for line in dom.stderr.splitlines()
+        if "CONSOLE" in line.upper() and re.search(r"error|uncaught|refused", line, re.I)
+    ]
     assert not console_errors, console_errors
     shot = tmp_path / "report.png"
     _browser(["--window-size=1280,2000", f"--screenshot={shot}", report.as_uri()], tmp_path / "profile2")

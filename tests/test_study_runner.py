@@ -1,4 +1,4 @@
-"""The study runner and store with a stand-in run function: resume, no duplicates, failures, workers, locking."""
+"""The study runner and store with a stand-in run function: resume, no duplicates, failures, workers, lock."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from depthlab.study.store import Store
 
 
 def fake_run(spec):
-    """Stand-in for training: accuracy 1/depth; depth 13 raises; depth 99 diverges; sleeps ``sleep`` seconds."""
+    """Stand-in for training: accuracy 1/depth; depth 13 raises; depth 99 diverges; sleeps ``sleep`` s."""
     depth = spec["model"]["depth"]
     time.sleep(spec.get("sleep", 0.0))
     if depth == 13:

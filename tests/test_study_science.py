@@ -71,8 +71,12 @@ def test_composition_deep_narrow_represents_the_sawtooth_a_shallow_net_cannot(tm
     assert {k: composition.pieces(r) for k, r in constructed.items()} == {2: 4, 5: 32}  # exactly 2^k pieces
     assert constructed[5]["metrics"]["test_loss"] < 1e-10
     shallow = [r for r in rows if r["shape"] == "shallow (trained)" and r["k"] == 5]
-    assert all(composition.pieces(r) <= 2 * 5 + 1 for r in shallow)  # one hidden layer of m units: <= m+1 pieces
-    assert min(r["metrics"]["test_loss"] for r in shallow) > 100 * constructed[5]["metrics"]["test_loss"] + 0.01
+    assert all(
+        composition.pieces(r) <= 2 * 5 + 1 for r in shallow
+    )  # one hidden layer of m units: <= m+1 pieces
+    assert (
+        min(r["metrics"]["test_loss"] for r in shallow) > 100 * constructed[5]["metrics"]["test_loss"] + 0.01
+    )
     finding = composition.analyze(rows)
     assert finding.held is True and "32 pieces" in finding.verdict
 

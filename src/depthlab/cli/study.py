@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from depthlab.cli.app import app
 
 
 @app.command("study")
-def study(names: list[str] = typer.Argument(None, help="studies to run (default: all); see --list"),
-          quick: bool = typer.Option(False, "--quick", help="the small grids (default)"),
-          full: bool = typer.Option(False, "--full", help="the large grids, for bigger machines"),
-          data: str = typer.Option(None, "--data", help="data set (default: mnist1d)"),
-          workers: int = typer.Option(1, "--workers", help="parallel worker processes (or Ray tasks)"),
-          backend: str = typer.Option("local", "--backend", help="local | ray"),
-          address: str = typer.Option(None, "--ray-address", help="Ray cluster address (default: a local one)"),
-          out: str = typer.Option("runs/study", "--out", help="results directory (SQLite, report, PNGs, CSV)"),
-          quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress display"),
-          retry_failed: bool = typer.Option(False, "--retry-failed", help="rerun runs that raised before"),
-          report_only: bool = typer.Option(False, "--report-only", help="only rewrite the report from stored runs"),
-          list_: bool = typer.Option(False, "--list", help="list the studies and their claims")) -> None:
+def study(
+    names: Annotated[list[str] | None, typer.Argument(help="studies (default: all); see --list")] = None,
+    quick: bool = typer.Option(False, "--quick", help="the small grids (default)"),
+    full: bool = typer.Option(False, "--full", help="the large grids, for bigger machines"),
+    data: str = typer.Option(None, "--data", help="data set (default: mnist1d)"),
+    workers: int = typer.Option(
+        0, "--workers", help="parallel worker processes or Ray tasks (0: one per core, at most 8)"
+    ),
+    backend: str = typer.Option("local", "--backend", help="local | ray"),
+    address: str = typer.Option(None, "--ray-address", help="Ray cluster address (default: a local one)"),
+    out: str = typer.Option("runs/study", "--out", help="results directory (SQLite, report, PNGs, CSV)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress display"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="rerun runs that raised before"),
+    report_only: bool = typer.Option(False, "--report-only", help="only rewrite the report from stored runs"),
+    list_: bool = typer.Option(False, "--list", help="list the studies and their claims"),
+) -> None:
     """Run studies of depth (the quick suite on MNIST-1D by default) and write report.html."""
     from depthlab.errors import DepthlabError
     from depthlab.study import presets, suite
@@ -36,9 +42,22 @@ def study(names: list[str] = typer.Argument(None, help="studies to run (default:
 
         html = write_report(suite.plan(names, size, data), out, size=size, data=data)
     else:
-        summary, html = suite.run_suite(names, size=size, data=data, out=out, workers=workers, backend=backend,
-                                        address=address, quiet=quiet, retry_failed=retry_failed)
+        workers = workers or suite.default_workers()
+        summary, html = suite.run_suite(
+            names,
+            size=size,
+            data=data,
+            out=out,
+            workers=workers,
+            backend=backend,
+            address=address,
+            quiet=quiet,
+            retry_failed=retry_failed,
+        )
         counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items())) or "nothing new"
-        typer.echo(f"{summary.total} runs: {summary.skipped} already stored, {counts} "
-                   f"({summary.wall_seconds:.0f}s)")
+        if not quiet:
+            typer.echo("")
+        typer.echo(
+            f"{summary.total} runs: {summary.skipped} already stored, {counts} ({summary.wall_seconds:.0f}s)"
+        )
     typer.echo(f"report: {html}")

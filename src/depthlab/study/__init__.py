@@ -1,1 +1,2 @@
-"""Studies: declarative grids of runs, a resumable runner (local pool or Ray), a SQLite store, an HTML report."""
+"""Studies: declarative grids of runs, a resumable runner (local pool or Ray), a SQLite store, an HTML
+report."""

@@ -1,7 +1,7 @@
 """Atomic file writes: write a temp file in the target's directory, fsync, rename over the target.
 
-A reader (or a crash) sees the old file or the new one, never half of one; two processes writing the same
-file leave one complete version (the last rename wins).
+A reader (or a crash) sees the old file or the new one, never half of one; two processes writing the same file
+leave one complete version (the last rename wins).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def write_text(path: str | Path, text: str) -> Path:
 
 
 def remove_stale_temps(directory: str | Path) -> list[Path]:
-    """Delete the temp files that writers killed mid-write (``kill -9``) left in ``directory``; returns them."""
+    """Delete the temp files that writers killed mid-write (``kill -9``) left in ``directory``; returns
+    them."""
     removed = []
     for tmp in Path(directory).glob(".*.tmp"):
         pid = tmp.name.split(".")[-3]

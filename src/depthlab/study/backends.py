@@ -34,8 +34,15 @@ def check_options(backend: str, workers: int) -> None:
         raise DepthlabError(f"workers={workers}: must be >= 1")
 
 
-def run_jobs(jobs: Sequence[Job], run_fn: RunFn, *, workers: int = 1, backend: str = "local",
-             address: str | None = None, on_start: OnStart = lambda key: None) -> Iterator[tuple[str, dict]]:
+def run_jobs(
+    jobs: Sequence[Job],
+    run_fn: RunFn,
+    *,
+    workers: int = 1,
+    backend: str = "local",
+    address: str | None = None,
+    on_start: OnStart = lambda key: None,
+) -> Iterator[tuple[str, dict]]:
     """Run every job on ``backend`` with ``workers`` parallel workers, yielding results as they finish."""
     check_options(backend, workers)
     if backend == "ray":
@@ -56,8 +63,9 @@ def _pool(jobs: Sequence[Job], run_fn: RunFn, workers: int, on_start: OnStart) -
     # spawn, not fork: a forked child inherits the parent's torch thread pool and locks in an undefined state.
     context = multiprocessing.get_context("spawn")
     pending = iter(jobs)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=pool_initializer,
-                             initargs=(threads_per_worker(workers),)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=pool_initializer, initargs=(threads_per_worker(workers),)
+    ) as pool:
         in_flight = set()
 
         def submit_next() -> None:
@@ -81,12 +89,15 @@ def import_ray():
     try:
         import ray
     except ImportError:
-        raise DepthlabError("backend 'ray' needs Ray: pip install 'depthlab[ray]' (or pass --backend local)") from None
+        raise DepthlabError(
+            "backend 'ray' needs Ray: pip install 'depthlab[ray]' (or pass --backend local)"
+        ) from None
     return ray
 
 
-def _ray(jobs: Sequence[Job], run_fn: RunFn, workers: int, address: str | None,
-         on_start: OnStart) -> Iterator[tuple[str, dict]]:
+def _ray(
+    jobs: Sequence[Job], run_fn: RunFn, workers: int, address: str | None, on_start: OnStart
+) -> Iterator[tuple[str, dict]]:
     ray = import_ray()
     if not ray.is_initialized():
         # address=None starts a local instance unless RAY_ADDRESS names a cluster; "auto" joins a running one.

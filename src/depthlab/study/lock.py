@@ -1,9 +1,9 @@
 """An exclusive lock on a study directory, so two runners never train the same runs twice.
 
-The lock is ``fcntl.flock`` on ``DIR/.lock``: the operating system drops it when the holder exits for any reason,
-``kill -9`` included, so a stale lock cannot outlive its process. A second runner on a locked directory fails at
-once with a DepthlabError naming the holder's pid (reading the results, e.g. ``depthlab study --report-only``,
-needs no lock: SQLite and the atomic report writes make that safe).
+The lock is ``fcntl.flock`` on ``DIR/.lock``: the operating system drops it when the holder exits for any
+reason, ``kill -9`` included, so a stale lock cannot outlive its process. A second runner on a locked
+directory fails at once with a DepthlabError naming the holder's pid (reading the results, e.g. ``depthlab
+study --report-only``, needs no lock: SQLite and the atomic report writes make that safe).
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ class DirLock:
             except OSError:
                 holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
                 os.close(fd)
-                raise DepthlabError(f"study directory {str(self.path.parent)!r} is in use by another depthlab "
-                                    f"study (pid {holder}); wait for it or pass another --out") from None
+                raise DepthlabError(
+                    f"study directory {str(self.path.parent)!r} is in use by another depthlab "
+                    f"study (pid {holder}); wait for it or pass another --out"
+                ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd

@@ -3,8 +3,8 @@
 - per-layer weight-gradient norms on one batch (Glorot & Bengio 2010; He et al. 2015, arXiv 1502.01852);
 - linear probes per layer (Alain & Bengio 2016, arXiv 1610.01644), as closed-form ridge classifiers on the
   frozen features of each block, fitted on the training split and scored on the test split;
-- linear pieces of a 1-D-input net along its input segment (Telgarsky 2015, arXiv 1509.08101; Hanin &
-  Rolnick 2019), counted as slope changes of its output on a dense grid;
+- linear pieces of a 1-D-input net along its input segment (Telgarsky 2015, arXiv 1509.08101; Hanin & Rolnick
+  2019), counted as slope changes of its output on a dense grid;
 - the std of each block's response (He et al. 2016, arXiv 1512.03385, Fig. 7) and block lesions (Veit et al.
   2016, arXiv 1605.06431): accuracy with one block skipped.
 """
@@ -34,8 +34,10 @@ def layer_grad_norms(model: nn.Module, data: Dataset, batch_size: int = 256) -> 
     model.zero_grad(set_to_none=True)
     x, y = data.x_train[:batch_size], data.y_train[:batch_size]
     task_loss(model(x), y, data.task).backward()
-    norms = [float(layer.weight.grad.norm()) if layer.weight.grad is not None else 0.0
-             for layer in weight_layers(model)]
+    norms = [
+        float(layer.weight.grad.norm()) if layer.weight.grad is not None else 0.0
+        for layer in weight_layers(model)
+    ]
     model.zero_grad(set_to_none=True)
     return norms
 
@@ -60,8 +62,9 @@ def block_features(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     return [h.flatten(1).float() for h in model.forward_intermediates(x)]
 
 
-def _ridge_accuracy(train: torch.Tensor, y_train: torch.Tensor, test: torch.Tensor, y_test: torch.Tensor,
-                    classes: int) -> float:
+def _ridge_accuracy(
+    train: torch.Tensor, y_train: torch.Tensor, test: torch.Tensor, y_test: torch.Tensor, classes: int
+) -> float:
     mean, std = train.mean(0), train.std(0).clamp_min(1e-6)
     a = torch.cat([(train - mean) / std, torch.ones(len(train), 1)], 1).double()
     b = torch.cat([(test - mean) / std, torch.ones(len(test), 1)], 1).double()
@@ -77,16 +80,21 @@ def probe_accuracies(model: nn.Module, data: Dataset) -> list[float]:
     inputs = [x_train.flatten(1).float()], [data.x_test.flatten(1).float()]
     train_feats = inputs[0] + block_features(model, x_train)
     test_feats = inputs[1] + block_features(model, data.x_test)
-    return [_ridge_accuracy(a, y_train, b, data.y_test, data.num_classes) for a, b in zip(train_feats, test_feats)]
+    return [
+        _ridge_accuracy(a, y_train, b, data.y_test, data.num_classes)
+        for a, b in zip(train_feats, test_feats, strict=True)
+    ]
 
 
 @torch.no_grad()
-def linear_pieces(model: nn.Module, low: float = 0.0, high: float = 1.0, points: int = 20001,
-                  tolerance: float = 1e-3) -> int:
+def linear_pieces(
+    model: nn.Module, low: float = 0.0, high: float = 1.0, points: int = 20001, tolerance: float = 1e-3
+) -> int:
     """Linear pieces of a scalar-input, scalar-output net on [low, high], read off its output on a dense grid.
 
-    A kink shows as a change of slope between neighbouring grid intervals (two neighbouring changes when it falls
-    inside an interval); runs of changes are merged into one kink. Kinks closer than two grid steps merge too.
+    A kink shows as a change of slope between neighbouring grid intervals (two neighbouring changes when it
+    falls inside an interval); runs of changes are merged into one kink. Kinks closer than two grid steps
+    merge too.
     """
     model.eval()
     grid = torch.linspace(low, high, points, dtype=torch.float64)
@@ -111,7 +119,8 @@ def response_stds(model: nn.Module, x: torch.Tensor) -> list[float]:
 
 @torch.no_grad()
 def lesion_accuracies(model: nn.Module, data: Dataset) -> list[float]:
-    """Test accuracy with block i replaced by the identity, for each block whose input and output shapes match."""
+    """Test accuracy with block i replaced by the identity, for each block whose input and output shapes
+    match."""
     model.eval()
     out = []
     for i, block in enumerate(model.blocks):

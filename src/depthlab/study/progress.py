@@ -1,4 +1,5 @@
-"""Progress on the terminal: one overall bar (runs done / total, ETA) and the runs now in flight; or silence."""
+"""Progress on the terminal: one overall bar (runs done / total, ETA) and the runs now in flight; or
+silence."""
 
 from __future__ import annotations
 
@@ -6,12 +7,20 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
 
 def describe(spec: dict[str, Any]) -> str:
-    """A short label for a run: its study and grid coordinates, e.g. ``residual depth=20 variant=plain seed=0``."""
+    """A short label for a run: its study and grid coordinates, e.g. ``residual depth=20 variant=plain
+    seed=0``."""
     tags = " ".join(f"{k}={v}" for k, v in spec.get("tags", {}).items())
     return f"{spec.get('study', '')} {tags}".strip()
 
@@ -22,10 +31,20 @@ class StudyProgress:
     def __init__(self, total: int, done: int = 0, quiet: bool = False, console: Console | None = None):
         self.quiet = quiet
         self.current: dict[str, str] = {}
-        self.bar = Progress(TextColumn("[bold]runs"), BarColumn(), MofNCompleteColumn(), TextColumn("•"),
-                            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console)
+        self.bar = Progress(
+            TextColumn("[bold]runs"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("•"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console,
+        )
         self.task = self.bar.add_task("runs", total=total, completed=done)
-        self.live = None if quiet else Live(self._render(), console=console, refresh_per_second=4, transient=False)
+        self.live = (
+            None if quiet else Live(self._render(), console=console, refresh_per_second=4, transient=False)
+        )
 
     def _render(self) -> Group:
         lines = [Text(f"  running: {label}", style="dim") for label in self.current.values()]

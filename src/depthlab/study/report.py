@@ -1,5 +1,5 @@
-"""The report: one self-contained ``report.html`` (plots inline as base64 PNG, no external requests), the PNGs,
-and a tidy ``results.csv``, all computed from the stored results only and written atomically.
+"""The report: one self-contained ``report.html`` (plots inline as base64 PNG, no external requests), the
+PNGs, and a tidy ``results.csv``, all computed from the stored results only and written atomically.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from depthlab.study import atomic
 from depthlab.study.presets.base import Finding, Row
 from depthlab.study.spec import run_hash
 from depthlab.study.store import Store
-from depthlab.study.template import REPORT_TEMPLATE
 from depthlab.study.suite import Plan, command
-
+from depthlab.study.template import REPORT_TEMPLATE
 
 
 @dataclass
@@ -45,10 +44,19 @@ def rows_for(plan: Plan, store: Store) -> list[Row]:
     for spec in plan.specs:
         key = run_hash(spec)
         row = stored.get(key) or {"status": "missing", "metrics": {}, "diagnostics": {}, "history": {}}
-        rows.append({**spec.get("tags", {}), "hash": key, "status": row["status"], "metrics": row["metrics"] or {},
-                     "diagnostics": row["diagnostics"] or {}, "history": row["history"] or {},
-                     "error": row.get("error"), "fit_seconds": row.get("fit_seconds"),
-                     "run_seconds": row.get("run_seconds")})
+        rows.append(
+            {
+                **spec.get("tags", {}),
+                "hash": key,
+                "status": row["status"],
+                "metrics": row["metrics"] or {},
+                "diagnostics": row["diagnostics"] or {},
+                "history": row["history"] or {},
+                "error": row.get("error"),
+                "fit_seconds": row.get("fit_seconds"),
+                "run_seconds": row.get("run_seconds"),
+            }
+        )
     return rows
 
 
@@ -89,9 +97,19 @@ def build_sections(plans: list[Plan], out: Path, size: str) -> list[Section]:
             png = render_png(plan, rows)
             atomic.write_bytes(out / f"{plan.study.name}.png", png)
             data_flag = plan.data if not plan.note or "does not apply" not in plan.note else None
-            sections.append(Section(plan.study.name, plan.study.claim, plan.study.anchor, plan.data, plan.note,
-                                    finding, base64.b64encode(png).decode("ascii"),
-                                    command([plan.study.name], size, data_flag, out), _counts(rows)))
+            sections.append(
+                Section(
+                    plan.study.name,
+                    plan.study.claim,
+                    plan.study.anchor,
+                    plan.data,
+                    plan.note,
+                    finding,
+                    base64.b64encode(png).decode("ascii"),
+                    command([plan.study.name], size, data_flag, out),
+                    _counts(rows),
+                )
+            )
     return sections
 
 
@@ -110,9 +128,16 @@ def write_csv(plans: list[Plan], out: Path) -> Path:
     with Store(out) as store:
         for plan in plans:
             for row in rows_for(plan, store):
-                flat = {"study": plan.study.name, "data": plan.data, "hash": row["hash"], "status": row["status"]}
+                flat = {
+                    "study": plan.study.name,
+                    "data": plan.data,
+                    "hash": row["hash"],
+                    "status": row["status"],
+                }
                 flat |= {k: v for k, v in row.items() if k not in _NON_TAGS}
-                flat |= {k: v for k, v in row["metrics"].items() if isinstance(v, (int, float, str)) or v is None}
+                flat |= {
+                    k: v for k, v in row["metrics"].items() if isinstance(v, (int, float, str)) or v is None
+                }
                 flat |= {"fit_seconds": row["fit_seconds"], "run_seconds": row["run_seconds"]}
                 records.append(flat)
     columns = list(dict.fromkeys(k for r in records for k in r))
@@ -134,11 +159,17 @@ def write_report(plans: list[Plan], out: str | Path, *, size: str = "quick", dat
     depth, source = recommended_depth(sections)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     html = env.from_string(REPORT_TEMPLATE).render(
-        sections=sections, held=[s for s in sections if s.finding.held is True],
+        sections=sections,
+        held=[s for s in sections if s.finding.held is True],
         failed=[s for s in sections if s.finding.held is False],
-        open_=[s for s in sections if s.finding.held is None], depth=depth, depth_source=source,
-        data=data or "each study's default", size=size, command=command(None, size, data, out),
-        fmt=_fmt)
+        open_=[s for s in sections if s.finding.held is None],
+        depth=depth,
+        depth_source=source,
+        data=data or "each study's default",
+        size=size,
+        command=command(None, size, data, out),
+        fmt=_fmt,
+    )
     write_csv(plans, out)
     return atomic.write_text(out / "report.html", html)
 

@@ -24,7 +24,8 @@ from depthlab.study.worker import RunFn
 
 @dataclass
 class RunSummary:
-    """What one invocation did: runs in the grid, skipped as already stored, and the statuses of the new ones."""
+    """What one invocation did: runs in the grid, skipped as already stored, and the statuses of the new
+    ones."""
 
     total: int
     skipped: int
@@ -44,9 +45,17 @@ def default_run_fn() -> RunFn:
     return run_spec
 
 
-def execute(specs: Sequence[dict[str, Any]], directory: str | Path, *, run_fn: RunFn | None = None,
-            workers: int = 1, backend: str = "local", address: str | None = None, quiet: bool = False,
-            retry_failed: bool = False) -> RunSummary:
+def execute(
+    specs: Sequence[dict[str, Any]],
+    directory: str | Path,
+    *,
+    run_fn: RunFn | None = None,
+    workers: int = 1,
+    backend: str = "local",
+    address: str | None = None,
+    quiet: bool = False,
+    retry_failed: bool = False,
+) -> RunSummary:
     """Run every spec not yet stored in ``directory``'s database; returns what was done."""
     specs = dedupe(specs)
     check_options(backend, workers)  # before the directory is created
@@ -60,8 +69,14 @@ def execute(specs: Sequence[dict[str, Any]], directory: str | Path, *, run_fn: R
         by_key = dict(jobs)
         start = time.perf_counter()
         with StudyProgress(len(specs), summary.skipped, quiet) as progress:
-            results = run_jobs(jobs, run_fn or default_run_fn(), workers=workers, backend=backend,
-                               address=address, on_start=lambda key: progress.started(key, labels[key]))
+            results = run_jobs(
+                jobs,
+                run_fn or default_run_fn(),
+                workers=workers,
+                backend=backend,
+                address=address,
+                on_start=lambda key: progress.started(key, labels[key]),
+            )
             for key, result in results:
                 store.put(key, by_key[key].get("study", ""), by_key[key], result)
                 summary.statuses[result["status"]] += 1

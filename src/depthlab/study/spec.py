@@ -2,8 +2,8 @@
 
 A spec looks like ``{"task": "train", "model": {"name": "mlp", "depth": 8, ...}, "data": {"name": "mnist1d"},
 "train": {"steps": 300, ...}, "diagnostics": [...], "seed": 0, "tags": {"depth": 8, "variant": "plain"}}``.
-``tags`` are the grid coordinates the report groups by; they are labels, not configuration, so they are left out
-of the hash and two studies that ask for the same run share one stored result.
+``tags`` are the grid coordinates the report groups by; they are labels, not configuration, so they are left
+out of the hash and two studies that ask for the same run share one stored result.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ HASH_EXCLUDED = ("tags", "study")
 
 
 def set_path(spec: dict[str, Any], dotted: str, value: Any) -> None:
-    """``set_path(spec, "model.depth", 8)`` sets ``spec["model"]["depth"] = 8``, creating sections as needed."""
+    """``set_path(spec, "model.depth", 8)`` sets ``spec["model"]["depth"] = 8``, creating sections as
+    needed."""
     *parents, leaf = dotted.split(".")
     node = spec
     for key in parents:
@@ -36,7 +37,8 @@ def apply(spec: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _axis_points(name: str, values: Any) -> list[tuple[Any, dict[str, Any]]]:
-    """An axis as (tag value, overrides) pairs: a dict axis maps labels to override dicts; a list sets ``name``."""
+    """An axis as (tag value, overrides) pairs: a dict axis maps labels to override dicts; a list sets
+    ``name``."""
     if isinstance(values, Mapping):
         return [(label, dict(overrides)) for label, overrides in values.items()]
     return [(value, {name: value}) for value in values]
@@ -46,7 +48,8 @@ def expand(base: Mapping[str, Any], axes: Mapping[str, Any]) -> list[dict[str, A
     """Every combination of the axes applied to ``base`` (the cartesian product, in axis order).
 
     An axis named with dots (``"model.depth": [2, 4]``) sets that path and is tagged by its last part
-    (``depth``); a dict-valued axis (``"variant": {"plain": {...}, "residual": {...}}``) is tagged by its label.
+    (``depth``); a dict-valued axis (``"variant": {"plain": {...}, "residual": {...}}``) is tagged by its
+    label.
     """
     names = list(axes)
     points = [_axis_points(name, axes[name]) for name in names]
@@ -54,7 +57,7 @@ def expand(base: Mapping[str, Any], axes: Mapping[str, Any]) -> list[dict[str, A
     for combo in itertools.product(*points):
         overrides: dict[str, Any] = {}
         tags = dict(base.get("tags", {}))
-        for name, (label, part) in zip(names, combo):
+        for name, (label, part) in zip(names, combo, strict=True):
             overrides.update(part)
             tags[name.rsplit(".", 1)[-1]] = label
         spec = apply(dict(base), overrides)

@@ -3,14 +3,14 @@
 Durability rules, so a ``kill -9`` at any moment loses no finished run and leaves no duplicate:
 
 - the primary key is the run hash, so a run can never have two rows;
-- a run is written only when it has finished (ok, diverged or failed), in one transaction, so a row is
-  either all there or absent; an absent row is an unfinished run and the next invocation redoes it;
-- WAL mode with ``synchronous=NORMAL`` keeps committed transactions across a process crash (a power loss
-  may drop the last few, which are then simply rerun).
+- a run is written only when it has finished (ok, diverged or failed), in one transaction, so a row is either
+  all there or absent; an absent row is an unfinished run and the next invocation redoes it;
+- WAL mode with ``synchronous=NORMAL`` keeps committed transactions across a process crash (a power loss may
+  drop the last few, which are then simply rerun).
 
-Sharing: any number of processes may read and write the database at once (SQLite serializes writers; a
-busy timeout makes them wait instead of failing). The study runner additionally holds ``DirLock`` on the
-directory so two runners do not train the same runs twice.
+Sharing: any number of processes may read and write the database at once (SQLite serializes writers; a busy
+timeout makes them wait instead of failing). The study runner additionally holds ``DirLock`` on the directory
+so two runners do not train the same runs twice.
 """
 
 from __future__ import annotations
@@ -71,9 +71,20 @@ class Store:
 
     def put(self, key: str, study: str, spec: Mapping[str, Any], result: Mapping[str, Any]) -> None:
         """Write one finished run (replacing an earlier row of the same hash) in a single transaction."""
-        row = (key, study, result["status"], _dumps(spec), _dumps(result.get("metrics", {})),
-               _dumps(result.get("history", {})), _dumps(result.get("diagnostics", {})), result.get("error"),
-               result.get("fit_seconds"), result.get("run_seconds"), _dumps(result.get("env", {})), time.time())
+        row = (
+            key,
+            study,
+            result["status"],
+            _dumps(spec),
+            _dumps(result.get("metrics", {})),
+            _dumps(result.get("history", {})),
+            _dumps(result.get("diagnostics", {})),
+            result.get("error"),
+            result.get("fit_seconds"),
+            result.get("run_seconds"),
+            _dumps(result.get("env", {})),
+            time.time(),
+        )
         with self._db:  # BEGIN ... COMMIT, or ROLLBACK on error
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
@@ -88,11 +99,13 @@ class Store:
         keys = list(keys)
         out: dict[str, dict[str, Any]] = {}
         for start in range(0, len(keys), 500):  # SQLite caps the number of bound parameters
-            chunk = keys[start:start + 500]
-            cursor = self._db.execute(f"SELECT * FROM runs WHERE hash IN ({','.join('?' * len(chunk))})", chunk)
+            chunk = keys[start : start + 500]
+            cursor = self._db.execute(
+                f"SELECT * FROM runs WHERE hash IN ({','.join('?' * len(chunk))})", chunk
+            )
             names = [d[0] for d in cursor.description]
             for values in cursor:
-                row = dict(zip(names, values))
+                row = dict(zip(names, values, strict=True))
                 for column in _JSON_COLUMNS:
                     row[column] = json.loads(row[column]) if row[column] is not None else None
                 out[row["hash"]] = row
@@ -113,7 +126,8 @@ class Store:
 
 
 def _dumps(value: Any) -> str:
-    # allow_nan=False would reject diverged losses; NaN/inf are stored as JSON's NaN/Infinity tokens on purpose.
+    # allow_nan=False would reject diverged losses; NaN/inf are stored as JSON's NaN/Infinity tokens on
+    # purpose.
     return json.dumps(value, default=_jsonable)
 
 

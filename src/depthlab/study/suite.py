@@ -5,6 +5,7 @@ This is what ``depthlab study`` calls; everything here is also usable from Pytho
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +19,23 @@ from depthlab.study.worker import RunFn
 DEFAULT_OUT = "runs/study"
 DEFAULT_DATA = "mnist1d"
 # Data sets laid out as images (C, H, W): the ones an image-only model (ParNet) can take.
-IMAGE_DATA = ("digits", "digits_shuffled", "mnist5k", "mnist", "fashion_mnist", "cifar10", "cifar100", "shapeset",
-              "imagefolder")
+IMAGE_DATA = (
+    "digits",
+    "digits_shuffled",
+    "mnist5k",
+    "mnist",
+    "fashion_mnist",
+    "cifar10",
+    "cifar100",
+    "shapeset",
+    "imagefolder",
+)
+
+
+def default_workers() -> int:
+    """One worker per core, at most 8 (the quick suite's runs are small; more processes mostly add
+    start-up)."""
+    return max(1, min(os.cpu_count() or 1, 8))
 
 
 @dataclass
@@ -66,14 +82,33 @@ def command(names: list[str] | None, size: str, data: str | None, out: str | Pat
     return shlex.join([*words, "--out", str(out)])
 
 
-def run_suite(names: list[str] | None = None, *, size: str = "quick", data: str | None = None,
-              out: str | Path = DEFAULT_OUT, workers: int = 1, backend: str = "local", address: str | None = None,
-              quiet: bool = False, retry_failed: bool = False, run_fn: RunFn | None = None) -> tuple[RunSummary, Path]:
-    """Run the chosen studies (resuming what is stored in ``out``) and write the report; returns (summary, html)."""
+def run_suite(
+    names: list[str] | None = None,
+    *,
+    size: str = "quick",
+    data: str | None = None,
+    out: str | Path = DEFAULT_OUT,
+    workers: int = 1,
+    backend: str = "local",
+    address: str | None = None,
+    quiet: bool = False,
+    retry_failed: bool = False,
+    run_fn: RunFn | None = None,
+) -> tuple[RunSummary, Path]:
+    """Run the chosen studies (resuming what is stored in ``out``) and write the report; returns (summary,
+    html)."""
     from depthlab.study.report import write_report
 
     plans = plan(names, size, data)
     specs = [spec for p in plans for spec in p.specs]
-    summary = execute(specs, out, run_fn=run_fn, workers=workers, backend=backend, address=address, quiet=quiet,
-                      retry_failed=retry_failed)
+    summary = execute(
+        specs,
+        out,
+        run_fn=run_fn,
+        workers=workers,
+        backend=backend,
+        address=address,
+        quiet=quiet,
+        retry_failed=retry_failed,
+    )
     return summary, write_report(plans, out, size=size, data=data)

@@ -1,8 +1,8 @@
 """The work behind one run spec: build the data and the model, train with ``depthlab.train.fit``, measure.
 
 Tasks (``spec["task"]``): ``train`` (the default) and ``transfer`` (pretrain on one half of the classes, then
-fine-tune on the other half with few labels; Yosinski et al. 2014, arXiv 1411.1792). Each returns
-``{"status", "metrics", "history", "diagnostics", "fit_seconds"}``; the worker adds timings and environment.
+fine-tune on the other half with few labels; Yosinski et al. 2014, arXiv 1411.1792). Each returns ``{"status",
+"metrics", "history", "diagnostics", "fit_seconds"}``; the worker adds timings and environment.
 """
 
 from __future__ import annotations
@@ -21,7 +21,16 @@ from depthlab.models import create_model
 from depthlab.study import measures
 from depthlab.train import fit
 
-DIAGNOSTICS = ("grad_norms", "act_grad_norms", "probes", "pieces", "response_std", "lesion", "cost", "cost_deploy")
+DIAGNOSTICS = (
+    "grad_norms",
+    "act_grad_norms",
+    "probes",
+    "pieces",
+    "response_std",
+    "lesion",
+    "cost",
+    "cost_deploy",
+)
 
 
 @lru_cache(maxsize=8)
@@ -36,8 +45,18 @@ def dataset_for(spec: Mapping[str, Any]) -> Dataset:
     data = _load(spec["data"]["name"], json.dumps(options, sort_keys=True), spec["data"].get("seed", 0))
     size = spec["data"].get("train_size")
     if size:
-        data = Dataset(data.name, data.x_train[:size], data.y_train[:size], data.x_val, data.y_val, data.x_test,
-                       data.y_test, data.num_classes, data.task, data.meta)
+        data = Dataset(
+            data.name,
+            data.x_train[:size],
+            data.y_train[:size],
+            data.x_val,
+            data.y_val,
+            data.x_test,
+            data.y_test,
+            data.num_classes,
+            data.task,
+            data.meta,
+        )
     return data
 
 
@@ -87,14 +106,23 @@ def train_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     diagnostics = {f"{name}_init": _measure(name, model, data) for name in wanted if name in _AT_INIT}
     history, fit_seconds = train_once(model, data, spec)
     diagnostics |= {name: _measure(name, model, data) for name in wanted}
-    metrics = {**history.to_dict()["final"], "params": sum(p.numel() for p in model.parameters()),
-               "depth": int(getattr(model, "depth", 0))}
-    return {"status": history.status, "metrics": metrics, "history": history.to_dict(),
-            "diagnostics": diagnostics, "fit_seconds": fit_seconds}
+    metrics = {
+        **history.to_dict()["final"],
+        "params": sum(p.numel() for p in model.parameters()),
+        "depth": int(getattr(model, "depth", 0)),
+    }
+    return {
+        "status": history.status,
+        "metrics": metrics,
+        "history": history.to_dict(),
+        "diagnostics": diagnostics,
+        "fit_seconds": fit_seconds,
+    }
 
 
 def class_subset(data: Dataset, classes: list[int], train_size: int | None = None) -> Dataset:
-    """The examples of ``classes`` only, relabelled 0..len(classes)-1; the training split cut to ``train_size``."""
+    """The examples of ``classes`` only, relabelled 0..len(classes)-1; the training split cut to
+    ``train_size``."""
     lookup = torch.full((data.num_classes,), -1, dtype=torch.long)
     lookup[torch.tensor(classes)] = torch.arange(len(classes))
 
@@ -102,14 +130,17 @@ def class_subset(data: Dataset, classes: list[int], train_size: int | None = Non
         keep = lookup[y] >= 0
         return x[keep][:size], lookup[y[keep]][:size]
 
-    splits = pick(data.x_train, data.y_train, train_size) + pick(data.x_val, data.y_val) + pick(data.x_test,
-                                                                                              data.y_test)
+    splits = (
+        pick(data.x_train, data.y_train, train_size)
+        + pick(data.x_val, data.y_val)
+        + pick(data.x_test, data.y_test)
+    )
     return Dataset(f"{data.name}[{','.join(map(str, classes))}]", *splits, len(classes), data.task, data.meta)
 
 
 def transfer_task(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Pretrain on classes A, copy the stem and the first ``transfer.layers`` blocks into a fresh net for classes B
-    (frozen or fine-tuned), train on few B labels; ``layers = 0`` is the from-scratch control."""
+    """Pretrain on classes A, copy the stem and the first ``transfer.layers`` blocks into a fresh net for
+    classes B (frozen or fine-tuned), train on few B labels; ``layers = 0`` is the from-scratch control."""
     full = dataset_for(spec)
     half = full.num_classes // 2
     source = class_subset(full, list(range(half)))
@@ -123,13 +154,20 @@ def transfer_task(spec: Mapping[str, Any]) -> dict[str, Any]:
         copy_prefix(pretrained, model, layers, frozen)
     history, seconds = train_once(model, target, spec)
     metrics = {**history.to_dict()["final"], "params": sum(p.numel() for p in model.parameters())}
-    return {"status": history.status, "metrics": metrics, "history": history.to_dict(), "diagnostics": {},
-            "fit_seconds": fit_seconds + seconds}
+    return {
+        "status": history.status,
+        "metrics": metrics,
+        "history": history.to_dict(),
+        "diagnostics": {},
+        "fit_seconds": fit_seconds + seconds,
+    }
 
 
 def copy_prefix(source: torch.nn.Module, target: torch.nn.Module, layers: int, frozen: bool) -> None:
     """Copy the stem and blocks[: layers - 1] from ``source`` to ``target``; freeze them if asked."""
-    parts = [(source.stem, target.stem)] + list(zip(source.blocks[: layers - 1], target.blocks[: layers - 1]))
+    parts = [(source.stem, target.stem)] + list(
+        zip(source.blocks[: layers - 1], target.blocks[: layers - 1], strict=True)
+    )
     for src, dst in parts:
         dst.load_state_dict(src.state_dict())
         for p in dst.parameters():
@@ -159,8 +197,13 @@ def construct_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     with torch.no_grad():
         mse = float(torch.nn.functional.mse_loss(model(data.x_test), data.y_test))
     metrics = {"test_loss": mse, "params": sum(p.numel() for p in model.parameters()), "depth": model.depth}
-    return {"status": "ok", "metrics": metrics, "history": {}, "fit_seconds": 0.0,
-            "diagnostics": {"pieces": measures.linear_pieces(model)}}
+    return {
+        "status": "ok",
+        "metrics": metrics,
+        "history": {},
+        "fit_seconds": 0.0,
+        "diagnostics": {"pieces": measures.linear_pieces(model)},
+    }
 
 
 TASKS = {"train": train_task, "transfer": transfer_task, "construct": construct_task}

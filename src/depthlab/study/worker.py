@@ -31,10 +31,15 @@ def environment() -> dict[str, Any]:
     from depthlab import __version__
 
     return {
-        "depthlab": __version__, "torch": torch.__version__, "python": platform.python_version(),
-        "platform": platform.platform(), "machine": platform.machine(), "cpus": os.cpu_count(),
-        "threads": torch.get_num_threads(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available()
-        else None, "pid": os.getpid(),
+        "depthlab": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "pid": os.getpid(),
     }
 
 
@@ -45,7 +50,10 @@ def safe_run(run_fn: RunFn, spec: Mapping[str, Any]) -> dict[str, Any]:
         result = dict(run_fn(spec))
         result.setdefault("status", "ok")
     except Exception as err:  # a failed run is recorded, and the study goes on
-        result = {"status": "failed", "error": f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=8)}"}
+        result = {
+            "status": "failed",
+            "error": f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=8)}",
+        }
     result["run_seconds"] = time.perf_counter() - start
     try:
         result["env"] = environment()

@@ -5,8 +5,19 @@ from __future__ import annotations
 from depthlab.errors import unknown
 from depthlab.study.presets.base import SIZES, Finding, Study
 
-_MODULES = ("depth", "gradients", "normalization", "residual", "overfitting", "representation", "composition",
-            "cost", "transfer", "width_vs_depth", "nondeep")
+_MODULES = (
+    "depth",
+    "gradients",
+    "normalization",
+    "residual",
+    "overfitting",
+    "representation",
+    "composition",
+    "cost",
+    "transfer",
+    "width_vs_depth",
+    "nondeep",
+)
 
 
 def _load() -> dict[str, Study]:

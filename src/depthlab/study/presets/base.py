@@ -1,8 +1,10 @@
-"""What a study preset is: a claim, a declarative grid per size, and a verdict and plots computed from results.
+"""What a study preset is: a claim, a declarative grid per size, and a verdict and plots computed from
+results.
 
-A preset's ``grid(size, data)`` returns plain run specs (see ``study.spec``); ``analyze(table)`` turns the stored
-numbers into a :class:`Finding` (the verdict sentence is built from measured values, never canned); ``plot(table,
-figure)`` draws the evidence. ``table`` rows are the grid tags plus the stored status, metrics and diagnostics.
+A preset's ``grid(size, data)`` returns plain run specs (see ``study.spec``); ``analyze(table)`` turns the
+stored numbers into a :class:`Finding` (the verdict sentence is built from measured values, never canned);
+``plot(table, figure)`` draws the evidence. ``table`` rows are the grid tags plus the stored status, metrics
+and diagnostics.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ class Study:
 
 
 def metric(row: Row, name: str) -> float:
-    """A stored metric as a float; NaN when missing, failed or non-finite (diverged runs keep what they have)."""
+    """A stored metric as a float; NaN when missing, failed or non-finite (diverged runs keep what they
+    have)."""
     value = row.get(name)
     if value is None:
         value = (row.get("metrics") or {}).get(name)
@@ -70,7 +73,8 @@ def mean(values: Iterable[float]) -> float:
 
 
 def mean_by(rows: Iterable[Row], key: str, value: str | Callable[[Row], float]) -> dict[Any, float]:
-    """Mean over seeds of ``value`` (a metric name or a function of a row) for each value of tag ``key``, sorted."""
+    """Mean over seeds of ``value`` (a metric name or a function of a row) for each value of tag ``key``,
+    sorted."""
     groups: dict[Any, list[float]] = defaultdict(list)
     for row in finished(rows):
         groups[row[key]].append(metric(row, value) if isinstance(value, str) else value(row))

@@ -39,9 +39,13 @@ def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
     specs = []
     for k in s["ks"]:
-        base = {"study": "composition", "model": {"name": "mlp", "activation": "relu"},
-                "data": {"name": "sawtooth", "k": k, "num_samples": 2000}, "diagnostics": ["pieces"],
-                "tags": {"k": k}}
+        base = {
+            "study": "composition",
+            "model": {"name": "mlp", "activation": "relu"},
+            "data": {"name": "sawtooth", "k": k, "num_samples": 2000},
+            "diagnostics": ["pieces"],
+            "tags": {"k": k},
+        }
         specs += expand(base, {"shape": _shapes(k, s["steps"]), "seed": s["seeds"]})
     # The constructed net involves no randomness: one run per k (the first seed).
     return [spec for spec in specs if spec.get("task") != "construct" or spec["seed"] == s["seeds"][0]]
@@ -57,20 +61,27 @@ def analyze(rows: list[Row]) -> Finding:
         return pending
     k = max(r["k"] for r in rows)
     at_k = where(rows, k=k)
-    best = {shape: min((metric(r, "test_loss") for r in finished(where(at_k, shape=shape))), default=math.nan)
-            for shape in ("deep (constructed)", "deep (trained)", "shallow (trained)")}
+    best = {
+        shape: min((metric(r, "test_loss") for r in finished(where(at_k, shape=shape))), default=math.nan)
+        for shape in ("deep (constructed)", "deep (trained)", "shallow (trained)")
+    }
     trained = finished(where(at_k, shape="deep (trained)"))
     found = sum(metric(r, "test_loss") < SOLVED for r in trained)
-    most = {shape: max((pieces(r) for r in where(at_k, shape=shape)), default=math.nan)
-            for shape in ("deep (trained)", "shallow (trained)")}
+    most = {
+        shape: max((pieces(r) for r in where(at_k, shape=shape)), default=math.nan)
+        for shape in ("deep (trained)", "shallow (trained)")
+    }
     held = best["deep (constructed)"] < 0.1 * best["shallow (trained)"]
     params = 6 * k + 1
-    verdict = (f"tent^{k} ({2 ** k} pieces) with {params} parameters: the constructed deep net has test MSE "
-               f"{sci(best['deep (constructed)'])}, the best shallow net {sci(best['shallow (trained)'])} "
-               f"(≤ {2 * k + 1} pieces possible, at most {most['shallow (trained)']:.0f} found); trained from random "
-               f"init, the deep shape reached {sci(best['deep (trained)'])} at best and found the sawtooth in "
-               f"{found} of {len(trained)} seeds (at most {most['deep (trained)']:.0f} pieces): depth can represent "
-               f"it, SGD {'can' if found else 'did not'} find it here")
+    verdict = (
+        f"tent^{k} ({2**k} pieces) with {params} parameters: the constructed deep net has test MSE "
+        f"{sci(best['deep (constructed)'])}, the best shallow net {sci(best['shallow (trained)'])} "
+        f"(≤ {2 * k + 1} pieces possible, at most {most['shallow (trained)']:.0f} found); trained from "
+        f"random "
+        f"init, the deep shape reached {sci(best['deep (trained)'])} at best and found the sawtooth in "
+        f"{found} of {len(trained)} seeds (at most {most['deep (trained)']:.0f} pieces): depth can represent "
+        f"it, SGD {'can' if found else 'did not'} find it here"
+    )
     return Finding(held, verdict, {"best_mse": best, "deep_trained_solved": found})
 
 
@@ -84,10 +95,16 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="composition",
-    claim="Composition makes depth exponentially efficient: at equal parameters a deep narrow ReLU net can fit a "
-          "sawtooth with 2^k pieces that a shallow wide one cannot.",
-    anchor="Telgarsky 2015/2016 (arXiv 1509.08101, 1602.04485): k layers × 2 ReLUs compute tent^k with 2^k pieces; "
-           "one hidden layer of m units has at most m + 1 pieces. Hanin & Rolnick 2019: at init and in typical "
-           "training the number of pieces grows with the number of neurons, not exponentially with depth.",
-    grid=grid, analyze=analyze, plot=plot, default_data="sawtooth", data_kinds=("scalar",),
+    claim="Composition makes depth exponentially efficient: at equal parameters a deep narrow ReLU net can "
+          "fit a "
+    "sawtooth with 2^k pieces that a shallow wide one cannot.",
+    anchor="Telgarsky 2015/2016 (arXiv 1509.08101, 1602.04485): k layers × 2 ReLUs compute tent^k with 2^k "
+           "pieces; "
+    "one hidden layer of m units has at most m + 1 pieces. Hanin & Rolnick 2019: at init and in typical "
+    "training the number of pieces grows with the number of neurons, not exponentially with depth.",
+    grid=grid,
+    analyze=analyze,
+    plot=plot,
+    default_data="sawtooth",
+    data_kinds=("scalar",),
 )

@@ -17,8 +17,13 @@ SIZES = {
 
 def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
-    base = {"study": "cost", "model": {"name": "mlp", "width": 64, "norm": "batch", "residual": True},
-            "data": {"name": data}, "train": {"steps": s["steps"], "lr": 3e-3}, "diagnostics": ["cost"]}
+    base = {
+        "study": "cost",
+        "model": {"name": "mlp", "width": 64, "norm": "batch", "residual": True},
+        "data": {"name": data},
+        "train": {"steps": s["steps"], "lr": 3e-3},
+        "diagnostics": ["cost"],
+    }
     return expand(base, {"model.depth": s["depths"], "seed": s["seeds"]})
 
 
@@ -28,9 +33,10 @@ def cost(name: str):
 
 
 def pareto(points: dict[int, tuple[float, float]]) -> list[int]:
-    """Depths not beaten by a cheaper-or-equal depth with higher accuracy: points are depth -> (flops, acc)."""
+    """Depths not beaten by a cheaper-or-equal depth with higher accuracy: points are depth -> (flops,
+    acc)."""
     front = []
-    for depth, (flops, acc) in sorted(points.items(), key=lambda kv: kv[1][0]):
+    for depth, (_, acc) in sorted(points.items(), key=lambda kv: kv[1][0]):
         if not front or acc > points[front[-1]][1]:
             front.append(depth)
     return front
@@ -43,9 +49,11 @@ def analyze(rows: list[Row]) -> Finding:
     params, acc = mean_by(rows, "depth", "params"), mean_by(rows, "depth", "val_acc")
     lo, hi = min(flops), max(flops)
     front = pareto({d: (flops[d], acc[d]) for d in flops})
-    verdict = (f"depth {lo} → {hi}: parameters ×{params[hi] / params[lo]:.1f}, FLOPs ×{flops[hi] / flops[lo]:.1f}, "
-               f"latency ×{latency[hi] / latency[lo]:.1f} (batch 64); validation accuracy {pct(acc[lo])} → "
-               f"{pct(acc[hi])}; Pareto front (accuracy vs FLOPs): depths {', '.join(map(str, front))}")
+    verdict = (
+        f"depth {lo} → {hi}: parameters ×{params[hi] / params[lo]:.1f}, FLOPs ×{flops[hi] / flops[lo]:.1f}, "
+        f"latency ×{latency[hi] / latency[lo]:.1f} (batch 64); validation accuracy {pct(acc[lo])} → "
+        f"{pct(acc[hi])}; Pareto front (accuracy vs FLOPs): depths {', '.join(map(str, front))}"
+    )
     held = flops[hi] > flops[lo] and latency[hi] > latency[lo]
     return Finding(held, verdict, {"pareto": front})
 
@@ -60,7 +68,7 @@ def plot(rows: list[Row], figure) -> None:
     done = finished(rows)
     xs, ys = [cost("flops")(r) for r in done], [metric(r, "val_acc") for r in done]
     right.scatter(xs, ys)
-    for r, x, y in zip(done, xs, ys):
+    for r, x, y in zip(done, xs, ys, strict=True):
         right.annotate(str(r["depth"]), (x, y), fontsize=8)
     right.set(title="validation accuracy vs FLOPs", xscale="log", xlabel="FLOPs", ylabel="val_acc")
     right.grid(alpha=0.3)
@@ -68,9 +76,12 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="cost",
-    claim="Depth costs compute: parameters, FLOPs and latency grow with the number of layers, and the layers run "
-          "one after another.",
+    claim="Depth costs compute: parameters, FLOPs and latency grow with the number of layers, and the "
+          "layers run "
+    "one after another.",
     anchor="He et al. 2016: ResNet-20 0.27M parameters → ResNet-110 1.7M → ResNet-1202 19.4M (Table 6). "
-           "Goyal et al. 2021 (arXiv 2110.07641): ParNet keeps depth 12 to run its streams in parallel.",
-    grid=grid, analyze=analyze, plot=plot,
+    "Goyal et al. 2021 (arXiv 2110.07641): ParNet keeps depth 12 to run its streams in parallel.",
+    grid=grid,
+    analyze=analyze,
+    plot=plot,
 )

@@ -1,9 +1,9 @@
-"""Depth study: capacity grows with depth, returns diminish, and past a point depth hurts unless the net is built
-to train deep (BatchNorm, residual connections). Recommends a depth for the data set.
+"""Depth study: capacity grows with depth, returns diminish, and past a point depth hurts unless the net is
+built to train deep (BatchNorm, residual connections). Recommends a depth for the data set.
 
-MLPs over a depth sweep in three variants (plain, plain+BN, residual+BN); the evidence is training and validation
-accuracy against depth. The recommended depth is the shallowest depth whose mean validation accuracy is within
-one point of the best (the cheapest net that is as good as any).
+MLPs over a depth sweep in three variants (plain, plain+BN, residual+BN); the evidence is training and
+validation accuracy against depth. The recommended depth is the shallowest depth whose mean validation
+accuracy is within one point of the best (the cheapest net that is as good as any).
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ from depthlab.study.spec import expand
 
 SIZES = {
     "quick": {"depths": [1, 2, 3, 4, 8, 16], "seeds": [0, 1], "steps": 400, "width": 64},
-    "full": {"depths": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64], "seeds": [0, 1, 2], "steps": 4000,
-             "width": 128},
+    "full": {
+        "depths": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64],
+        "seeds": [0, 1, 2],
+        "steps": 4000,
+        "width": 128,
+    },
 }
 VARIANTS = {
     "plain": {"model.norm": "none", "model.residual": False, "model.init": "he_normal"},
@@ -27,8 +31,12 @@ TOLERANCE = 0.01  # a depth is "as good as the best" within one point of validat
 
 def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
-    base = {"study": "depth", "model": {"name": "mlp", "width": s["width"]}, "data": {"name": data},
-            "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 128}}
+    base = {
+        "study": "depth",
+        "model": {"name": "mlp", "width": s["width"]},
+        "data": {"name": data},
+        "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 128},
+    }
     return expand(base, {"variant": VARIANTS, "model.depth": s["depths"], "seed": s["seeds"]})
 
 
@@ -45,11 +53,13 @@ def analyze(rows: list[Row]) -> Finding:
     plain = val["plain"]
     plain_peak = max(plain, key=plain.get)
     hurts = plain[max(plain)] < plain[plain_peak] - 0.02
-    verdict = (f"best validation accuracy {pct(best)} ({best_variant}); depth {shallowest} → {recommended} gains "
-               f"{pct(gain_first)}, deeper adds at most {pct(best - curve[recommended])}; plain nets peak at depth "
-               f"{plain_peak} ({pct(plain[plain_peak])}) and reach {pct(plain[max(plain)])} at depth {max(plain)}"
-               f"{' (depth hurts)' if hurts else ''}; residual+BN at depth {deepest}: "
-               f"{pct(val['residual+BN'].get(deepest, float('nan')))}. Recommended depth: {recommended}")
+    verdict = (
+        f"best validation accuracy {pct(best)} ({best_variant}); depth {shallowest} → {recommended} gains "
+        f"{pct(gain_first)}, deeper adds at most {pct(best - curve[recommended])}; plain nets peak at depth "
+        f"{plain_peak} ({pct(plain[plain_peak])}) and reach {pct(plain[max(plain)])} at depth {max(plain)}"
+        f"{' (depth hurts)' if hurts else ''}; residual+BN at depth {deepest}: "
+        f"{pct(val['residual+BN'].get(deepest, float('nan')))}. Recommended depth: {recommended}"
+    )
     held = gain_first > 0.02 and (best - curve[recommended]) <= TOLERANCE
     return Finding(held, verdict, {"val_acc": val}, recommended_depth=recommended)
 
@@ -64,10 +74,14 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="depth",
-    claim="Adding layers adds capacity with diminishing returns; past some depth a plain net gets worse, while "
-          "BatchNorm and residual connections let depth be used.",
-    anchor="MNIST-1D (Greydanus 2020, arXiv 2011.14439): logistic regression 32%, MLP 68%, CNN 94% test accuracy. "
-           "He et al. 2016: ResNet-1202 is worse than ResNet-110 on CIFAR-10 (7.93% vs 6.43% error); He et al. "
-           "2015: a 30-layer plain ImageNet net is less accurate than a 14-layer one (38.56 vs 33.82 top-1 error).",
-    grid=grid, analyze=analyze, plot=plot,
+    claim="Adding layers adds capacity with diminishing returns; past some depth a plain net gets worse, "
+          "while "
+    "BatchNorm and residual connections let depth be used.",
+    anchor="MNIST-1D (Greydanus 2020, arXiv 2011.14439): logistic regression 32%, MLP 68%, CNN 94% test "
+           "accuracy. "
+    "He et al. 2016: ResNet-1202 is worse than ResNet-110 on CIFAR-10 (7.93% vs 6.43% error); He et al. "
+    "2015: a 30-layer plain ImageNet net is less accurate than a 14-layer one (38.56 vs 33.82 top-1 error).",
+    grid=grid,
+    analyze=analyze,
+    plot=plot,
 )

@@ -1,16 +1,27 @@
 """Gradients study: vanishing gradients with saturating activations and poor init (Glorot & Bengio 2010), and
 the init that keeps a deep ReLU net trainable (He et al. 2015, arXiv 1502.01852).
 
-Plain MLPs (no normalization) over depth x (activation, init); measured at init: the RMS gradient dLoss/dh at the
-first and last hidden layer (its ratio is how many orders of magnitude the gradient loses on the way down);
-after SGD training: training accuracy (the trainability map).
+Plain MLPs (no normalization) over depth x (activation, init); measured at init: the RMS gradient dLoss/dh at
+the first and last hidden layer (its ratio is how many orders of magnitude the gradient loses on the way
+down); after SGD training: training accuracy (the trainability map).
 """
 
 from __future__ import annotations
 
 import math
 
-from depthlab.study.presets.base import Finding, Row, Study, finished, mean, metric, pct, sci, undecided, where
+from depthlab.study.presets.base import (
+    Finding,
+    Row,
+    Study,
+    finished,
+    mean,
+    metric,
+    pct,
+    sci,
+    undecided,
+    where,
+)
 from depthlab.study.presets.plotting import lines
 from depthlab.study.spec import expand
 
@@ -38,14 +49,19 @@ def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
     setups = SETUPS if size == "quick" else {**SETUPS, **FULL_EXTRA}
     # Plain SGD on purpose: Adam rescales every gradient and would hide the vanishing the study is about.
-    base = {"study": "gradients", "model": {"name": "mlp", "width": s["width"], "norm": "none"},
-            "data": {"name": data}, "diagnostics": ["act_grad_norms"],
-            "train": {"steps": s["steps"], "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "batch_size": 128}}
+    base = {
+        "study": "gradients",
+        "model": {"name": "mlp", "width": s["width"], "norm": "none"},
+        "data": {"name": data},
+        "diagnostics": ["act_grad_norms"],
+        "train": {"steps": s["steps"], "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "batch_size": 128},
+    }
     return expand(base, {"setup": setups, "model.depth": s["depths"], "seed": s["seeds"]})
 
 
 def loss_ratio(row: Row) -> float:
-    """Last hidden layer's gradient RMS over the first's, at init (> 1: the gradient shrinks toward the input)."""
+    """Last hidden layer's gradient RMS over the first's, at init (> 1: the gradient shrinks toward the
+    input)."""
     norms = (row.get("diagnostics") or {}).get("act_grad_norms_init") or []
     if len(norms) < 2 or norms[0] <= 0:
         return math.inf if len(norms) >= 2 else math.nan
@@ -62,11 +78,15 @@ def analyze(rows: list[Row]) -> Finding:
     saturating_vanish = all(ratio[s] > VANISHED for s in ("sigmoid/default", "tanh/default"))
     he_healthy = ratio["relu/he"] < 10.0
     xavier_stalls = acc["relu/he"] - acc["relu/xavier"] > 0.1
-    verdict = (f"at depth {deepest}, init gradient shrinks {sci(ratio['sigmoid/default'])}x (sigmoid/default) and "
-               f"{sci(ratio['tanh/default'])}x (tanh/default) from last to first layer, {sci(ratio['relu/he'])}x "
-               f"with relu/he; trained accuracy relu/he {pct(acc['relu/he'])} vs relu/xavier "
-               f"{pct(acc['relu/xavier'])} (sigmoid/default {pct(acc['sigmoid/default'])})")
-    return Finding(saturating_vanish and he_healthy and xavier_stalls, verdict, {"ratio": ratio, "train_acc": acc})
+    verdict = (
+        f"at depth {deepest}, init gradient shrinks {sci(ratio['sigmoid/default'])}x (sigmoid/default) and "
+        f"{sci(ratio['tanh/default'])}x (tanh/default) from last to first layer, {sci(ratio['relu/he'])}x "
+        f"with relu/he; trained accuracy relu/he {pct(acc['relu/he'])} vs relu/xavier "
+        f"{pct(acc['relu/xavier'])} (sigmoid/default {pct(acc['sigmoid/default'])})"
+    )
+    return Finding(
+        saturating_vanish and he_healthy and xavier_stalls, verdict, {"ratio": ratio, "train_acc": acc}
+    )
 
 
 def _geo_mean(values: list[float]) -> float:
@@ -96,11 +116,15 @@ def tags_in(rows: list[Row]) -> list[str]:
 
 STUDY = Study(
     name="gradients",
-    claim="Deep nets with sigmoid/tanh and naive init lose their gradient on the way to the first layers; ReLU with "
-          "He init keeps it, and a deep plain ReLU net trains with He init where Xavier init stalls.",
-    anchor="Glorot & Bengio 2010: with standard init the back-propagated gradient shrinks toward the input, with "
-           "normalized init it stays about constant; Tanh on Shapeset 27.15% → 15.60% error from the init alone. "
-           "He et al. 2015 (arXiv 1502.01852): a 30-layer plain ReLU net converges with He init and 'completely "
-           "stalls' with Xavier.",
-    grid=grid, analyze=analyze, plot=plot,
+    claim="Deep nets with sigmoid/tanh and naive init lose their gradient on the way to the first layers; "
+          "ReLU with "
+    "He init keeps it, and a deep plain ReLU net trains with He init where Xavier init stalls.",
+    anchor="Glorot & Bengio 2010: with standard init the back-propagated gradient shrinks toward the input, "
+           "with "
+    "normalized init it stays about constant; Tanh on Shapeset 27.15% → 15.60% error from the init alone. "
+    "He et al. 2015 (arXiv 1502.01852): a 30-layer plain ReLU net converges with He init and 'completely "
+    "stalls' with Xavier.",
+    grid=grid,
+    analyze=analyze,
+    plot=plot,
 )

@@ -1,8 +1,8 @@
 """Normalization study: BatchNorm stabilizes and speeds up training, allowing much higher learning rates
 (Ioffe & Szegedy 2015, arXiv 1502.03167); LayerNorm for comparison.
 
-A deep MLP with no norm, BatchNorm or LayerNorm over a learning-rate sweep (SGD with momentum); the evidence is
-the training loss curves and the highest learning rate that still trains.
+A deep MLP with no norm, BatchNorm or LayerNorm over a learning-rate sweep (SGD with momentum); the evidence
+is the training loss curves and the highest learning rate that still trains.
 """
 
 from __future__ import annotations
@@ -13,7 +13,12 @@ from depthlab.study.spec import expand
 
 SIZES = {
     "quick": {"lrs": [0.01, 0.1, 1.0], "seeds": [0], "steps": 400, "depth": 12},
-    "full": {"lrs": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0], "seeds": [0, 1, 2], "steps": 4000, "depth": 16},
+    "full": {
+        "lrs": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0],
+        "seeds": [0, 1, 2],
+        "steps": 4000,
+        "depth": 16,
+    },
 }
 NORMS = {"none": {"model.norm": "none"}, "batch": {"model.norm": "batch"}, "layer": {"model.norm": "layer"}}
 TRAINS = 0.5  # a run "trains" when it reaches half the study's best training accuracy without diverging
@@ -21,14 +26,18 @@ TRAINS = 0.5  # a run "trains" when it reaches half the study's best training ac
 
 def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
-    base = {"study": "normalization", "model": {"name": "mlp", "width": 64, "depth": s["depth"]},
-            "data": {"name": data}, "train": {"steps": s["steps"], "optimizer": "sgd", "momentum": 0.9,
-                                              "batch_size": 128}}
+    base = {
+        "study": "normalization",
+        "model": {"name": "mlp", "width": 64, "depth": s["depth"]},
+        "data": {"name": data},
+        "train": {"steps": s["steps"], "optimizer": "sgd", "momentum": 0.9, "batch_size": 128},
+    }
     return expand(base, {"norm": NORMS, "train.lr": s["lrs"], "seed": s["seeds"]})
 
 
 def highest_lr(rows: list[Row], norm: str, bar: float) -> float | None:
-    """The largest learning rate at which every seed of ``norm`` trained (reached ``bar`` without diverging)."""
+    """The largest learning rate at which every seed of ``norm`` trained (reached ``bar`` without
+    diverging)."""
     good = []
     for lr in sorted({r["lr"] for r in rows}):
         runs = where(rows, norm=norm, lr=lr)
@@ -42,13 +51,24 @@ def analyze(rows: list[Row]) -> Finding:
         return pending
     bar = TRAINS * max(metric(r, "train_acc") for r in finished(rows))
     top = {n: highest_lr(rows, n, bar) for n in NORMS}
-    acc = {n: max((mean(metric(r, "train_acc") for r in finished(where(rows, norm=n, lr=lr)))
-                   for lr in {r["lr"] for r in rows}), default=0.0) for n in NORMS}
+    acc = {
+        n: max(
+            (
+                mean(metric(r, "train_acc") for r in finished(where(rows, norm=n, lr=lr)))
+                for lr in {r["lr"] for r in rows}
+            ),
+            default=0.0,
+        )
+        for n in NORMS
+    }
     diverged = {n: sum(r["status"] == "diverged" for r in where(rows, norm=n)) for n in NORMS}
     batch, none = top["batch"] or 0.0, top["none"] or 0.0
     held = batch > none or (batch == none and acc["batch"] > acc["none"])
-    parts = [f"{n}: highest lr that trains {top[n] if top[n] is not None else 'none'}, best training accuracy "
-             f"{pct(acc[n])}, {diverged[n]} diverged" for n in NORMS]
+    parts = [
+        f"{n}: highest lr that trains {top[n] if top[n] is not None else 'none'}, best training accuracy "
+        f"{pct(acc[n])}, {diverged[n]} diverged"
+        for n in NORMS
+    ]
     return Finding(held, "; ".join(parts), {"highest_lr": top, "best_train_acc": acc})
 
 
@@ -67,10 +87,13 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="normalization",
-    claim="Batch normalization stabilizes training: a deep net with BN trains at learning rates where the same net "
-          "without normalization diverges or stalls, and trains faster.",
+    claim="Batch normalization stabilizes training: a deep net with BN trains at learning rates where the "
+          "same net "
+    "without normalization diverges or stalls, and trains faster.",
     anchor="Ioffe & Szegedy 2015 (arXiv 1502.03167): BN reaches Inception's 72.2% top-1 in 14× fewer steps "
-           "(BN-x5, lr ×5) and 74.8% with lr ×30; the same lr ×5 without BN diverged; sigmoid Inception without BN "
-           "stays at chance.",
-    grid=grid, analyze=analyze, plot=plot,
+    "(BN-x5, lr ×5) and 74.8% with lr ×30; the same lr ×5 without BN diverged; sigmoid Inception without BN "
+    "stays at chance.",
+    grid=grid,
+    analyze=analyze,
+    plot=plot,
 )

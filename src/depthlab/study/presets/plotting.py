@@ -1,4 +1,5 @@
-"""Plot helpers shared by the presets: mean-over-seeds lines with every seed as a dot, divergences as red x."""
+"""Plot helpers shared by the presets: mean-over-seeds lines with every seed as a dot, divergences as red
+x."""
 
 from __future__ import annotations
 
@@ -13,9 +14,17 @@ def value_of(row: Row, y: str | Callable[[Row], float]) -> float:
     return metric(row, y) if isinstance(y, str) else y(row)
 
 
-def lines(ax: Any, rows: list[Row], x: str, y: str | Callable[[Row], float], by: str | None = None,
-          logx: bool = False, logy: bool = False) -> None:
-    """One line per value of tag ``by``: mean over seeds against tag ``x``; seeds as dots; divergences as x."""
+def lines(
+    ax: Any,
+    rows: list[Row],
+    x: str,
+    y: str | Callable[[Row], float],
+    by: str | None = None,
+    logx: bool = False,
+    logy: bool = False,
+) -> None:
+    """One line per value of tag ``by``: mean over seeds against tag ``x``; seeds as dots; divergences as
+    x."""
     groups = tags_of(rows, by) if by else [None]
     for group in groups:
         part = where(rows, **{by: group}) if by else rows
@@ -26,8 +35,14 @@ def lines(ax: Any, rows: list[Row], x: str, y: str | Callable[[Row], float], by:
         ax.scatter([d[0] for d in dots], [d[1] for d in dots], s=10, alpha=0.4, color=line.get_color())
         bad = [r[x] for r in part if r.get("status") == "diverged"]
         if bad:
-            ax.scatter(bad, [_floor(ax, logy)] * len(bad), marker="x", color="red", s=40,
-                       label=f"{group} diverged" if by else "diverged")
+            ax.scatter(
+                bad,
+                [_floor(ax, logy)] * len(bad),
+                marker="x",
+                color="red",
+                s=40,
+                label=f"{group} diverged" if by else "diverged",
+            )
     if logx:
         ax.set_xscale("log", base=2)
     if logy:

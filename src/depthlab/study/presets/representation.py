@@ -1,8 +1,8 @@
-"""Representation study: layers build a hierarchy of features, read out by linear probes per layer
-(Alain & Bengio 2016, arXiv 1610.01644).
+"""Representation study: layers build a hierarchy of features, read out by linear probes per layer (Alain &
+Bengio 2016, arXiv 1610.01644).
 
-A linear (ridge) probe is fitted on the frozen output of the input, the stem and every block, for the trained net
-and for the same net at init; the evidence is probe test accuracy against layer index.
+A linear (ridge) probe is fitted on the frozen output of the input, the stem and every block, for the trained
+net and for the same net at init; the evidence is probe test accuracy against layer index.
 """
 
 from __future__ import annotations
@@ -12,15 +12,26 @@ from depthlab.study.spec import expand
 
 SIZES = {
     "quick": {"models": {"mlp": {"model.name": "mlp", "model.depth": 8}}, "seeds": [0, 1], "steps": 600},
-    "full": {"models": {"mlp": {"model.name": "mlp", "model.depth": 12},
-                        "cnn1d": {"model.name": "cnn1d", "model.depth": 8}}, "seeds": [0, 1, 2], "steps": 4000},
+    "full": {
+        "models": {
+            "mlp": {"model.name": "mlp", "model.depth": 12},
+            "cnn1d": {"model.name": "cnn1d", "model.depth": 8},
+        },
+        "seeds": [0, 1, 2],
+        "steps": 4000,
+    },
 }
 
 
 def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
-    base = {"study": "representation", "model": {"width": 64, "norm": "batch"}, "data": {"name": data},
-            "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 128}, "diagnostics": ["probes"]}
+    base = {
+        "study": "representation",
+        "model": {"width": 64, "norm": "batch"},
+        "data": {"name": data},
+        "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 128},
+        "diagnostics": ["probes"],
+    }
     return expand(base, {"model": s["models"], "seed": s["seeds"]})
 
 
@@ -49,12 +60,16 @@ def analyze(rows: list[Row]) -> Finding:
         return pending
     parts, held = [], True
     for model in dict.fromkeys(r["model"] for r in rows):
-        trained = _curve(where(rows, model=model), "probes")[1:]  # from the stem on (index 0 is the raw input)
+        trained = _curve(where(rows, model=model), "probes")[
+            1:
+        ]  # from the stem on (index 0 is the raw input)
         initial = _curve(where(rows, model=model), "probes_init")[1:]
         rise, rho = trained[-1] - trained[0], rank_correlation(trained)
         held &= rise > 0.05 and rho > 0.5
-        parts.append(f"{model}: trained probes rise from {pct(trained[0])} (stem) to {pct(trained[-1])} (last block), "
-                     f"rank correlation with depth {rho:.2f}; at init {pct(initial[0])} → {pct(initial[-1])}")
+        parts.append(
+            f"{model}: trained probes rise from {pct(trained[0])} (stem) to {pct(trained[-1])} (last block), "
+            f"rank correlation with depth {rho:.2f}; at init {pct(initial[0])} → {pct(initial[-1])}"
+        )
     return Finding(held, "; ".join(parts))
 
 
@@ -64,18 +79,25 @@ def plot(rows: list[Row], figure) -> None:
         for model in dict.fromkeys(r["model"] for r in rows):
             curve = _curve(where(rows, model=model), key)
             ax.plot(range(len(curve)), curve, marker="o", label=model)
-        ax.set(title=f"linear probe test accuracy per layer ({title})", xlabel="layer (0 = raw input)",
-               ylabel="probe accuracy")
+        ax.set(
+            title=f"linear probe test accuracy per layer ({title})",
+            xlabel="layer (0 = raw input)",
+            ylabel="probe accuracy",
+        )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
 
 
 STUDY = Study(
     name="representation",
-    claim="Layers build a hierarchy: what a linear read-out can get from a layer rises with the layer's depth in a "
-          "trained net, and not at random init.",
-    anchor="Alain & Bengio 2016 (arXiv 1610.01644): on Inception v3 and ResNet-50 'the linear separability of "
-           "features increase[s] monotonically along the depth of the model'. MNIST-1D (Greydanus 2020): logistic "
-           "regression on the raw input 32%, MLP 68%, CNN 94% test accuracy.",
-    grid=grid, analyze=analyze, plot=plot,
+    claim="Layers build a hierarchy: what a linear read-out can get from a layer rises with the layer's "
+          "depth in a "
+    "trained net, and not at random init.",
+    anchor="Alain & Bengio 2016 (arXiv 1610.01644): on Inception v3 and ResNet-50 'the linear separability "
+           "of "
+    "features increase[s] monotonically along the depth of the model'. MNIST-1D (Greydanus 2020): logistic "
+    "regression on the raw input 32%, MLP 68%, CNN 94% test accuracy.",
+    grid=grid,
+    analyze=analyze,
+    plot=plot,
 )

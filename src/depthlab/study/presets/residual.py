@@ -1,4 +1,5 @@
-"""Residual study: skip connections let depth train (the degradation problem, He et al. 2016, arXiv 1512.03385).
+"""Residual study: skip connections let depth train (the degradation problem, He et al. 2016, arXiv
+1512.03385).
 
 Plain and residual twins (same layers and parameters, BatchNorm in both) are trained for the same steps over a
 depth sweep; the evidence is training accuracy against depth, plus the std of each block's response (their
@@ -16,14 +17,20 @@ SIZES = {
     "full": {"depths": [4, 8, 16, 32, 64, 128], "seeds": [0, 1, 2], "steps": 3000, "width": 128},
 }
 VARIANTS = {"plain+BN": {"model.residual": False}, "residual+BN": {"model.residual": True}}
-KEEPS = 0.9  # "does not degrade": keeps at least this fraction of its best training accuracy at the deepest depth
+KEEPS = (
+    0.9  # "does not degrade": keeps at least this fraction of its best training accuracy at the deepest depth
+)
 
 
 def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
-    base = {"study": "residual", "model": {"name": "mlp", "width": s["width"], "norm": "batch"},
-            "data": {"name": data}, "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 128},
-            "diagnostics": ["response_std", "lesion"]}
+    base = {
+        "study": "residual",
+        "model": {"name": "mlp", "width": s["width"], "norm": "batch"},
+        "data": {"name": data},
+        "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 128},
+        "diagnostics": ["response_std", "lesion"],
+    }
     specs = expand(base, {"variant": VARIANTS, "model.depth": s["depths"], "seed": s["seeds"]})
     for spec in specs:  # the per-block measurements are drawn for seed 0 only
         spec["diagnostics"] = spec["diagnostics"] if spec["seed"] == 0 else []
@@ -41,11 +48,16 @@ def analyze(rows: list[Row]) -> Finding:
     kept = resid.get(deepest, 0.0) / max(resid.values())
     resid_keeps = kept >= KEEPS
     held = plain_falls and resid_keeps and resid.get(deepest, 0.0) > plain[deepest]
-    verdict = (f"training accuracy at depth {deepest}: residual+BN {pct(resid.get(deepest, float('nan')))} "
-               f"(best {pct(max(resid.values()))}), plain+BN {pct(plain[deepest])} (best {pct(plain[plain_peak_depth])} "
-               f"at depth {plain_peak_depth}); plain {'fell' if plain_falls else 'did not fall'} with depth, "
-               f"residual kept {kept:.0%} of its best (needs ≥ {KEEPS:.0%})")
-    return Finding(held, verdict, {"plain": plain, "residual": resid, "depths": depths}, recommended_depth=None)
+    verdict = (
+        f"training accuracy at depth {deepest}: residual+BN {pct(resid.get(deepest, float('nan')))} "
+        f"(best {pct(max(resid.values()))}), plain+BN {pct(plain[deepest])} (best "
+        f"{pct(plain[plain_peak_depth])} "
+        f"at depth {plain_peak_depth}); plain {'fell' if plain_falls else 'did not fall'} with depth, "
+        f"residual kept {kept:.0%} of its best (needs ≥ {KEEPS:.0%})"
+    )
+    return Finding(
+        held, verdict, {"plain": plain, "residual": resid, "depths": depths}, recommended_depth=None
+    )
 
 
 def plot(rows: list[Row], figure) -> None:
@@ -68,10 +80,14 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="residual",
-    claim="Skip connections let depth train: a plain net's training accuracy degrades as layers are added, its "
-          "residual twin's does not.",
-    anchor="He et al. 2016 (arXiv 1512.03385), CIFAR-10: plain nets 'exhibit higher training error when going "
-           "deeper' (plain-56 worse than plain-20; plain-110 error > 60%); ResNet test error falls 8.75% → 6.97% "
-           "from 20 to 56 layers (Table 6).",
-    grid=grid, analyze=analyze, plot=plot,
+    claim="Skip connections let depth train: a plain net's training accuracy degrades as layers are added, "
+          "its "
+    "residual twin's does not.",
+    anchor="He et al. 2016 (arXiv 1512.03385), CIFAR-10: plain nets 'exhibit higher training error when "
+           "going "
+    "deeper' (plain-56 worse than plain-20; plain-110 error > 60%); ResNet test error falls 8.75% → 6.97% "
+    "from 20 to 56 layers (Table 6).",
+    grid=grid,
+    analyze=analyze,
+    plot=plot,
 )

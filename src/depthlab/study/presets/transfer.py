@@ -1,9 +1,9 @@
-"""Transfer study: features learned by the first layers of a deep net transfer to a related task
-(Yosinski et al. 2014, arXiv 1411.1792).
+"""Transfer study: features learned by the first layers of a deep net transfer to a related task (Yosinski et
+al. 2014, arXiv 1411.1792).
 
-Pretrain on the first half of the classes, copy the stem and the first blocks into a fresh net for the other half,
-keep them frozen or fine-tune them, and train on few labels; the control trains from scratch. The evidence is
-test accuracy on the new classes against the number of transferred layers.
+Pretrain on the first half of the classes, copy the stem and the first blocks into a fresh net for the other
+half, keep them frozen or fine-tune them, and train on few labels; the control trains from scratch. The
+evidence is test accuracy on the new classes against the number of transferred layers.
 """
 
 from __future__ import annotations
@@ -18,21 +18,31 @@ SIZES = {
 
 
 def _setups(layers: list[int]) -> dict[str, dict]:
-    setups = {"scratch": {"transfer.layers": 0, "transfer.frozen": False, "tags.layers": 0, "tags.mode": "scratch"}}
+    setups = {
+        "scratch": {"transfer.layers": 0, "transfer.frozen": False, "tags.layers": 0, "tags.mode": "scratch"}
+    }
     for n in layers:
         for mode, frozen in (("frozen", True), ("fine-tuned", False)):
-            setups[f"{mode} {n}"] = {"transfer.layers": n, "transfer.frozen": frozen, "tags.layers": n,
-                                     "tags.mode": mode}
+            setups[f"{mode} {n}"] = {
+                "transfer.layers": n,
+                "transfer.frozen": frozen,
+                "tags.layers": n,
+                "tags.mode": mode,
+            }
     return setups
 
 
 def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
     depth = max(s["layers"]) + 1
-    base = {"study": "transfer", "task": "transfer", "model": {"name": "mlp", "width": 64, "depth": depth,
-                                                               "norm": "batch"},
-            "data": {"name": data}, "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 64},
-            "transfer": {"train_size": s["train_size"]}}
+    base = {
+        "study": "transfer",
+        "task": "transfer",
+        "model": {"name": "mlp", "width": 64, "depth": depth, "norm": "batch"},
+        "data": {"name": data},
+        "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 64},
+        "transfer": {"train_size": s["train_size"]},
+    }
     return expand(base, {"setup": _setups(s["layers"]), "seed": s["seeds"]})
 
 
@@ -49,10 +59,12 @@ def analyze(rows: list[Row]) -> Finding:
     frozen = {n: _acc(rows, mode="frozen", layers=n) for n in layers}
     best = max(tuned, key=tuned.get)
     held = tuned[best] > scratch + 0.01
-    verdict = (f"on the held-out classes with few labels: scratch {pct(scratch)}; fine-tuned after transferring "
-               f"{', '.join(f'{n}: {pct(v)}' for n, v in tuned.items())}; frozen "
-               f"{', '.join(f'{n}: {pct(v)}' for n, v in frozen.items())} layers; best: fine-tuned {best} layers, "
-               f"{'+' if tuned[best] >= scratch else ''}{100 * (tuned[best] - scratch):.1f} points over scratch")
+    verdict = (
+        f"on the held-out classes with few labels: scratch {pct(scratch)}; fine-tuned after transferring "
+        f"{', '.join(f'{n}: {pct(v)}' for n, v in tuned.items())}; frozen "
+        f"{', '.join(f'{n}: {pct(v)}' for n, v in frozen.items())} layers; best: fine-tuned {best} layers, "
+        f"{'+' if tuned[best] >= scratch else ''}{100 * (tuned[best] - scratch):.1f} points over scratch"
+    )
     return Finding(held, verdict, {"scratch": scratch, "fine-tuned": tuned, "frozen": frozen})
 
 
@@ -62,18 +74,25 @@ def plot(rows: list[Row], figure) -> None:
     for mode in ("frozen", "fine-tuned"):
         ax.plot(layers, [_acc(rows, mode=mode, layers=n) for n in layers], marker="o", label=mode)
     ax.axhline(_acc(rows, mode="scratch"), color="gray", linestyle="--", label="scratch")
-    ax.set(title="test accuracy on new classes vs transferred layers", xlabel="layers transferred",
-           ylabel="test accuracy")
+    ax.set(
+        title="test accuracy on new classes vs transferred layers",
+        xlabel="layers transferred",
+        ylabel="test accuracy",
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
 
 
 STUDY = Study(
     name="transfer",
-    claim="Features learned by a deep net's first layers transfer: reusing them helps a related task with few "
-          "labels, more so when fine-tuned.",
-    anchor="Yosinski et al. 2014 (arXiv 1411.1792), ImageNet halves A/B: transferred first layers are general, "
-           "higher layers specific; transfer plus fine-tuning improves generalization and the gain lingers "
-           "(exact numbers are figure-only).",
-    grid=grid, analyze=analyze, plot=plot,
+    claim="Features learned by a deep net's first layers transfer: reusing them helps a related task with "
+          "few "
+    "labels, more so when fine-tuned.",
+    anchor="Yosinski et al. 2014 (arXiv 1411.1792), ImageNet halves A/B: transferred first layers are "
+           "general, "
+    "higher layers specific; transfer plus fine-tuning improves generalization and the gain lingers "
+    "(exact numbers are figure-only).",
+    grid=grid,
+    analyze=analyze,
+    plot=plot,
 )

@@ -1,5 +1,6 @@
-"""Width vs depth study: at a fixed parameter budget, how should a net be shaped? MLPs whose width is solved so
-every depth has (about) the same number of parameters; the evidence is accuracy against depth (aspect ratio)."""
+"""Width vs depth study: at a fixed parameter budget, how should a net be shaped? MLPs whose width is solved
+so every depth has (about) the same number of parameters; the evidence is accuracy against depth (aspect
+ratio)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,12 @@ def width_for(budget: int, depth: int) -> int:
 def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
     shapes = {d: {"model.depth": d, "model.width": width_for(s["budget"], d)} for d in s["depths"]}
-    base = {"study": "width_vs_depth", "model": {"name": "mlp", "norm": "batch", "residual": True},
-            "data": {"name": data}, "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 128}}
+    base = {
+        "study": "width_vs_depth",
+        "model": {"name": "mlp", "norm": "batch", "residual": True},
+        "data": {"name": data},
+        "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 128},
+    }
     return expand(base, {"depth": shapes, "seed": s["seeds"]})
 
 
@@ -43,8 +48,10 @@ def analyze(rows: list[Row]) -> Finding:
     val, params = mean_by(rows, "depth", "val_acc"), mean_by(rows, "depth", "params")
     best = max(val, key=val.get)
     shallow, deep = min(val), max(val)
-    verdict = (f"at about {params[best]:,.0f} parameters the best shape is depth {best} ({pct(val[best])} "
-               f"validation accuracy); depth {shallow}: {pct(val[shallow])}, depth {deep}: {pct(val[deep])}")
+    verdict = (
+        f"at about {params[best]:,.0f} parameters the best shape is depth {best} ({pct(val[best])} "
+        f"validation accuracy); depth {shallow}: {pct(val[shallow])}, depth {deep}: {pct(val[deep])}"
+    )
     held = val[best] > val[shallow] + 0.01 and not math.isnan(val[best])
     return Finding(held, verdict, {"val_acc": val, "params": params}, recommended_depth=best)
 
@@ -59,10 +66,14 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="width_vs_depth",
-    claim="At a fixed parameter budget, trading width for depth helps up to a point: some depth beats the widest "
-          "shallow net.",
-    anchor="MNIST-1D (Greydanus 2020): the 2-hidden-layer residual MLP (15,210 params) gets 68%, the 4-layer CNN "
-           "(5,210 params) 94%: shape and prior matter more than size. Montúfar et al. 2014: deep nets have "
-           "exponentially more linear regions per parameter.",
-    grid=grid, analyze=analyze, plot=plot,
+    claim="At a fixed parameter budget, trading width for depth helps up to a point: some depth beats the "
+          "widest "
+    "shallow net.",
+    anchor="MNIST-1D (Greydanus 2020): the 2-hidden-layer residual MLP (15,210 params) gets 68%, the "
+           "4-layer CNN "
+    "(5,210 params) 94%: shape and prior matter more than size. Montúfar et al. 2014: deep nets have "
+    "exponentially more linear regions per parameter.",
+    grid=grid,
+    analyze=analyze,
+    plot=plot,
 )
