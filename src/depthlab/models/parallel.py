@@ -70,7 +70,7 @@ class ParallelParNet(nn.Module):
             self.setup_cuda(device, devices)
 
     def setup_cuda(self, device: torch.device, devices: Sequence[str | torch.device] | None) -> None:
-        """Place each stream task on its device (copies for other devices) and give each a CUDA stream."""
+        """``devices``: put stream task i on device i (copies); ``cuda_streams``: one CUDA stream per task."""
         check(device.type == "cuda", f"parallel mode {self.mode!r} needs the model on CUDA, not {device}")
         if self.mode == "devices":
             devices = [torch.device(d) for d in (devices or [f"cuda:{i}" for i in range(3)])]
@@ -80,13 +80,15 @@ class ParallelParNet(nn.Module):
             self.devices = devices
             self.tasks = [t if d == device else copy.deepcopy(t).to(d) for t, d in zip(self.tasks, devices,
                                                                                       strict=True)]
-        self.cuda_streams = [torch.cuda.Stream(d) for d in self.devices]
+        else:
+            self.cuda_streams = [torch.cuda.Stream(device) for _ in range(3)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "sequential":
             return self.model(x)
         inputs = self.model.trunk_inputs(x)
-        run = self.run_threads if self.mode == "threads" else self.run_cuda
+        runners = {"threads": self.run_threads, "cuda_streams": self.run_cuda, "devices": self.run_devices}
+        run = runners[self.mode]
         d1, y2, y3 = run(inputs)
         m = self.model
         features = m.final(m.fuse3(y3, m.fuse2(y2, d1))).mean((2, 3))
@@ -103,20 +105,30 @@ class ParallelParNet(nn.Module):
     def run_cuda(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         """Issue streams 3, 2, 1 on their CUDA streams (no host sync); the main stream then waits for them."""
         main = torch.cuda.current_stream(inputs[0].device)
-        outputs: list[torch.Tensor | None] = [None, None, None]
+        outputs: list[torch.Tensor] = [inputs[0]] * 3
         for i in (2, 1, 0):
-            stream, device = self.cuda_streams[i], self.devices[i]
+            stream = self.cuda_streams[i]
             stream.wait_stream(main)
-            with torch.cuda.device(device), torch.cuda.stream(stream):
-                xi = inputs[i].to(device, non_blocking=True)
+            with torch.cuda.stream(stream):
                 inputs[i].record_stream(stream)  # no reuse of its memory before this stream is done
-                outputs[i] = self.tasks[i](xi)
-        results = []
-        for i, y in enumerate(outputs):
-            main.wait_stream(self.cuda_streams[i])
+                outputs[i] = self.tasks[i](inputs[i])
+        for stream, y in zip(self.cuda_streams, outputs, strict=True):
+            main.wait_stream(stream)
             y.record_stream(main)
-            results.append(y.to(inputs[0].device, non_blocking=True))
-        return results
+        return outputs
+
+    def run_devices(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Stream i on device i, on that device's current stream (devices run concurrently by themselves).
+
+        Cross-device copies order themselves after the current streams of both devices, so no explicit events
+        are needed, and none of this blocks the host.
+        """
+        home = inputs[0].device
+        outputs: list[torch.Tensor] = [inputs[0]] * 3
+        for i in (2, 1, 0):
+            with torch.cuda.device(self.devices[i]):
+                outputs[i] = self.tasks[i](inputs[i].to(self.devices[i], non_blocking=True))
+        return [y.to(home, non_blocking=True) for y in outputs]
 
     def close(self) -> None:
         """Stop the worker threads (threads mode)."""
