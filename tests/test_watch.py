@@ -205,3 +205,43 @@ def test_bad_input():
         watch(tiny_net(), every=0)
     with pytest.raises(DepthlabError, match="no weight layer"):
         watch(nn.ReLU())
+
+
+def test_with_the_engine_results_are_unchanged_and_rows_recorded():
+    from depthlab.data import Dataset
+    from depthlab.train import fit
+
+    x, y = torch.randn(64, 6), torch.randint(0, 3, (64,))
+    data = Dataset("toy", x, y, x[:8], y[:8], x[:8], y[:8], num_classes=3)
+    results = []
+    for watched in (False, True):
+        torch.manual_seed(0)
+        model = tiny_net()
+        w = watch(model, every=2)
+        assert hooks_on(model) == 0  # a watch not yet started attaches nothing
+        history = fit(model, data, callbacks=[w] if watched else [], steps=6, batch_size=16, quiet=True,
+                      device="cpu")
+        results.append((history.final, [p.detach().clone() for p in model.parameters()]))
+        assert hooks_on(model) == 0
+    assert results[0][0] == results[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1], strict=True))
+    assert sorted({r["step"] for r in w.rows}) == [0, 2, 4]
+    assert all(r["grad_norm"] > 0 and r["update_ratio"] > 0 for r in w.rows)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_on_cuda_matches_cpu_numbers():
+    rows = []
+    for device in ("cpu", "cuda"):
+        torch.manual_seed(0)
+        model = tiny_net().to(device)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        x, y = batch()
+        with watch(model, optimizer=opt) as w:
+            opt.zero_grad()
+            F.cross_entropy(model(x.to(device)), y.to(device)).backward()
+            opt.step()
+        rows.append(w.rows)
+    for a, b in zip(*rows, strict=True):
+        assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-4)
+        assert a["act_std"] == pytest.approx(b["act_std"], rel=1e-4, nan_ok=True)
