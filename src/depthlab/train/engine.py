@@ -109,6 +109,7 @@ class _Run:
             self._epochs(start_epoch, bar)
         finally:
             bar.close()
+        runtime.synchronize(self.device)
         self._finish(time.perf_counter() - start)
         self.callbacks.on_train_end(self.state)
         return self.history
@@ -212,6 +213,7 @@ class _Run:
             self._save(epoch)
 
     def _record(self) -> dict:
+        runtime.synchronize(self.device)  # training work still queued belongs to training time
         started = time.perf_counter()
         record = {"epoch": self.state.epoch, "step": self.state.step, **self._train_metrics(),
                   **_named("val", self._evaluate(self.model, "val"))}

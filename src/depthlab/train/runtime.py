@@ -97,6 +97,12 @@ def wrap_for_training(model: nn.Module, config: TrainConfig, device: torch.devic
     return wrapped
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so the clock reads what was done (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def barrier(where: Distributed) -> None:
     """Wait for every rank (no-op in a single process)."""
     if where.world_size > 1:
