@@ -45,6 +45,8 @@ def coerce(key: str, value: Any, tp: Any) -> Any:
             raise unknown(f"value for {key}", value, choices)
         return args[choices.index(str(value))]
     if origin in (tuple, list):
+        if not isinstance(value, (str, tuple, list)):
+            raise DepthlabError(f"{key}={value!r}: expected a comma-separated list")
         items = value.split(",") if isinstance(value, str) else list(value)
         inner = args[0] if args else str
         items = [coerce(key, v.strip() if isinstance(v, str) else v, inner) for v in items if v != ""]
