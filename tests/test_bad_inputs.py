@@ -1,0 +1,301 @@
+"""Bad input, a corpus of it: every malformed name, value, config or file gives one clear error and changes
+nothing on disk. CLI: one line on stderr, exit 2, no traceback. Python API: one DepthlabError.
+
+Also fuzzed with hypothesis: any garbage given to the config parser or as ``key=value`` overrides is either a
+valid config or a DepthlabError, never another exception.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from faults.corrupt import (
+    CHECKPOINT_DAMAGE,
+    CIFAR_DAMAGE,
+    MNIST_DAMAGE,
+    broken_checkpoint,
+    broken_cifar10,
+    broken_database,
+    broken_mnist,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from depthlab import config as cfg
+from depthlab.cli import main
+from depthlab.data import load_dataset
+from depthlab.data.registry import dataset_options
+from depthlab.errors import DepthlabError
+from depthlab.models import create_model, list_models
+from depthlab.models.registry import model_config
+from depthlab.train.checkpoint import load_checkpoint
+from depthlab.train.config import TrainConfig
+
+# (argv, a piece of the one-line message). Model errors use --data xor: they fail before any training.
+CLI_CASES = [
+    (["list", "foo"], "unknown thing to list 'foo'"),
+    (["frobnicate"], "No such command 'frobnicate'"),
+    (["train"], "Missing argument"),
+    (["train", "mlp", "--epochs", "3"], "No such option: --epochs"),
+    (["train", "mlpp"], "did you mean 'mlp'?"),
+    (["train", "mlp", "--data", "nosuch"], "unknown dataset 'nosuch'"),
+    (["train", "mlp", "--data", "xor", "--recipe", "nosuch"], "unknown recipe 'nosuch'"),
+    (["train", "mlp", "--data", "xor", "depth=abc"], "depth='abc': expected int"),
+    (["train", "mlp", "--data", "xor", "depth=0"], "depth=0"),
+    (["train", "mlp", "--data", "xor", "depth=-3"], "depth=-3"),
+    (["train", "mlp", "--data", "xor", "depth=2.5"], "depth='2.5'"),
+    (["train", "mlp", "--data", "xor", "depth=nan"], "depth='nan'"),
+    (["train", "mlp", "--data", "xor", "depth=1,2"], "depth='1,2'"),
+    (["train", "mlp", "--data", "xor", "width=1e400"], "width='1e400'"),
+    (["train", "mlp", "--data", "xor", "width=0"], "width=0"),
+    (["train", "mlp", "--data", "xor", "activation=rleu"], "did you mean 'relu'?"),
+    (["train", "mlp", "--data", "xor", "norm=bathc"], "did you mean 'batch'?"),
+    (["train", "mlp", "--data", "xor", "init=hee"], "unknown init 'hee'"),
+    (["train", "mlp", "--data", "xor", "dropout=1.5"], "dropout=1.5"),
+    (["train", "mlp", "--data", "xor", "residual=perhaps"], "residual='perhaps'"),
+    (["train", "mlp", "--data", "xor", "nosuchkey=1"], "unknown option 'nosuchkey'"),
+    (["train", "mlp", "--data", "xor", "depth"], "expected key=value, got 'depth'"),
+    (["train", "mlp", "--data", "xor", "=3"], "expected key=value, got '=3'"),
+    (["train", "mlp", "--data", "xor", "lr="], "lr='': expected float"),
+    (["train", "mlp", "--data", "xor", "lr=0"], "lr=0.0: must be > 0"),
+    (["train", "mlp", "--data", "xor", "lr=fast"], "lr='fast'"),
+    (["train", "mlp", "--data", "xor", "lr=nan"], "lr=nan"),
+    (["train", "mlp", "--data", "xor", "optimizer=sgdd"], "did you mean 'sgd'?"),
+    (["train", "mlp", "--data", "xor", "schedule=cosin"], "did you mean 'cosine'?"),
+    (["train", "mlp", "--data", "xor", "epochs=1.5"], "epochs='1.5'"),
+    (["train", "mlp", "--data", "xor", "epochs=0"], "epochs=0"),
+    (["train", "mlp", "--data", "xor", "steps=0"], "steps=0"),
+    (["train", "mlp", "--data", "xor", "batch_size=-1"], "batch_size=-1"),
+    (["train", "mlp", "--data", "xor", "momentum=1"], "momentum=1.0"),
+    (["train", "mlp", "--data", "xor", "label_smoothing=1"], "label_smoothing=1.0"),
+    (["train", "mlp", "--data", "xor", "warmup_factor=0"], "warmup_factor=0.0"),
+    (["train", "mlp", "--data", "xor", "grad_clip=-1"], "grad_clip=-1.0"),
+    (["train", "mlp", "--data", "xor", "milestones=5,3"], "must increase"),
+    (["train", "mlp", "--data", "xor", "amp=fp8"], "unknown value for amp 'fp8'"),
+    (["train", "mlp", "--data", "xor", "device=tpu"], "unknown value for device 'tpu'"),
+    (["train", "mlp", "--data", "xor", "compile=maybe"], "expected a boolean"),
+    (["train", "mlp", "--data", "xor", "augment=flipx"], "did you mean 'flip'?"),
+    (["train", "mlp", "--data", "xor", "resume=true"], "resume=true needs checkpoint_dir"),
+    (["train", "mlp", "--data", "xor", "seed=x"], "seed='x'"),
+    (["train", "mlp", "--data", "xor", "num_classes=1"], "num_classes=1: set by the data set"),
+    (["train", "mlp", "--data", "xor", "num_classes=3"], "num_classes=3: set by the data set"),
+    (["train", "mlp", "--data", "xor", "input_shape=5"], "input_shape=5: set by the data set"),
+    (["train", "parnet_s", "--data", "xor"], "needs 3 dims"),
+    (["train", "cnn2d", "--data", "xor"], "needs 3 dims"),
+    (["train", "mlp", "--data", "xor", "replicas=0"], "replicas=0"),
+    (["train", "mlp", "--data", "xor", "noise=-1"], "noise=-1.0"),
+    (["inspect", "mlp", "depth=x"], "depth='x'"),
+    (["inspect", "resnet_cifar", "depth=7"], "6n+2"),
+    (["inspect", "parnet_s", "input_shape=3,48,48"], "divisible by 32"),
+    (["inspect", "parnet_s", "width=0"], "width=0"),
+    (["doctor", "mlpp"], "did you mean 'mlp'?"),
+    (["data", "show", "nosuch"], "unknown dataset 'nosuch'"),
+    (["data", "show", "xor", "foo=1"], "unknown option for XorOptions 'foo'"),
+    (["data", "show", "xor", "--seed", "abc"], "Invalid value for '--seed'"),
+    (["data", "show", "cifar10", "root=nowhere"], "no cifar10 files in nowhere"),
+    (["data", "show", "imagefolder", "root=nowhere"], "image folder nowhere does not exist"),
+    (["data", "fetch", "nosuch"], "unknown dataset to fetch 'nosuch'"),
+    (["study", "nosuch", "--out", "out"], "unknown study 'nosuch'"),
+    (["study", "--quick", "--full", "--out", "out"], "--quick and --full: choose one"),
+    (["study", "depth", "--workers", "-1", "--out", "out"], "workers=-1: must be >= 1"),
+    (["study", "depth", "--backend", "spark", "--out", "out"], "unknown backend 'spark'"),
+    (["study", "depth", "--data", "nosuch", "--out", "out"], "unknown dataset 'nosuch'"),
+    (["study", "depth", "--workers", "two", "--out", "out"], "Invalid value for '--workers'"),
+    (["reparam", "missing_dir", "out/x"], "no such checkpoint"),
+    (["reference", "xor", "--norm", "weird"], "unknown norm 'weird'"),
+    (["reference", "xor", "--activation", "foo"], "unknown activation 'foo'"),
+    (["reference", "xor", "--depth", "0"], "depth must be at least 2"),
+]
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root`` with its bytes (None for folders)."""
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, expected: str) -> None:
+    lines = err.splitlines()
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("depthlab: error: "), err
+    assert expected in lines[0], lines[0]
+    assert "Traceback" not in err
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("argv, expected", CLI_CASES, ids=[" ".join(a) for a, _ in CLI_CASES])
+def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(argv, expected, workdir, capsys):
+    before = snapshot(workdir)
+    code, out, err = run_cli(argv, capsys)
+    assert_one_line_error(code, err, expected)
+    assert snapshot(workdir) == before
+
+
+# ---- malformed files -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("damage", sorted(CHECKPOINT_DAMAGE))
+def test_broken_checkpoint_is_one_clear_error_for_the_api_and_the_cli(damage, workdir, capsys):
+    marker = workdir / "code-ran"
+    folder = broken_checkpoint(workdir / "ckpt", damage, marker)
+    with pytest.raises(DepthlabError, match="checkpoint|latest.json"):
+        load_checkpoint(folder)
+    before = snapshot(workdir)
+    code, _, err = run_cli(["reparam", "ckpt", "out/deploy", "--model", "parnet_s"], capsys)
+    assert_one_line_error(code, err, "ckpt")
+    assert snapshot(workdir) == before and not marker.exists()
+
+
+CIFAR_MESSAGES = {"malicious_global": "refusing to unpickle posix.system", "truncated": "not a readable pickle",
+                  "not_a_pickle": "not a readable pickle", "wrong_image_size": "expected (N, 3072)",
+                  "label_count_mismatch": "with 3 labels", "label_out_of_range": "labels span 0..17",
+                  "a_list_not_a_dict": "expected a dict"}
+
+
+@pytest.mark.parametrize("damage", sorted(CIFAR_DAMAGE))
+def test_broken_cifar_file_is_one_clear_error(damage, workdir, capsys):
+    marker = workdir / "code-ran"
+    broken_cifar10(workdir / "cifar", damage, marker)
+    before = snapshot(workdir)
+    code, _, err = run_cli(["data", "show", "cifar10", "root=cifar"], capsys)
+    assert_one_line_error(code, err, CIFAR_MESSAGES[damage])
+    assert snapshot(workdir) == before and not marker.exists()
+
+
+@pytest.mark.parametrize("damage", sorted(MNIST_DAMAGE))
+def test_broken_idx_file_is_one_clear_error(damage, workdir):
+    broken_mnist(workdir / "mnist", damage)
+    before = snapshot(workdir)
+    with pytest.raises(DepthlabError, match="idx|match|truncated|magic|bytes|header"):
+        load_dataset("mnist", root="mnist")
+    assert snapshot(workdir) == before
+
+
+def test_corrupt_image_in_an_image_folder_is_one_clear_error(workdir, capsys):
+    (workdir / "images" / "train" / "cat").mkdir(parents=True)
+    (workdir / "images" / "train" / "cat" / "a.png").write_bytes(b"not a png")
+    code, _, err = run_cli(["data", "show", "imagefolder", "root=images"], capsys)
+    assert_one_line_error(code, err, "a.png: cannot read image")
+
+
+@pytest.mark.parametrize("payload", [b"not a database" * 100, b"SQLite format 3\x00" + b"\xff" * 200])
+def test_a_results_file_that_is_not_a_database_is_one_clear_error(payload, workdir, capsys):
+    broken_database(workdir / "study", payload)
+    before = snapshot(workdir)
+    code, _, err = run_cli(["study", "depth", "--report-only", "--out", "study"], capsys)
+    assert_one_line_error(code, err, "cannot open results database")
+    assert snapshot(workdir) == before
+
+
+# ---- the Python API --------------------------------------------------------------------------------------
+
+API_CASES = {
+    "unfused ParNet at 48x48": lambda: create_model("parnet_s", input_shape=(3, 48, 48))(torch.zeros(1, 3, 48, 48)),
+    "MLP fed the wrong input size": lambda: create_model("mlp", input_shape=(2,), num_classes=2)(torch.zeros(4, 3)),
+    "resnet_cifar depth 7": lambda: create_model("resnet_cifar", depth=7),
+    "mlp with a string depth": lambda: create_model("mlp", depth="deep"),
+    "mlp with a list width": lambda: create_model("mlp", width=[8, 8]),
+    "mlp with a boolean depth": lambda: create_model("mlp", depth=True),
+    "unknown model": lambda: create_model("resnet_cifarr"),
+    "xor with a text replica count": lambda: load_dataset("xor", replicas="many"),
+    "xor with a text seed": lambda: load_dataset("xor", seed="s"),
+    "train config with a dict lr": lambda: cfg.build(TrainConfig, {"lr": {"a": 1}}),
+    "train config with a list epochs": lambda: cfg.build(TrainConfig, {"epochs": [1, 2]}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(API_CASES))
+def test_api_bad_input_is_a_depthlab_error(case):
+    with pytest.raises(DepthlabError):
+        API_CASES[case]()
+
+
+# ---- real processes: the console script prints one line and exits 2 ----------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv, expected", [
+    (["train", "mlpp"], "did you mean 'mlp'?"),
+    (["train", "mlp", "--data", "xor", "lr=fast"], "lr='fast'"),
+    (["study", "nosuch"], "unknown study 'nosuch'"),
+])
+def test_real_process_prints_one_line_and_exits_2(argv, expected, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "depthlab.cli", *argv], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()] and expected in done.stderr
+    assert "Traceback" not in done.stderr and list(tmp_path.iterdir()) == []
+
+
+# ---- fuzzing ---------------------------------------------------------------------------------------------
+
+GARBAGE = st.one_of(st.text(max_size=12), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
+                    st.booleans(), st.none(), st.lists(st.integers(-3, 300), max_size=4),
+                    st.sampled_from(["none", "null", "1e3", "-0", "nan", "inf", "1,2,3", "true", "relu", "batch",
+                                     " 8 ", "0x10", "1_000", "3,48,48", "he_normal", "sgd"]))
+MODELS = [name for name in list_models() if not name.startswith(("resnet18", "resnet34", "resnet50"))]
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _fields_and_noise(cls: type) -> st.SearchStrategy:
+    return st.dictionaries(st.one_of(st.sampled_from(sorted(cfg.field_types(cls))), st.text(max_size=6)),
+                           GARBAGE, max_size=4)
+
+
+def _valid_or_depthlab_error(make) -> None:
+    try:
+        make()
+    except DepthlabError:
+        pass
+
+
+@FUZZ
+@given(name=st.sampled_from(MODELS), data=st.data())
+def test_fuzz_model_configs_are_valid_or_a_depthlab_error(name, data):
+    from depthlab.models.registry import MODELS as REGISTRY
+
+    overrides = data.draw(_fields_and_noise(REGISTRY.get(name).config_cls))
+    _valid_or_depthlab_error(lambda: model_config(name, **overrides))
+
+
+@FUZZ
+@given(overrides=_fields_and_noise(TrainConfig))
+def test_fuzz_train_config_is_valid_or_a_depthlab_error(overrides):
+    _valid_or_depthlab_error(lambda: cfg.build(TrainConfig, overrides))
+
+
+@FUZZ
+@given(name=st.sampled_from(["xor", "spirals", "parity", "sawtooth", "mnist1d", "cifar10", "digits"]),
+       data=st.data())
+def test_fuzz_data_options_are_valid_or_a_depthlab_error(name, data):
+    from depthlab.data.registry import DATASETS
+
+    overrides = data.draw(_fields_and_noise(DATASETS.get(name).options_cls))
+    _valid_or_depthlab_error(lambda: dataset_options(name, **overrides))
+
+
+@FUZZ
+@given(pairs=st.lists(st.one_of(st.text(max_size=20), st.builds("{}={}".format, st.sampled_from(
+    sorted(cfg.field_types(TrainConfig))), st.text(max_size=10))), max_size=5))
+def test_fuzz_cli_key_value_overrides_parse_and_route_or_raise_a_depthlab_error(pairs):
+    from depthlab.train.launch import route_overrides
+
+    def parse_and_route():
+        model_keys, train_keys, data_keys = route_overrides("mlp", "xor", cfg.parse_pairs(pairs))
+        model_config("mlp", **model_keys)
+        cfg.build(TrainConfig, train_keys)
+        dataset_options("xor", **data_keys)
+
+    _valid_or_depthlab_error(parse_and_route)
