@@ -96,3 +96,14 @@ def test_bad_input(data):
         doctor("mlpp", data, steps=1)
     with pytest.raises(DepthlabError, match="widht"):
         doctor("mlp", data, steps=1, widht=3)
+
+
+def test_any_module_can_see_the_doctor(data):
+    from torch import nn
+
+    layers = [nn.Flatten(), nn.Linear(40, 32), nn.Sigmoid()]
+    for _ in range(10):
+        layers += [nn.Linear(32, 32), nn.Sigmoid()]
+    report = doctor(nn.Sequential(*layers, nn.Linear(32, 10)), data, steps=4, every=2, lr=1e-3)
+    assert report.model == "Sequential" and "vanishing gradients" in flagged(report)
+    assert report.twin is None  # no registered config to halve: no degradation check

@@ -31,7 +31,7 @@ def test_probes_rise_with_depth_and_end_near_the_net(trained_cnn):
     assert [r["name"] for r in rows] == ["stem", "blocks.0", "blocks.1", "blocks.2"]
     assert acc[-1] > acc[0] + 0.05
     assert acc[-1] >= max(acc[:-1]) - 0.02  # the top of the stack is (about) the most linearly separable
-    assert abs(acc[-1] - net_acc) < 0.05
+    assert abs(acc[-1] - net_acc) < 0.06
 
 
 def test_lesion_skips_only_shape_keeping_blocks(trained_cnn):
