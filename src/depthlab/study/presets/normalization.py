@@ -1,8 +1,9 @@
 """Normalization study: BatchNorm stabilizes and speeds up training, allowing much higher learning rates
 (Ioffe & Szegedy 2015, arXiv 1502.03167); LayerNorm for comparison.
 
-A deep MLP with no norm, BatchNorm or LayerNorm over a learning-rate sweep (SGD with momentum); the evidence
-is the training loss curves and the highest learning rate that still trains.
+A deep MLP (He init, so that the net without normalization can train at all) with no norm, BatchNorm or
+LayerNorm over a learning-rate sweep (SGD with momentum); the evidence is the training loss curves and the
+highest learning rate that still trains.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
     base = {
         "study": "normalization",
-        "model": {"name": "mlp", "width": 64, "depth": s["depth"]},
+        "model": {"name": "mlp", "width": 64, "depth": s["depth"], "init": "he_normal"},
         "data": {"name": data},
         "train": {"steps": s["steps"], "optimizer": "sgd", "momentum": 0.9, "batch_size": 128},
     }
