@@ -19,10 +19,13 @@ def train(model: str = typer.Argument(..., help="a model name, e.g. mlp, cnn1d, 
           quiet: bool = typer.Option(False, "--quiet", help="no progress bar")) -> None:
     """Train MODEL on a data set and print the final metrics."""
     from depthlab.train.launch import train_named
+    from depthlab.train.recipes import recipe as get_recipe
 
-    run = train_named(model, parse_pairs(overrides or []), data, recipe, out, quiet)
     console = Console()
-    for note in run.notes + run.history.notes:
+    if recipe and get_recipe(recipe).note:
+        console.print(f"note: {get_recipe(recipe).note}")
+    run = train_named(model, parse_pairs(overrides or []), data, recipe, out, quiet)
+    for note in run.history.notes:
         console.print(f"note: {note}")
     console.print(_result_table(model, run))
 
