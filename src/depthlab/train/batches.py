@@ -25,16 +25,14 @@ def epoch_permutation(num_samples: int, seed: int, epoch: int, device: torch.dev
     return torch.randperm(num_samples, generator=generator).to(device)
 
 
-def batch_indices(order: torch.Tensor, index: int, batch_size: int, rank: int = 0,
-                  world_size: int = 1) -> torch.Tensor:
-    """This rank's share of global batch ``index``: rank r takes the r-th ``batch_size`` slice."""
-    start = index * batch_size * world_size + rank * batch_size
-    return order[start:start + batch_size]
-
-
 def epoch_batches(x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, batch_size: int, first: int = 0,
                   rank: int = 0, world_size: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield ``(x, y)`` batches of one epoch, starting at batch ``first`` (for a resume within an epoch)."""
+    """Yield ``(x, y)`` batches of one epoch, starting at batch ``first`` (for a resume within an epoch).
+
+    The epoch's data are gathered in permuted order once (one large copy), so each batch is a contiguous view:
+    no per-step gather kernels.
+    """
+    x, y = x[order], y[order]
     for index in range(first, steps_per_epoch(len(x), batch_size, world_size)):
-        idx = batch_indices(order, index, batch_size, rank, world_size)
-        yield x[idx], y[idx]
+        start = index * batch_size * world_size + rank * batch_size
+        yield x[start:start + batch_size], y[start:start + batch_size]
