@@ -109,8 +109,11 @@ def _measure_table(model: str, report: dict) -> Table:
 
 def _layer_table(rows: list[dict]) -> Table:
     table = Table(title="weight layers in execution order")
+    longest = max((len(r["name"]) for r in rows), default=4)
     for column in ("depth", "name", "kind", "params", "output", "FLOPs/sample"):
-        table.add_column(column, justify="left" if column in ("name", "kind") else "right")
+        # a layer's name is what the user looks up: never cut it, let the other columns wrap
+        width = longest if column == "name" else None
+        table.add_column(column, justify="left" if column in ("name", "kind") else "right", min_width=width)
     for r in rows:
         output = "x".join(str(s) for s in r["output"])
         table.add_row(str(r["depth"]), r["name"], r["kind"], f"{r['params']:,}", output, f"{r['flops']:,.0f}")
