@@ -208,3 +208,11 @@ def test_depth_matches_the_depth_meter_on_the_fused_model(name, overrides):
     x = torch.randn(1, model.config.input_shape[0], size, size)
     measured = longest_path_depth(model, x, form="deploy").depth
     assert measured == model.depth == (12 if name in VARIANTS else model.config.depth)
+
+
+@pytest.mark.parametrize("name", ["parnet_cifar_s", "parnet_cifar_m", "parnet_cifar_l", "parnet_cifar_xl"])
+def test_cifar_variants_fuse_exactly(name):
+    model = create_model(name, **({} if name == "parnet_cifar_s" else {"width": 16}))
+    before = n_params(model)
+    assert check_equivalence(model, batch=2, inplace=True).max_rel_error <= 1e-5
+    assert n_params(model) < before and model.depth == 11
