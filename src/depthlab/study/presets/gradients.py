@@ -19,6 +19,7 @@ from depthlab.study.presets.base import (
     metric,
     pct,
     sci,
+    tags_of,
     undecided,
     where,
 )
@@ -97,7 +98,7 @@ def _geo_mean(values: list[float]) -> float:
 def plot(rows: list[Row], figure) -> None:
     left, middle, right = figure.subplots(1, 3)
     deepest = max(r["depth"] for r in rows)
-    for setup in tags_in(rows):
+    for setup in tags_of(rows, "setup"):  # the same order (and colours) as the other panels
         for row in where(rows, setup=setup, depth=deepest, seed=0):
             norms = (row.get("diagnostics") or {}).get("act_grad_norms_init") or []
             left.plot(range(1, len(norms) + 1), norms, marker=".", label=setup)
@@ -108,10 +109,6 @@ def plot(rows: list[Row], figure) -> None:
     middle.set(title="gradient shrink last/first at init", ylabel="ratio")
     lines(right, rows, "depth", "train_acc", by="setup")
     right.set_title("training accuracy after SGD")
-
-
-def tags_in(rows: list[Row]) -> list[str]:
-    return list(dict.fromkeys(r["setup"] for r in rows))
 
 
 STUDY = Study(
