@@ -81,7 +81,7 @@ def test_reparameterization_is_exact_for_every_variant(name):
     assert model.depth == 12
     # kept unfused: identity BN (gated by its SE), every SE gate, the pre-fusion BNs
     assert all(isinstance(s.skip_norm, nn.BatchNorm2d) for stream in model.streams for s in stream)
-    assert all(b.se.conv.weight.shape[-1] == 1 for b in model.blocks())
+    assert all(b.se.conv.weight.shape[-1] == 1 for b in model.parnet_blocks())
     norms = [getattr(f, n) for f in (model.fuse2, model.fuse3) for n in ("norm_current", "norm_previous")]
     assert all(isinstance(norm, nn.BatchNorm2d) for norm in norms)
 

@@ -140,8 +140,8 @@ class ParNet(nn.Module):
         """True when every block is in deploy form."""
         return all(b.is_fused for b in self.modules() if isinstance(b, ParNetBlock))
 
-    def blocks(self) -> list[ParNetBlock]:
-        """Every ParNet block, stem first."""
+    def parnet_blocks(self) -> list[ParNetBlock]:
+        """Every ParNet block, stem first (not named ``blocks``: there is no sequential depth axis to cut)."""
         return [m for m in self.modules() if isinstance(m, ParNetBlock)]
 
     # --- forward --------------------------------------------------------------------------------------------
