@@ -34,8 +34,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def plain_loop(model, x, y, steps: int, batch_size: int, lr: float, device: torch.device,
-               channels_last: bool = False) -> float:
+def plain_loop(
+    model, x, y, steps: int, batch_size: int, lr: float, device: torch.device, channels_last: bool = False
+) -> float:
     """The baseline; returns samples/s over ``steps`` steps (the data start on the CPU, as a user's would)."""
     loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, drop_last=True)
     model = model.to(device)
@@ -63,8 +64,17 @@ def plain_loop(model, x, y, steps: int, batch_size: int, lr: float, device: torc
 def engine(model, data: Dataset, steps: int, batch_size: int, lr: float, **options) -> float:
     """depthlab's ``fit``: samples/s of its training loop (perf_counter around the loop, evaluations excluded,
     as the plain loop's timing excludes them)."""
-    history = fit(model, data, steps=steps, batch_size=batch_size, optimizer="adam", lr=lr, quiet=True,
-                  eval_every=10**6, **options)
+    history = fit(
+        model,
+        data,
+        steps=steps,
+        batch_size=batch_size,
+        optimizer="adam",
+        lr=lr,
+        quiet=True,
+        eval_every=10**6,
+        **options,
+    )
     return history.samples_per_sec
 
 
@@ -72,15 +82,33 @@ def as_dataset(x: torch.Tensor, y: torch.Tensor, classes: int) -> Dataset:
     return Dataset("bench", x, y, x[:256], y[:256], x[:256], y[:256], num_classes=classes)
 
 
-def compare(name: str, make_model, x, y, classes: int, steps: int, batch: int, device: torch.device,
-            repeats: int = 3, **engine_options) -> dict:
+def compare(
+    name: str,
+    make_model,
+    x,
+    y,
+    classes: int,
+    steps: int,
+    batch: int,
+    device: torch.device,
+    repeats: int = 3,
+    **engine_options,
+) -> dict:
     """Median samples/s of each loop over ``repeats`` alternating runs (after one warm-up run of each)."""
     data = as_dataset(x, y, classes)
     plain, ours = [], []
     for i in range(repeats + 1):
         torch.manual_seed(i)
-        p = plain_loop(make_model(), x, y, steps, batch, 1e-3, device,
-                       channels_last=engine_options.get("channels_last", False))
+        p = plain_loop(
+            make_model(),
+            x,
+            y,
+            steps,
+            batch,
+            1e-3,
+            device,
+            channels_last=engine_options.get("channels_last", False),
+        )
         torch.manual_seed(i)
         e = engine(make_model(), data, steps, batch, 1e-3, device=device.type, **engine_options)
         if i:  # the first pair warms up caches, allocators and compilation
@@ -91,8 +119,9 @@ def compare(name: str, make_model, x, y, classes: int, steps: int, batch: int, d
     return row
 
 
-def matmul_peak_gflops(n: int = 2048, repeats: int = 10, device: torch.device = torch.device("cpu")) -> float:
+def matmul_peak_gflops(n: int = 2048, repeats: int = 10, device: torch.device | None = None) -> float:
     """fp32 ``mm`` of two n x n matrices: the best of ``repeats`` timings, as GFLOP/s (2 n^3 per product)."""
+    device = device or torch.device("cpu")
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     torch.mm(a, b)
     best = float("inf")
@@ -121,8 +150,17 @@ def wide_mlp_gflops(width: int, batch: int, steps: int, device: torch.device) ->
     data = as_dataset(x, y, 10)
     fit(make(), data, steps=3, batch_size=batch, optimizer="sgd", lr=1e-3, quiet=True, device=device.type)
     start = time.perf_counter()
-    history = fit(make(), data, steps=steps, batch_size=batch, optimizer="sgd", lr=1e-3, quiet=True,
-                  device=device.type, eval_every=10**6)
+    history = fit(
+        make(),
+        data,
+        steps=steps,
+        batch_size=batch,
+        optimizer="sgd",
+        lr=1e-3,
+        quiet=True,
+        device=device.type,
+        eval_every=10**6,
+    )
     seconds = time.perf_counter() - start
     return flops_per_step * history.steps / seconds / 1e9, flops_per_step / 1e9
 
@@ -144,8 +182,18 @@ def resnet20_case(device: torch.device, steps: int) -> dict:
         return create_model("resnet_cifar", depth=20 if cuda else 8, width=16 if cuda else 4)
 
     options = dict(amp="bf16", channels_last=True, compile=True, compile_mode="reduce-overhead")
-    return compare("resnet20 cifar (bf16, channels_last, cuda graphs)" if cuda else "resnet8 toy (cpu, path only)",
-                   make, x, y, 10, steps if cuda else 2, batch, device, repeats=2 if cuda else 1, **options)
+    return compare(
+        "resnet20 cifar (bf16, channels_last, cuda graphs)" if cuda else "resnet8 toy (cpu, path only)",
+        make,
+        x,
+        y,
+        10,
+        steps if cuda else 2,
+        batch,
+        device,
+        repeats=2 if cuda else 1,
+        **options,
+    )
 
 
 def main() -> None:
@@ -159,11 +207,21 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
     x, y = mnist1d_like()
-    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, fp32, batch 128,"
-          f" {args.steps} steps")
+    print(
+        f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, fp32, batch 128,"
+        f" {args.steps} steps"
+    )
     rows = [
-        compare("mnist1d mlp (depth 3, width 100)",
-                lambda: create_model("mlp", depth=3, width=100), x, y, 10, args.steps, 128, device),
+        compare(
+            "mnist1d mlp (depth 3, width 100)",
+            lambda: create_model("mlp", depth=3, width=100),
+            x,
+            y,
+            10,
+            args.steps,
+            128,
+            device,
+        ),
         compare("mnist1d cnn1d (default)", lambda: create_model("cnn1d"), x, y, 10, args.steps, 128, device),
         resnet20_case(device, args.steps),
     ]
@@ -172,8 +230,11 @@ def main() -> None:
         print(f"{r['case']:52s} {r['plain']:16,.0f} {r['engine']:17,.0f} {r['ratio']:6.2f}x")
     peak = matmul_peak_gflops(device=device)
     achieved, per_step = wide_mlp_gflops(args.width, 512, 60, device)
-    print(f"wide MLP (depth 4, width {args.width}, batch 512, SGD): {per_step:.2f} GFLOP/step, {achieved:.1f} GFLOP/s"
-          f" = {achieved / peak:.0%} of the fp32 matmul peak {peak:.1f} GFLOP/s (mm 2048x2048, best of 10)")
+    print(
+        f"wide MLP (depth 4, width {args.width}, batch 512, SGD): {per_step:.2f} GFLOP/step,"
+        f" {achieved:.1f} GFLOP/s"
+        f" = {achieved / peak:.0%} of the fp32 matmul peak {peak:.1f} GFLOP/s (mm 2048x2048, best of 10)"
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,20 @@ def dropout_bn_mlp(seed=0) -> nn.Module:
     return nn.Sequential(nn.Linear(10, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, 3))
 
 
-RECIPE = dict(epochs=3, batch_size=50, optimizer="sgd", lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3,
-              schedule="cosine", warmup=3, ema_decay=0.9, eval_every=1, **QUIET)
+RECIPE = dict(
+    epochs=3,
+    batch_size=50,
+    optimizer="sgd",
+    lr=0.1,
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=1e-3,
+    schedule="cosine",
+    warmup=3,
+    ema_decay=0.9,
+    eval_every=1,
+    **QUIET,
+)
 
 
 class Crash(Exception):
@@ -67,7 +79,7 @@ def test_checkpoint_round_trip_restores_weights_and_optimizer_state(tmp_path):
     fit(model, blobs(), checkpoint_dir=str(tmp_path), **RECIPE)
     tensors, meta = ckpt.load_checkpoint(tmp_path)
     other = load_weights(dropout_bn_mlp(seed=3), tmp_path)
-    for (k, v), w in zip(model.state_dict().items(), other.state_dict().values()):
+    for (k, v), w in zip(model.state_dict().items(), other.state_dict().values(), strict=True):
         assert torch.equal(v, w), k
     # the optimizer state written equals the one read back into a fresh optimizer
     config = TrainConfig(**{k: v for k, v in RECIPE.items() if k in TrainConfig.__dataclass_fields__})

@@ -31,8 +31,9 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     try:
         model = no_bn_mlp()
-        history = fit(model, blobs(n_train=128), epochs=1, batch_size=B, checkpoint_dir=f"{out_dir}/ckpt",
-                      **SETTINGS)
+        history = fit(
+            model, blobs(n_train=128), epochs=1, batch_size=B, checkpoint_dir=f"{out_dir}/ckpt", **SETTINGS
+        )
         if rank == 0:
             torch.save({"final": history.final, "state": model.state_dict()}, f"{out_dir}/rank0.pt")
     finally:
@@ -64,8 +65,15 @@ def test_a_ddp_checkpoint_resumes_in_one_process(ddp_run):
         assert torch.equal(value, result["state"][key]), key
     # continue the DDP run for a second epoch alone, and compare with 2 uninterrupted single-process epochs
     resumed = no_bn_mlp()
-    fit(resumed, blobs(n_train=128), epochs=2, batch_size=2 * B, checkpoint_dir=str(out / "ckpt"), resume=True,
-        **SETTINGS)
+    fit(
+        resumed,
+        blobs(n_train=128),
+        epochs=2,
+        batch_size=2 * B,
+        checkpoint_dir=str(out / "ckpt"),
+        resume=True,
+        **SETTINGS,
+    )
     reference = no_bn_mlp()
     fit(reference, blobs(n_train=128), epochs=2, batch_size=2 * B, **SETTINGS)
     for key, value in reference.state_dict().items():

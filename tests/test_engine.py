@@ -88,16 +88,18 @@ def test_step_losses_match_a_hand_written_loop():
     order = torch.randperm(96, generator=torch.Generator().manual_seed(0 * 1_000_003 + 0))
     opt = torch.optim.SGD(ref.parameters(), lr=0.05)
     for i in range(3):
-        idx = order[i * 32:(i + 1) * 32]
+        idx = order[i * 32 : (i + 1) * 32]
         opt.zero_grad()
         F.cross_entropy(ref(data.x_train[idx]), data.y_train[idx]).backward()
         opt.step()
-    for p, q in zip(model.parameters(), ref.parameters()):
+    for p, q in zip(model.parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(p, q)
 
 
 def test_weight_decay_skips_norm_weights_and_biases():
-    model = nn.Sequential(nn.Conv1d(1, 4, 3), nn.BatchNorm1d(4), nn.Flatten(), nn.Linear(8, 2), nn.LayerNorm(2))
+    model = nn.Sequential(
+        nn.Conv1d(1, 4, 3), nn.BatchNorm1d(4), nn.Flatten(), nn.Linear(8, 2), nn.LayerNorm(2)
+    )
     decay, no_decay = param_groups(model, 0.1)
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
     assert {id(p) for p in decay["params"]} == {id(model[0].weight), id(model[3].weight)}
@@ -116,18 +118,21 @@ def test_sgd_weight_decay_only_moves_matrices_when_gradients_are_zero():
     torch.testing.assert_close(model.bias, before[1])
 
 
-@pytest.mark.parametrize("overrides, step, expected", [
-    ({"schedule": "step", "step_size": 10, "gamma": 0.5}, 25, 0.25),
-    ({"schedule": "multistep", "milestones": "32000,48000"}, 31999, 1.0),
-    ({"schedule": "multistep", "milestones": "32000,48000"}, 32000, 0.1),
-    ({"schedule": "multistep", "milestones": "32000,48000"}, 50000, 0.01),
-    ({"schedule": "cosine"}, 50, 0.5),
-    ({"schedule": "cosine", "min_lr": 0.01, "lr": 0.1}, 100, 0.1),
-    ({"schedule": "cosine", "warmup": 10}, 4, 0.5),
-    ({"schedule": "cosine", "warmup": 10}, 55, 0.5),
-    ({"warmup": 400, "warmup_mode": "constant", "warmup_factor": 0.1}, 399, 0.1),
-    ({"warmup": 400, "warmup_mode": "constant", "warmup_factor": 0.1}, 400, 1.0),
-])
+@pytest.mark.parametrize(
+    "overrides, step, expected",
+    [
+        ({"schedule": "step", "step_size": 10, "gamma": 0.5}, 25, 0.25),
+        ({"schedule": "multistep", "milestones": "32000,48000"}, 31999, 1.0),
+        ({"schedule": "multistep", "milestones": "32000,48000"}, 32000, 0.1),
+        ({"schedule": "multistep", "milestones": "32000,48000"}, 50000, 0.01),
+        ({"schedule": "cosine"}, 50, 0.5),
+        ({"schedule": "cosine", "min_lr": 0.01, "lr": 0.1}, 100, 0.1),
+        ({"schedule": "cosine", "warmup": 10}, 4, 0.5),
+        ({"schedule": "cosine", "warmup": 10}, 55, 0.5),
+        ({"warmup": 400, "warmup_mode": "constant", "warmup_factor": 0.1}, 399, 0.1),
+        ({"warmup": 400, "warmup_mode": "constant", "warmup_factor": 0.1}, 400, 1.0),
+    ],
+)
 def test_lr_factor_matches_the_hand_formula(overrides, step, expected):
     config = build(TrainConfig, overrides)
     assert lr_factor(step, 100, config) == pytest.approx(expected)
@@ -198,8 +203,20 @@ class Recorder(Callback):
 def test_callbacks_fire_in_order_and_see_gradients_before_the_step():
     rec = Recorder()
     fit(small_mlp(), blobs(n_train=64), epochs=2, batch_size=32, callbacks=[rec], **QUIET)
-    assert rec.events == ["start", "backward", "step1", "backward", "step2", "epoch1",
-                          "backward", "step3", "backward", "step4", "epoch2", "end"]
+    assert rec.events == [
+        "start",
+        "backward",
+        "step1",
+        "backward",
+        "step2",
+        "epoch1",
+        "backward",
+        "step3",
+        "backward",
+        "step4",
+        "epoch2",
+        "end",
+    ]
     assert all(rec.grad_seen)
 
 
@@ -234,10 +251,17 @@ def test_gpu_only_options_are_noted_on_cpu_and_change_nothing():
     assert any("amp" in n for n in fancy.notes) and any("compile" in n for n in fancy.notes)
 
 
-@pytest.mark.parametrize("overrides, word", [
-    ({"optimizer": "sgdd"}, "sgd"), ({"lr": -1}, "lr"), ({"epochs": 0}, "epochs"), ({"bogus": 1}, "bogus"),
-    ({"schedule": "cosin"}, "cosine"), ({"label_smoothing": 1.5}, "label_smoothing"),
-])
+@pytest.mark.parametrize(
+    "overrides, word",
+    [
+        ({"optimizer": "sgdd"}, "sgd"),
+        ({"lr": -1}, "lr"),
+        ({"epochs": 0}, "epochs"),
+        ({"bogus": 1}, "bogus"),
+        ({"schedule": "cosin"}, "cosine"),
+        ({"label_smoothing": 1.5}, "label_smoothing"),
+    ],
+)
 def test_bad_config_raises_naming_the_value(overrides, word):
     with pytest.raises(DepthlabError, match=word):
         fit(small_mlp(), blobs(), **overrides, **QUIET)

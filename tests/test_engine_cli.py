@@ -1,4 +1,4 @@
-"""``depthlab train``: bad input exits 2 with one line naming it; a good run prints its table and result.json."""
+"""``depthlab train``: bad input exits 2 with one line naming it; a run prints its table and result.json."""
 
 import json
 
@@ -9,15 +9,18 @@ from depthlab.train.launch import route_overrides
 from depthlab.train.recipes import list_recipes, recipe
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["train", "mlp", "dept=3"], ["'dept'", "did you mean 'depth'"]),
-    (["train", "mlpp"], ["unknown model 'mlpp'", "'mlp'"]),
-    (["train", "mlp", "lr=-1"], ["lr=-1"]),
-    (["train", "mlp", "optimizer=sgdd"], ["'sgdd'", "'sgd'"]),
-    (["train", "mlp", "--recipe", "resnet_cfar"], ["unknown recipe", "'resnet_cifar'"]),
-    (["train", "mlp", "--data", "mnist1e"], ["unknown dataset", "'mnist1d'"]),
-    (["train", "mlp", "epochs"], ["key=value", "'epochs'"]),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["train", "mlp", "dept=3"], ["'dept'", "did you mean 'depth'"]),
+        (["train", "mlpp"], ["unknown model 'mlpp'", "'mlp'"]),
+        (["train", "mlp", "lr=-1"], ["lr=-1"]),
+        (["train", "mlp", "optimizer=sgdd"], ["'sgdd'", "'sgd'"]),
+        (["train", "mlp", "--recipe", "resnet_cfar"], ["unknown recipe", "'resnet_cifar'"]),
+        (["train", "mlp", "--data", "mnist1e"], ["unknown dataset", "'mnist1d'"]),
+        (["train", "mlp", "epochs"], ["key=value", "'epochs'"]),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(capsys, argv, words):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -27,8 +30,19 @@ def test_bad_input_exits_2_with_one_line(capsys, argv, words):
 
 
 def test_a_run_prints_the_table_and_writes_results(capsys, tmp_path):
-    argv = ["train", "mlp", "depth=2", "width=16", "steps=20", "device=cpu", "--data", "xor", "--out", str(tmp_path),
-            "--quiet"]
+    argv = [
+        "train",
+        "mlp",
+        "depth=2",
+        "width=16",
+        "steps=20",
+        "device=cpu",
+        "--data",
+        "xor",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "mlp on xor: ok" in out and "test_acc" in out

@@ -30,8 +30,9 @@ def test_logistic_regression_is_near_the_published_32_percent(mnist1d):
 
 @pytest.mark.slow
 def test_mlp_beats_60_percent(mnist1d):
-    history = train("mlp", mnist1d, {"depth": 3, "width": 100}, epochs=30, lr=1e-2, schedule="cosine",
-                    weight_decay=0.05)
+    history = train(
+        "mlp", mnist1d, {"depth": 3, "width": 100}, epochs=30, lr=1e-2, schedule="cosine", weight_decay=0.05
+    )
     assert history.final["test_acc"] >= 0.60
 
 

@@ -11,12 +11,14 @@ from depthlab.config import parse_pairs
 
 
 @app.command("train")
-def train(model: str = typer.Argument(..., help="a model name, e.g. mlp, cnn1d, resnet_cifar"),
-          overrides: list[str] = typer.Argument(None, help="key=value for the model, training or data"),
-          data: str = typer.Option(None, "--data", help="a data set name (default: the recipe's, or mnist1d)"),
-          recipe: str = typer.Option(None, "--recipe", help="a named recipe applied before the overrides"),
-          out: str = typer.Option(None, "--out", help="folder for result.json and checkpoints"),
-          quiet: bool = typer.Option(False, "--quiet", help="no progress bar")) -> None:
+def train(
+    model: str = typer.Argument(..., help="a model name, e.g. mlp, cnn1d, resnet_cifar"),
+    overrides: list[str] = typer.Argument(None, help="key=value for the model, training or data"),  # noqa: B008
+    data: str = typer.Option(None, "--data", help="a data set name (default: the recipe's, or mnist1d)"),
+    recipe: str = typer.Option(None, "--recipe", help="a named recipe applied before the overrides"),
+    out: str = typer.Option(None, "--out", help="folder for result.json and checkpoints"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+) -> None:
     """Train MODEL on a data set and print the final metrics."""
     from depthlab.train.launch import train_named
     from depthlab.train.recipes import recipe as get_recipe

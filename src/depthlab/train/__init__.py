@@ -8,4 +8,14 @@ from depthlab.train.evaluate import evaluate
 from depthlab.train.history import History
 from depthlab.train.recipes import list_recipes, recipe
 
-__all__ = ["Callback", "History", "TrainConfig", "TrainState", "evaluate", "fit", "list_recipes", "load_weights", "recipe"]
+__all__ = [
+    "Callback",
+    "History",
+    "TrainConfig",
+    "TrainState",
+    "evaluate",
+    "fit",
+    "list_recipes",
+    "load_weights",
+    "recipe",
+]

@@ -23,12 +23,14 @@ AUGMENTS: dict[str, dict] = {
 
 
 def check_augment(name: str, x_train: torch.Tensor) -> None:
-    """An unknown name, or augmentation of data that is not (N, C, H, W), is an error before training starts."""
+    """Unknown names, and augmenting data that is not (N, C, H, W), fail before training starts."""
     if name not in AUGMENTS:
         raise unknown("augment", name, AUGMENTS)
     if name != "none" and x_train.ndim != 4:
-        raise DepthlabError(f"augment={name!r} needs image data (N, C, H, W); got shape {tuple(x_train.shape)}"
-                            " (valid here: none)")
+        raise DepthlabError(
+            f"augment={name!r} needs image data (N, C, H, W); got shape {tuple(x_train.shape)}"
+            " (valid here: none)"
+        )
 
 
 class EpochAugment:

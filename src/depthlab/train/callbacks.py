@@ -15,7 +15,7 @@ from depthlab.train.history import History
 
 @dataclass
 class TrainState:
-    """The run as callbacks see it. ``loss`` is the last batch loss as a device tensor (read it with ``.item()``)."""
+    """The run as callbacks see it; ``loss`` is the last batch loss as a device tensor."""
 
     model: nn.Module  # the bare model (not the DDP or compiled wrapper)
     optimizer: torch.optim.Optimizer

@@ -1,8 +1,9 @@
 """Checkpoints: tensors in safetensors, everything else in JSON; written atomically, read without unpickling.
 
 A checkpoint ``step-00001234`` is two files, ``.safetensors`` (model, EMA, optimizer state, RNG states) and
-``.json`` (config, scheduler, step, history, scalar optimizer state). ``latest.json`` names the newest complete
-one and is replaced last, by a rename, so a crash at any moment leaves the previous checkpoint intact.
+``.json`` (config, scheduler, step, history, scalar optimizer state). ``latest.json`` names the newest
+complete one and is replaced last, by a rename, so a crash at any moment leaves the previous checkpoint
+intact.
 """
 
 from __future__ import annotations
@@ -45,11 +46,15 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     _atomic_write(path, write)
 
 
-def save_checkpoint(directory: str | Path, name: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+def save_checkpoint(
+    directory: str | Path, name: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> Path:
     """Write ``name``.safetensors and ``name``.json, point ``latest.json`` at them, drop older checkpoints."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob(".*.tmp"):  # a write cut short by kill -9 (one run writes to a folder at a time)
+    for stale in directory.glob(
+        ".*.tmp"
+    ):  # a write cut short by kill -9 (one run writes to a folder at a time)
         stale.unlink(missing_ok=True)
     # safetensors wants contiguous CPU tensors that share no storage (tied weights would)
     flat = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
@@ -110,8 +115,9 @@ def optimizer_to_flat(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch
     return tensors, {"param_groups": state_dict["param_groups"], "scalars": scalars}
 
 
-def optimizer_from_flat(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
-                        meta: dict[str, Any]) -> None:
+def optimizer_from_flat(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> None:
     """Load the state written by ``optimizer_to_flat``."""
     state: dict[int, dict[str, Any]] = {}
     for key, value in prefixed("optim", tensors).items():

@@ -1,4 +1,4 @@
-"""Every training knob in one dataclass, built from strings by ``depthlab.config.build`` (CLI and study grids)."""
+"""Every training knob in one dataclass, built from strings by ``depthlab.config.build``."""
 
 from __future__ import annotations
 
@@ -60,13 +60,19 @@ class TrainConfig:
         check(self.weight_decay >= 0, f"weight_decay={self.weight_decay}: must be >= 0")
         check(self.warmup >= 0, f"warmup={self.warmup}: must be >= 0")
         check(0 < self.warmup_factor <= 1, f"warmup_factor={self.warmup_factor}: must be in (0, 1]")
-        check(list(self.milestones) == sorted(self.milestones), f"milestones={self.milestones}: must increase")
+        check(
+            list(self.milestones) == sorted(self.milestones), f"milestones={self.milestones}: must increase"
+        )
         check(self.step_size >= 1, f"step_size={self.step_size}: must be >= 1")
         check(0 < self.gamma <= 1, f"gamma={self.gamma}: must be in (0, 1]")
         check(0 <= self.min_lr <= self.lr, f"min_lr={self.min_lr}: must be in [0, lr]")
         check(0 <= self.label_smoothing < 1, f"label_smoothing={self.label_smoothing}: must be in [0, 1)")
-        check(self.grad_clip is None or self.grad_clip > 0, f"grad_clip={self.grad_clip}: must be > 0 (or none)")
-        check(self.ema_decay is None or 0 < self.ema_decay < 1, f"ema_decay={self.ema_decay}: must be in (0, 1)")
+        check(
+            self.grad_clip is None or self.grad_clip > 0, f"grad_clip={self.grad_clip}: must be > 0 (or none)"
+        )
+        check(
+            self.ema_decay is None or 0 < self.ema_decay < 1, f"ema_decay={self.ema_decay}: must be in (0, 1)"
+        )
         check(self.eval_every >= 1, f"eval_every={self.eval_every}: must be >= 1")
         check(self.checkpoint_every >= 1, f"checkpoint_every={self.checkpoint_every}: must be >= 1")
         check(self.sync_every >= 1, f"sync_every={self.sync_every}: must be >= 1")

@@ -1,9 +1,9 @@
 """``fit``: a fast, seeded, resumable training loop over tensors that live on the device.
 
-Speed comes from what the loop does not do (airbench's lesson): no DataLoader and no per-sample Python (batches
-are index slices of a seeded permutation), no host sync per step (losses stay on the device and are read every
-``sync_every`` steps), gradients set to None instead of zeroed, ``foreach`` optimizer kernels; on CUDA also
-bf16 autocast, channels_last and ``torch.compile``.
+Speed comes from what the loop does not do (airbench's lesson): no DataLoader and no per-sample Python
+(batches are contiguous slices of a seeded permutation), no host sync per step (losses stay on the device and
+are read every ``sync_every`` steps), gradients set to None instead of zeroed, fused optimizer kernels; on
+CUDA also bf16 autocast, channels_last and ``torch.compile``.
 """
 
 from __future__ import annotations
@@ -36,9 +36,15 @@ def resolve_config(config: TrainConfig | None, overrides: dict) -> TrainConfig:
     return cfg.build(TrainConfig, overrides, **base)
 
 
-def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
-        callbacks: tuple[Callback, ...] | list[Callback] = (), **overrides) -> History:
-    """Train ``model`` on ``data``; returns a History (a NaN/inf loss ends the run with status ``diverged``)."""
+def fit(
+    model: nn.Module,
+    data: Dataset,
+    config: TrainConfig | None = None,
+    *,
+    callbacks: tuple[Callback, ...] | list[Callback] = (),
+    **overrides,
+) -> History:
+    """Train ``model`` on ``data``; a NaN/inf loss ends the run with History status ``diverged``."""
     return _Run(model, data, resolve_config(config, overrides), callbacks).execute()
 
 
@@ -65,8 +71,15 @@ class _Run:
         self.ema = ModelEma(self.model, config.ema_decay) if config.ema_decay else None
         self.train_model = runtime.wrap_for_training(self.model, config, self.device, self.where)
         self.callbacks = CallbackList(callbacks)
-        self.state = TrainState(self.model, self.optimizer, self.scheduler, config, self.history, self.data,
-                                ema=self.ema.module if self.ema else None)
+        self.state = TrainState(
+            self.model,
+            self.optimizer,
+            self.scheduler,
+            config,
+            self.history,
+            self.data,
+            ema=self.ema.module if self.ema else None,
+        )
         self._reset_accumulators()
         self.pending: list[torch.Tensor] = []  # batch losses not yet read on the host
         self.eval_time = 0.0
@@ -89,7 +102,9 @@ class _Run:
 
     def _enable_grad_checkpointing(self) -> None:
         if not hasattr(self.model, "set_grad_checkpointing"):
-            raise DepthlabError(f"grad_checkpointing=true but {type(self.model).__name__} does not support it")
+            raise DepthlabError(
+                f"grad_checkpointing=true but {type(self.model).__name__} does not support it"
+            )
         self.model.set_grad_checkpointing(True)
 
     def _reset_accumulators(self) -> None:
@@ -132,8 +147,14 @@ class _Run:
         order = epoch_permutation(len(data.x_train), cfg_.seed, epoch, self.device)
         if self.augment is not None:
             self.augment.start_epoch(epoch)
-        for x, y in epoch_batches(data.x_train, data.y_train, order, cfg_.batch_size,
-                                  rank=self.where.rank, world_size=self.where.world_size):
+        for x, y in epoch_batches(
+            data.x_train,
+            data.y_train,
+            order,
+            cfg_.batch_size,
+            rank=self.where.rank,
+            world_size=self.where.world_size,
+        ):
             if self.state.step >= self.total_steps:
                 break
             self._train_step(x, y)
@@ -215,8 +236,12 @@ class _Run:
     def _record(self) -> dict:
         runtime.synchronize(self.device)  # training work still queued belongs to training time
         started = time.perf_counter()
-        record = {"epoch": self.state.epoch, "step": self.state.step, **self._train_metrics(),
-                  **_named("val", self._evaluate(self.model, "val"))}
+        record = {
+            "epoch": self.state.epoch,
+            "step": self.state.step,
+            **self._train_metrics(),
+            **_named("val", self._evaluate(self.model, "val")),
+        }
         if self.ema is not None:
             record.update(_named("ema_val", self._evaluate(self.ema.module, "val")))
         record["lr"] = self.optimizer.param_groups[0]["lr"]
@@ -260,13 +285,25 @@ class _Run:
 
     def _snapshot(self, epoch: int) -> tuple[dict, dict]:
         optim_tensors, optim_meta = ckpt.optimizer_to_flat(self.optimizer)
-        tensors = {**_with_prefix("model", self.model.state_dict()), **optim_tensors, **ckpt.rng_tensors(),
-                   "acc.loss_sum": self.loss_sum, "acc.correct": self.correct}
+        tensors = {
+            **_with_prefix("model", self.model.state_dict()),
+            **optim_tensors,
+            **ckpt.rng_tensors(),
+            "acc.loss_sum": self.loss_sum,
+            "acc.correct": self.correct,
+        }
         if self.ema is not None:
             tensors.update(_with_prefix("ema", self.ema.module.state_dict()))
-        meta = {"epoch": epoch, "step": self.state.step, "seen": self.seen, "config": cfg.as_dict(self.config),
-                "optimizer": optim_meta, "scheduler": self.scheduler.state_dict(),
-                "scaler": self.scaler.state_dict() if self.scaler else None, "history": self.history.to_dict()}
+        meta = {
+            "epoch": epoch,
+            "step": self.state.step,
+            "seen": self.seen,
+            "config": cfg.as_dict(self.config),
+            "optimizer": optim_meta,
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler else None,
+            "history": self.history.to_dict(),
+        }
         return tensors, meta
 
     def _resume(self) -> int:

@@ -9,8 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def task_loss(out: torch.Tensor, y: torch.Tensor, task: str, label_smoothing: float = 0.0,
-              reduction: str = "mean") -> torch.Tensor:
+def task_loss(
+    out: torch.Tensor, y: torch.Tensor, task: str, label_smoothing: float = 0.0, reduction: str = "mean"
+) -> torch.Tensor:
     """Cross-entropy (optionally label-smoothed) for classification, MSE for regression, in float32."""
     out = out.float()
     if task == "classification":
@@ -19,8 +20,14 @@ def task_loss(out: torch.Tensor, y: torch.Tensor, task: str, label_smoothing: fl
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: str = "classification",
-             batch_size: int = 1024, autocast=None) -> dict[str, float]:
+def evaluate(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    task: str = "classification",
+    batch_size: int = 1024,
+    autocast=None,
+) -> dict[str, float]:
     """``{"loss", "acc"}`` (classification) or ``{"loss"}`` (regression, MSE per element) in eval mode."""
     if len(x) == 0:
         return {}
@@ -29,7 +36,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: str = "cl
     loss_sum = torch.zeros((), device=x.device)
     correct = torch.zeros((), device=x.device, dtype=torch.long)
     for start in range(0, len(x), batch_size):
-        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         with autocast or contextlib.nullcontext():
             out = model(xb)
         loss_sum += task_loss(out, yb, task, reduction="sum")

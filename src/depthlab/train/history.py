@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 @dataclass
 class History:
-    """The outcome of ``fit``: a diverged run is a result (status ``diverged`` at ``diverged_step``), not an error."""
+    """The outcome of ``fit``; a diverged run (status ``diverged``) is a result, not an error."""
 
     status: Literal["ok", "diverged"] = "ok"
     diverged_step: int | None = None
@@ -22,11 +22,18 @@ class History:
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict for JSON: NaN and inf become None."""
-        return _json_safe({
-            "status": self.status, "diverged_step": self.diverged_step, "records": self.records,
-            "final": self.final, "steps": self.steps, "wall_time": self.wall_time,
-            "samples_per_sec": self.samples_per_sec, "notes": self.notes,
-        })
+        return _json_safe(
+            {
+                "status": self.status,
+                "diverged_step": self.diverged_step,
+                "records": self.records,
+                "final": self.final,
+                "steps": self.steps,
+                "wall_time": self.wall_time,
+                "samples_per_sec": self.samples_per_sec,
+                "notes": self.notes,
+            }
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:

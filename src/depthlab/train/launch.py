@@ -1,4 +1,4 @@
-"""Train a registered model on a registered data set from ``key=value`` strings (what ``depthlab train`` calls).
+"""Train a registered model on a registered data set from ``key=value`` strings (``depthlab train``).
 
 Keys are routed to the model config, the TrainConfig or the data options (in that order of precedence); a
 recipe supplies TrainConfig values first and the user's keys override them.
@@ -46,9 +46,15 @@ def route_overrides(model_name: str, data_name: str, overrides: dict[str, Any]) 
     return cfg.split_overrides(overrides, model_cls, TrainConfig, data_cls)
 
 
-def train_named(model_name: str, overrides: dict[str, Any], data_name: str | None = None,
-                recipe_name: str | None = None, out: str | Path | None = None, quiet: bool = False) -> TrainedRun:
-    """Build data, model and TrainConfig from names and ``key=value`` overrides, train, save results in ``out``."""
+def train_named(
+    model_name: str,
+    overrides: dict[str, Any],
+    data_name: str | None = None,
+    recipe_name: str | None = None,
+    out: str | Path | None = None,
+    quiet: bool = False,
+) -> TrainedRun:
+    """Build data, model and TrainConfig from names and ``key=value`` overrides; train; save in ``out``."""
     from depthlab.data import load_dataset
     from depthlab.models import create_model
 
@@ -66,8 +72,14 @@ def train_named(model_name: str, overrides: dict[str, Any], data_name: str | Non
     torch.manual_seed(config.seed)  # the model's initialization follows the run's seed
     model = create_model(model_name, **{**data.model_kwargs(), **model_keys})
     history = fit(model, data, config)
-    run = TrainedRun(model, history, config, getattr(model, "config", None), data_name,
-                     [recipe.note] if recipe and recipe.note else [])
+    run = TrainedRun(
+        model,
+        history,
+        config,
+        getattr(model, "config", None),
+        data_name,
+        [recipe.note] if recipe and recipe.note else [],
+    )
     if out is not None:
         write_results(run, Path(out), model_name)
     return run
@@ -77,6 +89,11 @@ def write_results(run: TrainedRun, out: Path, model_name: str) -> None:
     """``out/result.json``: model, data, both configs and the history."""
     out.mkdir(parents=True, exist_ok=True)
     model_config = cfg.as_dict(run.model_config) if run.model_config is not None else None
-    result = {"model": model_name, "model_config": model_config, "data": run.data_name,
-              "train_config": cfg.as_dict(run.config), "history": run.history.to_dict()}
+    result = {
+        "model": model_name,
+        "model_config": model_config,
+        "data": run.data_name,
+        "train_config": cfg.as_dict(run.config),
+        "history": run.history.to_dict(),
+    }
     (out / "result.json").write_text(json.dumps(result, indent=2))

@@ -23,13 +23,14 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """SGD (optionally Nesterov), Adam or AdamW over ``param_groups``, with fused kernels.
 
-    Fused (one kernel for all parameters, CPU and CUDA) is about 3x faster than ``foreach`` for small models on a
-    2-core CPU, where the optimizer step is a third of a training step.
+    Fused (one kernel for all parameters, CPU and CUDA) is about 3x faster than ``foreach`` for small models
+    on a 2-core CPU, where the optimizer step is a third of a training step.
     """
     groups = param_groups(model, config.weight_decay)
     if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
-                               fused=True)
+        return torch.optim.SGD(
+            groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, fused=True
+        )
     cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
     return cls(groups, lr=config.lr, fused=True)
 

@@ -11,8 +11,14 @@ class ProgressBar:
     def __init__(self, total: int, enabled: bool, done: int = 0):
         self.progress = None
         if enabled:
-            self.progress = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
-                                     TextColumn("{task.fields[metrics]}"), TimeRemainingColumn(), transient=False)
+            self.progress = Progress(
+                TextColumn("train"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[metrics]}"),
+                TimeRemainingColumn(),
+                transient=False,
+            )
             self.task = self.progress.add_task("train", total=total, completed=done, metrics="")
             self.progress.start()
 

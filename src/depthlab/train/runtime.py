@@ -1,7 +1,7 @@
 """Where and how a run executes: device, mixed precision, compilation, and the distributed process group.
 
-Options that only pay off on a GPU (AMP, ``torch.compile``, channels_last) are ignored on the CPU with a one-line
-note in ``History.notes``: on a small CPU they cost compile time or run slower than fp32.
+Options that only pay off on a GPU (AMP, ``torch.compile``, channels_last) are ignored on the CPU with a one-
+line note in ``History.notes``: on a small CPU they cost compile time or run slower than fp32.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Distributed:
 
 
 def distributed_context(device_pref: str = "auto") -> Distributed:
-    """Join the process group ``torchrun`` describes (NCCL on GPUs, gloo on CPU), or report a single process."""
+    """Join the process group ``torchrun`` describes (NCCL on GPUs, gloo on CPU), or report one process."""
     if not dist.is_initialized():
         if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
             return Distributed()
@@ -86,7 +86,9 @@ def grad_scaler(config: TrainConfig, device: torch.device) -> torch.amp.GradScal
     return None
 
 
-def wrap_for_training(model: nn.Module, config: TrainConfig, device: torch.device, where: Distributed) -> nn.Module:
+def wrap_for_training(
+    model: nn.Module, config: TrainConfig, device: torch.device, where: Distributed
+) -> nn.Module:
     """The module the training step calls: DDP across ranks, then ``torch.compile`` on CUDA."""
     wrapped = model
     if where.world_size > 1:
@@ -110,7 +112,7 @@ def barrier(where: Distributed) -> None:
 
 
 def first_bad_step(losses: torch.Tensor, first_step: int, where: Distributed) -> int | None:
-    """The step of the first non-finite loss in ``losses`` (steps ``first_step``...), agreed on by every rank."""
+    """The step of the first non-finite loss (``losses`` are steps ``first_step``...), agreed by all ranks."""
     bad = (~torch.isfinite(losses)).nonzero()
     step = first_step + int(bad[0]) if len(bad) else _NO_STEP
     if where.world_size > 1:  # a NaN on one rank must stop all of them, or the others hang in all-reduce
