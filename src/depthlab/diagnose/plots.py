@@ -19,7 +19,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.cm import ScalarMappable  # noqa: E402
+from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 
 from depthlab.errors import DepthlabError  # noqa: E402
 
@@ -83,6 +84,10 @@ def layer_lines(
     ax_.set_title(title or f"{column} by layer")
     if 0 < len(series) <= 8:
         ax_.legend(fontsize="small")
+    elif series:  # too many lines for a legend: a colour bar maps colour to step
+        steps = list(series)
+        mappable = ScalarMappable(Normalize(steps[0], steps[-1]), cmap)
+        fig.colorbar(mappable, ax=ax_, label="step")
     return _finish(fig, ax_, path, ax is None)
 
 
