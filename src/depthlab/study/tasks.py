@@ -98,6 +98,17 @@ def _measure(name: str, model: torch.nn.Module, data: Dataset) -> Any:
 _AT_INIT = ("grad_norms", "act_grad_norms", "probes")
 
 
+def divergence_site(spec: Mapping[str, Any], data: Dataset, step: int | None) -> dict[str, Any]:
+    """Step and layer where a diverged run first went non-finite, from a deterministic replay (only diverged
+    runs pay for it; see ``diagnose.nonfinite``)."""
+    from depthlab.diagnose.nonfinite import locate_divergence
+
+    train = {**spec.get("train", {}), "seed": spec.get("seed", 0)}
+    found = locate_divergence(lambda: build_model(spec, data), data, train, step) if step else None
+    found = found or {"step": step, "layer": None, "where": None}
+    return {"diverged_step": found["step"], "diverged_layer": found["layer"], "diverged_in": found["where"]}
+
+
 def train_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Train one model; diagnostics in ``spec["diagnostics"]`` are taken at init and after training."""
     data = dataset_for(spec)
@@ -111,6 +122,8 @@ def train_task(spec: Mapping[str, Any]) -> dict[str, Any]:
         "params": sum(p.numel() for p in model.parameters()),
         "depth": int(getattr(model, "depth", 0)),
     }
+    if history.status == "diverged":
+        metrics |= divergence_site(spec, data, history.diverged_step)
     return {
         "status": history.status,
         "metrics": metrics,
