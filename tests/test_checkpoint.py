@@ -124,3 +124,15 @@ def test_a_torn_write_leaves_the_previous_checkpoint(tmp_path):
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(DepthlabError, match="no checkpoint"):
         load_weights(nn.Linear(2, 2), tmp_path)
+
+
+def test_resume_with_augmentation_equals_an_uninterrupted_run(tmp_path):
+    from test_engine import tiny_convnet, tiny_images
+
+    data = tiny_images()  # 4 steps per epoch at batch 16
+    config = dict(epochs=3, batch_size=16, augment="crop_flip", optimizer="sgd", lr=0.05, **QUIET)
+    reference = fit(tiny_convnet(), data, **config)
+    with pytest.raises(Crash):
+        fit(tiny_convnet(), data, checkpoint_dir=str(tmp_path), callbacks=[CrashAt(6)], **config)
+    resumed = fit(tiny_convnet(), data, checkpoint_dir=str(tmp_path), resume=True, **config)
+    assert resumed.final == reference.final

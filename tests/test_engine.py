@@ -281,3 +281,30 @@ def test_grad_checkpointing_gives_the_same_training():
         return fit(model, blobs(), epochs=2, grad_checkpointing=enabled, **QUIET).final
 
     torch.testing.assert_close(run(True), run(False))
+
+
+def tiny_images(n=64, seed=0) -> Dataset:
+    g = torch.Generator().manual_seed(seed)
+    x, y = torch.rand(n, 3, 8, 8, generator=g), torch.randint(0, 2, (n,), generator=g)
+    return Dataset("tiny", x, y, x[:16], y[:16], x[:16], y[:16], num_classes=2)
+
+
+def tiny_convnet() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+
+
+def test_augmentation_is_seeded_and_changes_what_the_model_sees():
+    data = tiny_images()
+    runs = [
+        fit(tiny_convnet(), data, epochs=2, batch_size=16, augment=a, **QUIET).final
+        for a in ("crop_flip", "crop_flip", "none")
+    ]
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+
+
+def test_augmenting_non_images_is_an_error_naming_the_valid_choice():
+    with pytest.raises(DepthlabError, match="augment='crop_flip'.*none"):
+        fit(small_mlp(), blobs(), augment="crop_flip", **QUIET)
+    with pytest.raises(DepthlabError, match="did you mean 'crop_flip'"):
+        fit(tiny_convnet(), tiny_images(), augment="crop_flp", **QUIET)
