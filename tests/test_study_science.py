@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def run_tiny(module, size: dict, tmp_path, data: str = "mnist1d", measure: bool = True):
-    """Run ``module``'s grid at a test size (``measure=False`` drops per-run diagnostics); returns the rows."""
+    """Run ``module``'s grid at a test size (``measure=False`` drops the diagnostics); returns the rows."""
     module.SIZES["test"] = size
     try:
         plan = Plan(module.STUDY, data, "", module.grid("test", data))
