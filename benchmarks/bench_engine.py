@@ -91,7 +91,7 @@ def compare(
     steps: int,
     batch: int,
     device: torch.device,
-    repeats: int = 3,
+    repeats: int = 5,
     **engine_options,
 ) -> dict:
     """Median samples/s of each loop over ``repeats`` alternating runs (after one warm-up run of each)."""
