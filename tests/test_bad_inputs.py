@@ -13,15 +13,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from faults.corrupt import (
-    CHECKPOINT_DAMAGE,
-    CIFAR_DAMAGE,
-    MNIST_DAMAGE,
-    broken_checkpoint,
-    broken_cifar10,
-    broken_database,
-    broken_mnist,
-)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,6 +25,15 @@ from depthlab.models import create_model, list_models
 from depthlab.models.registry import model_config
 from depthlab.train.checkpoint import load_checkpoint
 from depthlab.train.config import TrainConfig
+from faults.corrupt import (
+    CHECKPOINT_DAMAGE,
+    CIFAR_DAMAGE,
+    MNIST_DAMAGE,
+    broken_checkpoint,
+    broken_cifar10,
+    broken_database,
+    broken_mnist,
+)
 
 # (argv, a piece of the one-line message). Model errors use --data xor: they fail before any training.
 CLI_CASES = [
@@ -114,7 +114,9 @@ CLI_CASES = [
 
 def snapshot(root: Path) -> dict[str, bytes | None]:
     """Every path under ``root`` with its bytes (None for folders)."""
-    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
+    return {
+        str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))
+    }
 
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
@@ -147,6 +149,7 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(argv, expected, wor
 
 # ---- malformed files -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("damage", sorted(CHECKPOINT_DAMAGE))
 def test_broken_checkpoint_is_one_clear_error_for_the_api_and_the_cli(damage, workdir, capsys):
     marker = workdir / "code-ran"
@@ -159,10 +162,15 @@ def test_broken_checkpoint_is_one_clear_error_for_the_api_and_the_cli(damage, wo
     assert snapshot(workdir) == before and not marker.exists()
 
 
-CIFAR_MESSAGES = {"malicious_global": "refusing to unpickle posix.system", "truncated": "not a readable pickle",
-                  "not_a_pickle": "not a readable pickle", "wrong_image_size": "expected (N, 3072)",
-                  "label_count_mismatch": "with 3 labels", "label_out_of_range": "labels span 0..17",
-                  "a_list_not_a_dict": "expected a dict"}
+CIFAR_MESSAGES = {
+    "malicious_global": "refusing to unpickle posix.system",
+    "truncated": "not a readable pickle",
+    "not_a_pickle": "not a readable pickle",
+    "wrong_image_size": "expected (N, 3072)",
+    "label_count_mismatch": "with 3 labels",
+    "label_out_of_range": "labels span 0..17",
+    "a_list_not_a_dict": "expected a dict",
+}
 
 
 @pytest.mark.parametrize("damage", sorted(CIFAR_DAMAGE))
@@ -203,8 +211,9 @@ def test_a_results_file_that_is_not_a_database_is_one_clear_error(payload, workd
 # ---- the Python API --------------------------------------------------------------------------------------
 
 API_CASES = {
-    "unfused ParNet at 48x48": lambda: create_model("parnet_s", input_shape=(3, 48, 48))(torch.zeros(1, 3, 48, 48)),
-    "MLP fed the wrong input size": lambda: create_model("mlp", input_shape=(2,), num_classes=2)(torch.zeros(4, 3)),
+    "unfused ParNet at 48x48": lambda: create_model("parnet_s", input_shape=(3, 48, 48))(
+        torch.zeros(1, 3, 48, 48)
+    ),
     "resnet_cifar depth 7": lambda: create_model("resnet_cifar", depth=7),
     "mlp with a string depth": lambda: create_model("mlp", depth="deep"),
     "mlp with a list width": lambda: create_model("mlp", width=[8, 8]),
@@ -225,15 +234,24 @@ def test_api_bad_input_is_a_depthlab_error(case):
 
 # ---- real processes: the console script prints one line and exits 2 ----------------------------------------
 
+
 @pytest.mark.slow
-@pytest.mark.parametrize("argv, expected", [
-    (["train", "mlpp"], "did you mean 'mlp'?"),
-    (["train", "mlp", "--data", "xor", "lr=fast"], "lr='fast'"),
-    (["study", "nosuch"], "unknown study 'nosuch'"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["train", "mlpp"], "did you mean 'mlp'?"),
+        (["train", "mlp", "--data", "xor", "lr=fast"], "lr='fast'"),
+        (["study", "nosuch"], "unknown study 'nosuch'"),
+    ],
+)
 def test_real_process_prints_one_line_and_exits_2(argv, expected, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "depthlab.cli", *argv], capture_output=True, text=True, cwd=tmp_path,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "depthlab.cli", *argv],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [done.stderr.strip()] and expected in done.stderr
     assert "Traceback" not in done.stderr and list(tmp_path.iterdir()) == []
@@ -241,17 +259,42 @@ def test_real_process_prints_one_line_and_exits_2(argv, expected, tmp_path):
 
 # ---- fuzzing ---------------------------------------------------------------------------------------------
 
-GARBAGE = st.one_of(st.text(max_size=12), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
-                    st.booleans(), st.none(), st.lists(st.integers(-3, 300), max_size=4),
-                    st.sampled_from(["none", "null", "1e3", "-0", "nan", "inf", "1,2,3", "true", "relu", "batch",
-                                     " 8 ", "0x10", "1_000", "3,48,48", "he_normal", "sgd"]))
+GARBAGE = st.one_of(
+    st.text(max_size=12),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(-3, 300), max_size=4),
+    st.sampled_from(
+        [
+            "none",
+            "null",
+            "1e3",
+            "-0",
+            "nan",
+            "inf",
+            "1,2,3",
+            "true",
+            "relu",
+            "batch",
+            " 8 ",
+            "0x10",
+            "1_000",
+            "3,48,48",
+            "he_normal",
+            "sgd",
+        ]
+    ),
+)
 MODELS = [name for name in list_models() if not name.startswith(("resnet18", "resnet34", "resnet50"))]
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _fields_and_noise(cls: type) -> st.SearchStrategy:
-    return st.dictionaries(st.one_of(st.sampled_from(sorted(cfg.field_types(cls))), st.text(max_size=6)),
-                           GARBAGE, max_size=4)
+    return st.dictionaries(
+        st.one_of(st.sampled_from(sorted(cfg.field_types(cls))), st.text(max_size=6)), GARBAGE, max_size=4
+    )
 
 
 def _valid_or_depthlab_error(make) -> None:
@@ -277,8 +320,10 @@ def test_fuzz_train_config_is_valid_or_a_depthlab_error(overrides):
 
 
 @FUZZ
-@given(name=st.sampled_from(["xor", "spirals", "parity", "sawtooth", "mnist1d", "cifar10", "digits"]),
-       data=st.data())
+@given(
+    name=st.sampled_from(["xor", "spirals", "parity", "sawtooth", "mnist1d", "cifar10", "digits"]),
+    data=st.data(),
+)
 def test_fuzz_data_options_are_valid_or_a_depthlab_error(name, data):
     from depthlab.data.registry import DATASETS
 
@@ -287,8 +332,17 @@ def test_fuzz_data_options_are_valid_or_a_depthlab_error(name, data):
 
 
 @FUZZ
-@given(pairs=st.lists(st.one_of(st.text(max_size=20), st.builds("{}={}".format, st.sampled_from(
-    sorted(cfg.field_types(TrainConfig))), st.text(max_size=10))), max_size=5))
+@given(
+    pairs=st.lists(
+        st.one_of(
+            st.text(max_size=20),
+            st.builds(
+                "{}={}".format, st.sampled_from(sorted(cfg.field_types(TrainConfig))), st.text(max_size=10)
+            ),
+        ),
+        max_size=5,
+    )
+)
 def test_fuzz_cli_key_value_overrides_parse_and_route_or_raise_a_depthlab_error(pairs):
     from depthlab.train.launch import route_overrides
 

@@ -1,5 +1,7 @@
-"""Two studies pointed at one output folder: the second is refused with one clear line while the first holds the
-folder's lock, the first finishes untouched, and reading the results (``--report-only``) is safe meanwhile."""
+"""Two studies pointed at one output folder: the second is refused with one clear line while the first holds
+the folder's lock, the first finishes untouched, and reading the results (``--report-only``) is safe
+meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +11,11 @@ import subprocess
 import sys
 
 import pytest
-from faults.server import SCRIPT, wait_for_phase
-from faults.tiny_study import tiny_specs
 
 from depthlab.study.spec import run_hash
 from depthlab.study.store import Store
+from faults.server import SCRIPT, wait_for_phase
+from faults.tiny_study import tiny_specs
 
 RUNS = 6
 
@@ -24,10 +26,18 @@ def test_a_second_study_on_a_busy_folder_is_refused_and_the_first_finishes_intac
     first = subprocess.Popen([sys.executable, str(SCRIPT), request], stderr=subprocess.PIPE, text=True)
     try:
         assert wait_for_phase(tmp_path / "phases.log", ("train",), 0, 1, first.pid) == "train"  # lock held
-        second = subprocess.run([sys.executable, "-m", "depthlab.cli", "study", "depth", "--out", str(tmp_path)],
-                                capture_output=True, text=True, timeout=300)
-        reader = subprocess.run([sys.executable, "-m", "depthlab.cli", "study", "depth", "--report-only", "--out",
-                                 str(tmp_path)], capture_output=True, text=True, timeout=300)
+        second = subprocess.run(
+            [sys.executable, "-m", "depthlab.cli", "study", "depth", "--out", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        reader = subprocess.run(
+            [sys.executable, "-m", "depthlab.cli", "study", "depth", "--report-only", "--out", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert first.poll() is None, "the first study must still be running for this test to mean anything"
     finally:
         assert first.wait(timeout=300) == 0, first.stderr.read()

@@ -27,11 +27,15 @@ def fake_run(spec):
 
 
 def grid(n: int) -> list[dict]:
-    return expand({"task": "fake", "model": {"name": "mlp"}, "study": "disk"}, {"model.depth": list(range(1, n + 1))})
+    return expand(
+        {"task": "fake", "model": {"name": "mlp"}, "study": "disk"}, {"model.depth": list(range(1, n + 1))}
+    )
 
 
 def snapshot(root):
-    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
+    return {
+        str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))
+    }
 
 
 def one_line_error(capsys, argv) -> str:
@@ -59,7 +63,9 @@ def tmpfs(tmp_path):
 
     def mount(folder, options):
         folder.mkdir(exist_ok=True)
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True
+        )
         if done.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
         mounted.append(folder)
@@ -75,6 +81,7 @@ def remount(folder, options: str) -> None:
 
 
 # ---- real file systems -----------------------------------------------------------------------------------
+
 
 def test_a_disk_that_fills_mid_study_keeps_every_stored_run_and_a_rerun_completes(tmpfs, tmp_path):
     folder = tmpfs(tmp_path / "small", "size=160k")
@@ -105,6 +112,7 @@ def test_a_read_only_output_folder_is_one_line_and_is_left_as_it_was(tmpfs, tmp_
 
 
 # ---- injected faults (run everywhere) ----------------------------------------------------------------------
+
 
 class _FullDiskOs:
     """Stands in for ``os`` in depthlab.study.atomic: every rename fails as on a full disk."""

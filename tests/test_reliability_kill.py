@@ -1,6 +1,7 @@
-"""``kill -9`` at any moment loses nothing: a study killed 25 times (while training, while writing a checkpoint,
-while committing a result, while writing the report, and at random moments) and resumed each time ends with
-every run stored exactly once, the same numbers as an uninterrupted study, a sound database and no temp files.
+"""``kill -9`` at any moment loses nothing. A study killed 25 times (while training, while writing a
+checkpoint, while committing a result, while writing the report, and at random moments) and resumed each time
+ends with every run stored exactly once, the same numbers as an uninterrupted study, a sound database and no
+temp files.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from faults.server import StudyServer, kill, log_length, phase_at_kill, wait_for_phase
-from faults.tiny_study import tiny_specs
 
 from depthlab.study.spec import run_hash
 from depthlab.study.store import Store
 from depthlab.train.checkpoint import load_checkpoint
+from faults.server import StudyServer, kill, log_length, phase_at_kill, wait_for_phase
+from faults.tiny_study import tiny_specs
 
 RUNS = 6
 EPOCHS = 4  # as in tiny_specs; 4 steps per epoch (128 xor points, batch 32)
@@ -53,8 +54,10 @@ def _results(out: Path) -> dict[str, tuple]:
     with Store(out) as store:
         rows = store.get_many(run_hash(s) for s in tiny_specs(RUNS))
         assert store.count() == len(rows)
-    return {k: (r["status"], _without_timings(r["metrics"]), _without_timings(r["history"]))
-            for k, r in rows.items()}
+    return {
+        k: (r["status"], _without_timings(r["metrics"]), _without_timings(r["history"]))
+        for k, r in rows.items()
+    }
 
 
 def _leftovers(out: Path) -> list[str]:

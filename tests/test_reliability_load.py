@@ -16,8 +16,9 @@ GROWTH_LIMIT_KB = 8 * 1024  # far below the 400 x 64 KB = 25 MB that keeping res
 
 
 def _study(out: Path, runs: int) -> dict:
-    done = subprocess.run([sys.executable, str(SCRIPT), str(out), str(runs), "2"], capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), str(out), str(runs), "2"], capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -1,5 +1,6 @@
-"""Numerical faults are results: NaN in the data, a loss that blows up, a layer that overflows. The run is stored
-as ``diverged`` with the step and the layer where the first non-finite value appeared, and the study goes on.
+"""Numerical faults are results: NaN in the data, a loss that blows up, a layer that overflows. The run is
+stored as ``diverged`` with the step and the layer where the first non-finite value appeared, and the study
+goes on.
 """
 
 from __future__ import annotations
@@ -27,8 +28,18 @@ def _xor_with_a_nan(options, seed: int) -> Dataset:
     data = load_dataset("xor", seed=seed, replicas=8)
     x = data.x_train.clone()
     x[NAN_AT, 0] = float("nan")
-    return Dataset("xor_nan", x, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test,
-                   data.num_classes, data.task, data.meta)
+    return Dataset(
+        "xor_nan",
+        x,
+        data.y_train,
+        data.x_val,
+        data.y_val,
+        data.x_test,
+        data.y_test,
+        data.num_classes,
+        data.task,
+        data.meta,
+    )
 
 
 if "xor_nan" not in DATASETS:
@@ -42,11 +53,19 @@ def _step_that_reads(index: int, n: int, seed: int = 0) -> int:
 
 
 def _spec(data: str, **train) -> dict:
-    return {"task": "train", "study": "numerics", "seed": 0, "model": {"name": "mlp", "depth": 3, "width": 8},
-            "data": {"name": data}, "train": {"epochs": 2, "batch_size": BATCH, **train}}
+    return {
+        "task": "train",
+        "study": "numerics",
+        "seed": 0,
+        "model": {"name": "mlp", "depth": 3, "width": 8},
+        "data": {"name": data},
+        "train": {"epochs": 2, "batch_size": BATCH, **train},
+    }
 
 
-def test_nan_data_and_an_exploding_loss_are_stored_as_diverged_with_step_and_layer_and_the_study_goes_on(tmp_path):
+def test_nan_data_and_an_exploding_loss_are_stored_as_diverged_with_step_and_layer_and_the_study_goes_on(
+    tmp_path,
+):
     specs = [_spec("xor_nan"), _spec("xor"), _spec("xor", lr=1e30, optimizer="sgd")]
     summary = execute(specs, tmp_path, run_fn=run_spec, quiet=True)
     assert summary.statuses == {"diverged": 2, "ok": 1}
@@ -62,8 +81,9 @@ def test_nan_data_and_an_exploding_loss_are_stored_as_diverged_with_step_and_lay
 
 
 def _overflowing(layer: str, scale: float):
-    """An MLP whose layers before ``layer`` pass on positive values (>= 1) and whose ``layer`` has every weight
+    """An MLP whose layers before ``layer`` pass on values >= 1 and whose ``layer`` has every weight
     equal to ``scale``: its output is at least 8 * scale, on every example."""
+
     def build():
         torch.manual_seed(0)
         model = create_model("mlp", depth=4, width=8, input_shape=(2,), num_classes=2)

@@ -12,18 +12,18 @@ import zipfile
 
 import pytest
 import torch
-from faults.corrupt import CIFAR10_FILES, MakesMarker, good_checkpoint
-from faults.tiny_study import tiny_plan
 
 from depthlab.data import load_dataset
 from depthlab.data.unpickle import safe_unpickle
 from depthlab.errors import DepthlabError
 from depthlab.models import create_model
 from depthlab.study.report import write_report
-from depthlab.study.store import Store
 from depthlab.study.spec import run_hash
+from depthlab.study.store import Store
 from depthlab.train import fit
 from depthlab.train.checkpoint import load_checkpoint, load_weights
+from faults.corrupt import CIFAR10_FILES, MakesMarker, good_checkpoint
+from faults.tiny_study import tiny_plan
 
 
 def _torch_save_bytes(obj) -> bytes:
@@ -52,8 +52,13 @@ def test_resuming_training_from_a_poisoned_checkpoint_is_refused(tmp_path):
     marker = tmp_path / "code-ran"
     data = load_dataset("xor", replicas=8)
     folder = tmp_path / "ckpt"
-    fit(create_model("mlp", depth=2, width=4, **data.model_kwargs()), data, epochs=1, checkpoint_dir=str(folder),
-        quiet=True)
+    fit(
+        create_model("mlp", depth=2, width=4, **data.model_kwargs()),
+        data,
+        epochs=1,
+        checkpoint_dir=str(folder),
+        quiet=True,
+    )
     (weights,) = folder.glob("*.safetensors")
     weights.write_bytes(pickle.dumps({"x": MakesMarker(marker)}))
     model = create_model("mlp", depth=2, width=4, **data.model_kwargs())
@@ -62,8 +67,17 @@ def test_resuming_training_from_a_poisoned_checkpoint_is_refused(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("global_", [("posix", "system"), ("builtins", "eval"), ("builtins", "exec"),
-                                     ("subprocess", "Popen"), ("numpy", "load"), ("os", "remove")])
+@pytest.mark.parametrize(
+    "global_",
+    [
+        ("posix", "system"),
+        ("builtins", "eval"),
+        ("builtins", "exec"),
+        ("subprocess", "Popen"),
+        ("numpy", "load"),
+        ("os", "remove"),
+    ],
+)
 def test_the_data_unpickler_refuses_every_global_but_numpy_array_rebuilding(global_, tmp_path):
     module, name = global_
     # GLOBAL opcode naming module.name, called with one string argument: what a hostile pickle does

@@ -13,8 +13,12 @@ import torch
 from depthlab.train.checkpoint import save_checkpoint
 
 CIFAR10_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-               "t10k-labels-idx1-ubyte"]
+MNIST_FILES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
 
 
 class MakesMarker:
@@ -98,7 +102,7 @@ MNIST_DAMAGE = {
 def broken_mnist(folder: Path, damage: str) -> Path:
     """An MNIST folder of idx files with one kind of damage from MNIST_DAMAGE."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, payload in zip(MNIST_FILES, MNIST_DAMAGE[damage]()):
+    for name, payload in zip(MNIST_FILES, MNIST_DAMAGE[damage](), strict=True):
         (folder / name).write_bytes(payload)
     return folder
 

@@ -23,9 +23,18 @@ def tiny_run(spec):
 
 def load_specs(n: int) -> list[dict]:
     """``n`` distinct tiny runs (distinct seeds)."""
-    return [{"task": "train", "study": "load", "seed": i, "model": {"name": "mlp", "depth": 1},
-             "data": {"name": "xor"}, "train": {"steps": 3, "batch_size": 4, "eval_every": 1}, "tags": {"i": i}}
-            for i in range(n)]
+    return [
+        {
+            "task": "train",
+            "study": "load",
+            "seed": i,
+            "model": {"name": "mlp", "depth": 1},
+            "data": {"name": "xor"},
+            "train": {"steps": 3, "batch_size": 4, "eval_every": 1},
+            "tags": {"i": i},
+        }
+        for i in range(n)
+    ]
 
 
 def peak_rss_kb() -> int:

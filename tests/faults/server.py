@@ -18,8 +18,13 @@ class StudyServer:
 
     def __init__(self):
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen([sys.executable, str(SCRIPT), "serve"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(SCRIPT), "serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
 
     def start(self, **request) -> int:
         """Fork a child running ``run_study(**request)``; returns its pid."""
@@ -64,9 +69,10 @@ def kill(pid: int) -> None:
         pass
 
 
-def wait_for_phase(path: Path, phases: tuple[str, ...], skip: int, nth: int, pid: int,
-                   timeout: float = 60.0) -> str | None:
-    """Wait until ``begin <phase>`` for one of ``phases`` has appeared ``nth`` times in ``path`` (after its first
+def wait_for_phase(
+    path: Path, phases: tuple[str, ...], skip: int, nth: int, pid: int, timeout: float = 60.0
+) -> str | None:
+    """Wait until ``begin <phase>`` for one of ``phases`` appeared ``nth`` times in ``path`` (after its first
     ``skip`` lines); returns that phase, or None if the child exited first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -86,7 +92,7 @@ def log_length(path: Path) -> int:
 
 
 def phase_at_kill(path: Path, skip: int) -> str:
-    """The innermost phase still open when the trial's log ends (training encloses checkpoints), else ``between``."""
+    """The innermost phase open at the end of the trial's log (training encloses checkpoints), or between."""
     open_phases: list[str] = []
     for line in path.read_text().splitlines()[skip:]:
         word, _, phase = line.partition(" ")

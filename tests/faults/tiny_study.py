@@ -4,10 +4,10 @@ The study: a few MLPs (depth 1-3) on noisy XOR, checkpointing every epoch into `
 there, so a kill can land while training, while a checkpoint is written, while a result row is committed and
 while the report is written.
 
-Fault windows: with ``delay > 0`` the child widens each write path by sleeping *inside* it (after the temp file
-is complete but before the rename; after the INSERT but before the COMMIT) and logs ``begin <phase>`` /
-``end <phase>`` lines to ``phases.log``. The sleeps are patched in from here, so the library itself carries no
-fault hook at all.
+Fault windows: with ``delay > 0`` the child widens each write path by sleeping *inside* it (after the temp
+file is complete but before the rename; after the INSERT but before the COMMIT) and logs ``begin <phase>`` /
+``end <phase>`` lines to ``phases.log``. The sleeps are patched in from here, so the library itself carries
+no fault hook at all.
 
 The fork server (``python tiny_study.py serve``) imports torch and depthlab once, then forks one child per
 request: a kill test pays the import once instead of once per kill.
@@ -26,15 +26,28 @@ PHASES = ("train", "checkpoint", "db", "report")
 
 
 def tiny_specs(runs: int = 6, epochs: int = 4) -> list[dict[str, Any]]:
-    """``runs`` tiny MLP trainings on noisy XOR that checkpoint every epoch and resume from their checkpoint."""
+    """``runs`` tiny MLP trainings on noisy XOR that checkpoint every epoch and resume from there."""
     specs = []
     for i in range(runs):
         depth = 1 + i % 3
-        train = {"epochs": epochs, "batch_size": 32, "lr": 0.01, "checkpoint_dir": f"ckpt/{i}", "resume": True}
-        specs.append({"task": "train", "study": "tiny", "seed": i // 3,
-                      "model": {"name": "mlp", "depth": depth, "width": 8},
-                      "data": {"name": "xor", "replicas": 32, "noise": 0.1}, "train": train,
-                      "tags": {"depth": depth, "seed": i // 3}})
+        train = {
+            "epochs": epochs,
+            "batch_size": 32,
+            "lr": 0.01,
+            "checkpoint_dir": f"ckpt/{i}",
+            "resume": True,
+        }
+        specs.append(
+            {
+                "task": "train",
+                "study": "tiny",
+                "seed": i // 3,
+                "model": {"name": "mlp", "depth": depth, "width": 8},
+                "data": {"name": "xor", "replicas": 32, "noise": 0.1},
+                "train": train,
+                "tags": {"depth": depth, "seed": i // 3},
+            }
+        )
     return specs
 
 
@@ -57,7 +70,7 @@ def tiny_plan(runs: int = 6, name: str = "tiny", claim: str = "tiny nets learn n
 
 
 class _Log:
-    """Appends ``begin``/``end`` phase lines to a file with one ``write`` each (visible at once to a reader)."""
+    """Appends ``begin``/``end`` phase lines to a file, one ``write`` each (visible at once to a reader)."""
 
     def __init__(self, path: Path):
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -108,7 +121,7 @@ class _SlowConnection:
 
 
 def install_faults(log_path: Path, delay: float) -> None:
-    """Widen every write path of this process by ``delay`` seconds and log when each window opens and closes."""
+    """Widen every write path of this process by ``delay`` seconds; log when each window opens and closes."""
     from depthlab.study import atomic, store
     from depthlab.train import checkpoint
 
@@ -126,7 +139,7 @@ def install_faults(log_path: Path, delay: float) -> None:
 
 
 def run_study(out: str | Path, runs: int = 6, delay: float = 0.0, workers: int = 1) -> None:
-    """Run (or resume) the tiny study in ``out`` and write its report; the working directory becomes ``out``."""
+    """Run (or resume) the tiny study in ``out`` and write its report; the working directory becomes out."""
     import torch
 
     from depthlab.study import backends, runner
@@ -150,7 +163,7 @@ def run_study(out: str | Path, runs: int = 6, delay: float = 0.0, workers: int =
 
 
 def serve() -> None:
-    """Fork server: each stdin line is a JSON dict of ``run_study`` arguments; replies ``pid N`` then ``exit C``."""
+    """Fork server: each stdin line holds ``run_study`` arguments as JSON; replies ``pid N``, ``exit C``."""
     import matplotlib
 
     matplotlib.use("Agg")

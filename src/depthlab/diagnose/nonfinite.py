@@ -75,9 +75,10 @@ class FirstNonFinite(Callback):
         self.found = {"step": self._step, "layer": layer, "where": where}
 
 
-def locate_divergence(build_model: Callable[[], nn.Module], data, train: dict[str, Any],
-                      step: int) -> dict[str, Any] | None:
-    """Replay a run (a fresh ``build_model()``, ``data``, the same ``fit`` overrides) up to ``step`` with every
+def locate_divergence(
+    build_model: Callable[[], nn.Module], data, train: dict[str, Any], step: int
+) -> dict[str, Any] | None:
+    """Replay a run (a fresh ``build_model()``, ``data``, the same ``fit`` overrides) up to ``step``, every
     layer checked; returns where it first went non-finite, or None if the replay stayed finite."""
     from depthlab.train import fit
 
