@@ -1,0 +1,67 @@
+"""Worker-side pieces of the studies, against hand-computed oracles."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from depthlab.data.dataset import Dataset
+from depthlab.models import create_model
+from depthlab.study import measures
+from depthlab.study.tasks import class_subset, no_single_batch, set_tent_weights
+
+
+def test_no_single_batch_drops_exactly_the_lonely_example():
+    assert no_single_batch(129, 128) == 128
+    assert no_single_batch(257, 128) == 256
+    assert no_single_batch(130, 128) == 130
+    assert no_single_batch(128, 128) == 128
+
+
+def test_class_subset_keeps_and_relabels_only_the_chosen_classes():
+    x = torch.arange(12.0).reshape(12, 1)
+    y = torch.tensor([0, 1, 2, 3] * 3)
+    data = Dataset("toy", x, y, x[:4], y[:4], x[4:8], y[4:8], num_classes=4)
+    sub = class_subset(data, [2, 3], train_size=5, batch_size=4)  # 6 examples -> 5 -> 5 % 4 == 1 -> 4
+    assert sub.num_classes == 2
+    assert sub.y_train.tolist() == [0, 1, 0, 1]
+    assert sub.x_train.flatten().tolist() == [2.0, 3.0, 6.0, 7.0]
+    assert sub.y_test.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_constructed_tent_net_computes_the_sawtooth_with_2_to_the_k_pieces(k):
+    model = create_model("mlp", depth=k + 1, width=2, input_shape=(1,), num_classes=1)
+    set_tent_weights(model)
+    x = torch.rand(500, 1)
+    target = x.clone()
+    for _ in range(k):
+        target = 2 * torch.relu(target) - 4 * torch.relu(target - 0.5)
+    with torch.no_grad():
+        assert torch.allclose(model(x), target, atol=1e-5)
+    assert measures.linear_pieces(model) == 2**k
+
+
+def test_linear_pieces_of_a_one_hidden_layer_net_match_its_kinks():
+    # relu(x - 0.25) + relu(x - 0.5) - 3 relu(x - 0.75): kinks at 0.25, 0.5, 0.75 -> 4 pieces on [0, 1]
+    model = nn.Sequential(nn.Linear(1, 3), nn.ReLU(), nn.Linear(3, 1))
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+        model[0].bias.copy_(torch.tensor([-0.25, -0.5, -0.75]))
+        model[2].weight.copy_(torch.tensor([[1.0, 1.0, -3.0]]))
+        model[2].bias.zero_()
+    assert measures.linear_pieces(model) == 4
+
+
+def test_activation_grad_norms_match_autograd_on_a_linear_chain():
+    # A linear 3-layer MLP: dLoss/dh for each hidden output, checked against torch.autograd.grad.
+    torch.manual_seed(0)
+    model = create_model("mlp", depth=3, width=4, input_shape=(5,), num_classes=3, activation="identity")
+    data = Dataset("toy", torch.randn(8, 5), torch.randint(0, 3, (8,)), torch.randn(2, 5),
+                   torch.randint(0, 3, (2,)), torch.randn(2, 5), torch.randint(0, 3, (2,)), num_classes=3)
+    norms = measures.activation_grad_norms(model, data, batch_size=8)
+    hidden = model.forward_intermediates(data.x_train)
+    loss = nn.functional.cross_entropy(model.forward_head(model.pool(hidden[-1])), data.y_train)
+    grads = torch.autograd.grad(loss, hidden)
+    assert norms == pytest.approx([float(g.pow(2).mean().sqrt()) for g in grads], rel=1e-5)
