@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -55,9 +56,9 @@ class TrainConfig:
         check(self.epochs >= 1, f"epochs={self.epochs}: must be >= 1")
         check(self.steps is None or self.steps >= 1, f"steps={self.steps}: must be >= 1 (or none)")
         check(self.batch_size >= 1, f"batch_size={self.batch_size}: must be >= 1")
-        check(self.lr > 0, f"lr={self.lr}: must be > 0")
+        check(0 < self.lr < math.inf, f"lr={self.lr}: must be > 0 and finite")
         check(0 <= self.momentum < 1, f"momentum={self.momentum}: must be in [0, 1)")
-        check(self.weight_decay >= 0, f"weight_decay={self.weight_decay}: must be >= 0")
+        check(0 <= self.weight_decay < math.inf, f"weight_decay={self.weight_decay}: must be >= 0 and finite")
         check(self.warmup >= 0, f"warmup={self.warmup}: must be >= 0")
         check(0 < self.warmup_factor <= 1, f"warmup_factor={self.warmup_factor}: must be in (0, 1]")
         check(
