@@ -64,6 +64,8 @@ CLI_CASES = [
     (["train", "mlp", "--data", "xor", "lr=0"], "lr=0.0: must be > 0"),
     (["train", "mlp", "--data", "xor", "lr=fast"], "lr='fast'"),
     (["train", "mlp", "--data", "xor", "lr=nan"], "lr=nan"),
+    (["train", "mlp", "--data", "xor", "lr=inf"], "lr=inf: must be > 0 and finite"),
+    (["train", "mlp", "--data", "xor", "weight_decay=inf"], "weight_decay=inf: must be >= 0 and finite"),
     (["train", "mlp", "--data", "xor", "optimizer=sgdd"], "did you mean 'sgd'?"),
     (["train", "mlp", "--data", "xor", "schedule=cosin"], "did you mean 'cosine'?"),
     (["train", "mlp", "--data", "xor", "epochs=1.5"], "epochs='1.5'"),
