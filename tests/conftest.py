@@ -1,12 +1,11 @@
 """Shared test settings: quiet, deterministic, and polite to a 2-core machine."""
 
-import os
-
 import pytest
 import torch
 
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    torch.set_num_threads(1)  # two xdist workers share two cores
+# Test models are tiny: extra intra-op threads gain nothing, and with two xdist workers on two cores (or any
+# other load) waiting threads cost seconds per call.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

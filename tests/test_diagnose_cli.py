@@ -1,17 +1,8 @@
 """depthlab doctor / inspect: output on good input, exit 2 with one line on bad input."""
 
 import pytest
-import torch
 
 from depthlab.cli import main
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_inspect_prints_the_cost_table_and_layers(capsys):

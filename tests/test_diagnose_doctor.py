@@ -3,7 +3,6 @@
 import math
 
 import pytest
-import torch
 
 from depthlab.data import load_dataset
 from depthlab.diagnose.doctor import (
@@ -18,10 +17,7 @@ from depthlab.errors import DepthlabError
 
 @pytest.fixture(scope="module")
 def data():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield load_dataset("mnist1d")
-    torch.set_num_threads(threads)
+    return load_dataset("mnist1d")
 
 
 def flagged(report) -> set[str]:

@@ -13,14 +13,11 @@ from depthlab.train import fit
 
 @pytest.fixture(scope="module")
 def trained_cnn():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     torch.manual_seed(0)
     data = load_dataset("mnist1d")
     model = create_model("cnn1d", depth=5, width=32, **data.model_kwargs())
     fit(model, data, steps=500, lr=3e-3, quiet=True, eval_every=100)
-    yield model, data
-    torch.set_num_threads(threads)
+    return model, data
 
 
 def test_probes_rise_with_depth_and_end_near_the_net(trained_cnn):

@@ -19,15 +19,6 @@ IMAGENET = [n for n in NAMES if n[-1].isdigit()]  # resnet18 ... plain50
 BATCH = 4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine waiting threads cost seconds per call."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def small(name: str, depth: int | None = None) -> dict:
     """Overrides that keep each model tiny; ``depth`` picks the depth where the name does not fix it."""
     if name == "mlp":

@@ -13,15 +13,6 @@ from depthlab.models.reparam import check_equivalence, randomize_batchnorm, repa
 VARIANTS = ("parnet_s", "parnet_m", "parnet_l", "parnet_xl")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Small convs on a busy 2-core machine run many times faster on one intra-op thread.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

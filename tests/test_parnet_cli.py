@@ -15,15 +15,6 @@ from depthlab.train.checkpoint import save_checkpoint
 CONFIG = {"width": 8, "input_shape": [1, 28, 28], "num_classes": 10}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Small convs on a busy 2-core machine run many times faster on one intra-op thread.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def trained():
     model = create_model("parnet_lite", **CONFIG)

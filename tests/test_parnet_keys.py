@@ -12,15 +12,6 @@ from depthlab.models.parnet_keys import load_official, official_key
 from depthlab.models.reparam import randomize_batchnorm
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Small convs on a busy 2-core machine run many times faster on one intra-op thread.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def conv_bn(i, o, k, s, g):
     seq = nn.Sequential()
     seq.add_module("conv", nn.Conv2d(i, o, k, s, k // 2, groups=g, bias=False))

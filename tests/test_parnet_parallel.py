@@ -9,15 +9,6 @@ from depthlab.models.parallel import ParallelParNet
 from depthlab.models.reparam import randomize_batchnorm, reparameterize_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # One intra-op thread per worker: the streams, not the ops, are what runs in parallel here.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def small_parnet(device="cpu"):
     model = create_model("parnet_m", width=8, num_classes=7, input_shape=(3, 64, 64))
     randomize_batchnorm(model)
