@@ -17,9 +17,11 @@ SIZES = {
     "full": {"depths": [4, 8, 16, 32, 64, 128], "seeds": [0, 1, 2], "steps": 3000, "width": 128},
 }
 VARIANTS = {"plain+BN": {"model.residual": False}, "residual+BN": {"model.residual": True}}
-KEEPS = (
-    0.9  # "does not degrade": keeps at least this fraction of its best training accuracy at the deepest depth
-)
+# "Does not degrade": at the deepest depth the residual net keeps this fraction of its best training accuracy
+# (deeper nets need more steps per unit of progress, so a short run may fall a little short) and beats the
+# plain net by MARGIN.
+KEEPS = 0.85
+MARGIN = 0.10
 
 
 def grid(size: str, data: str) -> list[dict]:
@@ -47,7 +49,7 @@ def analyze(rows: list[Row]) -> Finding:
     plain_falls = plain[deepest] < plain[plain_peak_depth] - 0.05 and deepest > plain_peak_depth
     kept = resid.get(deepest, 0.0) / max(resid.values())
     resid_keeps = kept >= KEEPS
-    held = plain_falls and resid_keeps and resid.get(deepest, 0.0) > plain[deepest]
+    held = plain_falls and resid_keeps and resid.get(deepest, 0.0) > plain[deepest] + MARGIN
     verdict = (
         f"training accuracy at depth {deepest}: residual+BN {pct(resid.get(deepest, float('nan')))} "
         f"(best {pct(max(resid.values()))}), plain+BN {pct(plain[deepest])} (best "
