@@ -91,3 +91,16 @@ def test_ray_backend_runs_every_job_on_a_local_ray_instance():
         assert all(r["status"] == "ok" and r["env"]["pid"] for r in results.values())
     finally:
         ray.shutdown()
+
+
+def test_a_bad_spec_is_refused_before_any_run_starts():
+    from depthlab.study.tasks import validate
+
+    good = {"model": {"name": "mlp", "depth": 3}, "data": {"name": "mnist1d"}, "train": {"steps": 10}}
+    validate(good)
+    with pytest.raises(DepthlabError, match="activation"):
+        validate({**good, "model": {"name": "mlp", "activation": "rleu"}})
+    with pytest.raises(DepthlabError, match="lr"):
+        validate({**good, "train": {"lr": -1}})
+    with pytest.raises(DepthlabError, match="unknown diagnostic 'probe'"):
+        validate({**good, "diagnostics": ["probe"]})

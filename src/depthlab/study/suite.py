@@ -72,7 +72,16 @@ def plan(names: list[str] | None = None, size: str = "quick", data: str | None =
         study = get_study(name)
         chosen, note = data_for(study, data)
         plans.append(Plan(study, chosen, note, study.grid(size, chosen)))
+    _validate(plans)
     return plans
+
+
+def _validate(plans: list[Plan]) -> None:
+    # A bad --data or a preset key the models do not know fails here, before any run starts.
+    from depthlab.study.tasks import validate
+
+    for spec in (s for p in plans for s in p.specs):
+        validate(spec)
 
 
 def command(names: list[str] | None, size: str, data: str | None, out: str | Path) -> str:

@@ -234,6 +234,25 @@ def construct_task(spec: Mapping[str, Any]) -> dict[str, Any]:
 TASKS = {"train": train_task, "transfer": transfer_task, "construct": construct_task}
 
 
+def validate(spec: Mapping[str, Any]) -> None:
+    """Raise DepthlabError now for a spec that would fail at once: an unknown task, data set, model, key or
+    value."""
+    from depthlab import config as cfg
+    from depthlab.data import DATASETS
+    from depthlab.models import model_config
+    from depthlab.train import TrainConfig
+
+    if spec.get("task", "train") not in TASKS:
+        raise unknown("task", spec.get("task"), TASKS)
+    if spec["data"]["name"] not in DATASETS:
+        raise unknown("dataset", spec["data"]["name"], DATASETS)
+    model_config(spec["model"]["name"], **{k: v for k, v in spec["model"].items() if k != "name"})
+    cfg.build(TrainConfig, spec.get("train", {}))
+    for name in spec.get("diagnostics", []):
+        if name not in DIAGNOSTICS:
+            raise unknown("diagnostic", name, DIAGNOSTICS)
+
+
 def run_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Run one spec by its ``task`` (default ``train``)."""
     name = spec.get("task", "train")
