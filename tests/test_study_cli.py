@@ -38,6 +38,7 @@ def test_list_names_every_preset_with_its_claim(capsys):
         (["study", "residul", "--out", "{tmp}"], "unknown study 'residul'; did you mean 'residual'?"),
         (["study", "residual", "--quick", "--full", "--out", "{tmp}"], "--quick and --full"),
         (["study", "residual", "--backend", "spark", "--out", "{tmp}"], "unknown backend 'spark'"),
+        (["study", "--data", "mnist1dd", "--out", "{tmp}"], "unknown dataset 'mnist1dd'; did you mean"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
