@@ -72,6 +72,9 @@ def test_report_verdict_and_summary_are_computed_from_the_stored_numbers(report)
     assert "accuracy 90.0% at depth 1, 80.0% at depth 2" in html
     assert re.search(r"recommended depth</th><td><b>1</b>", html)
     assert "depthlab study demo --quick --data mnist1d --out" in html
+    import torch
+
+    assert f"torch {torch.__version__}" in html  # where the runs ran, from the stored environment
     assert "4 ok, 2 failed, 2 diverged" in html
 
 

@@ -151,12 +151,25 @@ def write_csv(plans: list[Plan], out: Path) -> Path:
 _NON_TAGS = {"hash", "status", "metrics", "diagnostics", "history", "error", "fit_seconds", "run_seconds"}
 
 
+def describe_environment(env: dict[str, Any]) -> str:
+    """One line about where the runs ran, from a stored run's environment."""
+    if not env:
+        return "no runs stored yet"
+    device = env.get("cuda") or f"CPU ({env.get('cpus')} cores, {env.get('threads')} thread(s) per run)"
+    return (
+        f"depthlab {env.get('depthlab')}, torch {env.get('torch')}, Python {env.get('python')}, "
+        f"{env.get('platform')}, {device}"
+    )
+
+
 def write_report(plans: list[Plan], out: str | Path, *, size: str = "quick", data: str | None = None) -> Path:
     """Write report.html, one PNG per study and results.csv into ``out``; returns the HTML path."""
     out = Path(out)
     atomic.remove_stale_temps(out)  # left by a writer killed mid-write
     sections = build_sections(plans, out, size)
     depth, source = recommended_depth(sections)
+    with Store(out) as store:
+        machine = describe_environment(store.latest_environment())
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     html = env.from_string(REPORT_TEMPLATE).render(
         sections=sections,
@@ -169,6 +182,7 @@ def write_report(plans: list[Plan], out: str | Path, *, size: str = "quick", dat
         size=size,
         command=command(None, size, data, out),
         fmt=_fmt,
+        machine=machine,
     )
     write_csv(plans, out)
     return atomic.write_text(out / "report.html", html)

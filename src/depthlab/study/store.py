@@ -111,6 +111,11 @@ class Store:
                 out[row["hash"]] = row
         return out
 
+    def latest_environment(self) -> dict[str, Any]:
+        """The environment stored with the most recently finished run ({} when there is none)."""
+        row = self._db.execute("SELECT env FROM runs ORDER BY finished_at DESC LIMIT 1").fetchone()
+        return json.loads(row[0]) if row else {}
+
     def count(self) -> int:
         """Number of stored runs."""
         return self._db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]

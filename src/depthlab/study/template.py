@@ -24,6 +24,7 @@ REPORT_TEMPLATE = r"""<!doctype html>
 <body>
 <h1>depthlab study report</h1>
 <p>Data: <b>{{ data }}</b> · size: <b>{{ size }}</b> · reproduce everything: <code>{{ command }}</code></p>
+<p>Measured with {{ machine }}.</p>
 
 <h2>Summary</h2>
 {% macro names(group) %}{% for s in group %}{{ s.name }}{% if not loop.last %}, {% endif %}
