@@ -3,39 +3,35 @@
 from __future__ import annotations
 
 from depthlab.errors import unknown
+from depthlab.study.presets import (
+    composition,
+    cost,
+    depth,
+    gradients,
+    nondeep,
+    normalization,
+    overfitting,
+    representation,
+    residual,
+    transfer,
+    width_vs_depth,
+)
 from depthlab.study.presets.base import SIZES, Finding, Study
 
-_MODULES = (
-    "depth",
-    "gradients",
-    "normalization",
-    "residual",
-    "overfitting",
-    "representation",
-    "composition",
-    "cost",
-    "transfer",
-    "width_vs_depth",
-    "nondeep",
+_SUITE = (  # the report shows the studies in this order
+    depth,
+    gradients,
+    normalization,
+    residual,
+    overfitting,
+    representation,
+    composition,
+    cost,
+    transfer,
+    width_vs_depth,
+    nondeep,
 )
-
-
-def _load() -> dict[str, Study]:
-    import importlib
-
-    found = {}
-    for name in _MODULES:
-        try:
-            module = importlib.import_module(f"depthlab.study.presets.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"depthlab.study.presets.{name}":
-                raise
-            continue
-        found[module.STUDY.name] = module.STUDY
-    return found
-
-
-STUDIES: dict[str, Study] = _load()
+STUDIES: dict[str, Study] = {module.STUDY.name: module.STUDY for module in _SUITE}
 
 
 def list_studies() -> list[str]:
