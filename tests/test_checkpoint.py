@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from depthlab import atomic
 from depthlab.errors import DepthlabError
 from depthlab.train import Callback, fit, load_weights
 from depthlab.train import checkpoint as ckpt
@@ -115,7 +116,7 @@ def test_a_torn_write_leaves_the_previous_checkpoint(tmp_path):
         raise OSError("disk full")
 
     with pytest.raises(OSError):
-        ckpt._atomic_write(tmp_path / "b.safetensors", explode)
+        atomic.write_with(tmp_path / "b.safetensors", explode)
     tensors, meta = ckpt.load_checkpoint(tmp_path)
     assert meta == {"step": 1} and torch.equal(tensors["w"], torch.ones(2))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "a.safetensors", "latest.json"]

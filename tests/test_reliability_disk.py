@@ -14,8 +14,8 @@ import subprocess
 
 import pytest
 
+from depthlab import atomic
 from depthlab.cli import main
-from depthlab.study import atomic
 from depthlab.study.runner import execute
 from depthlab.study.spec import expand, run_hash
 from depthlab.study.store import Store
@@ -115,7 +115,7 @@ def test_a_read_only_output_folder_is_one_line_and_is_left_as_it_was(tmpfs, tmp_
 
 
 class _FullDiskOs:
-    """Stands in for ``os`` in depthlab.study.atomic: every rename fails as on a full disk."""
+    """Stands in for ``os`` in depthlab.atomic: every rename fails as on a full disk."""
 
     def replace(self, src, dst):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))

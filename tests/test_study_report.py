@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from depthlab.study import atomic
+from depthlab import atomic
 from depthlab.study.presets.base import Finding, Study, mean_by, pct
 from depthlab.study.presets.plotting import lines
 from depthlab.study.report import write_report

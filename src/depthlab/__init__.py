@@ -1,7 +1,8 @@
 """depthlab: a lab about the depth of neural networks.
 
-Build networks whose depth is the main dial, train them fast, see what depth does inside them, run the studies
-that answer "should I add layers, and why does my deep net not train?", and build ParNet, the non-deep network.
+Build networks whose depth is the main dial, train them fast, see what depth does inside them, run the
+studies that answer "should I add layers, and why does my deep net not train?", and build ParNet, the
+non-deep network.
 """
 
 from depthlab.errors import DepthlabError

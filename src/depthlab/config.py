@@ -1,8 +1,8 @@
 """Typed ``key=value`` overrides for dataclass configs (the CLI's and the study grids' common language).
 
 A value is coerced to the field's annotated type: int, float, bool, str, ``Literal[...]`` (choices), tuples of
-those, and ``X | None`` (``none`` or ``null`` gives None). Unknown keys and bad values raise DepthlabError naming
-the key, the value and what is valid.
+those, and ``X | None`` (``none`` or ``null`` gives None). Unknown keys and bad values raise DepthlabError
+naming the key, the value and what is valid.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def split_overrides(overrides: Mapping[str, Any], *classes: type) -> list[dict[s
     parts: list[dict[str, Any]] = [{} for _ in classes]
     owners = [set(field_types(c)) for c in classes]
     for key, value in overrides.items():
-        for part, fields in zip(parts, owners):
+        for part, fields in zip(parts, owners, strict=True):
             if key in fields:
                 part[key] = value
                 break

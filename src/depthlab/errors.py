@@ -1,4 +1,4 @@
-"""One error class for everything a user can get wrong, with messages that name the bad value and the valid ones."""
+"""One error class for everything a user can get wrong; messages name the bad value and the valid ones."""
 
 from __future__ import annotations
 

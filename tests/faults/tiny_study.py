@@ -80,16 +80,21 @@ class _Log:
 
 
 class _SlowOs:
-    """Stands in for the ``os`` module inside one library module: ``replace`` waits before renaming."""
+    """Stands in for the ``os`` module inside depthlab.atomic: ``replace`` waits before renaming.
 
-    def __init__(self, log: _Log, phase: str, delay: float):
-        self._log, self._phase, self._delay = log, phase, delay
+    Every file write goes through there; writes into a run's ``ckpt/`` folder are the checkpoint phase,
+    the rest (report, CSV, plots) the report phase.
+    """
+
+    def __init__(self, log: _Log, delay: float):
+        self._log, self._delay = log, delay
 
     def replace(self, src, dst):
-        self._log(f"begin {self._phase}")
+        phase = "checkpoint" if "ckpt" in Path(dst).parts else "report"
+        self._log(f"begin {phase}")
         time.sleep(self._delay)
         os.replace(src, dst)
-        self._log(f"end {self._phase}")
+        self._log(f"end {phase}")
 
     def __getattr__(self, name):
         return getattr(os, name)
@@ -122,12 +127,11 @@ class _SlowConnection:
 
 def install_faults(log_path: Path, delay: float) -> None:
     """Widen every write path of this process by ``delay`` seconds; log when each window opens and closes."""
-    from depthlab.study import atomic, store
-    from depthlab.train import checkpoint
+    from depthlab import atomic
+    from depthlab.study import store
 
     log = _Log(log_path)
-    checkpoint.os = _SlowOs(log, "checkpoint", delay)
-    atomic.os = _SlowOs(log, "report", delay)
+    atomic.os = _SlowOs(log, delay)
     plain_init = store.Store.__init__
 
     def slow_init(self, directory):

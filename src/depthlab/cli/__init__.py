@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(err))
     except typer.Exit as err:
         return err.exit_code
-    except (OSError, sqlite3.Error) as err:  # a full disk, a read-only folder: the environment, said in one line
+    except (OSError, sqlite3.Error) as err:  # a full disk or a read-only folder, said in one line
         return _fail(" ".join(str(err).split()), 1)
     except typer.Abort:
         return _fail("aborted", 130)

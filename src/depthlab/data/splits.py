@@ -40,7 +40,7 @@ def split_indices(y: torch.Tensor, fraction: float, seed: int,
 
 
 def check_labels(name: str, labels: dict[str, torch.Tensor], num_classes: int) -> None:
-    """Raise DepthlabError unless every label is a class index in [0, num_classes) (a corrupt or foreign file)."""
+    """Raise DepthlabError unless every label is a class index in [0, num_classes) (else: a corrupt file)."""
     for split, y in labels.items():
         if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
             raise DepthlabError(f"{name}: {split} labels span {int(y.min())}..{int(y.max())}; expected class "

@@ -14,7 +14,7 @@ from typing import Any
 
 import jinja2
 
-from depthlab.study import atomic
+from depthlab import atomic
 from depthlab.study.presets.base import Finding, Row
 from depthlab.study.spec import run_hash
 from depthlab.study.store import Store

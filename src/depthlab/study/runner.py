@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from depthlab.study import atomic
+from depthlab import atomic
 from depthlab.study.backends import check_options, run_jobs
 from depthlab.study.lock import DirLock
 from depthlab.study.progress import StudyProgress, describe

@@ -9,8 +9,6 @@ intact.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,31 +17,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from depthlab import atomic
 from depthlab.errors import DepthlabError
 
 LATEST = "latest.json"
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through ``write(tmp_path)`` into a temp file in the same folder, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "w") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-
-    _atomic_write(path, write)
 
 
 def save_checkpoint(
@@ -52,16 +29,13 @@ def save_checkpoint(
     """Write ``name``.safetensors and ``name``.json, point ``latest.json`` at them, drop older checkpoints."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob(
-        ".*.tmp"
-    ):  # a write cut short by kill -9 (one run writes to a folder at a time)
-        stale.unlink(missing_ok=True)
+    atomic.remove_stale_temps(directory)  # a write cut short by kill -9
     # safetensors wants contiguous CPU tensors that share no storage (tied weights would)
     flat = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
-    _atomic_write(directory / f"{name}.safetensors", lambda tmp: save_file(flat, tmp))
-    _write_json(directory / f"{name}.json", meta)
+    atomic.write_with(directory / f"{name}.safetensors", lambda tmp: save_file(flat, tmp))
+    atomic.write_json(directory / f"{name}.json", meta)
     previous = latest_name(directory)
-    _write_json(directory / LATEST, {"name": name})
+    atomic.write_json(directory / LATEST, {"name": name})
     if previous and previous != name:
         for suffix in (".safetensors", ".json"):
             (directory / f"{previous}{suffix}").unlink(missing_ok=True)
