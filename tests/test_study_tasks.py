@@ -9,24 +9,17 @@ from torch import nn
 from depthlab.data.dataset import Dataset
 from depthlab.models import create_model
 from depthlab.study import measures
-from depthlab.study.tasks import class_subset, no_single_batch, set_tent_weights
-
-
-def test_no_single_batch_drops_exactly_the_lonely_example():
-    assert no_single_batch(129, 128) == 128
-    assert no_single_batch(257, 128) == 256
-    assert no_single_batch(130, 128) == 130
-    assert no_single_batch(128, 128) == 128
+from depthlab.study.tasks import class_subset, set_tent_weights
 
 
 def test_class_subset_keeps_and_relabels_only_the_chosen_classes():
     x = torch.arange(12.0).reshape(12, 1)
     y = torch.tensor([0, 1, 2, 3] * 3)
     data = Dataset("toy", x, y, x[:4], y[:4], x[4:8], y[4:8], num_classes=4)
-    sub = class_subset(data, [2, 3], train_size=5, batch_size=4)  # 6 examples -> 5 -> 5 % 4 == 1 -> 4
+    sub = class_subset(data, [2, 3], train_size=5)  # 6 examples of classes 2 and 3, cut to 5
     assert sub.num_classes == 2
-    assert sub.y_train.tolist() == [0, 1, 0, 1]
-    assert sub.x_train.flatten().tolist() == [2.0, 3.0, 6.0, 7.0]
+    assert sub.y_train.tolist() == [0, 1, 0, 1, 0]
+    assert sub.x_train.flatten().tolist() == [2.0, 3.0, 6.0, 7.0, 10.0]
     assert sub.y_test.tolist() == [0, 1]
 
 

@@ -133,11 +133,9 @@ def train_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def class_subset(
-    data: Dataset, classes: list[int], train_size: int | None = None, batch_size: int | None = None
-) -> Dataset:
+def class_subset(data: Dataset, classes: list[int], train_size: int | None = None) -> Dataset:
     """The examples of ``classes`` only, relabelled 0..len(classes)-1; the training split cut to
-    ``train_size`` and, given ``batch_size``, to a size that leaves no last batch of one example."""
+    ``train_size``."""
     lookup = torch.full((data.num_classes,), -1, dtype=torch.long)
     lookup[torch.tensor(classes)] = torch.arange(len(classes))
 
@@ -145,21 +143,12 @@ def class_subset(
         keep = lookup[y] >= 0
         return x[keep][:size], lookup[y[keep]][:size]
 
-    x_train, y_train = pick(data.x_train, data.y_train, train_size)
-    if batch_size:
-        keep = no_single_batch(len(y_train), batch_size)
-        x_train, y_train = x_train[:keep], y_train[:keep]
     splits = (
-        (x_train, y_train)
+        pick(data.x_train, data.y_train, train_size)
         + pick(data.x_val, data.y_val)
         + pick(data.x_test, data.y_test)
     )
     return Dataset(f"{data.name}[{','.join(map(str, classes))}]", *splits, len(classes), data.task, data.meta)
-
-
-def no_single_batch(size: int, batch_size: int) -> int:
-    """``size`` less one when it would leave a last batch of one example (BatchNorm cannot train on one)."""
-    return size - 1 if size % batch_size == 1 else size
 
 
 def transfer_task(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,9 +156,8 @@ def transfer_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     classes B (frozen or fine-tuned), train on few B labels; ``layers = 0`` is the from-scratch control."""
     full = dataset_for(spec)
     half = full.num_classes // 2
-    batch = spec.get("train", {}).get("batch_size", 128)
-    source = class_subset(full, list(range(half)), batch_size=batch)
-    target = class_subset(full, list(range(half, 2 * half)), spec["transfer"]["train_size"], batch)
+    source = class_subset(full, list(range(half)))
+    target = class_subset(full, list(range(half, 2 * half)), spec["transfer"]["train_size"])
     layers, frozen = spec["transfer"]["layers"], spec["transfer"]["frozen"]
     fit_seconds = 0.0
     model = build_model(spec, target, seed_offset=1)

@@ -13,10 +13,15 @@ import torch
 
 
 def steps_per_epoch(num_samples: int, batch_size: int, world_size: int = 1) -> int:
-    """Batches per epoch; with several ranks the last partial global batch is dropped (ranks stay in step)."""
-    if world_size == 1:
-        return math.ceil(num_samples / batch_size)
-    return max(1, num_samples // (batch_size * world_size))
+    """Batches per epoch; with several ranks the last partial global batch is dropped (ranks stay in step).
+
+    A single leftover sample joins the batch before it: BatchNorm cannot train on a batch of one.
+    """
+    if world_size > 1:
+        return max(1, num_samples // (batch_size * world_size))
+    if num_samples % batch_size == 1 and num_samples > batch_size:
+        return num_samples // batch_size
+    return math.ceil(num_samples / batch_size)
 
 
 def epoch_permutation(num_samples: int, seed: int, epoch: int, device: torch.device) -> torch.Tensor:
@@ -40,6 +45,8 @@ def epoch_batches(
     no per-step gather kernels.
     """
     x, y = x[order], y[order]
-    for index in range(first, steps_per_epoch(len(x), batch_size, world_size)):
+    steps = steps_per_epoch(len(x), batch_size, world_size)
+    for index in range(first, steps):
         start = index * batch_size * world_size + rank * batch_size
-        yield x[start : start + batch_size], y[start : start + batch_size]
+        stop = len(x) if world_size == 1 and index == steps - 1 else start + batch_size
+        yield x[start:stop], y[start:stop]
