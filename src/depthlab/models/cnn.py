@@ -29,13 +29,7 @@ from depthlab.errors import check, unknown
 from depthlab.models.base import DepthNet
 from depthlab.models.blocks import LayerBlock, NormAct, Subsample, block_layout
 from depthlab.models.layers import init_model
-from depthlab.models.options import (
-    check_at_least,
-    check_common,
-    check_dropout,
-    check_layer_names,
-    check_shape,
-)
+from depthlab.models.options import DialsConfig, check_at_least
 from depthlab.models.registry import register_model
 
 POOLS = ("flatten", "avg")
@@ -43,28 +37,20 @@ _CONVS = {1: nn.Conv1d, 2: nn.Conv2d}
 
 
 @dataclass
-class CNNConfig:
+class CNNConfig(DialsConfig):
     depth: int = 4
     width: int = 32
-    input_shape: tuple[int, ...] = (1, 40)
-    num_classes: int = 10
-    activation: str = "relu"
-    norm: str = "none"  # none | batch | layer
-    residual: bool = False
-    preact: bool = False  # residual blocks as h + W act(norm(h)) instead of h + act(norm(W h))
-    init: str = "default"
-    dropout: float = 0.0
     kernel_size: int = 3
     downsample: int = 2  # how many of the first convs have stride 2
     pool: str = "flatten"  # flatten | avg
 
     spatial_dims = 1  # 1 for sequences (C, L), 2 for images (C, H, W)
 
+    def input_rule(self) -> tuple[int | None, str]:
+        return self.spatial_dims + 1, f"a {self.spatial_dims}-d CNN"
+
     def __post_init__(self):
-        check_common(self)
-        check_shape(self.input_shape, self.spatial_dims + 1, f"a {self.spatial_dims}-d CNN")
-        check_layer_names(self.activation, self.norm, self.init)
-        check_dropout(self.dropout)
+        super().__post_init__()
         check_at_least("kernel_size", self.kernel_size, 1)
         check(self.kernel_size % 2 == 1, f"kernel_size={self.kernel_size}: must be odd (padding keeps sizes)")
         check_at_least("downsample", self.downsample, 0)

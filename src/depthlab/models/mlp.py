@@ -23,28 +23,13 @@ from torch import nn
 from depthlab.models.base import DepthNet
 from depthlab.models.blocks import LayerBlock, NormAct, block_layout, make_dropout
 from depthlab.models.layers import init_model
-from depthlab.models.options import check_common, check_dropout, check_layer_names, check_shape
+from depthlab.models.options import DialsConfig
 from depthlab.models.registry import register_model
 
 
 @dataclass
-class MLPConfig:
-    depth: int = 3
-    width: int = 100
-    input_shape: tuple[int, ...] = (1, 40)
-    num_classes: int = 10
-    activation: str = "relu"
-    norm: str = "none"  # none | batch | layer
-    residual: bool = False
-    preact: bool = False  # residual blocks as h + W act(norm(h)) instead of h + act(norm(W h))
-    init: str = "default"  # a name from layers.INITS; "default" keeps PyTorch's
-    dropout: float = 0.0
-
-    def __post_init__(self):
-        check_common(self)
-        check_shape(self.input_shape, None, "mlp")
-        check_layer_names(self.activation, self.norm, self.init)
-        check_dropout(self.dropout)
+class MLPConfig(DialsConfig):
+    """The shared dials (``models.options.DialsConfig``); any input shape, flattened."""
 
 
 @register_model("mlp", MLPConfig)

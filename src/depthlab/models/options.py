@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from depthlab.errors import DepthlabError, check, unknown
 from depthlab.models.layers import ACTIVATIONS, NORMS, parse_init
 
@@ -39,3 +41,29 @@ def check_common(config) -> None:
     check_at_least("depth", config.depth, 1)
     check_at_least("width", config.width, 1)
     check_at_least("num_classes", config.num_classes, 1)
+
+
+@dataclass
+class DialsConfig:
+    """The dials shared by the MLP and the CNNs: depth and width first, then the techniques by name."""
+
+    depth: int = 3
+    width: int = 100
+    input_shape: tuple[int, ...] = (1, 40)
+    num_classes: int = 10
+    activation: str = "relu"
+    norm: str = "none"  # none | batch | layer
+    residual: bool = False
+    preact: bool = False  # residual blocks as h + W act(norm(h)) instead of h + act(norm(W h))
+    init: str = "default"  # a name from layers.INITS; "default" keeps PyTorch's
+    dropout: float = 0.0
+
+    def input_rule(self) -> tuple[int | None, str]:
+        """How many dims ``input_shape`` must have (None: any, it is flattened), and the model's name."""
+        return None, "mlp"
+
+    def __post_init__(self):
+        check_common(self)
+        check_shape(self.input_shape, *self.input_rule())
+        check_layer_names(self.activation, self.norm, self.init)
+        check_dropout(self.dropout)

@@ -8,26 +8,26 @@ from depthlab.reference.examples import EXAMPLES, ExampleResult, run_example, sw
 from depthlab.reference.gradcheck import check_layer, numerical_grad, relative_error
 from depthlab.reference.init import INITS, init_weight
 from depthlab.reference.layers import (
-                                       BatchNorm,
-                                       Dense,
-                                       Layer,
-                                       LeakyReLU,
-                                       ReLU,
-                                       Residual,
-                                       Sequential,
-                                       Sigmoid,
-                                       Tanh,
-                                       set_training,
-                                       walk,
+    BatchNorm,
+    Dense,
+    Layer,
+    LeakyReLU,
+    ReLU,
+    Residual,
+    Sequential,
+    Sigmoid,
+    Tanh,
+    set_training,
+    walk,
 )
 from depthlab.reference.losses import MSE, SoftmaxCrossEntropy
 from depthlab.reference.network import (
-                                       ACTIVATIONS,
-                                       NORMS,
-                                       TrainResult,
-                                       build_mlp,
-                                       train_xor,
-                                       weight_grad_norms,
+    ACTIVATIONS,
+    NORMS,
+    TrainResult,
+    build_mlp,
+    train_xor,
+    weight_grad_norms,
     xor_experiment,
 )
 from depthlab.reference.optim import SGD
