@@ -48,13 +48,15 @@ def gradients(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, checkpoi
 
 
 def kept_for_backward(model: torch.nn.Module, x: torch.Tensor, checkpointing: bool) -> int:
-    """Bytes kept between forward and backward: tensors saved for backward + each block's input (unique
-    storages); a checkpointed block keeps only its input, for the recompute."""
+    """Activation bytes kept between forward and backward: tensors saved for backward + each block's input
+    (unique storages, parameters excluded); a checkpointed block keeps only its input, for the recompute."""
     model.set_grad_checkpointing(checkpointing)
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     storages: dict[int, int] = {}
 
     def remember(t: torch.Tensor) -> torch.Tensor:
-        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        if t.untyped_storage().data_ptr() not in params:
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
         return t
 
     handles = [b.register_forward_pre_hook(lambda _m, args: remember(args[0])) for b in model.blocks]
@@ -76,9 +78,10 @@ def test_checkpointing_gives_the_same_gradients(case):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-7)
 
 
-# Measured: mlp1000 0.22 (a pre-activation block saves its input and the activation's output, plus the
-# norm's statistics), resnet1202 0.13 (a basic block saves about eight tensors).
-@pytest.mark.parametrize(("case", "max_ratio"), [("mlp1000", 0.25), ("resnet1202", 0.2)])
+# Measured (activations only): mlp1000 0.40 (a pre-activation block keeps its input, the activation's output
+# and the norm's statistics, tiny at width 16 but not negligible), resnet1202 0.25 (a basic block keeps about
+# five activations). Without checkpointing the ratio would be 1.
+@pytest.mark.parametrize(("case", "max_ratio"), [("mlp1000", 0.45), ("resnet1202", 0.3)])
 def test_checkpointing_keeps_about_one_activation_per_block(case, max_ratio):
     model, (x, _) = make(case), batch(case)
     model.train()
