@@ -13,7 +13,7 @@ random horizontal flip), in one process:
 
 Samples/s: training steps only (``fit``'s evaluations are excluded from its samples/s); median of
 ``--repeats`` runs after one warm-up run of each. On CUDA, ``--amp bf16`` and ``--channels-last`` apply to
-both sides.
+both sides (on the CPU both sides ignore them, as ``fit`` does).
 
     python benchmarks/bench_cifar_pipeline.py [--n 4000] [--steps 40] [--depth 8] [--repeats 3]
         [--device auto] [--amp off|bf16] [--channels-last] [--threads N]
@@ -75,12 +75,12 @@ def plain_loop(model, images, labels, args, device: torch.device, workers: int) 
         drop_last=True,
         pin_memory=device.type == "cuda",
     )
-    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    cuda = device.type == "cuda"  # fit applies channels_last and bf16 on CUDA only; so does this loop
+    memory_format = torch.channels_last if args.channels_last and cuda else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    autocast = (
-        torch.autocast(device.type, dtype=torch.bfloat16) if args.amp == "bf16" else contextlib.nullcontext()
-    )
+    bf16 = args.amp == "bf16" and cuda
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     done, logged = 0, 0.0
     sync(device)
     start = time.perf_counter()
