@@ -1,4 +1,4 @@
-"""Batches of one epoch: every sample exactly once, and never a batch of one (BatchNorm cannot train on it)."""
+"""Batches of one epoch: every sample once, and never a batch of one (BatchNorm cannot train on it)."""
 
 import torch
 from torch import nn

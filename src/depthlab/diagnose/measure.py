@@ -12,9 +12,9 @@ Timing: warm up, synchronize, time each call with ``perf_counter``, report the m
 Peak memory. CUDA: the caching allocator's ``max_memory_allocated`` over the call (params included). CPU has
 no allocator statistics, and ``tracemalloc`` sees only Python objects, not torch's buffers, so it is an
 estimate from the tensors themselves (``memory_method = "tensor_sizes"``): inference = params + the largest
-input + output of any leaf module (what is live at once in a chain); training = params + grads + every tensor
-autograd saves for backward (unique storages, via ``saved_tensors_hooks``) + the output. It is a lower bound:
-workspace buffers and allocator slack are not seen.
+input + output of any leaf module (what is live at once in a chain); training = params + grads + every other
+tensor autograd saves for backward (unique storages, via ``saved_tensors_hooks``) + the output. It is a
+lower bound: workspace buffers and allocator slack are not seen.
 """
 
 from __future__ import annotations
@@ -111,11 +111,17 @@ def _cpu_infer_bytes(model: nn.Module, x: torch.Tensor) -> int:
 
 
 def _cpu_train_bytes(model: nn.Module, x: torch.Tensor) -> int:
-    """Every tensor saved for backward (unique storages) + the output, over one forward."""
+    """Every tensor saved for backward (unique storages) + the output, over one forward.
+
+    Parameters that autograd saves (a Linear keeps its weight for the input gradient) are left out: the
+    caller counts the parameters once already.
+    """
+    param_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
     saved = []
 
     def pack(t):
-        saved.append(t)
+        if t.untyped_storage().data_ptr() not in param_storages:
+            saved.append(t)
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
