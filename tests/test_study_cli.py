@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import pytest
 
@@ -85,6 +86,8 @@ def _double(spec):
 def test_ray_backend_runs_every_job_on_a_local_ray_instance():
     import ray
 
+    # Ray's workers cannot import this test module by name: ship the run function by value.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
         jobs = [(str(i), {"x": i}) for i in range(6)]
         results = dict(run_jobs(jobs, _double, workers=2, backend="ray"))
