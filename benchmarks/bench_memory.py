@@ -38,6 +38,7 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
+from depthlab.diagnose.measure import kept_for_backward
 from depthlab.models import create_model
 
 MB = 2**20
@@ -56,22 +57,7 @@ def train_step(model, x: torch.Tensor, y: torch.Tensor) -> None:
 
 def kept_bytes(model, x: torch.Tensor) -> int:
     """Tensors kept for backward (saved tensors and block inputs, unique storages; parameters excluded)."""
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    storages: dict[int, int] = {}
-
-    def remember(t: torch.Tensor) -> torch.Tensor:
-        if t.untyped_storage().data_ptr() not in params:
-            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    handles = [b.register_forward_pre_hook(lambda _m, args: remember(args[0])) for b in model.blocks]
-    try:
-        with torch.autograd.graph.saved_tensors_hooks(remember, lambda t: t):
-            model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return sum(storages.values())
+    return kept_for_backward(model, x, block_inputs=model.blocks)
 
 
 def _proc_status(key: str) -> int:

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from depthlab.data.dataset import Dataset
+from depthlab.diagnose.measure import kept_for_backward
 from depthlab.models import create_model
 from depthlab.train import fit
 
@@ -47,26 +48,10 @@ def gradients(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, checkpoi
     return [p.grad.clone() for p in model.parameters()]
 
 
-def kept_for_backward(model: torch.nn.Module, x: torch.Tensor, checkpointing: bool) -> int:
-    """Activation bytes kept between forward and backward: tensors saved for backward + each block's input
-    (unique storages, parameters excluded); a checkpointed block keeps only its input, for the recompute."""
+def kept(model: torch.nn.Module, x: torch.Tensor, checkpointing: bool) -> int:
+    """Activation bytes kept between forward and backward; a checkpointed block keeps only its input."""
     model.set_grad_checkpointing(checkpointing)
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    storages: dict[int, int] = {}
-
-    def remember(t: torch.Tensor) -> torch.Tensor:
-        if t.untyped_storage().data_ptr() not in params:
-            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    handles = [b.register_forward_pre_hook(lambda _m, args: remember(args[0])) for b in model.blocks]
-    try:
-        with torch.autograd.graph.saved_tensors_hooks(remember, lambda t: t):
-            model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return sum(storages.values())
+    return kept_for_backward(model, x, block_inputs=model.blocks)
 
 
 @pytest.mark.parametrize("case", VERY_DEEP)
@@ -85,7 +70,7 @@ def test_checkpointing_gives_the_same_gradients(case):
 def test_checkpointing_keeps_about_one_activation_per_block(case, max_ratio):
     model, (x, _) = make(case), batch(case)
     model.train()
-    with_ckpt, without = kept_for_backward(model, x, True), kept_for_backward(model, x, False)
+    with_ckpt, without = kept(model, x, True), kept(model, x, False)
     assert with_ckpt < max_ratio * without
     one_input = x.element_size() * math.prod(model.stem(x).shape)  # the widest block input
     assert with_ckpt < 1.1 * (len(model.blocks) + 10) * one_input

@@ -110,24 +110,41 @@ def _cpu_infer_bytes(model: nn.Module, x: torch.Tensor) -> int:
     return largest[0]
 
 
-def _cpu_train_bytes(model: nn.Module, x: torch.Tensor) -> int:
-    """Every tensor saved for backward (unique storages) + the output, over one forward.
+def kept_for_backward(model: nn.Module, x: torch.Tensor, block_inputs=()) -> int:
+    """Bytes of the activations kept between forward and backward, over one forward.
 
-    Parameters that autograd saves (a Linear keeps its weight for the input gradient) are left out: the
-    caller counts the parameters once already.
+    That is every tensor autograd saves (unique storages) plus the input of each module in ``block_inputs``
+    (all a checkpointed block keeps). Parameters that autograd saves (a Linear keeps its weight for the input
+    gradient) are left out: they are not activations.
     """
-    param_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    saved = []
+    return sum(_kept_storages(model, x, block_inputs)[0].values())
 
-    def pack(t):
-        if t.untyped_storage().data_ptr() not in param_storages:
-            saved.append(t)
+
+def _kept_storages(model: nn.Module, x: torch.Tensor, block_inputs=()) -> tuple[dict[int, int], object]:
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    storages: dict[int, int] = {}
+
+    def remember(t: torch.Tensor) -> torch.Tensor:
+        if t.untyped_storage().data_ptr() not in params:
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
         return t
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        output = model(x)
-    outputs = [output] if isinstance(output, torch.Tensor) else list(output)
-    return _tensor_bytes(saved + outputs)
+    handles = [m.register_forward_pre_hook(lambda _m, args: remember(args[0])) for m in block_inputs]
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(remember, lambda t: t):
+            output = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return storages, output
+
+
+def _cpu_train_bytes(model: nn.Module, x: torch.Tensor) -> int:
+    """The activations kept for backward + the output (unique storages)."""
+    storages, output = _kept_storages(model, x)
+    for t in [output] if isinstance(output, torch.Tensor) else list(output):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+    return sum(storages.values())
 
 
 def peak_memory(model: nn.Module, x: torch.Tensor, train: bool) -> tuple[float, str]:
