@@ -5,6 +5,8 @@ goes on.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -28,18 +30,7 @@ def _xor_with_a_nan(options, seed: int) -> Dataset:
     data = load_dataset("xor", seed=seed, replicas=8)
     x = data.x_train.clone()
     x[NAN_AT, 0] = float("nan")
-    return Dataset(
-        "xor_nan",
-        x,
-        data.y_train,
-        data.x_val,
-        data.y_val,
-        data.x_test,
-        data.y_test,
-        data.num_classes,
-        data.task,
-        data.meta,
-    )
+    return dataclasses.replace(data, name="xor_nan", x_train=x)
 
 
 @pytest.fixture

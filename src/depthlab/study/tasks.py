@@ -7,6 +7,7 @@ fine-tune on the other half with few labels; Yosinski et al. 2014, arXiv 1411.17
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Mapping
@@ -45,18 +46,7 @@ def dataset_for(spec: Mapping[str, Any]) -> Dataset:
     data = _load(spec["data"]["name"], json.dumps(options, sort_keys=True), spec["data"].get("seed", 0))
     size = spec["data"].get("train_size")
     if size:
-        data = Dataset(
-            data.name,
-            data.x_train[:size],
-            data.y_train[:size],
-            data.x_val,
-            data.y_val,
-            data.x_test,
-            data.y_test,
-            data.num_classes,
-            data.task,
-            data.meta,
-        )
+        data = dataclasses.replace(data, x_train=data.x_train[:size], y_train=data.y_train[:size])
     return data
 
 
