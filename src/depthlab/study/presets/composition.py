@@ -95,13 +95,16 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="composition",
-    claim="Composition makes depth exponentially efficient: at equal parameters a deep narrow ReLU net can "
-          "fit a "
-    "sawtooth with 2^k pieces that a shallow wide one cannot.",
-    anchor="Telgarsky 2015/2016 (arXiv 1509.08101, 1602.04485): k layers × 2 ReLUs compute tent^k with 2^k "
-           "pieces; "
-    "one hidden layer of m units has at most m + 1 pieces. Hanin & Rolnick 2019: at init and in typical "
-    "training the number of pieces grows with the number of neurons, not exponentially with depth.",
+    claim=(
+        "Composition makes depth exponentially efficient: at equal parameters a deep narrow ReLU net can "
+        "fit a sawtooth with 2^k pieces that a shallow wide one cannot."
+    ),
+    anchor=(
+        "Telgarsky 2015/2016 (arXiv 1509.08101, 1602.04485): k layers × 2 ReLUs compute tent^k with 2^k "
+        "pieces; one hidden layer of m units has at most m + 1 pieces. Hanin & Rolnick 2019: at init and in "
+        "typical training the number of pieces grows with the number of neurons, not exponentially with "
+        "depth."
+    ),
     grid=grid,
     analyze=analyze,
     plot=plot,

@@ -76,11 +76,14 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="cost",
-    claim="Depth costs compute: parameters, FLOPs and latency grow with the number of layers, and the "
-          "layers run "
-    "one after another.",
-    anchor="He et al. 2016: ResNet-20 0.27M parameters → ResNet-110 1.7M → ResNet-1202 19.4M (Table 6). "
-    "Goyal et al. 2021 (arXiv 2110.07641): ParNet keeps depth 12 to run its streams in parallel.",
+    claim=(
+        "Depth costs compute: parameters, FLOPs and latency grow with the number of layers, and the layers "
+        "run one after another."
+    ),
+    anchor=(
+        "He et al. 2016: ResNet-20 0.27M parameters → ResNet-110 1.7M → ResNet-1202 19.4M (Table 6). Goyal "
+        "et al. 2021 (arXiv 2110.07641): ParNet keeps depth 12 to run its streams in parallel."
+    ),
     grid=grid,
     analyze=analyze,
     plot=plot,

@@ -74,13 +74,16 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="depth",
-    claim="Adding layers adds capacity with diminishing returns; past some depth a plain net gets worse, "
-          "while "
-    "BatchNorm and residual connections let depth be used.",
-    anchor="MNIST-1D (Greydanus 2020, arXiv 2011.14439): logistic regression 32%, MLP 68%, CNN 94% test "
-           "accuracy. "
-    "He et al. 2016: ResNet-1202 is worse than ResNet-110 on CIFAR-10 (7.93% vs 6.43% error); He et al. "
-    "2015: a 30-layer plain ImageNet net is less accurate than a 14-layer one (38.56 vs 33.82 top-1 error).",
+    claim=(
+        "Adding layers adds capacity with diminishing returns; past some depth a plain net gets worse, "
+        "while BatchNorm and residual connections let depth be used."
+    ),
+    anchor=(
+        "MNIST-1D (Greydanus 2020, arXiv 2011.14439): logistic regression 32%, MLP 68%, CNN 94% test "
+        "accuracy. He et al. 2016: ResNet-1202 is worse than ResNet-110 on CIFAR-10 (7.93% vs 6.43% error); "
+        "He et al. 2015: a 30-layer plain ImageNet net is less accurate than a 14-layer one (38.56 vs 33.82 "
+        "top-1 error)."
+    ),
     grid=grid,
     analyze=analyze,
     plot=plot,

@@ -113,14 +113,17 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="gradients",
-    claim="Deep nets with sigmoid/tanh and naive init lose their gradient on the way to the first layers; "
-          "ReLU with "
-    "He init keeps it, and a deep plain ReLU net trains with He init where Xavier init stalls.",
-    anchor="Glorot & Bengio 2010: with standard init the back-propagated gradient shrinks toward the input, "
-           "with "
-    "normalized init it stays about constant; Tanh on Shapeset 27.15% → 15.60% error from the init alone. "
-    "He et al. 2015 (arXiv 1502.01852): a 30-layer plain ReLU net converges with He init and 'completely "
-    "stalls' with Xavier.",
+    claim=(
+        "Deep nets with sigmoid/tanh and naive init lose their gradient on the way to the first layers; "
+        "ReLU with He init keeps it, and a deep plain ReLU net trains with He init where Xavier init "
+        "stalls."
+    ),
+    anchor=(
+        "Glorot & Bengio 2010: with standard init the back-propagated gradient shrinks toward the input, "
+        "with normalized init it stays about constant; Tanh on Shapeset 27.15% → 15.60% error from the init "
+        "alone. He et al. 2015 (arXiv 1502.01852): a 30-layer plain ReLU net converges with He init and "
+        "'completely stalls' with Xavier."
+    ),
     grid=grid,
     analyze=analyze,
     plot=plot,

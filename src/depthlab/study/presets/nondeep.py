@@ -86,13 +86,15 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="nondeep",
-    claim="Depth is not the only way: a non-deep ParNet (parallel streams, depth ≤ 12) can come close to a "
-          "deeper "
-    "ResNet of similar size, and its fused deploy form runs faster than its training form.",
-    anchor="Goyal et al. 2021 (arXiv 2110.07641): 'a network with a depth of just 12 can achieve top-1 "
-           "accuracy "
-    "over 80% on ImageNet, 96% on CIFAR10, and 81% on CIFAR100'. He et al. 2016: ResNet-20 8.75% error on "
-    "CIFAR-10 with 0.27M params.",
+    claim=(
+        "Depth is not the only way: a non-deep ParNet (parallel streams, depth ≤ 12) can come close to a "
+        "deeper ResNet of similar size, and its fused deploy form runs faster than its training form."
+    ),
+    anchor=(
+        "Goyal et al. 2021 (arXiv 2110.07641): 'a network with a depth of just 12 can achieve top-1 "
+        "accuracy over 80% on ImageNet, 96% on CIFAR10, and 81% on CIFAR100'. He et al. 2016: ResNet-20 "
+        "8.75% error on CIFAR-10 with 0.27M params."
+    ),
     grid=grid,
     analyze=analyze,
     plot=plot,

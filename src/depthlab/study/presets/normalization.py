@@ -88,12 +88,15 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="normalization",
-    claim="Batch normalization stabilizes training: a deep net with BN trains at learning rates where the "
-          "same net "
-    "without normalization diverges or stalls, and trains faster.",
-    anchor="Ioffe & Szegedy 2015 (arXiv 1502.03167): BN reaches Inception's 72.2% top-1 in 14× fewer steps "
-    "(BN-x5, lr ×5) and 74.8% with lr ×30; the same lr ×5 without BN diverged; sigmoid Inception without BN "
-    "stays at chance.",
+    claim=(
+        "Batch normalization stabilizes training: a deep net with BN trains at learning rates where the "
+        "same net without normalization diverges or stalls, and trains faster."
+    ),
+    anchor=(
+        "Ioffe & Szegedy 2015 (arXiv 1502.03167): BN reaches Inception's 72.2% top-1 in 14× fewer steps "
+        "(BN-x5, lr ×5) and 74.8% with lr ×30; the same lr ×5 without BN diverged; sigmoid Inception "
+        "without BN stays at chance."
+    ),
     grid=grid,
     analyze=analyze,
     plot=plot,

@@ -115,11 +115,15 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="overfitting",
-    claim="On little data a deeper net overfits more (a larger gap between training and test accuracy), and "
-    "dropout narrows that gap.",
-    anchor="Srivastava et al. 2014: dropout cuts MNIST test error 1.60% → 1.25% (3×1024 ReLU) and 1.06% with "
-    "max-norm; on MNIST subsets of 100–500 examples it gives no improvement, the gain appears at "
-    "intermediate sizes. He et al. 2016: ResNet-1202 (19.4M params) overfits CIFAR-10, 7.93% vs 6.43%.",
+    claim=(
+        "On little data a deeper net overfits more (a larger gap between training and test accuracy), and "
+        "dropout narrows that gap."
+    ),
+    anchor=(
+        "Srivastava et al. 2014: dropout cuts MNIST test error 1.60% → 1.25% (3×1024 ReLU) and 1.06% with "
+        "max-norm; on MNIST subsets of 100–500 examples it gives no improvement, the gain appears at "
+        "intermediate sizes. He et al. 2016: ResNet-1202 (19.4M params) overfits CIFAR-10, 7.93% vs 6.43%."
+    ),
     grid=grid,
     analyze=analyze,
     plot=plot,

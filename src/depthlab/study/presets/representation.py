@@ -90,13 +90,15 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="representation",
-    claim="Layers build a hierarchy: what a linear read-out can get from a layer rises with the layer's "
-          "depth in a "
-    "trained net, and not at random init.",
-    anchor="Alain & Bengio 2016 (arXiv 1610.01644): on Inception v3 and ResNet-50 'the linear separability "
-           "of "
-    "features increase[s] monotonically along the depth of the model'. MNIST-1D (Greydanus 2020): logistic "
-    "regression on the raw input 32%, MLP 68%, CNN 94% test accuracy.",
+    claim=(
+        "Layers build a hierarchy: what a linear read-out can get from a layer rises with the layer's depth "
+        "in a trained net, and not at random init."
+    ),
+    anchor=(
+        "Alain & Bengio 2016 (arXiv 1610.01644): on Inception v3 and ResNet-50 'the linear separability of "
+        "features increase[s] monotonically along the depth of the model'. MNIST-1D (Greydanus 2020): "
+        "logistic regression on the raw input 32%, MLP 68%, CNN 94% test accuracy."
+    ),
     grid=grid,
     analyze=analyze,
     plot=plot,

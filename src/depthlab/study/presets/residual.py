@@ -82,13 +82,15 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="residual",
-    claim="Skip connections let depth train: a plain net's training accuracy degrades as layers are added, "
-          "its "
-    "residual twin's does not.",
-    anchor="He et al. 2016 (arXiv 1512.03385), CIFAR-10: plain nets 'exhibit higher training error when "
-           "going "
-    "deeper' (plain-56 worse than plain-20; plain-110 error > 60%); ResNet test error falls 8.75% → 6.97% "
-    "from 20 to 56 layers (Table 6).",
+    claim=(
+        "Skip connections let depth train: a plain net's training accuracy degrades as layers are added, "
+        "its residual twin's does not."
+    ),
+    anchor=(
+        "He et al. 2016 (arXiv 1512.03385), CIFAR-10: plain nets 'exhibit higher training error when going "
+        "deeper' (plain-56 worse than plain-20; plain-110 error > 60%); ResNet test error falls 8.75% → "
+        "6.97% from 20 to 56 layers (Table 6)."
+    ),
     grid=grid,
     analyze=analyze,
     plot=plot,

@@ -85,13 +85,15 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="transfer",
-    claim="Features learned by a deep net's first layers transfer: reusing them helps a related task with "
-          "few "
-    "labels, more so when fine-tuned.",
-    anchor="Yosinski et al. 2014 (arXiv 1411.1792), ImageNet halves A/B: transferred first layers are "
-           "general, "
-    "higher layers specific; transfer plus fine-tuning improves generalization and the gain lingers "
-    "(exact numbers are figure-only).",
+    claim=(
+        "Features learned by a deep net's first layers transfer: reusing them helps a related task with few "
+        "labels, more so when fine-tuned."
+    ),
+    anchor=(
+        "Yosinski et al. 2014 (arXiv 1411.1792), ImageNet halves A/B: transferred first layers are general, "
+        "higher layers specific; transfer plus fine-tuning improves generalization and the gain lingers "
+        "(exact numbers are figure-only)."
+    ),
     grid=grid,
     analyze=analyze,
     plot=plot,

@@ -66,13 +66,15 @@ def plot(rows: list[Row], figure) -> None:
 
 STUDY = Study(
     name="width_vs_depth",
-    claim="At a fixed parameter budget, trading width for depth helps up to a point: some depth beats the "
-          "widest "
-    "shallow net.",
-    anchor="MNIST-1D (Greydanus 2020): the 2-hidden-layer residual MLP (15,210 params) gets 68%, the "
-           "4-layer CNN "
-    "(5,210 params) 94%: shape and prior matter more than size. Montúfar et al. 2014: deep nets have "
-    "exponentially more linear regions per parameter.",
+    claim=(
+        "At a fixed parameter budget, trading width for depth helps up to a point: some depth beats the "
+        "widest shallow net."
+    ),
+    anchor=(
+        "MNIST-1D (Greydanus 2020): the 2-hidden-layer residual MLP (15,210 params) gets 68%, the 4-layer "
+        "CNN (5,210 params) 94%: shape and prior matter more than size. Montúfar et al. 2014: deep nets "
+        "have exponentially more linear regions per parameter."
+    ),
     grid=grid,
     analyze=analyze,
     plot=plot,
