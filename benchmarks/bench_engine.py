@@ -3,7 +3,10 @@
 The plain loop: ``TensorDataset`` + ``DataLoader(batch_size=128, shuffle=True)``, ``zero_grad``, forward,
 ``backward``, ``step``, ``loss.item()`` for the log. It loses time collating each batch sample by sample in
 Python and syncing on every ``.item()``; the engine slices batches out of tensors with a seeded permutation,
-keeps losses on the device, sets gradients to None and uses ``foreach`` optimizer kernels.
+keeps losses on the device, sets gradients to None and uses fused optimizer kernels.
+
+The ``ceiling`` column: a bare loop over batches sliced beforehand (fused Adam, nothing else per step) against
+the plain loop. No training loop beats it, so where it is low the model's own kernels are the limit.
 
 Also measured: the achieved GFLOP/s of a wide MLP training step, as a fraction of this machine's fp32 matmul
 peak measured in the same run; and, on CUDA, a CIFAR-shaped ResNet-20 on random data (bf16, channels_last,
@@ -61,6 +64,26 @@ def plain_loop(
     return samples / (time.perf_counter() - start)
 
 
+def bare_loop(model, x, y, steps: int, batch_size: int, lr: float, device: torch.device) -> float:
+    """The ceiling of any training loop for this model: batches sliced beforehand and already on the device,
+    fused Adam, and nothing else per step (no shuffling, no logging, no checks). ``bare / plain`` is the most
+    that any loop can gain over the plain one; the rest is the model's own forward, backward and update."""
+    model = model.to(device)
+    x, y = x.to(device), y.to(device)
+    starts = range(0, len(x) - batch_size + 1, batch_size)
+    batches = [(x[i : i + batch_size], y[i : i + batch_size]) for i in starts]
+    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    sync(device)
+    start = time.perf_counter()
+    for step in range(steps):
+        xb, yb = batches[step % len(batches)]
+        F.cross_entropy(model(xb), yb).backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    sync(device)
+    return steps * batch_size / (time.perf_counter() - start)
+
+
 def engine(model, data: Dataset, steps: int, batch_size: int, lr: float, **options) -> float:
     """depthlab's ``fit``: samples/s of its training loop (perf_counter around the loop, evaluations excluded,
     as the plain loop's timing excludes them)."""
@@ -94,9 +117,10 @@ def compare(
     repeats: int = 5,
     **engine_options,
 ) -> dict:
-    """Median samples/s of each loop over ``repeats`` alternating runs (after one warm-up run of each)."""
+    """Median samples/s of each loop over ``repeats`` alternating runs (after one warm-up run of each), and of
+    the bare loop (the ceiling, see ``bare_loop``) where the engine runs without options."""
     data = as_dataset(x, y, classes)
-    plain, ours = [], []
+    plain, ours, bare = [], [], []
     for i in range(repeats + 1):
         torch.manual_seed(i)
         p = plain_loop(
@@ -111,11 +135,15 @@ def compare(
         )
         torch.manual_seed(i)
         e = engine(make_model(), data, steps, batch, 1e-3, device=device.type, **engine_options)
-        if i:  # the first pair warms up caches, allocators and compilation
+        torch.manual_seed(i)
+        b = bare_loop(make_model(), x, y, steps, batch, 1e-3, device) if not engine_options else float("nan")
+        if i:  # the first round warms up caches, allocators and compilation
             plain.append(p)
             ours.append(e)
+            bare.append(b)
     row = {"case": name, "plain": statistics.median(plain), "engine": statistics.median(ours)}
     row["ratio"] = row["engine"] / row["plain"]
+    row["ceiling"] = statistics.median(bare) / row["plain"]
     return row
 
 
@@ -225,9 +253,12 @@ def main() -> None:
         compare("mnist1d cnn1d (default)", lambda: create_model("cnn1d"), x, y, 10, args.steps, 128, device),
         resnet20_case(device, args.steps),
     ]
-    print(f"{'case':52s} {'plain samples/s':>16s} {'engine samples/s':>17s} {'ratio':>6s}")
+    print(f"{'case':52s} {'plain samples/s':>16s} {'engine samples/s':>17s} {'ratio':>6s} {'ceiling':>8s}")
     for r in rows:
-        print(f"{r['case']:52s} {r['plain']:16,.0f} {r['engine']:17,.0f} {r['ratio']:6.2f}x")
+        print(
+            f"{r['case']:52s} {r['plain']:16,.0f} {r['engine']:17,.0f} {r['ratio']:6.2f}x"
+            + (f" {r['ceiling']:7.2f}x" if r["ceiling"] == r["ceiling"] else "        -")
+        )
     peak = matmul_peak_gflops(device=device)
     achieved, per_step = wide_mlp_gflops(args.width, 512, 60, device)
     print(

@@ -57,6 +57,32 @@ def test_learns_a_separable_problem_and_reports_history():
     assert set(history.final) == {f"{s}_{m}" for s in ("train", "val", "test") for m in ("loss", "acc")}
 
 
+class FrozenMLP(nn.Module):
+    """``small_mlp`` with frozen weights, plus one trainable parameter without effect (its gradient is 0):
+    training leaves the function unchanged, so the epoch's train metrics have a closed form."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = small_mlp().requires_grad_(False)
+        self.unused = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return self.net(x) + 0 * self.unused
+
+
+def test_epoch_train_metrics_equal_the_whole_training_set_metrics_of_an_unchanged_model():
+    data = blobs(n_train=103)  # batches of 16: six full ones and a last one of 7
+    model = FrozenMLP()
+    history = fit(model, data, epochs=2, batch_size=16, sync_every=4, **QUIET)
+    with torch.no_grad():
+        out = model(data.x_train)
+    loss = F.cross_entropy(out, data.y_train).item()
+    acc = (out.argmax(1) == data.y_train).sum().item() / len(data.y_train)
+    for record in history.records:  # windows of 4 steps straddle the epoch boundary; each epoch starts afresh
+        assert record["train_loss"] == pytest.approx(loss, rel=1e-5)
+        assert record["train_acc"] == pytest.approx(acc, abs=1e-9)
+
+
 def test_steps_overrides_epochs():
     history = fit(small_mlp(), blobs(), epochs=50, steps=5, batch_size=64, **QUIET)
     assert history.steps == 5 and history.records[-1]["step"] == 5
