@@ -19,6 +19,7 @@ runs at toy size only to exercise the code path.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 
@@ -257,7 +258,7 @@ def main() -> None:
     for r in rows:
         print(
             f"{r['case']:52s} {r['plain']:16,.0f} {r['engine']:17,.0f} {r['ratio']:6.2f}x"
-            + (f" {r['ceiling']:7.2f}x" if r["ceiling"] == r["ceiling"] else "        -")
+            + ("        -" if math.isnan(r["ceiling"]) else f" {r['ceiling']:7.2f}x")
         )
     peak = matmul_peak_gflops(device=device)
     achieved, per_step = wide_mlp_gflops(args.width, 512, 60, device)

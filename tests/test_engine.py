@@ -78,7 +78,7 @@ def test_epoch_train_metrics_equal_the_whole_training_set_metrics_of_an_unchange
         out = model(data.x_train)
     loss = F.cross_entropy(out, data.y_train).item()
     acc = (out.argmax(1) == data.y_train).sum().item() / len(data.y_train)
-    for record in history.records:  # windows of 4 steps straddle the epoch boundary; each epoch starts afresh
+    for record in history.records:  # each 7-step epoch is summed in two windows: 4 steps, then 3
         assert record["train_loss"] == pytest.approx(loss, rel=1e-5)
         assert record["train_acc"] == pytest.approx(acc, abs=1e-9)
 
