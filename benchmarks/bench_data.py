@@ -28,7 +28,7 @@ def per_sample_loop(images: torch.Tensor, generator: torch.Generator, padding: i
     for image in images:  # (3, 32, 32) uint8
         padded = F.pad(image.float() / 255, (padding,) * 4)
         dy, dx = torch.randint(0, 2 * padding + 1, (2,), generator=generator).tolist()
-        crop = padded[:, dy:dy + 32, dx:dx + 32]
+        crop = padded[:, dy : dy + 32, dx : dx + 32]
         if torch.rand(1, generator=generator).item() < 0.5:
             crop = crop.flip(-1)
         out.append(crop)
@@ -38,8 +38,9 @@ def per_sample_loop(images: torch.Tensor, generator: torch.Generator, padding: i
 def batched(images: torch.Tensor, generator: torch.Generator, batch_size: int) -> torch.Tensor:
     """depthlab's path: whole batches on the device, one call per batch."""
     options = AugmentOptions(crop_padding=4, flip=True)
-    return torch.cat([augment(images[i:i + batch_size], options, generator)
-                      for i in range(0, len(images), batch_size)])
+    return torch.cat(
+        [augment(images[i : i + batch_size], options, generator) for i in range(0, len(images), batch_size)]
+    )
 
 
 def timed(fn, device: torch.device, repeats: int) -> float:
@@ -74,8 +75,10 @@ def main() -> None:
     # the loop runs on the CPU as a DataLoader worker would; its result would then be copied to the device
     loop_s = timed(lambda: per_sample_loop(images, loop_gen), torch.device("cpu"), args.repeats)
     batch_s = timed(lambda: batched(on_device, batch_gen, args.batch_size), device, args.repeats)
-    print(f"torch {torch.__version__}, device {device}, {args.threads} CPU thread(s), uint8 (N, 3, 32, 32) "
-          f"-> float32, N={args.n}, batch {args.batch_size}, crop padding 4 + flip, median of {args.repeats}")
+    print(
+        f"torch {torch.__version__}, device {device}, {args.threads} CPU thread(s), uint8 (N, 3, 32, 32) "
+        f"-> float32, N={args.n}, batch {args.batch_size}, crop padding 4 + flip, median of {args.repeats}"
+    )
     print(f"{'method':<32}{'samples/s':>14}")
     print(f"{'per-sample Python loop (CPU)':<32}{args.n / loop_s:>14,.0f}")
     print(f"{'batched on device':<32}{args.n / batch_s:>14,.0f}")

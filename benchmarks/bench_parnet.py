@@ -35,8 +35,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def interleaved_medians(fns: dict[str, Callable[[], object]], device: torch.device, repeats: int,
-                        warmup: int) -> dict[str, float]:
+def interleaved_medians(
+    fns: dict[str, Callable[[], object]], device: torch.device, repeats: int, warmup: int
+) -> dict[str, float]:
     """Median seconds per call of each fn, timed in alternating rounds after ``warmup`` calls of each."""
     for fn in fns.values():
         for _ in range(warmup):
@@ -52,8 +53,9 @@ def interleaved_medians(fns: dict[str, Callable[[], object]], device: torch.devi
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def parnet_forms(width: int, resolution: int, device: torch.device,
-                 tiny: bool) -> tuple[nn.Module, nn.Module]:
+def parnet_forms(
+    width: int, resolution: int, device: torch.device, tiny: bool
+) -> tuple[nn.Module, nn.Module]:
     """ParNet-S (or a tiny stand-in) in train form and deploy form, eval mode, BN statistics randomized."""
     tiny_widths = dict(width=8, stream2_width=16, stream3_width=32, final_width=64)
     overrides = tiny_widths if tiny else dict(width=width)
@@ -70,8 +72,12 @@ def resnet(name: str, device: torch.device, tiny: bool) -> nn.Module:
 def static_row(model: nn.Module, x: torch.Tensor, form: str) -> dict:
     """Params (M), GFLOPs per image, longest-path depth (of the form as given)."""
     depth = longest_path_depth(model, x, form="train").depth  # the model is already in its form
-    return {"params_M": count_params(model)[0] / 1e6, "gflops": count_flops(model, x) / len(x) / 1e9,
-            "depth": depth, "form": form}
+    return {
+        "params_M": count_params(model)[0] / 1e6,
+        "gflops": count_flops(model, x) / len(x) / 1e9,
+        "depth": depth,
+        "form": form,
+    }
 
 
 def print_table(title: str, rows: list[dict]) -> None:
@@ -88,8 +94,11 @@ def print_table(title: str, rows: list[dict]) -> None:
 def cpu_suite(args: argparse.Namespace, device: torch.device) -> None:
     """Train vs deploy form vs ResNet at batch 1, then stream-parallel vs sequential."""
     train, deploy = parnet_forms(args.s_width, args.resolution, device, args.tiny)
-    models = {"ParNet-S train form": (train, "train"), "ParNet-S deploy form": (deploy, "deploy"),
-              "ResNet-34": (resnet("resnet34", device, args.tiny), "-")}
+    models = {
+        "ParNet-S train form": (train, "train"),
+        "ParNet-S deploy form": (deploy, "deploy"),
+        "ResNet-34": (resnet("resnet34", device, args.tiny), "-"),
+    }
     if args.resnet50:
         models["ResNet-50"] = (resnet("resnet50", device, args.tiny), "-")
     x = torch.randn(1, 3, args.resolution, args.resolution, device=device)
@@ -98,28 +107,45 @@ def cpu_suite(args: argparse.Namespace, device: torch.device) -> None:
         for model, _ in models.values():
             model.to(memory_format=torch.channels_last)
     with torch.inference_mode():
-        latency = interleaved_medians({n: (lambda m=m: m(x)) for n, (m, _) in models.items()}, device,
-                                      args.repeats, args.warmup)
+        latency = interleaved_medians(
+            {n: (lambda m=m: m(x)) for n, (m, _) in models.items()}, device, args.repeats, args.warmup
+        )
     base = latency["ParNet-S train form"]
-    rows = [{"model": n, **static_row(m, x, form), "latency_ms": latency[n] * 1e3,
-             "vs_parnet_train": latency[n] / base} for n, (m, form) in models.items()]
+    rows = [
+        {
+            "model": n,
+            **static_row(m, x, form),
+            "latency_ms": latency[n] * 1e3,
+            "vs_parnet_train": latency[n] / base,
+        }
+        for n, (m, form) in models.items()
+    ]
     layout = "channels_last" if args.channels_last else "NCHW"
     print_table(f"batch 1, {args.resolution}x{args.resolution}, fp32, {layout}, {device}", rows)
     parallel_rows(deploy, train, x, device, args, mode="threads")
 
 
-def parallel_rows(deploy: nn.Module, train: nn.Module, x: torch.Tensor, device: torch.device,
-                  args: argparse.Namespace, mode: str) -> None:
+def parallel_rows(
+    deploy: nn.Module,
+    train: nn.Module,
+    x: torch.Tensor,
+    device: torch.device,
+    args: argparse.Namespace,
+    mode: str,
+) -> None:
     """Stream-parallel vs sequential, for both forms."""
     runs = {}
     for form, model in (("deploy", deploy), ("train", train)):
         runs[f"{form}, sequential"] = model
         runs[f"{form}, {mode}"] = ParallelParNet(model, mode=mode)
     with torch.inference_mode():
-        latency = interleaved_medians({n: (lambda m=m: m(x)) for n, m in runs.items()}, device,
-                                      args.repeats, args.warmup)
-    rows = [{"run": n, "latency_ms": t * 1e3, "vs_sequential": t / latency[n.split(",")[0] + ", sequential"]}
-            for n, t in latency.items()]
+        latency = interleaved_medians(
+            {n: (lambda m=m: m(x)) for n, m in runs.items()}, device, args.repeats, args.warmup
+        )
+    rows = [
+        {"run": n, "latency_ms": t * 1e3, "vs_sequential": t / latency[n.split(",")[0] + ", sequential"]}
+        for n, t in latency.items()
+    ]
     print_table(f"ParNet-S stream-parallel ({mode}) vs sequential, batch {len(x)}", rows)
 
 
@@ -144,8 +170,10 @@ def gpu_rows(name: str, model: nn.Module, batch: int, args: argparse.Namespace, 
     """One model at one batch: eager and CUDA-graph throughput, fp32 NCHW and bf16 channels_last."""
     row: dict = {"model": name, "batch": batch}
     x = torch.randn(batch, 3, args.resolution, args.resolution, device=device)
-    for label, dtype, fmt in (("fp32", torch.float32, torch.contiguous_format),
-                              ("bf16_cl", torch.bfloat16, torch.channels_last)):
+    for label, dtype, fmt in (
+        ("fp32", torch.float32, torch.contiguous_format),
+        ("bf16_cl", torch.bfloat16, torch.channels_last),
+    ):
         target = model.model if isinstance(model, ParallelParNet) else model
         target.to(dtype=dtype, memory_format=fmt)
         xi = x.to(dtype=dtype, memory_format=fmt)
@@ -168,12 +196,16 @@ def gpu_suite(args: argparse.Namespace, device: torch.device) -> None:
     """The GPU table (see the module docstring); at toy sizes when ``--tiny``."""
     train, deploy = parnet_forms(args.s_width, args.resolution, device, args.tiny)
     mode = "cuda_streams" if device.type == "cuda" else "threads"
-    models = {"ParNet-S train form": train, "ParNet-S deploy form": deploy,
-              f"ParNet-S deploy, {mode}": ParallelParNet(deploy, mode=mode),
-              "ResNet-34": resnet("resnet34", device, args.tiny),
-              "ResNet-50": resnet("resnet50", device, args.tiny)}
-    rows = [gpu_rows(name, m, batch, args, device)
-            for batch in (1, args.big_batch) for name, m in models.items()]
+    models = {
+        "ParNet-S train form": train,
+        "ParNet-S deploy form": deploy,
+        f"ParNet-S deploy, {mode}": ParallelParNet(deploy, mode=mode),
+        "ResNet-34": resnet("resnet34", device, args.tiny),
+        "ResNet-50": resnet("resnet50", device, args.tiny),
+    }
+    rows = [
+        gpu_rows(name, m, batch, args, device) for batch in (1, args.big_batch) for name, m in models.items()
+    ]
     print_table(f"{device}, {args.resolution}x{args.resolution}, inference ms per batch", rows)
 
 

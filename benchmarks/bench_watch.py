@@ -35,7 +35,7 @@ def make_loop(model, optimizer, x, y, batch_size, device, mode, every):
         sync(device)
         start = time.perf_counter()
         for step in range(n):
-            idx = order[(step * batch_size) % (len(x) - batch_size):][:batch_size]
+            idx = order[(step * batch_size) % (len(x) - batch_size) :][:batch_size]
             loss = F.cross_entropy(model(x[idx]), y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -74,10 +74,17 @@ def main() -> None:
     data = load_dataset("mnist1d").to(device)
     model = create_model("mlp", depth=args.depth, width=args.width, **data.model_kwargs()).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    variants = {"no watch": ("none", 1), "watch every=10": ("hooks", 10), "watch every=1": ("hooks", 1),
-                "callback every=10": ("callback", 10), "callback every=1": ("callback", 1)}
-    loops = {name: make_loop(model, optimizer, data.x_train, data.y_train, args.batch_size, device, *v)
-             for name, v in variants.items()}
+    variants = {
+        "no watch": ("none", 1),
+        "watch every=10": ("hooks", 10),
+        "watch every=1": ("hooks", 1),
+        "callback every=10": ("callback", 10),
+        "callback every=1": ("callback", 1),
+    }
+    loops = {
+        name: make_loop(model, optimizer, data.x_train, data.y_train, args.batch_size, device, *v)
+        for name, v in variants.items()
+    }
     for loop in loops.values():
         loop(10)  # warm-up
     times = {name: [] for name in loops}
@@ -85,8 +92,10 @@ def main() -> None:
         for name, loop in loops.items():
             times[name].append(loop(args.steps))
     base = statistics.median(times["no watch"])
-    print(f"device {device}, torch {torch.__version__}, threads {args.threads}, MLP depth {args.depth} "
-          f"width {args.width}, batch {args.batch_size}, float32, {args.rounds} rounds x {args.steps} steps")
+    print(
+        f"device {device}, torch {torch.__version__}, threads {args.threads}, MLP depth {args.depth} "
+        f"width {args.width}, batch {args.batch_size}, float32, {args.rounds} rounds x {args.steps} steps"
+    )
     print(f"{'variant':20} {'ms/step':>9} {'overhead':>9}")
     for name, values in times.items():
         median = statistics.median(values)

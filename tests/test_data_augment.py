@@ -24,8 +24,12 @@ def test_a_crop_is_a_window_of_the_padded_image(device):
     padded = F.pad(x, (2, 2, 2, 2))
     offsets = set()
     for i in range(len(x)):  # the oracle: exactly one of the 25 windows of the padded image matches
-        windows = [(dy, dx) for dy in range(5) for dx in range(5)
-                   if torch.equal(out[i], padded[i, :, dy:dy + 8, dx:dx + 10])]
+        windows = [
+            (dy, dx)
+            for dy in range(5)
+            for dx in range(5)
+            if torch.equal(out[i], padded[i, :, dy : dy + 8, dx : dx + 10])
+        ]
         assert len(windows) == 1
         offsets.add(windows[0])
     assert len(offsets) > 10  # offsets vary across the batch

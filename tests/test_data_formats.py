@@ -27,11 +27,17 @@ RNG = np.random.default_rng(0)
 
 # ---- builders of real-format files -----------------------------------------------------------------------
 
+
 def cifar_batch(n: int, label_key: str, num_classes: int, **extra) -> tuple[bytes, np.ndarray, np.ndarray]:
     data = RNG.integers(0, 256, (n, 3072), dtype=np.uint8)
     labels = list(RNG.integers(0, num_classes, n).tolist())
-    batch = {"batch_label": "training batch", label_key: labels, "data": data,
-             "filenames": [f"img_{i}.png" for i in range(n)], **extra}
+    batch = {
+        "batch_label": "training batch",
+        label_key: labels,
+        "data": data,
+        "filenames": [f"img_{i}.png" for i in range(n)],
+        **extra,
+    }
     return pickle.dumps(batch, protocol=2), data, np.array(labels)
 
 
@@ -52,8 +58,12 @@ def cifar10_tarball(path: Path, per_batch: int = 4) -> dict[str, np.ndarray]:
             ys.append(labels)
         meta = pickle.dumps({"label_names": ["a"] * 10}, protocol=2)
         add_file(tar, "cifar-10-batches-py/batches.meta", meta)
-    return {"x_train": np.concatenate(xs[:5]), "y_train": np.concatenate(ys[:5]),
-            "x_test": xs[5], "y_test": ys[5]}
+    return {
+        "x_train": np.concatenate(xs[:5]),
+        "y_train": np.concatenate(ys[:5]),
+        "x_test": xs[5],
+        "y_test": ys[5],
+    }
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -63,10 +73,12 @@ def idx_bytes(array: np.ndarray) -> bytes:
 
 
 def write_mnist_folder(root: Path, n_train: int = 12, n_test: int = 5, gz: bool = True):
-    arrays = {"train-images-idx3-ubyte": RNG.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-              "train-labels-idx1-ubyte": (np.arange(n_train) % 10).astype(np.uint8),
-              "t10k-images-idx3-ubyte": RNG.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-              "t10k-labels-idx1-ubyte": (np.arange(n_test) % 10).astype(np.uint8)}
+    arrays = {
+        "train-images-idx3-ubyte": RNG.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": (np.arange(n_train) % 10).astype(np.uint8),
+        "t10k-images-idx3-ubyte": RNG.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": (np.arange(n_test) % 10).astype(np.uint8),
+    }
     root.mkdir(parents=True, exist_ok=True)
     for name, array in arrays.items():
         payload = idx_bytes(array)
@@ -88,6 +100,7 @@ def write_png_folder(root: Path, classes=("cat", "dog", "eel"), per_class: int =
 
 
 # ---- CIFAR ------------------------------------------------------------------------------------------
+
 
 def test_cifar10_from_the_release_tarball(tmp_path):
     truth = cifar10_tarball(tmp_path / "cifar-10-python.tar.gz")
@@ -195,6 +208,7 @@ def test_restricted_unpickler_still_reads_arrays_and_containers():
 
 # ---- idx (MNIST, Fashion-MNIST) ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("gz", [True, False])
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
 def test_idx_files_gzipped_or_not(tmp_path, name, gz):
@@ -242,6 +256,7 @@ def test_default_root_is_under_the_cache(tmp_path, monkeypatch):
 
 
 # ---- ImageFolder ----------------------------------------------------------------------------------------
+
 
 def test_image_folder_reads_pngs_with_class_per_folder(tmp_path):
     images = write_png_folder(tmp_path)
@@ -300,6 +315,7 @@ def _sorted_rows(x: torch.Tensor) -> torch.Tensor:
 
 
 # ---- fetch ----------------------------------------------------------------------------------------------
+
 
 def _file_source(monkeypatch, path: Path, name: str, sha: str | None = None, extract=True):
     sha = sha or hashlib.sha256(path.read_bytes()).hexdigest()

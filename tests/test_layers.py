@@ -42,8 +42,10 @@ def expected_std(init: str, activation: str, fan_in: int, fan_out: int) -> float
 
 
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "prelu", "tanh"])
-@pytest.mark.parametrize("init", ["he_normal", "he_uniform", "xavier_normal", "xavier_uniform",
-                                  "lecun_normal", "default", "normal(0.05)"])
+@pytest.mark.parametrize(
+    "init",
+    ["he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "lecun_normal", "default", "normal(0.05)"],
+)
 def test_init_std_matches_formula(init, activation):
     w = nn.Linear(FAN_IN, FAN_OUT).weight  # default init lives in the module, so build one
     init_weight(w, init, activation)
@@ -60,8 +62,10 @@ def test_uniform_inits_are_bounded_by_sqrt3_std():
         assert w.abs().max().item() > 0.99 * bound
 
 
-@pytest.mark.parametrize("activation, gain", [("relu", math.sqrt(2)), ("tanh", 1.0),
-                                              ("leaky_relu", math.sqrt(2 / (1 + LEAKY_SLOPE**2)))])
+@pytest.mark.parametrize(
+    "activation, gain",
+    [("relu", math.sqrt(2)), ("tanh", 1.0), ("leaky_relu", math.sqrt(2 / (1 + LEAKY_SLOPE**2)))],
+)
 def test_orthogonal_rows_are_orthogonal_with_gain(activation, gain):
     w = weight(64, 128)
     init_weight(w, "orthogonal", activation)
@@ -98,8 +102,13 @@ def test_parse_init():
 def test_activations_match_torch(name):
     x = torch.linspace(-3, 3, 61).reshape(1, 1, 61)
     reference = {
-        "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "gelu": nn.functional.gelu,
-        "silu": nn.functional.silu, "softsign": nn.functional.softsign, "identity": lambda t: t,
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "relu": torch.relu,
+        "gelu": nn.functional.gelu,
+        "silu": nn.functional.silu,
+        "softsign": nn.functional.softsign,
+        "identity": lambda t: t,
         "leaky_relu": lambda t: torch.where(t > 0, t, LEAKY_SLOPE * t),
         "prelu": lambda t: torch.where(t > 0, t, 0.25 * t),
     }[name]

@@ -33,8 +33,13 @@ def small(name: str, depth: int | None = None) -> dict:
 
 
 def cases() -> list[tuple[str, dict]]:
-    depths = {"mlp": (1, 2, 6), "cnn1d": (1, 2, 6), "cnn2d": (1, 3, 6), "resnet_cifar": (8, 14),
-              "plain_cifar": (8, 14)}
+    depths = {
+        "mlp": (1, 2, 6),
+        "cnn1d": (1, 2, 6),
+        "cnn2d": (1, 3, 6),
+        "resnet_cifar": (8, 14),
+        "plain_cifar": (8, 14),
+    }
     return [(n, small(n, d)) for n in NAMES for d in depths.get(n, (None,))]
 
 
@@ -52,13 +57,26 @@ def n_params(model: nn.Module) -> int:
 
 def weight_layers_on_path(model: nn.Module) -> int:
     """Linear/Conv layers outside shortcuts: the longest path of a chain of blocks, counted independently."""
-    return sum(isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)) and "shortcut" not in name
-               for name, m in model.named_modules())
+    return sum(
+        isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)) and "shortcut" not in name
+        for name, m in model.named_modules()
+    )
 
 
 def test_registry_holds_every_model_of_the_issue():
-    for name in ("mlp", "cnn1d", "cnn2d", "resnet_cifar", "plain_cifar", "resnet18", "resnet34", "resnet50",
-                 "plain18", "plain34", "plain50"):
+    for name in (
+        "mlp",
+        "cnn1d",
+        "cnn2d",
+        "resnet_cifar",
+        "plain_cifar",
+        "resnet18",
+        "resnet34",
+        "resnet50",
+        "plain18",
+        "plain34",
+        "plain50",
+    ):
         assert name in NAMES
 
 
@@ -72,6 +90,7 @@ def test_config_contract(name):
 
 
 # --- the whole registry ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name, overrides", cases(), ids=[ids(c) for c in cases()])
 def test_forward_backward(name, overrides):
@@ -140,6 +159,7 @@ def test_grad_checkpointing_gives_identical_gradients(name):
 
 # --- parameter counts by hand ---------------------------------------------------------------------
 
+
 def per_layer_extras(width: int, norm: str, activation: str) -> int:
     """Parameters a norm (weight + bias per channel) and a PReLU (one slope per channel) add to one layer."""
     return (2 * width if norm != "none" else 0) + (width if activation == "prelu" else 0)
@@ -152,10 +172,14 @@ def mlp_params(depth, width, in_features, classes, norm="none", activation="relu
     return hidden + (width + 1) * classes + (depth - 1) * per_layer_extras(width, norm, activation)
 
 
-MLP_SETTINGS = [dict(depth=1), dict(depth=2, norm="batch"), dict(depth=5, norm="layer", activation="prelu"),
-                dict(depth=4, residual=True, norm="batch"),
-                dict(depth=4, residual=True, preact=True, norm="batch"),
-                dict(depth=3, residual=True, preact=True, activation="prelu", norm="layer")]
+MLP_SETTINGS = [
+    dict(depth=1),
+    dict(depth=2, norm="batch"),
+    dict(depth=5, norm="layer", activation="prelu"),
+    dict(depth=4, residual=True, norm="batch"),
+    dict(depth=4, residual=True, preact=True, norm="batch"),
+    dict(depth=3, residual=True, preact=True, activation="prelu", norm="layer"),
+]
 
 
 @pytest.mark.parametrize("settings", MLP_SETTINGS)
@@ -165,8 +189,19 @@ def test_mlp_param_count(settings):
     assert n_params(model) == mlp_params(settings["depth"], 7, 10, 3, **extras)
 
 
-def cnn_params(depth, width, channels, spatial, classes, k, dims, downsample, pool="flatten",
-               norm="none", activation="relu") -> int:
+def cnn_params(
+    depth,
+    width,
+    channels,
+    spatial,
+    classes,
+    k,
+    dims,
+    downsample,
+    pool="flatten",
+    norm="none",
+    activation="relu",
+) -> int:
     if depth == 1:
         return channels * math.prod(spatial) * classes + classes
     kernel = k**dims
@@ -177,10 +212,14 @@ def cnn_params(depth, width, channels, spatial, classes, k, dims, downsample, po
     return convs + (features + 1) * classes + (depth - 1) * per_layer_extras(width, norm, activation)
 
 
-CNN_SETTINGS = [dict(depth=1), dict(depth=2), dict(depth=5, norm="batch", kernel_size=5),
-                dict(depth=6, residual=True, norm="layer", activation="prelu", downsample=3),
-                dict(depth=6, residual=True, preact=True, norm="batch", pool="avg"),
-                dict(depth=40, width=2, downsample=10)]
+CNN_SETTINGS = [
+    dict(depth=1),
+    dict(depth=2),
+    dict(depth=5, norm="batch", kernel_size=5),
+    dict(depth=6, residual=True, norm="layer", activation="prelu", downsample=3),
+    dict(depth=6, residual=True, preact=True, norm="batch", pool="avg"),
+    dict(depth=40, width=2, downsample=10),
+]
 
 
 @pytest.mark.parametrize("name, dims", [("cnn1d", 1), ("cnn2d", 2)])
@@ -190,8 +229,11 @@ def test_cnn_param_count(name, dims, settings):
     config = dict(width=3, input_shape=(2, *spatial), num_classes=4) | settings
     model = create_model(name, **config)
     model(torch.randn(2, *config["input_shape"]))  # the head's input width must fit the feature map
-    hand = dict(k=config.get("kernel_size", 3), downsample=config.get("downsample", 2),
-                **{key: config[key] for key in ("pool", "norm", "activation") if key in config})
+    hand = dict(
+        k=config.get("kernel_size", 3),
+        downsample=config.get("downsample", 2),
+        **{key: config[key] for key in ("pool", "norm", "activation") if key in config},
+    )
     assert n_params(model) == cnn_params(config["depth"], config["width"], 2, spatial, 4, dims=dims, **hand)
 
 
@@ -225,18 +267,23 @@ def projection_params(widths_in_out: list[tuple[int, int]]) -> int:
     return sum(i * o + 2 * o for i, o in widths_in_out)
 
 
-@pytest.mark.parametrize("name, torchvision", [("resnet18", 11_689_512), ("resnet34", 21_797_672),
-                                               ("resnet50", 25_557_032), ("resnet101", 44_549_160)])
+@pytest.mark.parametrize(
+    "name, torchvision",
+    [("resnet18", 11_689_512), ("resnet34", 21_797_672), ("resnet50", 25_557_032), ("resnet101", 44_549_160)],
+)
 def test_imagenet_resnets_match_torchvision_param_counts(name, torchvision):
     with torch.device("meta"):  # counts without allocating or initializing 44M weights
         assert n_params(create_model(name)) == torchvision
 
 
-@pytest.mark.parametrize("name, resnet, projections", [
-    ("plain18", 11_689_512, [(64, 128), (128, 256), (256, 512)]),
-    ("plain34", 21_797_672, [(64, 128), (128, 256), (256, 512)]),
-    ("plain50", 25_557_032, [(64, 256), (256, 512), (512, 1024), (1024, 2048)]),
-])
+@pytest.mark.parametrize(
+    "name, resnet, projections",
+    [
+        ("plain18", 11_689_512, [(64, 128), (128, 256), (256, 512)]),
+        ("plain34", 21_797_672, [(64, 128), (128, 256), (256, 512)]),
+        ("plain50", 25_557_032, [(64, 256), (256, 512), (512, 1024), (1024, 2048)]),
+    ],
+)
 def test_imagenet_plain_twins_lack_only_the_projections(name, resnet, projections):
     with torch.device("meta"):
         assert n_params(create_model(name)) == resnet - projection_params(projections)
@@ -273,6 +320,7 @@ def test_imagenet_resnet_other_inputs_and_classes():
 
 
 # --- CIFAR ResNet specifics -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["resnet_cifar", "plain_cifar"])
 @pytest.mark.parametrize("shape", [(1, 8, 8), (3, 40, 40), (3, 9, 17)])
@@ -325,16 +373,22 @@ def test_zero_init_residual_makes_blocks_identity_then_relu():
 
 # --- MLP and CNN dials ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("init", ["he_normal", "xavier_normal", "lecun_normal", "normal(0.1)"])
 def test_named_init_sets_each_layer_std(init):
-    model = create_model("mlp", depth=4, width=256, input_shape=(1, 300), num_classes=200, init=init,
-                         activation="relu")
+    model = create_model(
+        "mlp", depth=4, width=256, input_shape=(1, 300), num_classes=200, init=init, activation="relu"
+    )
     layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
     assert len(layers) == 4
     for layer in layers:
         fan_out, fan_in = layer.weight.shape
-        expected = {"he_normal": math.sqrt(2 / fan_in), "xavier_normal": math.sqrt(2 / (fan_in + fan_out)),
-                    "lecun_normal": math.sqrt(1 / fan_in), "normal(0.1)": 0.1}[init]
+        expected = {
+            "he_normal": math.sqrt(2 / fan_in),
+            "xavier_normal": math.sqrt(2 / (fan_in + fan_out)),
+            "lecun_normal": math.sqrt(1 / fan_in),
+            "normal(0.1)": 0.1,
+        }[init]
         assert layer.weight.std().item() == pytest.approx(expected, rel=0.03)
         assert layer.bias.abs().sum() == 0
 
@@ -361,8 +415,10 @@ def test_mlp_flattens_any_input():
 @pytest.mark.parametrize("name", ["mlp", "cnn1d", "cnn2d"])
 def test_residual_and_plain_twins_have_equal_params(name):
     base = small(name, 6)
-    counts = {n_params(create_model(name, **base, norm="batch", residual=r, preact=p))
-              for r, p in [(False, False), (True, False), (True, True)]}
+    counts = {
+        n_params(create_model(name, **base, norm="batch", residual=r, preact=p))
+        for r, p in [(False, False), (True, False), (True, True)]
+    }
     assert len(counts) == 1
 
 
@@ -402,27 +458,31 @@ def test_string_overrides_are_coerced():
 
 # --- bad configs ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, overrides, fragment", [
-    ("mlp", dict(depth=0), "depth=0"),
-    ("mlp", dict(width=-3), "width=-3"),
-    ("mlp", dict(dropout=1.0), "dropout=1.0"),
-    ("mlp", dict(activation="rleu"), "rleu"),
-    ("mlp", dict(norm="group"), "group"),
-    ("mlp", dict(init="kaiming"), "kaiming"),
-    ("mlp", dict(num_classes=0), "num_classes=0"),
-    ("mlp", dict(colour="red"), "colour"),
-    ("cnn1d", dict(input_shape=(3, 32, 32)), "(3, 32, 32)"),
-    ("cnn2d", dict(input_shape=(1, 40)), "(1, 40)"),
-    ("cnn1d", dict(kernel_size=4), "kernel_size=4"),
-    ("cnn1d", dict(pool="max"), "max"),
-    ("cnn1d", dict(downsample=-1), "downsample=-1"),
-    ("resnet_cifar", dict(depth=21), "depth=21"),
-    ("resnet_cifar", dict(input_shape=(3, 7, 32)), "(3, 7, 32)"),
-    ("resnet_cifar", dict(input_shape=(32, 32)), "(32, 32)"),
-    ("plain_cifar", dict(depth=2), "depth=2"),
-    ("resnet18", dict(depth=20), "depth=20"),
-    ("resnet50", dict(input_shape=(224, 224)), "(224, 224)"),
-])
+
+@pytest.mark.parametrize(
+    "name, overrides, fragment",
+    [
+        ("mlp", dict(depth=0), "depth=0"),
+        ("mlp", dict(width=-3), "width=-3"),
+        ("mlp", dict(dropout=1.0), "dropout=1.0"),
+        ("mlp", dict(activation="rleu"), "rleu"),
+        ("mlp", dict(norm="group"), "group"),
+        ("mlp", dict(init="kaiming"), "kaiming"),
+        ("mlp", dict(num_classes=0), "num_classes=0"),
+        ("mlp", dict(colour="red"), "colour"),
+        ("cnn1d", dict(input_shape=(3, 32, 32)), "(3, 32, 32)"),
+        ("cnn2d", dict(input_shape=(1, 40)), "(1, 40)"),
+        ("cnn1d", dict(kernel_size=4), "kernel_size=4"),
+        ("cnn1d", dict(pool="max"), "max"),
+        ("cnn1d", dict(downsample=-1), "downsample=-1"),
+        ("resnet_cifar", dict(depth=21), "depth=21"),
+        ("resnet_cifar", dict(input_shape=(3, 7, 32)), "(3, 7, 32)"),
+        ("resnet_cifar", dict(input_shape=(32, 32)), "(32, 32)"),
+        ("plain_cifar", dict(depth=2), "depth=2"),
+        ("resnet18", dict(depth=20), "depth=20"),
+        ("resnet50", dict(input_shape=(224, 224)), "(224, 224)"),
+    ],
+)
 def test_bad_configs_raise_naming_the_value(name, overrides, fragment):
     with pytest.raises(DepthlabError) as info:
         create_model(name, **overrides)

@@ -19,8 +19,9 @@ def n_params(model: nn.Module) -> int:
 
 def bn_eval(x: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
     shape = (1, -1, 1, 1)
-    return ((x - bn.running_mean.view(shape)) / torch.sqrt(bn.running_var.view(shape) + bn.eps)
-            * bn.weight.view(shape) + bn.bias.view(shape))
+    return (x - bn.running_mean.view(shape)) / torch.sqrt(
+        bn.running_var.view(shape) + bn.eps
+    ) * bn.weight.view(shape) + bn.bias.view(shape)
 
 
 def test_interleave_and_shuffle_orders():
@@ -37,8 +38,11 @@ def test_stream_block_is_repvgg_with_skip_squeeze_excitation():
     x = torch.randn(2, 4, 6, 6)
     skip = bn_eval(x, block.skip_norm)
     gate = torch.sigmoid(F.conv2d(skip.mean((2, 3), keepdim=True), block.se.conv.weight))
-    expected = F.silu(bn_eval(F.conv2d(x, block.conv3x3.conv.weight, padding=1), block.conv3x3.bn)
-                      + bn_eval(F.conv2d(x, block.conv1x1.conv.weight), block.conv1x1.bn) + skip * gate)
+    expected = F.silu(
+        bn_eval(F.conv2d(x, block.conv3x3.conv.weight, padding=1), block.conv3x3.bn)
+        + bn_eval(F.conv2d(x, block.conv1x1.conv.weight), block.conv1x1.bn)
+        + skip * gate
+    )
     torch.testing.assert_close(block(x), expected)
 
 
@@ -166,8 +170,12 @@ def test_no_bias_in_convs_and_weight_decay_groups():
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     assert convs and all(c.bias is None for c in convs)
     skip = model.no_weight_decay()
-    bn_params = {f"{n}.{p}" for n, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)
-                 for p in ("weight", "bias")}
+    bn_params = {
+        f"{n}.{p}"
+        for n, m in model.named_modules()
+        if isinstance(m, nn.BatchNorm2d)
+        for p in ("weight", "bias")
+    }
     assert skip == bn_params | {"head.bias"}
     fused = reparameterize_model(model)
     fused_biases = {name for name, _ in fused.named_parameters() if name.endswith("fused.bias")}
@@ -186,8 +194,13 @@ def test_head_dropout_and_reset_classifier():
     assert model.forward_head(features).abs().max() == 0  # zero-initialized head, as the official fine-tuning
 
 
-METER_CASES = [("parnet_s", {}), ("parnet_xl", {"width": 8}), ("parnet_lite", {"depth": 9}),
-               ("parnet_lite", {"depth": 13}), ("parnet_cifar_m", {"width": 8})]
+METER_CASES = [
+    ("parnet_s", {}),
+    ("parnet_xl", {"width": 8}),
+    ("parnet_lite", {"depth": 9}),
+    ("parnet_lite", {"depth": 13}),
+    ("parnet_cifar_m", {"width": 8}),
+]
 
 
 @pytest.mark.parametrize(("name", "overrides"), METER_CASES)

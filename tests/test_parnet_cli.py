@@ -33,8 +33,16 @@ def outputs_match(model, path):
 def test_converts_a_training_checkpoint_folder(tmp_path, trained, capsys):
     state = {f"model.{k}": v for k, v in trained.state_dict().items()}
     save_checkpoint(tmp_path / "run", "step-00000010", state, {"step": 10})
-    code = main(["reparam", str(tmp_path / "run"), str(tmp_path / "deploy"), "--model", "parnet_lite",
-                 *(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in CONFIG.items())])
+    code = main(
+        [
+            "reparam",
+            str(tmp_path / "run"),
+            str(tmp_path / "deploy"),
+            "--model",
+            "parnet_lite",
+            *(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in CONFIG.items()),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "deploy form, depth 9" in out and "max relative error" in out

@@ -76,14 +76,22 @@ class OfficialParNet(nn.Module):
         super().__init__()
         p1, p2, p3, last = planes
         stem = min(64, p1)
-        self.inits = nn.ModuleList([nn.Sequential(OfficialBlock(3, stem, 2), OfficialBlock(stem, p1, 2)),
-                                    OfficialBlock(p1, p2, 2), OfficialBlock(p2, p3, 2)])
-        self.streams = nn.ModuleList(nn.Sequential(*[OfficialBlock(p, p) for _ in range(n)])
-                                     for p, n in zip((p1, p2, p3), blocks, strict=True))
+        self.inits = nn.ModuleList(
+            [
+                nn.Sequential(OfficialBlock(3, stem, 2), OfficialBlock(stem, p1, 2)),
+                OfficialBlock(p1, p2, 2),
+                OfficialBlock(p2, p3, 2),
+            ]
+        )
+        self.streams = nn.ModuleList(
+            nn.Sequential(*[OfficialBlock(p, p) for _ in range(n)])
+            for p, n in zip((p1, p2, p3), blocks, strict=True)
+        )
         fusion2 = nn.Sequential(MultiBN(p2), Concat(), OfficialBlock(2 * p2, p3, 2, 2))
         self.downsamples_2 = nn.ModuleList([OfficialBlock(p1, p2, 2), fusion2])
-        self.combine = nn.Sequential(MultiBN(p3), Concat(), OfficialBlock(2 * p3, p3, 1, 2),
-                                     OfficialBlock(p3, last, 2))
+        self.combine = nn.Sequential(
+            MultiBN(p3), Concat(), OfficialBlock(2 * p3, p3, 1, 2), OfficialBlock(p3, last, 2)
+        )
         self.head = nn.Module()
         self.head.fc = nn.Linear(last, classes)
 

@@ -57,14 +57,17 @@ LAYERS = {
     "leaky_relu": lambda: LeakyReLU(0.1),
     "batchnorm_train": lambda: make_bn(True),
     "batchnorm_eval": lambda: make_bn(False),
-    "residual_identity": lambda: Residual(Sequential([Dense(3, 5, rng=rng()), Tanh(),
-                                                      Dense(5, 3, rng=rng())])),
-    "residual_projection": lambda: Residual(Sequential([Dense(3, 4, rng=rng()), Sigmoid(),
-                                                        Dense(4, 2, rng=rng())]),
-                                            projection=Dense(3, 2, bias=False, rng=rng())),
+    "residual_identity": lambda: Residual(
+        Sequential([Dense(3, 5, rng=rng()), Tanh(), Dense(5, 3, rng=rng())])
+    ),
+    "residual_projection": lambda: Residual(
+        Sequential([Dense(3, 4, rng=rng()), Sigmoid(), Dense(4, 2, rng=rng())]),
+        projection=Dense(3, 2, bias=False, rng=rng()),
+    ),
     # No bias before batch norm: its true gradient is exactly 0, where a relative error means nothing.
-    "residual_bn_stack": lambda: Residual(Sequential([Dense(3, 3, bias=False, rng=rng()), make_bn(),
-                                                      ReLU()])),
+    "residual_bn_stack": lambda: Residual(
+        Sequential([Dense(3, 3, bias=False, rng=rng()), make_bn(), ReLU()])
+    ),
 }
 
 
@@ -76,6 +79,7 @@ def test_backward_matches_finite_differences(name):
 
 def test_finite_differences_catch_a_wrong_backward():
     """The check has teeth: a sigmoid whose backward forgets (1 - y) fails it."""
+
     class WrongSigmoid(Sigmoid):
         def backward(self, dy):
             return dy * self.y
@@ -112,8 +116,11 @@ def test_deep_network_matches_finite_differences():
 @pytest.mark.parametrize("loss", ["mse", "ce"])
 def test_loss_backward_matches_finite_differences(loss):
     pred = np.random.RandomState(0).randn(5, 3)
-    criterion, target = (MSE(), np.random.RandomState(1).randn(5, 3)) if loss == "mse" else \
-        (SoftmaxCrossEntropy(), np.array([0, 2, 1, 1, 0]))
+    criterion, target = (
+        (MSE(), np.random.RandomState(1).randn(5, 3))
+        if loss == "mse"
+        else (SoftmaxCrossEntropy(), np.array([0, 2, 1, 1, 0]))
+    )
     criterion.forward(pred, target)
     analytic = criterion.backward()
     numeric = numerical_grad(lambda: criterion.forward(pred, target), pred)
@@ -122,16 +129,27 @@ def test_loss_backward_matches_finite_differences(loss):
 
 # --- PyTorch autograd as the second oracle: the same weights, the same input --------------------------------
 
+
 def torch_forward(layer, leaves):
     """A torch function computing what ``layer`` computes, from leaf tensors that share its parameters."""
-    p = {k: leaves.setdefault((id(layer), k), torch.tensor(v, requires_grad=True))
-         for k, v in layer.params.items()}
+    p = {
+        k: leaves.setdefault((id(layer), k), torch.tensor(v, requires_grad=True))
+        for k, v in layer.params.items()
+    }
     if isinstance(layer, Dense):
         return lambda x: x @ p["W"] + p["b"] if "b" in p else x @ p["W"]
     if isinstance(layer, BatchNorm):
         mean, var = torch.tensor(layer.running_mean), torch.tensor(layer.running_var)
-        return lambda x: F.batch_norm(x, mean, var, p["gamma"], p["beta"], training=layer.training,
-                                      momentum=layer.momentum, eps=layer.eps)
+        return lambda x: F.batch_norm(
+            x,
+            mean,
+            var,
+            p["gamma"],
+            p["beta"],
+            training=layer.training,
+            momentum=layer.momentum,
+            eps=layer.eps,
+        )
     if isinstance(layer, Sequential):
         fns = [torch_forward(sub, leaves) for sub in layer.layers]
 
@@ -139,6 +157,7 @@ def torch_forward(layer, leaves):
             for fn in fns:
                 x = fn(x)
             return x
+
         return run
     if isinstance(layer, Residual):
         inner = torch_forward(layer.inner, leaves)
@@ -170,8 +189,9 @@ def test_backward_matches_torch_autograd(name):
     assert_matches_torch(LAYERS[name](), away_from_kinks((6, 3)))
 
 
-@pytest.mark.parametrize("norm,residual", [("none", False), ("batch", False), ("none", True),
-                                           ("batch", True)])
+@pytest.mark.parametrize(
+    "norm,residual", [("none", False), ("batch", False), ("none", True), ("batch", True)]
+)
 def test_deep_network_matches_torch_autograd(norm, residual):
     net = build_mlp(8, width=4, activation="sigmoid", norm=norm, residual=residual, init="rand", seed=1)
     assert_matches_torch(net, away_from_kinks((4, 2)))

@@ -91,12 +91,18 @@ def test_inits():
     assert abs(he.std() - np.sqrt(2 / 200)) < 2e-3 and abs(he.mean()) < 2e-3
 
 
-@pytest.mark.parametrize("kw,match", [({"activation": "rleu"}, "did you mean 'relu'"),
-                                      ({"init": "glorot"}, "valid: he, rand, xavier"),
-                                      ({"norm": "layer"}, "valid: batch, none"),
-                                      ({"loss": "hinge"}, "valid: ce, mse"),
-                                      ({"depth": 1}, "depth"), ({"lr": -1.0}, "lr"),
-                                      ({"momentum": 1.5}, "momentum")])
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        ({"activation": "rleu"}, "did you mean 'relu'"),
+        ({"init": "glorot"}, "valid: he, rand, xavier"),
+        ({"norm": "layer"}, "valid: batch, none"),
+        ({"loss": "hinge"}, "valid: ce, mse"),
+        ({"depth": 1}, "depth"),
+        ({"lr": -1.0}, "lr"),
+        ({"momentum": 1.5}, "momentum"),
+    ],
+)
 def test_bad_values_raise(kw, match):
     with pytest.raises(DepthlabError, match=match):
         xor_experiment(steps=1, **kw)

@@ -51,8 +51,16 @@ def test_activation_grad_norms_match_autograd_on_a_linear_chain():
     # A linear 3-layer MLP: dLoss/dh for each hidden output, checked against torch.autograd.grad.
     torch.manual_seed(0)
     model = create_model("mlp", depth=3, width=4, input_shape=(5,), num_classes=3, activation="identity")
-    data = Dataset("toy", torch.randn(8, 5), torch.randint(0, 3, (8,)), torch.randn(2, 5),
-                   torch.randint(0, 3, (2,)), torch.randn(2, 5), torch.randint(0, 3, (2,)), num_classes=3)
+    data = Dataset(
+        "toy",
+        torch.randn(8, 5),
+        torch.randint(0, 3, (8,)),
+        torch.randn(2, 5),
+        torch.randint(0, 3, (2,)),
+        torch.randn(2, 5),
+        torch.randint(0, 3, (2,)),
+        num_classes=3,
+    )
     norms = measures.activation_grad_norms(model, data, batch_size=8)
     hidden = model.forward_intermediates(data.x_train)
     loss = nn.functional.cross_entropy(model.forward_head(model.pool(hidden[-1])), data.y_train)

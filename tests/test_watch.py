@@ -219,8 +219,9 @@ def test_with_the_engine_results_are_unchanged_and_rows_recorded():
         model = tiny_net()
         w = watch(model, every=2)
         assert hooks_on(model) == 0  # a watch not yet started attaches nothing
-        history = fit(model, data, callbacks=[w] if watched else [], steps=6, batch_size=16, quiet=True,
-                      device="cpu")
+        history = fit(
+            model, data, callbacks=[w] if watched else [], steps=6, batch_size=16, quiet=True, device="cpu"
+        )
         results.append((history.final, [p.detach().clone() for p in model.parameters()]))
         assert hooks_on(model) == 0
     assert results[0][0] == results[1][0]

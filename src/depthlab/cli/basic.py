@@ -9,8 +9,10 @@ from depthlab.errors import unknown
 
 
 @app.command("list")
-def list_things(what: str = typer.Argument(..., help="models | datasets"),
-                pattern: str = typer.Argument("*", help="shell-style filter, e.g. 'resnet*'")) -> None:
+def list_things(
+    what: str = typer.Argument(..., help="models | datasets"),
+    pattern: str = typer.Argument("*", help="shell-style filter, e.g. 'resnet*'"),
+) -> None:
     """List registered models or data sets."""
     if what == "models":
         from depthlab.models import list_models

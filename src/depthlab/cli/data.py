@@ -13,8 +13,10 @@ app.add_typer(data_app, name="data")
 
 
 @data_app.command("fetch")
-def fetch(name: str = typer.Argument(..., help="cifar10 | cifar100 | mnist | fashion_mnist"),
-          root: str = typer.Option(None, "--root", help="destination (default <cache>/data/NAME)")) -> None:
+def fetch(
+    name: str = typer.Argument(..., help="cifar10 | cifar100 | mnist | fashion_mnist"),
+    root: str = typer.Option(None, "--root", help="destination (default <cache>/data/NAME)"),
+) -> None:
     """Download NAME from its canonical source, check its SHA-256 and extract it."""
     from depthlab.data import fetch as fetch_dataset
 
@@ -22,9 +24,11 @@ def fetch(name: str = typer.Argument(..., help="cifar10 | cifar100 | mnist | fas
 
 
 @data_app.command("show")
-def show(name: str = typer.Argument(..., help="a data set name (see `depthlab list datasets`)"),
-         options: list[str] = OPTIONS_ARGUMENT,
-         seed: int = typer.Option(0, "--seed", help="seed of the val split and any randomness")) -> None:
+def show(
+    name: str = typer.Argument(..., help="a data set name (see `depthlab list datasets`)"),
+    options: list[str] = OPTIONS_ARGUMENT,
+    seed: int = typer.Option(0, "--seed", help="seed of the val split and any randomness"),
+) -> None:
     """Load NAME and print its splits, shapes, classes and resolved options."""
     from depthlab.data import load_dataset
 

@@ -11,15 +11,18 @@ OVERRIDES = typer.Argument(None, help="model config key=value, e.g. width=96")
 
 
 @app.command("reparam")
-def reparam(src: str = typer.Argument(..., help="training checkpoint folder, or X.safetensors (+ X.json)"),
-            dst: str = typer.Argument(..., help="output stem: writes DST.safetensors and DST.json"),
-            overrides: list[str] = OVERRIDES,
-            model: str = typer.Option(None, "--model", help="model name when the checkpoint does not say"),
-            ema: bool = typer.Option(False, "--ema", help="use the EMA weights")) -> None:
+def reparam(
+    src: str = typer.Argument(..., help="training checkpoint folder, or X.safetensors (+ X.json)"),
+    dst: str = typer.Argument(..., help="output stem: writes DST.safetensors and DST.json"),
+    overrides: list[str] = OVERRIDES,
+    model: str = typer.Option(None, "--model", help="model name when the checkpoint does not say"),
+    ema: bool = typer.Option(False, "--ema", help="use the EMA weights"),
+) -> None:
     """Fold every ParNet block's branches into one 3x3 conv and write the deploy-form checkpoint."""
     from depthlab.models.reparam_io import convert_checkpoint
 
     done = convert_checkpoint(src, dst, model=model, ema=ema, **parse_pairs(overrides or []))
     typer.echo(f"{done.model}: wrote {done.written} (deploy form, depth {done.depth})")
-    typer.echo(f"parameters {done.params_before:,} -> {done.params_after:,}; "
-               f"fused vs trained: {done.equivalence}")
+    typer.echo(
+        f"parameters {done.params_before:,} -> {done.params_after:,}; fused vs trained: {done.equivalence}"
+    )

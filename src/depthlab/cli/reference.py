@@ -6,29 +6,43 @@ import typer
 
 from depthlab.cli.app import app
 
-reference_app = typer.Typer(help="NumPy reference nets: the seed's XOR examples, explicit checked backprop.",
-                            no_args_is_help=True)
+reference_app = typer.Typer(
+    help="NumPy reference nets: the seed's XOR examples, explicit checked backprop.", no_args_is_help=True
+)
 app.add_typer(reference_app, name="reference")
 
 
 @reference_app.command("xor")
-def xor(depth: int = typer.Option(10, help="number of Dense layers"),
-        width: int = typer.Option(4, help="hidden units per layer"),
-        norm: str = typer.Option("none", help="none | batch"),
-        residual: bool = typer.Option(False, "--residual", help="a skip connection around each hidden layer"),
-        activation: str = typer.Option("sigmoid", help="sigmoid | tanh | relu | leaky_relu"),
-        init: str = typer.Option("rand", help="rand (the seed's np.random.rand) | xavier | he"),
-        loss: str = typer.Option("ce", help="ce (softmax cross-entropy) | mse (sigmoid output)"),
-        steps: int = typer.Option(2000, help="full-batch SGD steps"),
-        lr: float = typer.Option(0.1, help="learning rate"),
-        momentum: float = typer.Option(0.9, help="SGD momentum"),
-        seed: int = typer.Option(0, help="init seed")) -> None:
+def xor(
+    depth: int = typer.Option(10, help="number of Dense layers"),
+    width: int = typer.Option(4, help="hidden units per layer"),
+    norm: str = typer.Option("none", help="none | batch"),
+    residual: bool = typer.Option(False, "--residual", help="a skip connection around each hidden layer"),
+    activation: str = typer.Option("sigmoid", help="sigmoid | tanh | relu | leaky_relu"),
+    init: str = typer.Option("rand", help="rand (the seed's np.random.rand) | xavier | he"),
+    loss: str = typer.Option("ce", help="ce (softmax cross-entropy) | mse (sigmoid output)"),
+    steps: int = typer.Option(2000, help="full-batch SGD steps"),
+    lr: float = typer.Option(0.1, help="learning rate"),
+    momentum: float = typer.Option(0.9, help="SGD momentum"),
+    seed: int = typer.Option(0, help="init seed"),
+) -> None:
     """Train a depth-N net on XOR; print the loss curve and per-layer gradient norms."""
     from depthlab.reference.network import xor_experiment
     from depthlab.reference.report import xor_report
 
-    settings = dict(depth=depth, width=width, activation=activation, norm=norm, residual=residual, init=init,
-                    loss=loss, steps=steps, lr=lr, momentum=momentum, seed=seed)
+    settings = dict(
+        depth=depth,
+        width=width,
+        activation=activation,
+        norm=norm,
+        residual=residual,
+        init=init,
+        loss=loss,
+        steps=steps,
+        lr=lr,
+        momentum=momentum,
+        seed=seed,
+    )
     typer.echo(xor_report(xor_experiment(**settings), settings))
 
 

@@ -13,6 +13,17 @@ from depthlab.data.download import fetch
 from depthlab.data.registry import DATASETS, dataset_options, list_datasets, load_dataset, register_dataset
 from depthlab.data.streaming import image_folder_loader
 
-__all__ = ["DATASETS", "AugmentOptions", "Dataset", "augment", "cache_dir", "dataset_options",
-           "device_generator", "fetch", "image_folder_loader", "list_datasets", "load_dataset",
-           "register_dataset"]
+__all__ = [
+    "DATASETS",
+    "AugmentOptions",
+    "Dataset",
+    "augment",
+    "cache_dir",
+    "dataset_options",
+    "device_generator",
+    "fetch",
+    "image_folder_loader",
+    "list_datasets",
+    "load_dataset",
+    "register_dataset",
+]

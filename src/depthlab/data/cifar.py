@@ -37,11 +37,24 @@ class CifarLayout:
     num_classes: dict[str, int]
 
 
-CIFAR10 = CifarLayout("cifar10", "cifar-10-python.tar.gz", "cifar-10-batches-py",
-                      tuple(f"data_batch_{i}" for i in range(1, 6)), "test_batch",
-                      {"fine": "labels"}, {"fine": 10})
-CIFAR100 = CifarLayout("cifar100", "cifar-100-python.tar.gz", "cifar-100-python", ("train",), "test",
-                       {"fine": "fine_labels", "coarse": "coarse_labels"}, {"fine": 100, "coarse": 20})
+CIFAR10 = CifarLayout(
+    "cifar10",
+    "cifar-10-python.tar.gz",
+    "cifar-10-batches-py",
+    tuple(f"data_batch_{i}" for i in range(1, 6)),
+    "test_batch",
+    {"fine": "labels"},
+    {"fine": 10},
+)
+CIFAR100 = CifarLayout(
+    "cifar100",
+    "cifar-100-python.tar.gz",
+    "cifar-100-python",
+    ("train",),
+    "test",
+    {"fine": "fine_labels", "coarse": "coarse_labels"},
+    {"fine": 100, "coarse": 20},
+)
 
 
 def read_members(root: Path, layout: CifarLayout, names: list[str]) -> dict[str, tuple[bytes, str]]:
@@ -52,8 +65,10 @@ def read_members(root: Path, layout: CifarLayout, names: list[str]) -> dict[str,
     archive = root / layout.archive
     if archive.is_file():
         return _read_from_tarball(archive, layout, names)
-    raise DepthlabError(f"no {layout.name} files in {root}: run `depthlab data fetch {layout.name}`, or put "
-                        f"{layout.archive} (or its extracted {layout.folder}/) there, or pass root=DIR")
+    raise DepthlabError(
+        f"no {layout.name} files in {root}: run `depthlab data fetch {layout.name}`, or put "
+        f"{layout.archive} (or its extracted {layout.folder}/) there, or pass root=DIR"
+    )
 
 
 def _read_from_tarball(archive: Path, layout: CifarLayout, names: list[str]) -> dict[str, tuple[bytes, str]]:
@@ -80,8 +95,10 @@ def decode_batch(payload: bytes, source: str, label_key: str) -> tuple[np.ndarra
         raise DepthlabError(f"{source}: expected a dict with 'data' and {label_key!r} (a CIFAR batch)")
     data, labels = np.asarray(batch["data"]), np.asarray(batch[label_key], dtype=np.int64)
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
-        raise DepthlabError(f"{source}: data of shape {data.shape} with {len(labels)} labels; expected "
-                            "(N, 3072) uint8 and N labels")
+        raise DepthlabError(
+            f"{source}: data of shape {data.shape} with {len(labels)} labels; expected "
+            "(N, 3072) uint8 and N labels"
+        )
     return data.astype(np.uint8).reshape(-1, 3, 32, 32), labels  # rows are R (1024), G, B planes
 
 
@@ -97,9 +114,17 @@ def load_cifar_arrays(root: Path, layout: CifarLayout, label_mode: str):
 def _to_dataset(name: str, arrays, options: FileOptions, seed: int, num_classes: int) -> Dataset:
     x_train, y_train, x_test, y_test = arrays
     as_float = lambda x: torch.from_numpy(x).float().div_(255.0)  # noqa: E731
-    return make_splits(name, as_float(x_train), torch.from_numpy(y_train), as_float(x_test),
-                       torch.from_numpy(y_test), val_fraction=options.val_fraction, seed=seed,
-                       num_classes=num_classes, meta={"source": "python-pickle release"})
+    return make_splits(
+        name,
+        as_float(x_train),
+        torch.from_numpy(y_train),
+        as_float(x_test),
+        torch.from_numpy(y_test),
+        val_fraction=options.val_fraction,
+        seed=seed,
+        num_classes=num_classes,
+        meta={"source": "python-pickle release"},
+    )
 
 
 @dataclass

@@ -33,9 +33,14 @@ class RemoteFile:
 
 
 _TORONTO = "https://www.cs.toronto.edu/~kriz/"
-_MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/")
-_FASHION_MIRRORS = ("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
-                    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/")
+_MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+_FASHION_MIRRORS = (
+    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+)
 
 
 def _idx_files(mirrors: tuple[str, ...], sums: dict[str, str]) -> tuple[RemoteFile, ...]:
@@ -43,25 +48,42 @@ def _idx_files(mirrors: tuple[str, ...], sums: dict[str, str]) -> tuple[RemoteFi
 
 
 SOURCES: dict[str, tuple[RemoteFile, ...]] = {
-    "cifar10": (RemoteFile("cifar-10-python.tar.gz",
-                           "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
-                           (_TORONTO + "cifar-10-python.tar.gz",), extract=True),),
-    "cifar100": (RemoteFile("cifar-100-python.tar.gz",
-                            "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7",
-                            (_TORONTO + "cifar-100-python.tar.gz",), extract=True),),
-    "mnist": _idx_files(_MNIST_MIRRORS, {
-        "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-        "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-        "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-        "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-    }),
-    "fashion_mnist": _idx_files(_FASHION_MIRRORS, {
-        "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-        "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-        "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-        "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
-    }),
+    "cifar10": (
+        RemoteFile(
+            "cifar-10-python.tar.gz",
+            "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+            (_TORONTO + "cifar-10-python.tar.gz",),
+            extract=True,
+        ),
+    ),
+    "cifar100": (
+        RemoteFile(
+            "cifar-100-python.tar.gz",
+            "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7",
+            (_TORONTO + "cifar-100-python.tar.gz",),
+            extract=True,
+        ),
+    ),
+    "mnist": _idx_files(
+        _MNIST_MIRRORS,
+        {
+            "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+            "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        },
+    ),
+    "fashion_mnist": _idx_files(
+        _FASHION_MIRRORS,
+        {
+            "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        },
+    ),
 }
+
 
 class Unreachable(DepthlabError):
     """No mirror of a file could be reached (offline, or the source moved)."""
@@ -93,8 +115,9 @@ def download(remote: RemoteFile, dest: Path, opener: Opener) -> None:
             continue
         if digest != remote.sha256:
             Path(tmp).unlink(missing_ok=True)
-            raise DepthlabError(f"{url}: SHA-256 {digest} does not match the pinned {remote.sha256}; "
-                                "file discarded")
+            raise DepthlabError(
+                f"{url}: SHA-256 {digest} does not match the pinned {remote.sha256}; file discarded"
+            )
         os.replace(tmp, dest)
         return
     raise Unreachable(f"cannot download {remote.name} ({'; '.join(errors)})")

@@ -21,10 +21,20 @@ from depthlab.data.registry import register_dataset
 from depthlab.data.splits import make_splits
 from depthlab.errors import DepthlabError
 
-IDX_TYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-             0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
-IDX_FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
-             "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+IDX_TYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
 
 
 def parse_idx(payload: bytes, source: str) -> np.ndarray:
@@ -38,8 +48,10 @@ def parse_idx(payload: bytes, source: str) -> np.ndarray:
     shape = struct.unpack(f">{ndim}I", payload[4:header])
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(payload) != expected:
-        raise DepthlabError(f"{source}: idx file of {len(payload)} bytes, expected {expected} for shape "
-                            f"{shape} (truncated or corrupt)")
+        raise DepthlabError(
+            f"{source}: idx file of {len(payload)} bytes, expected {expected} for shape "
+            f"{shape} (truncated or corrupt)"
+        )
     return np.frombuffer(payload, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
@@ -60,8 +72,10 @@ def find_idx(root: Path, stem: str, name: str) -> Path:
         for candidate in (root / name, root / f"{name}.gz"):
             if candidate.is_file():
                 return candidate
-    raise DepthlabError(f"no {stem}[.gz] in {root}: run `depthlab data fetch {name}`, put the four idx "
-                        "files there, or pass root=DIR")
+    raise DepthlabError(
+        f"no {stem}[.gz] in {root}: run `depthlab data fetch {name}`, put the four idx "
+        "files there, or pass root=DIR"
+    )
 
 
 def load_idx_dataset(name: str, options: FileOptions, seed: int) -> Dataset:
@@ -74,10 +88,17 @@ def load_idx_dataset(name: str, options: FileOptions, seed: int) -> Dataset:
             raise DepthlabError(f"{root}: {split} images {x.shape} and labels {y.shape} do not match")
     as_images = lambda x: torch.from_numpy(x.astype(np.float32) / 255.0).unsqueeze(1)  # noqa: E731
     as_labels = lambda y: torch.from_numpy(y.astype(np.int64))  # noqa: E731
-    return make_splits(name, as_images(arrays["x_train"]), as_labels(arrays["y_train"]),
-                       as_images(arrays["x_test"]), as_labels(arrays["y_test"]),
-                       val_fraction=options.val_fraction, seed=seed, num_classes=10,
-                       meta={"source": str(root)})
+    return make_splits(
+        name,
+        as_images(arrays["x_train"]),
+        as_labels(arrays["y_train"]),
+        as_images(arrays["x_test"]),
+        as_labels(arrays["y_test"]),
+        val_fraction=options.val_fraction,
+        seed=seed,
+        num_classes=10,
+        meta={"source": str(root)},
+    )
 
 
 @register_dataset("mnist", FileOptions)

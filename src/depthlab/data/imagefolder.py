@@ -48,8 +48,12 @@ def list_images(folder: Path) -> tuple[list[tuple[Path, int]], list[str]]:
         raise DepthlabError(f"image folder {folder} does not exist (expected {folder}/<class>/<image>.png)")
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     check(bool(classes), f"{folder}: no class folders (expected {folder}/<class>/<image>.png)")
-    items = [(path, index) for index, name in enumerate(classes)
-             for path in sorted((folder / name).rglob("*")) if path.suffix.lower() in IMAGE_SUFFIXES]
+    items = [
+        (path, index)
+        for index, name in enumerate(classes)
+        for path in sorted((folder / name).rglob("*"))
+        if path.suffix.lower() in IMAGE_SUFFIXES
+    ]
     check(bool(items), f"{folder}: no images with suffix {', '.join(sorted(IMAGE_SUFFIXES))}")
     return items, classes
 
@@ -74,8 +78,10 @@ def read_images(items: list[tuple[Path, int]], mode: str, size: int | None) -> t
     arrays = [read_image(path, mode, size) for path, _ in items]
     for (path, _), array in zip(items, arrays, strict=True):
         if array.shape != arrays[0].shape:
-            raise DepthlabError(f"{path}: size {array.shape[1:]} differs from {arrays[0].shape[1:]} of "
-                                f"{items[0][0]}; pass size=N to resize every image")
+            raise DepthlabError(
+                f"{path}: size {array.shape[1:]} differs from {arrays[0].shape[1:]} of "
+                f"{items[0][0]}; pass size=N to resize every image"
+            )
     return np.stack(arrays), np.array([label for _, label in items], dtype=np.int64)
 
 
@@ -105,16 +111,26 @@ def load_image_folder(options: ImageFolderOptions, seed: int) -> Dataset:
     train_items, classes = list_images(train_dir)
     test_items = list_images(test_dir)[0] if test_dir else []
     need = estimated_bytes(len(train_items) + len(test_items), options, train_items[0][0])
-    check(need <= options.max_in_memory_bytes,
-          f"{root}: {len(train_items) + len(test_items)} images need {need / 2**30:.1f} GiB in memory "
-          f"(max_in_memory_bytes={options.max_in_memory_bytes}); stream them with "
-          "depthlab.data.image_folder_loader(root) or raise max_in_memory_bytes")
+    check(
+        need <= options.max_in_memory_bytes,
+        f"{root}: {len(train_items) + len(test_items)} images need {need / 2**30:.1f} GiB in memory "
+        f"(max_in_memory_bytes={options.max_in_memory_bytes}); stream them with "
+        "depthlab.data.image_folder_loader(root) or raise max_in_memory_bytes",
+    )
     x, y = read_images(train_items + test_items, options.mode, options.size)
     x_all, y_all = torch.from_numpy(x).float().div_(255.0), torch.from_numpy(y)
     if test_dir is not None:
         train, test = torch.arange(len(train_items)), torch.arange(len(train_items), len(y_all))
     else:
         train, test = split_indices(y_all, options.test_fraction, TEST_SPLIT_SEED, stratify=True)
-    return make_splits("imagefolder", x_all[train], y_all[train], x_all[test], y_all[test],
-                       val_fraction=options.val_fraction, seed=seed, num_classes=len(classes),
-                       meta={"classes": classes, "root": str(root)})
+    return make_splits(
+        "imagefolder",
+        x_all[train],
+        y_all[train],
+        x_all[test],
+        y_all[test],
+        val_fraction=options.val_fraction,
+        seed=seed,
+        num_classes=len(classes),
+        meta={"classes": classes, "root": str(root)},
+    )

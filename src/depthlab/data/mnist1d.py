@@ -55,8 +55,16 @@ def generation_args(options: MNIST1DOptions) -> dict[str, Any]:
     from mnist1d.data import get_dataset_args
 
     args = get_dataset_args(as_dict=True)
-    for key in ("num_samples", "train_split", "corr_noise_scale", "iid_noise_scale", "shear_scale",
-                "scale_coeff", "max_translation", "final_seq_length"):
+    for key in (
+        "num_samples",
+        "train_split",
+        "corr_noise_scale",
+        "iid_noise_scale",
+        "shear_scale",
+        "scale_coeff",
+        "max_translation",
+        "final_seq_length",
+    ):
         args[key] = getattr(options, key)
     args.update(seed=options.data_seed, shuffle_seq=False)
     return args
@@ -98,8 +106,17 @@ def _load(options: MNIST1DOptions, seed: int, name: str) -> Dataset:
         meta["permutation"] = permutation.tolist()
     y_train = torch.from_numpy(arrays["y"]).long()
     y_test = torch.from_numpy(arrays["y_test"]).long()
-    return make_splits(name, x_train, y_train, x_test, y_test, val_fraction=options.val_fraction, seed=seed,
-                       num_classes=10, meta=meta)
+    return make_splits(
+        name,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        val_fraction=options.val_fraction,
+        seed=seed,
+        num_classes=10,
+        meta=meta,
+    )
 
 
 @register_dataset("mnist1d", MNIST1DOptions)

@@ -26,7 +26,8 @@ from depthlab.errors import check
 KINDS = ("triangle", "parallelogram", "ellipse")
 # class -> kinds present: (0,), (1,), (2,), then the unordered pairs
 CLASS_KINDS: tuple[tuple[int, ...], ...] = tuple((k,) for k in range(3)) + tuple(
-    itertools.combinations_with_replacement(range(3), 2))
+    itertools.combinations_with_replacement(range(3), 2)
+)
 REFERENCE_AREA = {0: 2.0, 1: 4.0, 2: math.pi}  # in reference coordinates, before the affine map
 
 
@@ -98,6 +99,14 @@ def load_shapeset(options: ShapesetOptions, seed: int) -> Dataset:
     gen = generator(seed, salt=7)
     x_train, y_train = shapes(options.num_samples, options, gen)
     x_test, y_test = shapes(options.num_test, options, gen)
-    return make_splits("shapeset", x_train, y_train, x_test, y_test, val_fraction=options.val_fraction,
-                       seed=seed, num_classes=len(CLASS_KINDS),
-                       meta={"classes": ["+".join(KINDS[k] for k in kinds) for kinds in CLASS_KINDS]})
+    return make_splits(
+        "shapeset",
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        val_fraction=options.val_fraction,
+        seed=seed,
+        num_classes=len(CLASS_KINDS),
+        meta={"classes": ["+".join(KINDS[k] for k in kinds) for kinds in CLASS_KINDS]},
+    )

@@ -36,8 +36,9 @@ class HeldOutOptions(ShuffleOptions):
         check(0.0 < self.test_fraction < 1.0, f"test_fraction={self.test_fraction}: must be in (0, 1)")
 
 
-def images_to_dataset(name: str, x: np.ndarray, y: np.ndarray, options: HeldOutOptions, seed: int,
-                      meta: dict) -> Dataset:
+def images_to_dataset(
+    name: str, x: np.ndarray, y: np.ndarray, options: HeldOutOptions, seed: int, meta: dict
+) -> Dataset:
     """(N, 1, H, W) float images and int labels -> a Dataset with fixed test and seeded val splits."""
     x_all, y_all = torch.from_numpy(x).float(), torch.from_numpy(y).long()
     train, test = split_indices(y_all, options.test_fraction, TEST_SPLIT_SEED, stratify=True)
@@ -45,8 +46,17 @@ def images_to_dataset(name: str, x: np.ndarray, y: np.ndarray, options: HeldOutO
     if options.shuffle:
         (x_train, x_test), permutation = shuffle_positions([x_train, x_test], seed)
         meta = {**meta, "permutation": permutation.tolist()}
-    return make_splits(name, x_train, y_all[train], x_test, y_all[test], val_fraction=options.val_fraction,
-                       seed=seed, num_classes=int(y_all.max()) + 1, meta=meta)
+    return make_splits(
+        name,
+        x_train,
+        y_all[train],
+        x_test,
+        y_all[test],
+        val_fraction=options.val_fraction,
+        seed=seed,
+        num_classes=int(y_all.max()) + 1,
+        meta=meta,
+    )
 
 
 def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:

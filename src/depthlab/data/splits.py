@@ -19,13 +19,14 @@ def held_out_counts(sizes: list[int], fraction: float) -> list[int]:
     counts = [int(e) for e in exact]
     short = int(round(fraction * sum(sizes))) - sum(counts)
     by_remainder = sorted(range(len(sizes)), key=lambda i: exact[i] - counts[i], reverse=True)
-    for i in by_remainder[:max(short, 0)]:
+    for i in by_remainder[: max(short, 0)]:
         counts[i] += 1
     return counts
 
 
-def split_indices(y: torch.Tensor, fraction: float, seed: int,
-                  stratify: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def split_indices(
+    y: torch.Tensor, fraction: float, seed: int, stratify: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(keep, held_out) indices; held_out has round(fraction * n) items, in class proportion if stratified."""
     gen = generator(seed, salt=1)
     classes = torch.unique(y) if stratify else None
@@ -43,19 +44,41 @@ def check_labels(name: str, labels: dict[str, torch.Tensor], num_classes: int) -
     """Raise DepthlabError unless every label is a class index in [0, num_classes) (else: a corrupt file)."""
     for split, y in labels.items():
         if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-            raise DepthlabError(f"{name}: {split} labels span {int(y.min())}..{int(y.max())}; expected class "
-                                f"indices 0..{num_classes - 1} ({num_classes} classes)")
+            raise DepthlabError(
+                f"{name}: {split} labels span {int(y.min())}..{int(y.max())}; expected class "
+                f"indices 0..{num_classes - 1} ({num_classes} classes)"
+            )
 
 
-def make_splits(name: str, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
-                y_test: torch.Tensor, *, val_fraction: float, seed: int, num_classes: int,
-                task: str = "classification", meta: dict | None = None) -> Dataset:
+def make_splits(
+    name: str,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    *,
+    val_fraction: float,
+    seed: int,
+    num_classes: int,
+    task: str = "classification",
+    meta: dict | None = None,
+) -> Dataset:
     """A Dataset whose val split is a seeded (stratified) ``val_fraction`` of the training part."""
     if task == "classification":
         check_labels(name, {"train": y_train, "test": y_test}, num_classes)
     keep, held = split_indices(y_train, val_fraction, seed, stratify=task == "classification")
-    return Dataset(name, x_train[keep], y_train[keep], x_train[held], y_train[held], x_test, y_test,
-                   num_classes=num_classes, task=task, meta=dict(meta or {}))
+    return Dataset(
+        name,
+        x_train[keep],
+        y_train[keep],
+        x_train[held],
+        y_train[held],
+        x_test,
+        y_test,
+        num_classes=num_classes,
+        task=task,
+        meta=dict(meta or {}),
+    )
 
 
 def position_permutation(shape: tuple[int, ...], seed: int) -> torch.Tensor:

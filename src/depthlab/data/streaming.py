@@ -32,9 +32,18 @@ class ImageFiles(torch.utils.data.Dataset):
         return torch.from_numpy(read_image(path, self.mode, self.size)), label
 
 
-def image_folder_loader(root: str | Path, *, split: str = "train", batch_size: int = 256,
-                        shuffle: bool = True, num_workers: int | None = None, pin_memory: bool | None = None,
-                        size: int | None = None, mode: str = "RGB", seed: int = 0) -> DataLoader:
+def image_folder_loader(
+    root: str | Path,
+    *,
+    split: str = "train",
+    batch_size: int = 256,
+    shuffle: bool = True,
+    num_workers: int | None = None,
+    pin_memory: bool | None = None,
+    size: int | None = None,
+    mode: str = "RGB",
+    seed: int = 0,
+) -> DataLoader:
     """A DataLoader of (uint8 images (B, C, H, W), int64 labels) over ``root``'s ``train`` or ``test`` images.
 
     ``split="all"`` reads a root without train/test folders. Workers default to the CPU count (at most 8);
@@ -47,7 +56,12 @@ def image_folder_loader(root: str | Path, *, split: str = "train", batch_size: i
 
         raise unknown("split with folders", split, ["train", "all"] + (["test"] if test_dir else []))
     workers = min(8, os.cpu_count() or 1) if num_workers is None else num_workers
-    return DataLoader(ImageFiles(list_images(folder)[0], mode, size), batch_size=batch_size, shuffle=shuffle,
-                      num_workers=workers, persistent_workers=workers > 0,
-                      pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
-                      generator=torch.Generator().manual_seed(seed))
+    return DataLoader(
+        ImageFiles(list_images(folder)[0], mode, size),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
+        generator=torch.Generator().manual_seed(seed),
+    )

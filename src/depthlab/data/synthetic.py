@@ -54,11 +54,20 @@ def load_xor(options: XorOptions, seed: int) -> Dataset:
     y = XOR_LABELS.repeat(options.replicas)
     if options.noise > 0:
         x = x + options.noise * torch.randn(x.shape, generator=generator(seed, salt=3))
-    return make_splits("xor", x, y, XOR_POINTS.clone(), XOR_LABELS.clone(), val_fraction=options.val_fraction,
-                       seed=seed, num_classes=2)
+    return make_splits(
+        "xor",
+        x,
+        y,
+        XOR_POINTS.clone(),
+        XOR_LABELS.clone(),
+        val_fraction=options.val_fraction,
+        seed=seed,
+        num_classes=2,
+    )
 
 
 # ---- spirals ----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class SpiralsOptions(SplitOptions):
@@ -92,11 +101,20 @@ def load_spirals(options: SpiralsOptions, seed: int) -> Dataset:
     gen = generator(seed, salt=4)
     x_train, y_train = spiral_points(options.num_samples, options, gen)
     x_test, y_test = spiral_points(options.num_test, options, gen)
-    return make_splits("spirals", x_train, y_train, x_test, y_test, val_fraction=options.val_fraction,
-                       seed=seed, num_classes=options.arms)
+    return make_splits(
+        "spirals",
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        val_fraction=options.val_fraction,
+        seed=seed,
+        num_classes=options.arms,
+    )
 
 
 # ---- parity -----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class ParityOptions(SplitOptions):
@@ -109,10 +127,13 @@ class ParityOptions(SplitOptions):
     def __post_init__(self) -> None:
         super().__post_init__()
         check(1 <= self.bits <= 64, f"bits={self.bits}: must be in [1, 64]")
-        check(self.num_samples is not None or self.bits <= 20,
-              f"bits={self.bits}: enumerating 2^bits patterns needs bits <= 20; set num_samples")
-        check(self.num_samples is None or self.num_samples >= 2,
-              f"num_samples={self.num_samples}: must be >= 2")
+        check(
+            self.num_samples is not None or self.bits <= 20,
+            f"bits={self.bits}: enumerating 2^bits patterns needs bits <= 20; set num_samples",
+        )
+        check(
+            self.num_samples is None or self.num_samples >= 2, f"num_samples={self.num_samples}: must be >= 2"
+        )
         check(0.0 < self.test_fraction < 1.0, f"test_fraction={self.test_fraction}: must be in (0, 1)")
 
 
@@ -132,11 +153,20 @@ def load_parity(options: ParityOptions, seed: int) -> Dataset:
     bits = parity_bits(options, generator(seed, salt=5))
     x, y = bits.float(), bits.sum(dim=1) % 2
     n_test = max(1, int(round(options.test_fraction * len(x))))
-    return make_splits("parity", x[n_test:], y[n_test:], x[:n_test], y[:n_test],
-                       val_fraction=options.val_fraction, seed=seed, num_classes=2)
+    return make_splits(
+        "parity",
+        x[n_test:],
+        y[n_test:],
+        x[:n_test],
+        y[:n_test],
+        val_fraction=options.val_fraction,
+        seed=seed,
+        num_classes=2,
+    )
 
 
 # ---- sawtooth (Telgarsky) ---------------------------------------------------------------------------------
+
 
 def tent(x: torch.Tensor) -> torch.Tensor:
     """Telgarsky's tent map on [0, 1]: 2 relu(x) - 4 relu(x - 1/2)."""
@@ -170,9 +200,18 @@ def _sawtooth_regression(options: SawtoothOptions, seed: int) -> Dataset:
     x_train = torch.rand(options.num_samples, 1, generator=generator(seed, salt=6))
     x_test = torch.linspace(0, 1, options.num_test).unsqueeze(1)  # a grid: error and pieces read off directly
     y_train, y_test = tent_power(x_train, options.k), tent_power(x_test, options.k)
-    return make_splits("sawtooth", x_train, y_train, x_test, y_test,
-                       val_fraction=options.val_fraction, seed=seed, num_classes=1, task="regression",
-                       meta={"k": options.k, "arxiv": "1602.04485"})
+    return make_splits(
+        "sawtooth",
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        val_fraction=options.val_fraction,
+        seed=seed,
+        num_classes=1,
+        task="regression",
+        meta={"k": options.k, "arxiv": "1602.04485"},
+    )
 
 
 def _alternating_points(options: SawtoothOptions, seed: int) -> Dataset:
@@ -180,9 +219,17 @@ def _alternating_points(options: SawtoothOptions, seed: int) -> Dataset:
     x = (torch.arange(n, dtype=torch.float32) / n).unsqueeze(1)
     y = torch.arange(n) % 2  # equals round(tent^k(x)) at these points
     x_train, y_train = x.repeat(options.replicas, 1), y.repeat(options.replicas)
-    return make_splits("sawtooth", x_train, y_train, x.clone(), y.clone(),
-                       val_fraction=options.val_fraction, seed=seed, num_classes=2,
-                       meta={"k": options.k, "arxiv": "1602.04485"})
+    return make_splits(
+        "sawtooth",
+        x_train,
+        y_train,
+        x.clone(),
+        y.clone(),
+        val_fraction=options.val_fraction,
+        seed=seed,
+        num_classes=2,
+        meta={"k": options.k, "arxiv": "1602.04485"},
+    )
 
 
 @register_dataset("sawtooth", SawtoothOptions)

@@ -43,8 +43,10 @@ class _ArrayUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _ALLOWED:
-            raise DepthlabError(f"{self.source}: refusing to unpickle {module}.{name} (only numpy arrays and "
-                                "plain containers are allowed in a data file)")
+            raise DepthlabError(
+                f"{self.source}: refusing to unpickle {module}.{name} (only numpy arrays and "
+                "plain containers are allowed in a data file)"
+            )
         return _ALLOWED[(module, name)]
 
 

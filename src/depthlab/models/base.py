@@ -64,5 +64,6 @@ class DepthNet(nn.Module):
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the head with a fresh Linear layer for ``num_classes`` outputs."""
         old = self.head
-        self.head = nn.Linear(self.num_features, num_classes, device=old.weight.device,
-                              dtype=old.weight.dtype)
+        self.head = nn.Linear(
+            self.num_features, num_classes, device=old.weight.device, dtype=old.weight.dtype
+        )

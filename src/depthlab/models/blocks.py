@@ -50,8 +50,17 @@ class Subsample(nn.Module):
 class LayerBlock(nn.Module):
     """One weight layer ``W`` with norm, activation and dropout, in one of the three layouts above."""
 
-    def __init__(self, layer: nn.Module, channels: int, layout: Layout, norm: str, activation: str,
-                 dropout: float, dims: int, skip: nn.Module | None = None):
+    def __init__(
+        self,
+        layer: nn.Module,
+        channels: int,
+        layout: Layout,
+        norm: str,
+        activation: str,
+        dropout: float,
+        dims: int,
+        skip: nn.Module | None = None,
+    ):
         super().__init__()
         self.layout = layout
         self.layer = layer  # not "weight": tools expect module.weight to be a tensor

@@ -98,8 +98,16 @@ class CNN(DepthNet):
     def _block(self, stride: int, layout: str) -> LayerBlock:
         c = self.config
         skip = Subsample(c.spatial_dims) if stride == 2 else None
-        return LayerBlock(self._conv(c.width, stride), c.width, layout, c.norm, c.activation, c.dropout,
-                          c.spatial_dims, skip)
+        return LayerBlock(
+            self._conv(c.width, stride),
+            c.width,
+            layout,
+            c.norm,
+            c.activation,
+            c.dropout,
+            c.spatial_dims,
+            skip,
+        )
 
     def _pool(self, layout: str, n_convs: int) -> nn.Module:
         c = self.config

@@ -20,8 +20,16 @@ PRELU_INIT = 0.25  # He et al. 2015 start PReLU slopes at 0.25
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "gelu", "silu", "softsign", "identity")
 NORMS = ("none", "batch", "layer")
-INITS = ("default", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "orthogonal",
-         "lecun_normal", "normal")
+INITS = (
+    "default",
+    "xavier_uniform",
+    "xavier_normal",
+    "he_uniform",
+    "he_normal",
+    "orthogonal",
+    "lecun_normal",
+    "normal",
+)
 
 
 def make_activation(name: str, channels: int = 1) -> nn.Module:
@@ -29,8 +37,13 @@ def make_activation(name: str, channels: int = 1) -> nn.Module:
     if name == "prelu":
         return nn.PReLU(channels, init=PRELU_INIT)
     factories = {
-        "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU,
-        "softsign": nn.Softsign, "identity": nn.Identity,
+        "sigmoid": nn.Sigmoid,
+        "tanh": nn.Tanh,
+        "relu": nn.ReLU,
+        "gelu": nn.GELU,
+        "silu": nn.SiLU,
+        "softsign": nn.Softsign,
+        "identity": nn.Identity,
         "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE),
     }
     if name not in factories:

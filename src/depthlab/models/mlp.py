@@ -42,10 +42,14 @@ class MLP(DepthNet):
         in_features = math.prod(c.input_shape)
         layout = block_layout(c.residual, c.preact)
         self.stem, self.pool, features = self._stem_and_pool(in_features, layout)
-        self.blocks = nn.Sequential(*(
-            LayerBlock(nn.Linear(c.width, c.width), c.width, layout, c.norm, c.activation, c.dropout, dims=0)
-            for _ in range(max(c.depth - 2, 0))
-        ))
+        self.blocks = nn.Sequential(
+            *(
+                LayerBlock(
+                    nn.Linear(c.width, c.width), c.width, layout, c.norm, c.activation, c.dropout, dims=0
+                )
+                for _ in range(max(c.depth - 2, 0))
+            )
+        )
         self.head = nn.Linear(features, c.num_classes)
         init_model(self, c.init, c.activation)
 

@@ -32,8 +32,10 @@ def check_shape(input_shape: tuple[int, ...], rank: int | None, what: str) -> No
     shape = tuple(input_shape)
     if rank is not None and len(shape) != rank:
         raise DepthlabError(f"input_shape={shape}: {what} needs {rank} dims (no batch dim), got {len(shape)}")
-    check(len(shape) >= 1 and all(isinstance(s, int) and s >= 1 for s in shape),
-          f"input_shape={shape}: every dim must be a positive integer")
+    check(
+        len(shape) >= 1 and all(isinstance(s, int) and s >= 1 for s in shape),
+        f"input_shape={shape}: every dim must be a positive integer",
+    )
 
 
 def check_common(config) -> None:

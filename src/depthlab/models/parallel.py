@@ -53,16 +53,20 @@ class StreamTask(nn.Module):
 class ParallelParNet(nn.Module):
     """Inference wrapper running ParNet's three streams concurrently; outputs equal the wrapped model's."""
 
-    def __init__(self, model: ParNet, mode: str = "auto",
-                 devices: Sequence[str | torch.device] | None = None):
+    def __init__(
+        self, model: ParNet, mode: str = "auto", devices: Sequence[str | torch.device] | None = None
+    ):
         super().__init__()
         device = next(model.parameters()).device
         mode = default_mode(device) if mode == "auto" else mode
         if mode not in MODES:
             raise unknown("parallel mode", mode, (*MODES, "auto"))
         self.model, self.mode = model, mode
-        self.tasks = [StreamTask(model.streams[0], model.down1), StreamTask(model.streams[1]),
-                      StreamTask(model.streams[2])]
+        self.tasks = [
+            StreamTask(model.streams[0], model.down1),
+            StreamTask(model.streams[1]),
+            StreamTask(model.streams[2]),
+        ]
         self.devices = [device] * 3
         self.cuda_streams: list[torch.cuda.Stream] = []
         self.pool = ThreadPoolExecutor(max_workers=2) if mode == "threads" else None
@@ -75,11 +79,14 @@ class ParallelParNet(nn.Module):
         if self.mode == "devices":
             devices = [torch.device(d) for d in (devices or [f"cuda:{i}" for i in range(3)])]
             if len(devices) != 3 or torch.cuda.device_count() < len({d.index for d in devices}):
-                raise DepthlabError(f"devices={devices}: parallel mode 'devices' needs 3 CUDA devices "
-                                    f"({torch.cuda.device_count()} available)")
+                raise DepthlabError(
+                    f"devices={devices}: parallel mode 'devices' needs 3 CUDA devices "
+                    f"({torch.cuda.device_count()} available)"
+                )
             self.devices = devices
-            self.tasks = [t if d == device else copy.deepcopy(t).to(d) for t, d in zip(self.tasks, devices,
-                                                                                      strict=True)]
+            self.tasks = [
+                t if d == device else copy.deepcopy(t).to(d) for t, d in zip(self.tasks, devices, strict=True)
+            ]
         else:
             self.cuda_streams = [torch.cuda.Stream(device) for _ in range(3)]
 
@@ -97,8 +104,10 @@ class ParallelParNet(nn.Module):
     def run_threads(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         """Streams 1 and 2 on the pool, stream 3 (the longest) on the calling thread."""
         modes = (torch.is_grad_enabled(), torch.is_inference_mode_enabled())
-        futures = [self.pool.submit(with_modes(task, *modes), xi)
-                   for task, xi in zip(self.tasks[:2], inputs[:2], strict=True)]
+        futures = [
+            self.pool.submit(with_modes(task, *modes), xi)
+            for task, xi in zip(self.tasks[:2], inputs[:2], strict=True)
+        ]
         y3 = self.tasks[2](inputs[2])
         return [f.result() for f in futures] + [y3]
 

@@ -195,8 +195,9 @@ class ParNet(nn.Module):
     def reset_classifier(self, num_classes: int) -> None:
         """A fresh Linear head for ``num_classes``, zero-initialized as in the official fine-tuning helper."""
         old = self.head
-        self.head = nn.Linear(self.num_features, num_classes, device=old.weight.device,
-                              dtype=old.weight.dtype)
+        self.head = nn.Linear(
+            self.num_features, num_classes, device=old.weight.device, dtype=old.weight.dtype
+        )
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
@@ -217,8 +218,12 @@ class ParNet(nn.Module):
 # --- registered variants ------------------------------------------------------------------------------------
 
 _S = dict(width=92, stream2_width=192, stream3_width=384, final_width=1280)  # official; the paper's table: 96
-_IMAGENET = {"s": _S, "m": dict(width=128), "l": dict(width=160, dropout=0.1),
-             "xl": dict(width=200, dropout=0.1)}
+_IMAGENET = {
+    "s": _S,
+    "m": dict(width=128),
+    "l": dict(width=160, dropout=0.1),
+    "xl": dict(width=200, dropout=0.1),
+}
 # CIFAR adaptation (no official code): stride-1 stem, 3/4/4 stream blocks (depth 11), no final downsampling.
 _CIFAR = dict(depth=11, input_shape=(3, 32, 32), num_classes=10, stem_stride=1, final_stride=1)
 
@@ -228,5 +233,13 @@ for _name, _widths in _IMAGENET.items():
     register_model(f"parnet_cifar_{_name}", ParNetConfig, **{**_cifar_widths, **_CIFAR})(ParNet)
 
 # A small member for CPU studies: digits (1, 8, 8), MNIST (1, 28, 28), CIFAR (3, 32, 32) all work un-fused.
-register_model("parnet_lite", ParNetConfig, depth=9, width=16, input_shape=(1, 28, 28), num_classes=10,
-               stem_stride=1, odd_input="pad")(ParNet)
+register_model(
+    "parnet_lite",
+    ParNetConfig,
+    depth=9,
+    width=16,
+    input_shape=(1, 28, 28),
+    num_classes=10,
+    stem_stride=1,
+    odd_input="pad",
+)(ParNet)

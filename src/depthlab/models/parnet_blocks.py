@@ -76,8 +76,15 @@ class SqueezeGate(nn.Module):
 class ParNetBlock(nn.Module):
     """The one ParNet unit (stream, downsampling or fusion role by its arguments); one layer of depth."""
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int = 1, groups: int = 1, activation: str = "silu",
-                 pad_odd: bool = False):
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        stride: int = 1,
+        groups: int = 1,
+        activation: str = "silu",
+        pad_odd: bool = False,
+    ):
         super().__init__()
         self.in_ch, self.out_ch, self.stride, self.groups = in_ch, out_ch, stride, groups
         has_skip = in_ch == out_ch and stride == 1
@@ -118,8 +125,9 @@ class FusionBlock(nn.Module):
         super().__init__()
         self.norm_current = nn.BatchNorm2d(channels)
         self.norm_previous = nn.BatchNorm2d(channels)
-        self.block = ParNetBlock(2 * channels, out_ch, stride, groups=2, activation=activation,
-                                 pad_odd=pad_odd)
+        self.block = ParNetBlock(
+            2 * channels, out_ch, stride, groups=2, activation=activation, pad_odd=pad_odd
+        )
 
     def forward(self, current: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
         return self.block(interleave(self.norm_current(current), self.norm_previous(previous)))

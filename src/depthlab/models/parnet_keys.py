@@ -98,6 +98,8 @@ def load_official(model: nn.Module, checkpoint: Mapping[str, object]) -> nn.Modu
     except RuntimeError as err:  # shape mismatches
         raise DepthlabError(f"official ParNet checkpoint does not fit this model: {err}") from None
     if missing or unexpected:
-        raise DepthlabError(f"official ParNet checkpoint does not fit this model: missing {missing[:5]}, "
-                            f"unexpected {unexpected[:5]} (check the variant, widths and stream_blocks)")
+        raise DepthlabError(
+            f"official ParNet checkpoint does not fit this model: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]} (check the variant, widths and stream_blocks)"
+        )
     return model

@@ -55,8 +55,17 @@ def reparameterize_block(block: ParNetBlock) -> None:
         return
     weight, bias = fused_kernel(block)
     conv = block.conv3x3.conv
-    fused = nn.Conv2d(conv.in_channels, conv.out_channels, 3, block.stride, 1, groups=block.groups, bias=True,
-                      device=weight.device, dtype=weight.dtype)
+    fused = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        3,
+        block.stride,
+        1,
+        groups=block.groups,
+        bias=True,
+        device=weight.device,
+        dtype=weight.dtype,
+    )
     fused.weight.copy_(weight)
     fused.bias.copy_(bias)
     block.fused = fused
@@ -98,9 +107,15 @@ class Equivalence:
 
 
 @torch.no_grad()
-def check_equivalence(model: nn.Module, fused: nn.Module | None = None,
-                      input_shape: tuple[int, ...] | None = None, batch: int = 2, seed: int = 0,
-                      randomize: bool = True, inplace: bool = False) -> Equivalence:
+def check_equivalence(
+    model: nn.Module,
+    fused: nn.Module | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    batch: int = 2,
+    seed: int = 0,
+    randomize: bool = True,
+    inplace: bool = False,
+) -> Equivalence:
     """Compare train and deploy forms on random inputs in eval mode (BN stats and affines randomized first).
 
     With ``fused=None`` the deploy form is built here after randomizing (``inplace=True`` fuses ``model``

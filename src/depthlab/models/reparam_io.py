@@ -69,8 +69,9 @@ def read_weights(src: Path, ema: bool = False) -> tuple[dict[str, torch.Tensor],
     return tensors, read_json(meta_path) if meta_path.exists() else {}
 
 
-def model_spec(meta: dict[str, Any], model: str | None,
-               overrides: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def model_spec(
+    meta: dict[str, Any], model: str | None, overrides: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
     """The model name and config: the metadata's, updated by the caller's."""
     name = model or meta.get("model")
     if not name:
@@ -105,8 +106,9 @@ def write_deployed(fused: nn.Module, name: str, config: dict[str, Any], dst: Pat
     return weights
 
 
-def convert_checkpoint(src: str | Path, dst: str | Path, model: str | None = None, ema: bool = False,
-                       **overrides: Any) -> Conversion:
+def convert_checkpoint(
+    src: str | Path, dst: str | Path, model: str | None = None, ema: bool = False, **overrides: Any
+) -> Conversion:
     """Load a train-form checkpoint, fuse it, verify it on random input, and write the deploy form."""
     state, meta = read_weights(Path(src), ema)
     name, config = model_spec(meta, model, overrides)

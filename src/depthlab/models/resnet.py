@@ -47,8 +47,10 @@ class ResNetConfig:
 
 
 def conv_bn(in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> list[nn.Module]:
-    return [nn.Conv2d(in_channels, out_channels, kernel, stride, padding=kernel // 2, bias=False),
-            nn.BatchNorm2d(out_channels)]
+    return [
+        nn.Conv2d(in_channels, out_channels, kernel, stride, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(out_channels),
+    ]
 
 
 class Block(nn.Module):
@@ -58,12 +60,19 @@ class Block(nn.Module):
         super().__init__()
         out_channels = inner * EXPANSION if bottleneck else inner
         if bottleneck:
-            layers = [*conv_bn(in_channels, inner, 1), nn.ReLU(inplace=True),
-                      *conv_bn(inner, inner, 3, stride), nn.ReLU(inplace=True),
-                      *conv_bn(inner, out_channels, 1)]
+            layers = [
+                *conv_bn(in_channels, inner, 1),
+                nn.ReLU(inplace=True),
+                *conv_bn(inner, inner, 3, stride),
+                nn.ReLU(inplace=True),
+                *conv_bn(inner, out_channels, 1),
+            ]
         else:
-            layers = [*conv_bn(in_channels, inner, 3, stride), nn.ReLU(inplace=True),
-                      *conv_bn(inner, inner, 3)]
+            layers = [
+                *conv_bn(in_channels, inner, 3, stride),
+                nn.ReLU(inplace=True),
+                *conv_bn(inner, inner, 3),
+            ]
         self.body = nn.Sequential(*layers)
         self.shortcut: nn.Module | None = None
         if residual:
@@ -89,8 +98,9 @@ class ResNet(DepthNet):
     def __init__(self, config: ResNetConfig):
         super().__init__()
         self.config = c = config
-        self.stem = nn.Sequential(*conv_bn(c.input_shape[0], c.width, 7, 2), nn.ReLU(inplace=True),
-                                  nn.MaxPool2d(3, 2, padding=1))
+        self.stem = nn.Sequential(
+            *conv_bn(c.input_shape[0], c.width, 7, 2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, padding=1)
+        )
         self.blocks = nn.Sequential(*self._blocks())
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         features = c.width * 8 * (EXPANSION if c.bottleneck else 1)

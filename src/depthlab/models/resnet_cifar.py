@@ -43,11 +43,15 @@ class ResNetCifarConfig:
 
     def __post_init__(self):
         check_common(self)
-        check((self.depth - 2) % 6 == 0 and self.depth >= 8,
-              f"depth={self.depth}: must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...)")
+        check(
+            (self.depth - 2) % 6 == 0 and self.depth >= 8,
+            f"depth={self.depth}: must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...)",
+        )
         check_shape(self.input_shape, 3, "a CIFAR ResNet")
-        check(min(self.input_shape[1:]) >= MIN_SIZE,
-              f"input_shape={tuple(self.input_shape)}: height and width must be >= {MIN_SIZE}")
+        check(
+            min(self.input_shape[1:]) >= MIN_SIZE,
+            f"input_shape={tuple(self.input_shape)}: height and width must be >= {MIN_SIZE}",
+        )
         check_layer_names(self.activation, self.norm, self.init)
 
     @property

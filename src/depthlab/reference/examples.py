@@ -63,29 +63,50 @@ def example1_verbatim(seed: int = 0, steps: int = 10_000) -> ExampleResult:
 def example1_layers(seed: int = 0) -> Sequential:
     """Example 1 rebuilt from the reference layers with the seed's quirks (rand init, no bias)."""
     rng = np.random.RandomState(seed)
-    return Sequential([Dense(2, 4, init="rand", bias=False, rng=rng), Sigmoid(),
-                       Dense(4, 1, init="rand", bias=False, rng=rng), Sigmoid()])
+    return Sequential(
+        [
+            Dense(2, 4, init="rand", bias=False, rng=rng),
+            Sigmoid(),
+            Dense(4, 1, init="rand", bias=False, rng=rng),
+            Sigmoid(),
+        ]
+    )
 
 
 def example1_corrected_net(seed: int = 0) -> Sequential:
     """Example 1 corrected: biases, and zero-centred Xavier init so hidden units start different."""
     rng = np.random.RandomState(seed)
-    return Sequential([Dense(2, 4, init="xavier", rng=rng), Sigmoid(), Dense(4, 1, init="xavier", rng=rng),
-                       Sigmoid()])
+    return Sequential(
+        [Dense(2, 4, init="xavier", rng=rng), Sigmoid(), Dense(4, 1, init="xavier", rng=rng), Sigmoid()]
+    )
 
 
 def example2_net(seed: int = 0) -> Sequential:
     """Example 2 completed: Example 1 with batch norm after each layer (before its sigmoid), seed's init."""
     rng = np.random.RandomState(seed)
     # No bias: batch norm's β does its job. bessel=False: the 4 points are the whole population.
-    return Sequential([Dense(2, 4, init="rand", bias=False, rng=rng), BatchNorm(4, bessel=False), Sigmoid(),
-                       Dense(4, 1, init="rand", bias=False, rng=rng), BatchNorm(1, bessel=False), Sigmoid()])
+    return Sequential(
+        [
+            Dense(2, 4, init="rand", bias=False, rng=rng),
+            BatchNorm(4, bessel=False),
+            Sigmoid(),
+            Dense(4, 1, init="rand", bias=False, rng=rng),
+            BatchNorm(1, bessel=False),
+            Sigmoid(),
+        ]
+    )
 
 
 def seed_residual_block(n_in: int, n_out: int, rng: np.random.RandomState) -> Residual:
     """The seed's ``residual_block``: x + σ(σ(x W1) W2), with a projection where n_out ≠ n_in."""
-    inner = Sequential([Dense(n_in, 4, init="rand", bias=False, rng=rng), Sigmoid(),
-                        Dense(4, n_out, init="rand", bias=False, rng=rng), Sigmoid()])
+    inner = Sequential(
+        [
+            Dense(n_in, 4, init="rand", bias=False, rng=rng),
+            Sigmoid(),
+            Dense(4, n_out, init="rand", bias=False, rng=rng),
+            Sigmoid(),
+        ]
+    )
     # The seed's block 2 maps 2→4→1 and adds x of width 2: NumPy broadcasts (4,1)+(4,2) to (4,2) silently.
     projection = Dense(n_in, n_out, init="rand", bias=False, rng=rng) if n_in != n_out else None
     return Residual(inner, projection)
@@ -125,8 +146,11 @@ def run_example(name: str, seed: int = 0, steps: int = 10_000) -> ExampleResult:
 
 # Example 3's output is unbounded (x plus a projection, no final sigmoid): at the seed's lr it diverges to NaN
 # for every seed we tried, so it steps at 0.5.
-EXAMPLE_NETS = {"example1-corrected": (example1_corrected_net, SEED_LR), "example2": (example2_net, SEED_LR),
-                "example3": (example3_net, 0.5)}
+EXAMPLE_NETS = {
+    "example1-corrected": (example1_corrected_net, SEED_LR),
+    "example2": (example2_net, SEED_LR),
+    "example3": (example3_net, 0.5),
+}
 EXAMPLES = ("example1", *EXAMPLE_NETS)
 
 

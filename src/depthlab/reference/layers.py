@@ -53,8 +53,14 @@ def set_training(layer: Layer, training: bool) -> None:
 class Dense(Layer):
     """y = x W + b, with W of shape (n_in, n_out)."""
 
-    def __init__(self, n_in: int, n_out: int, init: str = "xavier", bias: bool = True,
-                 rng: np.random.RandomState | None = None):
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        init: str = "xavier",
+        bias: bool = True,
+        rng: np.random.RandomState | None = None,
+    ):
         super().__init__()
         rng = rng if rng is not None else np.random.RandomState(0)
         self.params["W"] = init_weight(init, rng, n_in, n_out)
@@ -195,8 +201,9 @@ class Residual(Layer):
         fx = self.inner.forward(x)
         skip = x if self.projection is None else self.projection.forward(x)
         if fx.shape != skip.shape:  # NumPy would broadcast (4,1)+(4,2) silently: refuse instead
-            raise DepthlabError(f"residual branch gives shape {fx.shape} but the skip gives {skip.shape}; "
-                                "add a projection")
+            raise DepthlabError(
+                f"residual branch gives shape {fx.shape} but the skip gives {skip.shape}; add a projection"
+            )
         return fx + skip
 
     def backward(self, dy: np.ndarray) -> np.ndarray:

@@ -36,8 +36,9 @@ XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
 XOR_Y = np.array([[0], [1], [1], [0]], dtype=np.float64)
 
 
-def hidden_layer(n_in: int, n_out: int, activation: str, norm: str, init: str,
-                rng: np.random.RandomState) -> list[Layer]:
+def hidden_layer(
+    n_in: int, n_out: int, activation: str, norm: str, init: str, rng: np.random.RandomState
+) -> list[Layer]:
     """Dense → (BatchNorm) → activation."""
     # A bias before batch norm is dead weight: the mean subtraction cancels it (its gradient is exactly 0).
     layers: list[Layer] = [Dense(n_in, n_out, init=init, bias=norm != "batch", rng=rng)]
@@ -48,8 +49,17 @@ def hidden_layer(n_in: int, n_out: int, activation: str, norm: str, init: str,
     return layers + [ACTIVATIONS.get(activation)()]
 
 
-def build_mlp(depth: int, width: int = 4, n_in: int = 2, n_out: int = 2, activation: str = "sigmoid",
-              norm: str = "none", residual: bool = False, init: str = "rand", seed: int = 0) -> Sequential:
+def build_mlp(
+    depth: int,
+    width: int = 4,
+    n_in: int = 2,
+    n_out: int = 2,
+    activation: str = "sigmoid",
+    norm: str = "none",
+    residual: bool = False,
+    init: str = "rand",
+    seed: int = 0,
+) -> Sequential:
     """``depth`` Dense layers: a stem n_in→width, depth−2 hidden (each a residual block if asked), a head.
 
     The head is a plain Dense giving logits (for cross-entropy) or, followed by a sigmoid, outputs (for MSE).
@@ -98,8 +108,9 @@ class TrainResult:
         return self.first_grad_norms[0] / max(self.first_grad_norms[-1], 1e-300)
 
 
-def train_xor(model: Sequential, loss: str = "ce", steps: int = 2000, lr: float = 0.5,
-              momentum: float = 0.9) -> TrainResult:
+def train_xor(
+    model: Sequential, loss: str = "ce", steps: int = 2000, lr: float = 0.5, momentum: float = 0.9
+) -> TrainResult:
     """Full-batch SGD on the four XOR points: loss curve, gradient norms, eval-mode predictions.
 
     With ``loss="mse"`` the model's single output goes through a sigmoid, as in the seed.
@@ -134,12 +145,30 @@ def predict(net: Layer, x: np.ndarray, loss: str = "ce") -> np.ndarray:
     return out.ravel()
 
 
-def xor_experiment(depth: int = 10, width: int = 4, activation: str = "sigmoid", norm: str = "none",
-                   residual: bool = False, init: str = "rand", loss: str = "ce", steps: int = 2000,
-                   lr: float = 0.1, momentum: float = 0.9, seed: int = 0) -> TrainResult:
+def xor_experiment(
+    depth: int = 10,
+    width: int = 4,
+    activation: str = "sigmoid",
+    norm: str = "none",
+    residual: bool = False,
+    init: str = "rand",
+    loss: str = "ce",
+    steps: int = 2000,
+    lr: float = 0.1,
+    momentum: float = 0.9,
+    seed: int = 0,
+) -> TrainResult:
     """Build a depth-``depth`` net (2 logits for cross-entropy, 1 output for MSE) and train it on XOR."""
     if loss not in LOSSES:
         raise unknown("loss", loss, LOSSES)
-    model = build_mlp(depth, width, n_out=2 if loss == "ce" else 1, activation=activation, norm=norm,
-                      residual=residual, init=init, seed=seed)
+    model = build_mlp(
+        depth,
+        width,
+        n_out=2 if loss == "ce" else 1,
+        activation=activation,
+        norm=norm,
+        residual=residual,
+        init=init,
+        seed=seed,
+    )
     return train_xor(model, loss=loss, steps=steps, lr=lr, momentum=momentum)

@@ -23,9 +23,12 @@ def xor_title(settings: dict) -> str:
 
 def xor_report(result: TrainResult, settings: dict) -> str:
     """What ``depthlab reference xor`` prints."""
-    lines = [xor_title(settings), f"loss: {loss_summary(result.losses)}",
-             f"accuracy (inference mode): {result.accuracy:.2f}   P(1) = {np.round(result.predictions, 3)}",
-             "weight-gradient norm per Dense layer, first step -> last step:"]
+    lines = [
+        xor_title(settings),
+        f"loss: {loss_summary(result.losses)}",
+        f"accuracy (inference mode): {result.accuracy:.2f}   P(1) = {np.round(result.predictions, 3)}",
+        "weight-gradient norm per Dense layer, first step -> last step:",
+    ]
     for i, (first, last) in enumerate(zip(result.first_grad_norms, result.last_grad_norms, strict=True)):
         lines.append(f"  layer {i + 1:2d}  {first:9.2e} -> {last:9.2e}")
     ratio = result.first_to_last_ratio
@@ -40,9 +43,13 @@ def examples_report(name: str, results: list[ExampleResult]) -> str:
     lines = [f"{name}: {'seed':>4} {'solved':>6} {'final MSE':>10} {'steps to MSE<0.01':>18}  outputs"]
     for r in results:
         reached = steps_to(r.losses)
-        lines.append(f"{'':{len(name) + 1}} {r.seed:>4} {str(r.solved):>6} {r.losses[-1]:>10.2e} "
-                     f"{'never' if reached is None else reached:>18}  {np.round(r.outputs, 3)}")
+        lines.append(
+            f"{'':{len(name) + 1}} {r.seed:>4} {str(r.solved):>6} {r.losses[-1]:>10.2e} "
+            f"{'never' if reached is None else reached:>18}  {np.round(r.outputs, 3)}"
+        )
     solved = sum(r.solved for r in results)
-    lines.append(f"{name}: solved {solved}/{len(results)} seeds; median final MSE "
-                 f"{np.median([r.losses[-1] for r in results]):.2e}")
+    lines.append(
+        f"{name}: solved {solved}/{len(results)} seeds; median final MSE "
+        f"{np.median([r.losses[-1] for r in results]):.2e}"
+    )
     return "\n".join(lines)
