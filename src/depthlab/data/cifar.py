@@ -134,14 +134,14 @@ class Cifar100Options(FileOptions):
     label_mode: Literal["fine", "coarse"] = "fine"
 
 
-@register_dataset("cifar10", FileOptions)
+@register_dataset("cifar10", FileOptions, layout="image")
 def load_cifar10(options: FileOptions, seed: int) -> Dataset:
     """CIFAR-10: 50,000 train / 10,000 test, (N, 3, 32, 32) in [0, 1], 10 classes."""
     arrays = load_cifar_arrays(options.root_path("cifar10"), CIFAR10, "fine")
     return _to_dataset("cifar10", arrays, options, seed, 10)
 
 
-@register_dataset("cifar100", Cifar100Options)
+@register_dataset("cifar100", Cifar100Options, layout="image")
 def load_cifar100(options: Cifar100Options, seed: int) -> Dataset:
     """CIFAR-100: 50,000 train / 10,000 test, (N, 3, 32, 32) in [0, 1], 100 fine or 20 coarse classes."""
     arrays = load_cifar_arrays(options.root_path("cifar100"), CIFAR100, options.label_mode)

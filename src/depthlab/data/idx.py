@@ -101,13 +101,13 @@ def load_idx_dataset(name: str, options: FileOptions, seed: int) -> Dataset:
     )
 
 
-@register_dataset("mnist", FileOptions)
+@register_dataset("mnist", FileOptions, layout="image")
 def load_mnist(options: FileOptions, seed: int) -> Dataset:
     """MNIST from idx files: 60,000 train / 10,000 test, (N, 1, 28, 28) in [0, 1]."""
     return load_idx_dataset("mnist", options, seed)
 
 
-@register_dataset("fashion_mnist", FileOptions)
+@register_dataset("fashion_mnist", FileOptions, layout="image")
 def load_fashion_mnist(options: FileOptions, seed: int) -> Dataset:
     """Fashion-MNIST from idx files: 60,000 train / 10,000 test, (N, 1, 28, 28) in [0, 1]."""
     return load_idx_dataset("fashion_mnist", options, seed)

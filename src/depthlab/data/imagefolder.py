@@ -103,7 +103,7 @@ def estimated_bytes(count: int, options: ImageFolderOptions, first: Path) -> int
     return count * channels * height * width * 4
 
 
-@register_dataset("imagefolder", ImageFolderOptions)
+@register_dataset("imagefolder", ImageFolderOptions, layout="image")
 def load_image_folder(options: ImageFolderOptions, seed: int) -> Dataset:
     """Images from class folders as (N, C, H, W) in [0, 1]; too big for memory raises with the way out."""
     root = options.root_path("imagefolder")

@@ -23,16 +23,20 @@ class DatasetEntry:
     options_cls: type
     load: Loader
     defaults: dict[str, Any]
+    layout: str = "any"  # "image": examples are (C, H, W), what an image-only model (ParNet) can take
 
 
 DATASETS: Registry[DatasetEntry] = Registry("dataset")
 
 
-def register_dataset(name: str, options_cls: type, **defaults: Any) -> Callable[[Loader], Loader]:
-    """Decorator: register a loader ``(options, seed) -> Dataset`` under ``name`` with option defaults."""
+def register_dataset(
+    name: str, options_cls: type, *, layout: str = "any", **defaults: Any
+) -> Callable[[Loader], Loader]:
+    """Decorator: register a loader ``(options, seed) -> Dataset`` under ``name`` with option defaults;
+    ``layout="image"`` marks data sets whose examples are (C, H, W) images."""
 
     def decorator(load: Loader) -> Loader:
-        DATASETS.register(name, DatasetEntry(options_cls, load, defaults))
+        DATASETS.register(name, DatasetEntry(options_cls, load, defaults, layout))
         return load
 
     return decorator

@@ -93,7 +93,7 @@ def shapes(n: int, options: ShapesetOptions, gen: torch.Generator) -> tuple[torc
     return image.unsqueeze(1), labels
 
 
-@register_dataset("shapeset", ShapesetOptions)
+@register_dataset("shapeset", ShapesetOptions, layout="image")
 def load_shapeset(options: ShapesetOptions, seed: int) -> Dataset:
     """Shapeset-3x2: (N, 1, size, size) grey images of 1-2 shapes, 9 classes."""
     gen = generator(seed, salt=7)
