@@ -5,7 +5,17 @@
 """
 
 # ``augment`` stays the module (augment.augment(x, options, generator)); the others register data sets
-from depthlab.data import augment, cifar, idx, imagefolder, mnist1d, shapeset, small_images, synthetic  # noqa: F401
+from depthlab.data import (  # noqa: F401
+    augment,
+    cifar,
+    idx,
+    imagefolder,
+    mnist1d,
+    shapeset,
+    small_images,
+    synthetic,
+    toys2d,  # circle, xor2d, gauss, spiral2d
+)
 from depthlab.data.augment import AugmentOptions, device_generator
 from depthlab.data.cache import cache_dir
 from depthlab.data.dataset import Dataset
