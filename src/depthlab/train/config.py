@@ -14,8 +14,9 @@ from depthlab.train.augmentation import AUGMENTS
 class TrainConfig:
     """How to train: length, batch, optimizer, schedule, regularization, precision, checkpoints.
 
-    Units: ``steps``, ``warmup``, ``milestones`` and ``step_size`` count optimizer steps; ``eval_every`` and
-    ``checkpoint_every`` count epochs. ``steps`` (when set) overrides ``epochs``.
+    Units: ``steps``, ``warmup``, ``milestones``, ``step_size`` and ``plateau_window`` count optimizer steps;
+    ``eval_every`` and ``checkpoint_every`` count epochs. ``steps`` (when set) overrides ``epochs``; either is
+    the budget, and with ``plateau_window`` set a run may stop earlier, once its training loss has plateaued.
     """
 
     epochs: int = 10
@@ -50,7 +51,9 @@ class TrainConfig:
     resume: bool = False  # continue from checkpoint_dir's latest checkpoint when there is one
     quiet: bool = False
     grad_checkpointing: bool = False
-    sync_every: int = 50  # steps between host reads of the loss (divergence check, progress bar)
+    sync_every: int = 50  # steps between host reads of the loss (divergence check, progress bar, curve)
+    plateau_window: int | None = None  # stop once the loss stops improving over this many steps (none: off)
+    plateau_tol: float = 0.01  # relative improvement of the mean loss, window vs the window before, to go on
 
     def __post_init__(self):
         check(self.epochs >= 1, f"epochs={self.epochs}: must be >= 1")
@@ -77,6 +80,11 @@ class TrainConfig:
         check(self.eval_every >= 1, f"eval_every={self.eval_every}: must be >= 1")
         check(self.checkpoint_every >= 1, f"checkpoint_every={self.checkpoint_every}: must be >= 1")
         check(self.sync_every >= 1, f"sync_every={self.sync_every}: must be >= 1")
+        check(
+            self.plateau_window is None or self.plateau_window >= 1,
+            f"plateau_window={self.plateau_window}: must be >= 1 (or none)",
+        )
+        check(0 <= self.plateau_tol < 1, f"plateau_tol={self.plateau_tol}: must be in [0, 1)")
         if self.augment not in AUGMENTS:
             raise unknown("augment", self.augment, AUGMENTS)
         if self.nesterov and self.optimizer == "sgd" and self.momentum == 0:

@@ -27,6 +27,7 @@ from depthlab.train.ema import ModelEma
 from depthlab.train.evaluate import evaluate, task_loss
 from depthlab.train.history import History
 from depthlab.train.optim import build_optimizer, build_scheduler
+from depthlab.train.plateau import Plateau
 from depthlab.train.progress import ProgressBar
 
 
@@ -57,6 +58,7 @@ class _Run:
         self.device = runtime.resolve_device(config.device, self.where)
         runtime.set_backend_flags(self.device)
         self.history = History(notes=runtime.gpu_only_notes(config, self.device))
+        self.plateau = Plateau(config.plateau_window, config.plateau_tol) if config.plateau_window else None
         self._check_data(data)
         self.model = model.to(self.device)
         self.data = self._place_data(data)
@@ -138,10 +140,15 @@ class _Run:
 
     def _epochs(self, start_epoch: int, bar: ProgressBar) -> None:
         n_epochs = math.ceil(self.total_steps / self.per_epoch)
+        if self.history.converged:  # resumed from a run that had already reached its plateau
+            return
         for epoch in range(start_epoch, n_epochs):
             self.state.epoch = epoch + 1
             self._one_epoch(epoch, bar)
             if self.history.status == "diverged" or self.state.stop:
+                return
+            if self.history.converged:  # the plateau ends the run mid-epoch: record and checkpoint it
+                self._end_epoch(True, bar)
                 return
             self._end_epoch(epoch + 1 == n_epochs, bar)
 
@@ -212,19 +219,30 @@ class _Run:
             self.pending_predictions.append((out.argmax(1), y))
 
     def _check_losses(self, bar: ProgressBar) -> bool:
-        """Read the pending losses (one host sync); on the first non-finite one, mark the run diverged."""
+        """Read the pending losses (one host sync) and extend the learning curve; True ends the run: on the
+        first non-finite loss (marked diverged) or on a plateau of the loss (marked converged)."""
         if not self.pending:
             return False
         losses = torch.stack(self.pending).float()
         first_step = self.state.step - len(losses) + 1
         self._fold_pending(losses)
         bad_step = runtime.first_bad_step(losses, first_step, self.where)
+        values = losses.tolist()  # already synced by first_bad_step: a copy, not another wait
+        self.history.curve.append((self.state.step, sum(values) / len(values)))
         if bad_step is not None:
             self.history.status = "diverged"
             self.history.diverged_step = bad_step
             return True
-        bar.update(self.state.step, loss=float(losses[-1]))
-        return False
+        bar.update(self.state.step, loss=values[-1])
+        return self._plateau_reached(values)
+
+    def _plateau_reached(self, values: list[float]) -> bool:
+        if self.plateau is None:
+            return False
+        self.plateau.add(values)
+        if self.plateau.reached(self.where.world_size, self.device):
+            self.history.converged = True
+        return bool(self.history.converged)
 
     def _fold_pending(self, losses: torch.Tensor) -> None:
         """Add the pending steps to the epoch's running loss, accuracy and sample count."""
@@ -280,6 +298,8 @@ class _Run:
     def _finish(self, wall_time: float) -> None:
         history = self.history
         history.steps = self.state.step
+        if self.plateau is not None and not history.converged:
+            history.converged = False
         history.wall_time = wall_time
         train_time = max(1e-9, wall_time - self.eval_time)
         history.samples_per_sec = self.trained_samples / train_time
@@ -317,6 +337,7 @@ class _Run:
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler else None,
             "history": self.history.to_dict(),
+            "plateau": list(self.plateau.recent) if self.plateau is not None else [],
         }
         return tensors, meta
 
@@ -337,7 +358,11 @@ class _Run:
         self.loss_sum.copy_(tensors["acc.loss_sum"])
         self.correct.copy_(tensors["acc.correct"])
         self.seen, self.state.step = meta["seen"], meta["step"]
-        self.history.records = meta["history"]["records"]
+        saved = History.from_dict(meta["history"])
+        self.history.records, self.history.curve = saved.records, saved.curve
+        if self.plateau is not None:
+            self.history.converged = saved.converged or None
+            self.plateau.add(meta.get("plateau", []))
         return meta["epoch"]
 
 

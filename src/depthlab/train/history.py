@@ -19,6 +19,12 @@ class History:
     wall_time: float = 0.0
     samples_per_sec: float = 0.0
     notes: list[str] = field(default_factory=list)
+    converged: bool | None = (
+        None  # None: plateau detection off; False: the budget (or a divergence) came first
+    )
+    curve: list[tuple[int, float]] = field(
+        default_factory=list
+    )  # (step, mean training loss) at each loss read
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict for JSON: NaN and inf become None."""
@@ -32,12 +38,16 @@ class History:
                 "wall_time": self.wall_time,
                 "samples_per_sec": self.samples_per_sec,
                 "notes": self.notes,
+                "converged": self.converged,
+                "curve": self.curve,
             }
         )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
         """The inverse of ``to_dict`` (None stays None)."""
+        data = dict(data)
+        data["curve"] = [(int(step), loss) for step, loss in data.get("curve", [])]
         return cls(**data)
 
 
