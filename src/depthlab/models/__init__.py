@@ -1,6 +1,7 @@
 """Models whose depth is the main dial: MLP, CNNs, ResNets with plain twins, ParNet."""
 
 from depthlab.models import (  # noqa: F401  (registers the models)
+    basic_mlp,
     cnn,
     mlp,
     parnet,  # noqa: F401  (registers parnet_*)
