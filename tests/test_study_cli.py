@@ -57,9 +57,19 @@ def test_every_preset_has_quick_and_full_grids_with_seeds_and_the_data_applied()
         assert len({spec["seed"] for spec in full}) >= 2, name
     plans = {p.study.name: p for p in suite.plan(None, "quick", "digits")}
     assert plans["depth"].specs[0]["data"]["name"] == "digits"
-    assert plans["composition"].data == "sawtooth" and "does not apply" in plans["composition"].note
+    assert plans["composition"].data == "sawtooth" and plans["composition"].data_applies is False
     nondeep = {p.study.name: p for p in suite.plan(["nondeep"], "quick", "mnist1d")}["nondeep"]
     assert nondeep.data == "digits" and "needs image data" in nondeep.note
+    assert {p.study.name: p for p in suite.plan(["nondeep"], "quick", "mnist5k")}["nondeep"].data == "mnist5k"
+
+
+def test_the_image_data_sets_come_from_the_registry():
+    from depthlab.data.registry import DATASETS
+
+    images = suite.image_datasets()
+    assert {"digits", "mnist5k", "cifar10", "imagefolder"} <= set(images)
+    assert not {"mnist1d", "sawtooth", "xor"} & set(images)
+    assert all(DATASETS.get(name).layout == "image" for name in images)
 
 
 def test_default_suite_is_the_quick_suite_on_mnist1d():

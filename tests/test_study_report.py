@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from depthlab import atomic
-from depthlab.study.presets.base import Finding, Study, mean_by, pct
-from depthlab.study.presets.plotting import lines
+from depthlab import atomic, stats
+from depthlab.study.plan import Plan
+from depthlab.study.presets.base import Study, decide, mean_by, pct, per_seed
+from depthlab.study.presets.plotting import PALETTE, lines
 from depthlab.study.report import write_report
 from depthlab.study.runner import execute
 from depthlab.study.spec import expand
-from depthlab.study.suite import Plan
 
 EVIL = "<script>document.title='pwned'</script>"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -30,7 +30,8 @@ def fake_run(spec):
         raise ValueError("boom")
     if depth == 4:
         return {"status": "diverged", "metrics": {"train_acc": float("nan")}}
-    return {"status": "ok", "metrics": {"train_acc": 1.0 - 0.1 * depth}, "fit_seconds": 0.0}
+    acc = 1.0 - 0.1 * depth + 0.01 * spec["seed"]  # two seeds, the same 10-point gap: a zero-width interval
+    return {"status": "ok", "metrics": {"train_acc": acc}, "history": {"converged": spec["seed"] == 0}}
 
 
 def demo_grid(size, data):
@@ -40,16 +41,19 @@ def demo_grid(size, data):
         {
             "variant": {EVIL: {"model.norm": "x"}, "plain": {"model.norm": "none"}},
             "model.depth": [1, 2, 3, 4],
-            "seed": [0],
+            "seed": [0, 1],
         },
     )
 
 
+SHALLOW_WINS = stats.Comparison("shallow wins", "train accuracy, depth 1 minus depth 2", 1, 0.02)
+
+
 def demo_analyze(rows):
     acc = mean_by([r for r in rows if r["variant"] == "plain"], "depth", "train_acc")
-    return Finding(
-        acc[1] > acc[2], f"accuracy {pct(acc[1])} at depth 1, {pct(acc[2])} at depth 2", recommended_depth=1
-    )
+    shallow, deep = (per_seed(rows, "train_acc", variant="plain", depth=d) for d in (1, 2))
+    detail = f"accuracy {pct(acc[1])} at depth 1, {pct(acc[2])} at depth 2"
+    return decide([SHALLOW_WINS.judge_paired(shallow, deep)], rows, detail, recommended_depth=1)
 
 
 def demo_plot(rows, figure):
@@ -69,13 +73,23 @@ def report(tmp_path_factory):
 
 def test_report_verdict_and_summary_are_computed_from_the_stored_numbers(report):
     html = report.read_text()
-    assert "accuracy 90.0% at depth 1, 80.0% at depth 2" in html
+    assert "accuracy 90.5% at depth 1, 80.5% at depth 2" in html
     assert re.search(r"recommended depth</th><td><b>1</b>", html)
     assert "depthlab study demo --quick --data mnist1d --out" in html
     import torch
 
     assert f"torch {torch.__version__}" in html  # where the runs ran, from the stored environment
-    assert "4 ok, 2 failed, 2 diverged" in html
+    assert "8 ok, 4 failed, 4 diverged" in html
+
+
+def test_each_verdict_shows_its_effect_interval_seeds_rule_and_convergence(report):
+    html = report.read_text()
+    assert "+10.0 [+10.0, +10.0] pts (n=2, paired t)" in html  # the effect and its interval, in points
+    assert re.search(r"<td>2</td>\s*<td class=\"held\">held</td>", html)  # seeds, then the outcome
+    assert SHALLOW_WINS.rule().replace(">", "&gt;") in html
+    assert "converged: 4 of 12" in html  # seed 0 of the ok runs converged; failed runs are not used
+    assert re.search(r'<th class="held">held</th><td><b>1</b></td>', html)  # the summary counts outcomes
+    assert re.search(r'<th class="failed">did not hold</th><td><b>0</b></td>', html)
 
 
 def test_user_strings_are_escaped_and_the_page_is_self_contained(report):
@@ -91,10 +105,23 @@ def test_user_strings_are_escaped_and_the_page_is_self_contained(report):
 def test_results_csv_has_one_row_per_run_with_status_and_tags(report):
     with open(report.parent / "results.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 8
-    assert sorted(r["status"] for r in rows) == ["diverged"] * 2 + ["failed"] * 2 + ["ok"] * 4
-    plain2 = [r for r in rows if r["variant"] == "plain" and r["depth"] == "2"]
+    assert len(rows) == 16
+    assert sorted(r["status"] for r in rows) == ["diverged"] * 4 + ["failed"] * 4 + ["ok"] * 8
+    plain2 = [r for r in rows if r["variant"] == "plain" and r["depth"] == "2" and r["seed"] == "0"]
     assert float(plain2[0]["train_acc"]) == pytest.approx(0.8)
+
+
+def test_one_palette_gives_a_variant_the_same_colour_in_every_panel(report):
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    rows = [{"variant": v, "depth": 1, "seed": 0, "status": "ok", "train_acc": 0.5} for v in ("b", "a")]
+    first, second = figure.subplots(1, 2)
+    lines(first, rows, "depth", "train_acc", by="variant")
+    lines(second, list(reversed(rows)), "depth", "train_acc", by="variant")
+    colours = [[bar.lines[0].get_color() for bar in ax.containers] for ax in (first, second)]
+    assert colours[0] == colours[1] and colours[0][0] != colours[0][1]
+    assert PALETTE("a") == colours[0][0]  # tags are drawn in sorted order: "a" first
 
 
 def test_no_temporary_files_are_left_behind(report):

@@ -14,11 +14,12 @@ from typing import Any
 
 import jinja2
 
-from depthlab import atomic
+from depthlab import atomic, stats
+from depthlab.study.plan import Plan, command, reproduce
 from depthlab.study.presets.base import Finding, Row
+from depthlab.study.presets.plotting import PALETTE
 from depthlab.study.spec import run_hash
 from depthlab.study.store import Store
-from depthlab.study.suite import Plan, command
 from depthlab.study.template import REPORT_TEMPLATE
 
 
@@ -61,10 +62,8 @@ def rows_for(plan: Plan, store: Store) -> list[Row]:
 
 
 def render_png(plan: Plan, rows: list[Row]) -> bytes:
-    """The study's figure as PNG bytes (matplotlib, no display)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """The study's figure as PNG bytes (a bare matplotlib Figure: no pyplot, the user's backend untouched;
+    imported here because matplotlib is slow to import and only the report needs it)."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(13, 3.8), dpi=90, layout="constrained")
@@ -93,10 +92,10 @@ def build_sections(plans: list[Plan], out: Path, size: str) -> list[Section]:
             try:
                 finding = plan.study.analyze(rows)
             except Exception as err:  # a bug in one verdict must not hide the other studies
-                finding = Finding(None, f"could not compute the verdict: {type(err).__name__}: {err}")
+                reason = f"could not compute the verdict: {type(err).__name__}: {err}"
+                finding = Finding(stats.INCONCLUSIVE, reason)
             png = render_png(plan, rows)
             atomic.write_bytes(out / f"{plan.study.name}.png", png)
-            data_flag = plan.data if not plan.note or "does not apply" not in plan.note else None
             sections.append(
                 Section(
                     plan.study.name,
@@ -106,20 +105,18 @@ def build_sections(plans: list[Plan], out: Path, size: str) -> list[Section]:
                     plan.note,
                     finding,
                     base64.b64encode(png).decode("ascii"),
-                    command([plan.study.name], size, data_flag, out),
+                    reproduce(plan, size, out),
                     _counts(rows),
                 )
             )
     return sections
 
 
-def recommended_depth(sections: list[Section]) -> tuple[int | None, str]:
-    """The depth the suite recommends, and which study it comes from (the depth study first)."""
+def recommending(sections: list[Section]) -> Section | None:
+    """The study whose recommended depth the summary shows (the depth study first); None when no study
+    gives a depth that stands out of the noise."""
     preferred = sorted(sections, key=lambda s: s.name != "depth")
-    for section in preferred:
-        if section.finding.recommended_depth is not None:
-            return section.finding.recommended_depth, section.name
-    return None, ""
+    return next((s for s in preferred if s.finding.recommended_depth is not None), None)
 
 
 def write_csv(plans: list[Plan], out: Path) -> Path:
@@ -166,18 +163,16 @@ def write_report(plans: list[Plan], out: str | Path, *, size: str = "quick", dat
     """Write report.html, one PNG per study and results.csv into ``out``; returns the HTML path."""
     out = Path(out)
     atomic.remove_stale_temps(out)  # left by a writer killed mid-write
+    PALETTE.reset()  # one colour per variant across every panel of this report
     sections = build_sections(plans, out, size)
-    depth, source = recommended_depth(sections)
     with Store(out) as store:
         machine = describe_environment(store.latest_environment())
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     html = env.from_string(REPORT_TEMPLATE).render(
         sections=sections,
-        held=[s for s in sections if s.finding.held is True],
-        failed=[s for s in sections if s.finding.held is False],
-        open_=[s for s in sections if s.finding.held is None],
-        depth=depth,
-        depth_source=source,
+        groups=[(o, [s for s in sections if s.finding.outcome == o]) for o in stats.OUTCOMES],
+        css=_CSS,
+        recommends=recommending(sections),
         data=data or "each study's default",
         size=size,
         command=command(None, size, data, out),
@@ -186,6 +181,9 @@ def write_report(plans: list[Plan], out: str | Path, *, size: str = "quick", dat
     )
     write_csv(plans, out)
     return atomic.write_text(out / "report.html", html)
+
+
+_CSS = {stats.HELD: "held", stats.NOT_HELD: "failed", stats.INCONCLUSIVE: "open"}
 
 
 def _fmt(value: Any) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -21,17 +21,6 @@ from depthlab.errors import unknown
 from depthlab.models import create_model
 from depthlab.study import measures
 from depthlab.train import fit
-
-DIAGNOSTICS = (
-    "grad_norms",
-    "act_grad_norms",
-    "probes",
-    "pieces",
-    "response_std",
-    "lesion",
-    "cost",
-    "cost_deploy",
-)
 
 
 @lru_cache(maxsize=8)
@@ -64,28 +53,44 @@ def train_once(model: torch.nn.Module, data: Dataset, spec: Mapping[str, Any]):
     return history, time.perf_counter() - start
 
 
-def _measure(name: str, model: torch.nn.Module, data: Dataset) -> Any:
-    if name == "grad_norms":
-        return measures.layer_grad_norms(model, data)
-    if name == "act_grad_norms":
-        return measures.activation_grad_norms(model, data)
-    if name == "probes":
-        return measures.probe_accuracies(model, data)
-    if name == "pieces":
-        return measures.linear_pieces(model)
-    if name == "response_std":
-        return measures.response_stds(model, data.x_test[:512])
-    if name == "lesion":
-        return measures.lesion_accuracies(model, data)
-    if name in ("cost", "cost_deploy"):
-        from depthlab.diagnose.measure import measure
+Measure = Callable[[torch.nn.Module, Dataset], Any]
 
-        form = "deploy" if name == "cost_deploy" else "train"
+
+@dataclasses.dataclass(frozen=True)
+class Diagnostic:
+    """A measurement a spec may ask for: taken after training, and also at init when ``at_init``."""
+
+    measure: Measure
+    at_init: bool = False
+
+
+def _cost(form: str) -> Measure:
+    def measure_cost(model: torch.nn.Module, data: Dataset) -> Any:
+        from depthlab.diagnose.measure import measure  # pulls in the profiler: only cost runs need it
+
         return measure(model, data.input_shape, batch_size=64, form=form, repeats=10, warmup=3, train=False)
-    raise unknown("diagnostic", name, DIAGNOSTICS)
+
+    return measure_cost
 
 
-_AT_INIT = ("grad_norms", "act_grad_norms", "probes")
+# The one table of diagnostics, by the name a spec uses.
+DIAGNOSTICS: dict[str, Diagnostic] = {
+    "grad_norms": Diagnostic(measures.layer_grad_norms, at_init=True),
+    "act_grad_norms": Diagnostic(measures.activation_grad_norms, at_init=True),
+    "probes": Diagnostic(measures.probe_accuracies, at_init=True),
+    "pieces": Diagnostic(lambda model, data: measures.linear_pieces(model)),
+    "response_std": Diagnostic(lambda model, data: measures.response_stds(model, data.x_test[:512])),
+    "lesion": Diagnostic(measures.lesion_accuracies),
+    "cost": Diagnostic(_cost("train")),
+    "cost_deploy": Diagnostic(_cost("deploy")),
+}
+
+
+def diagnostic(name: str) -> Diagnostic:
+    """The diagnostic ``name``; an unknown name raises DepthlabError with the valid ones."""
+    if name not in DIAGNOSTICS:
+        raise unknown("diagnostic", name, DIAGNOSTICS)
+    return DIAGNOSTICS[name]
 
 
 def divergence_site(spec: Mapping[str, Any], data: Dataset, step: int | None) -> dict[str, Any]:
@@ -104,9 +109,10 @@ def train_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     data = dataset_for(spec)
     model = build_model(spec, data)
     wanted = spec.get("diagnostics", [])
-    diagnostics = {f"{name}_init": _measure(name, model, data) for name in wanted if name in _AT_INIT}
+    at_init = [name for name in wanted if diagnostic(name).at_init]
+    diagnostics = {f"{name}_init": diagnostic(name).measure(model, data) for name in at_init}
     history, fit_seconds = train_once(model, data, spec)
-    diagnostics |= {name: _measure(name, model, data) for name in wanted}
+    diagnostics |= {name: diagnostic(name).measure(model, data) for name in wanted}
     metrics = {
         **history.to_dict()["final"],
         "params": sum(p.numel() for p in model.parameters()),
@@ -227,8 +233,7 @@ def validate(spec: Mapping[str, Any]) -> None:
     model_config(spec["model"]["name"], **{k: v for k, v in spec["model"].items() if k != "name"})
     cfg.build(TrainConfig, spec.get("train", {}))
     for name in spec.get("diagnostics", []):
-        if name not in DIAGNOSTICS:
-            raise unknown("diagnostic", name, DIAGNOSTICS)
+        diagnostic(name)
 
 
 def run_spec(spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,8 @@ REPORT_TEMPLATE = r"""<!doctype html>
   code, pre { background: #f3f3f3; padding: 0.1em 0.3em; }
   img { max-width: 100%; }
   table { border-collapse: collapse; }
-  td, th { padding: 0.2em 0.8em; border-bottom: 1px solid #eee; text-align: left; }
+  td, th { padding: 0.2em 0.8em; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
+  .clauses { font-size: 13px; margin: 0.5em 0; } .rule { color: #555; font-size: 12px; }
 </style>
 </head>
 <body>
@@ -27,26 +28,26 @@ REPORT_TEMPLATE = r"""<!doctype html>
 <p>Measured with {{ machine }}.</p>
 
 <h2>Summary</h2>
-{% macro names(group) %}{% for s in group %}{{ s.name }}{% if not loop.last %}, {% endif %}
-{%- else %}none{% endfor %}{% endmacro %}
-{% macro outcome(s) -%}
-  {{ 'held' if s.finding.held else ('undecided' if s.finding.held is none else 'did not hold') }}
-{%- endmacro %}
-{% macro css(s) -%}
-  {{ 'held' if s.finding.held else ('open' if s.finding.held is none else 'failed') }}
-{%- endmacro %}
+<p>Each verdict is one of <b>held</b> (the 95% interval of every stated effect lies beyond its minimum
+effect, on the predicted side), <b>did not hold</b> (an interval lies on the other side of zero, or inside
+the minimum effect) and <b>inconclusive</b> (anything else); see docs/statistics.md.</p>
+{% macro names(group) %}{% for s in group %}<a href="#{{ s.name }}">{{ s.name }}</a>
+{%- if not loop.last %}, {% endif %}{%- else %}none{% endfor %}{% endmacro %}
 <table>
-  <tr><th>held</th><td class="held">{{ names(held) }}</td></tr>
-  <tr><th>did not hold</th><td class="failed">{{ names(failed) }}</td></tr>
-  <tr><th>undecided</th><td class="open">{{ names(open_) }}</td></tr>
+{% for outcome, group in groups %}
+  <tr><th class="{{ css[outcome] }}">{{ outcome }}</th><td><b>{{ group|length }}</b></td>
+    <td>{{ names(group) }}</td></tr>
+{% endfor %}
   <tr><th>recommended depth</th><td>
-    {%- if depth is not none %}<b>{{ depth }}</b> (from the {{ depth_source }} study)
-    {%- else %}not determined (run the depth study){% endif %}</td></tr>
+    {%- if recommends is not none %}<b>{{ recommends.finding.recommended_depth }}</b>{% endif %}</td><td>
+    {%- if recommends is not none %}from the {{ recommends.name }} study
+      {%- if recommends.finding.recommendation %}: {{ recommends.finding.recommendation }}{% endif %}
+    {%- else %}none stands out of the noise (or the depth study has not run){% endif %}</td></tr>
 </table>
 <ul>
 {% for s in sections %}
   <li><a href="#{{ s.name }}">{{ s.name }}</a>:
-    <span class="{{ css(s) }}">{{ outcome(s) }}</span>
+    <span class="{{ css[s.finding.outcome] }}">{{ s.finding.outcome }}</span>
     — {{ s.finding.verdict }}</li>
 {% endfor %}
 </ul>
@@ -57,9 +58,26 @@ REPORT_TEMPLATE = r"""<!doctype html>
   <p><b>Claim.</b> {{ s.claim }}</p>
   <p>Data: {{ s.data }}{% if s.note %} ({{ s.note }}){% endif %} · runs:
     {% for status, n in s.counts.items() %}{{ n }} {{ status }}{% if not loop.last %}, {% endif %}
-    {%- endfor %}</p>
+    {%- endfor %}
+    {%- if s.finding.converged %} · converged: {{ s.finding.converged[0] }} of {{ s.finding.converged[1] }}
+    runs used stopped on a training-loss plateau
+    {%- if s.finding.converged[0] < s.finding.converged[1] %} (the others ran out of their step budget)
+    {%- endif %}{% endif %}</p>
   <img alt="{{ s.name }} plots" src="data:image/png;base64,{{ s.png_base64 }}">
-  <p class="verdict {{ css(s) }}">Verdict ({{ outcome(s) }}): {{ s.finding.verdict }}</p>
+  <p class="verdict {{ css[s.finding.outcome] }}">Verdict ({{ s.finding.outcome }}):
+    {{ s.finding.verdict }}</p>
+  {% if s.finding.clauses %}
+  <table class="clauses">
+    <tr><th>clause</th><th>effect [95% interval]</th><th>seeds</th><th>outcome</th><th>rule</th></tr>
+    {% for c in s.finding.clauses %}
+    <tr><td>{{ c.comparison.name }}</td>
+      <td>{{ c.interval.format(c.comparison.scale, c.comparison.unit) }}</td>
+      <td>{{ c.interval.n }}</td>
+      <td class="{{ css[c.outcome] }}">{{ c.outcome }}</td>
+      <td class="rule">{{ c.comparison.rule() }}</td></tr>
+    {% endfor %}
+  </table>
+  {% endif %}
   <p class="anchor"><b>Published.</b> {{ s.anchor }}</p>
   <p>Reproduce: <code>{{ s.command }}</code></p>
 </section>

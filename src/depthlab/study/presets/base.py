@@ -1,32 +1,67 @@
 """What a study preset is: a claim, a declarative grid per size, and a verdict and plots computed from
 results.
 
-A preset's ``grid(size, data)`` returns plain run specs (see ``study.spec``); ``analyze(table)`` turns the
-stored numbers into a :class:`Finding` (the verdict sentence is built from measured values, never canned);
-``plot(table, figure)`` draws the evidence. ``table`` rows are the grid tags plus the stored status, metrics
-and diagnostics.
+A preset's ``grid(size, data)`` returns plain run specs (see ``study.spec``); ``analyze(rows)`` turns the
+stored numbers into a :class:`Finding`; ``plot(rows, figure)`` draws the evidence. ``rows`` are the grid tags
+plus the stored status, metrics, diagnostics and history.
+
+Verdicts follow docs/statistics.md: each claim is one or more ``depthlab.stats.Comparison`` constants stated
+next to the preset's rule, judged on per-seed paired differences (:func:`per_seed` pairs runs by seed), and
+combined into one of the three outcomes with ``stats.combine``; :func:`decide` does that and says which clause
+decided. A Finding also carries how many of the runs it used trained to a plateau (``converged``).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from depthlab import stats
+
 SIZES = ("quick", "full")
 Row = dict[str, Any]
+Value = str | Callable[[Row], float]
 
 
 @dataclass
 class Finding:
-    """A study's computed outcome: did the claim hold here, the sentence saying so, and key numbers."""
+    """A study's computed outcome: ``outcome`` (one of ``stats.OUTCOMES``), the sentence saying why, the
+    judged clauses, key numbers, the depth it recommends (only when one stands out of the noise) and
+    ``converged`` = (runs that reached a plateau, runs used)."""
 
-    held: bool | None  # None: not enough finished runs to tell
+    outcome: str
     verdict: str
+    clauses: list[stats.Clause] = field(default_factory=list)
     numbers: dict[str, Any] = field(default_factory=dict)
     recommended_depth: int | None = None
+    converged: tuple[int, int] | None = None
+    recommendation: str = ""  # the sentence behind recommended_depth (e.g. its test accuracy)
+
+    def __post_init__(self) -> None:
+        # Transitional: presets not yet rebuilt on stated comparisons pass (held, verdict, numbers).
+        if self.outcome is None or isinstance(self.outcome, bool):
+            self.outcome = {True: stats.HELD, False: stats.NOT_HELD, None: stats.INCONCLUSIVE}[self.outcome]
+        if isinstance(self.clauses, dict):
+            self.numbers, self.clauses = self.clauses, []
+        if self.outcome not in stats.OUTCOMES:
+            raise ValueError(f"outcome {self.outcome!r}: must be one of {stats.OUTCOMES}")
+
+    @property
+    def held(self) -> bool | None:
+        """True / False / None for held / did not hold / inconclusive."""
+        return {stats.HELD: True, stats.NOT_HELD: False}.get(self.outcome)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "verdict": self.verdict,
+            "clauses": [c.to_dict() for c in self.clauses],
+            "recommended_depth": self.recommended_depth,
+            "converged": list(self.converged) if self.converged else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -56,6 +91,11 @@ def metric(row: Row, name: str) -> float:
     return value if math.isfinite(value) else math.nan
 
 
+def value_of(row: Row, value: Value) -> float:
+    """``value`` of a row: a metric name or a function of the row."""
+    return metric(row, value) if isinstance(value, str) else float(value(row))
+
+
 def finished(rows: Iterable[Row]) -> list[Row]:
     """Rows of runs that produced a result (ok or diverged)."""
     return [r for r in rows if r.get("status") in ("ok", "diverged")]
@@ -66,22 +106,77 @@ def where(rows: Iterable[Row], **tags: Any) -> list[Row]:
     return [r for r in rows if all(r.get(k) == v for k, v in tags.items())]
 
 
+def per_seed(
+    rows: Iterable[Row], value: Value, *, diverged: float = math.nan, **tags: Any
+) -> dict[Any, float]:
+    """``{seed: value}`` over the finished runs matching ``tags``, for pairing variants by seed.
+
+    A diverged run counts as ``diverged`` (NaN by default: dropped from the pairs; a claim about training
+    can instead count it as e.g. chance accuracy), never as the last number it happened to print.
+    """
+    out = {}
+    for row in finished(where(rows, **tags)):
+        out[row["seed"]] = diverged if row["status"] == "diverged" else value_of(row, value)
+    return out
+
+
+def seeds_of(rows: Iterable[Row], value: Value, **tags: Any) -> list[float]:
+    """The finite per-seed values of one cell (the input of ``stats.one_se_rule`` and of plots)."""
+    return [v for v in per_seed(rows, value, **tags).values() if math.isfinite(v)]
+
+
+def converged(rows: Iterable[Row]) -> tuple[int, int]:
+    """(runs that stopped on a plateau, finished runs): ``history.converged`` as the engine stored it."""
+    done = finished(rows)
+    return sum(bool((r.get("history") or {}).get("converged")) for r in done), len(done)
+
+
+def decide(
+    clauses: Sequence[stats.Clause],
+    rows: Iterable[Row],
+    detail: str = "",
+    **extra: Any,
+) -> Finding:
+    """The Finding of a claim made of ``clauses``: held only when every clause held; the sentence names the
+    clause that decided, then ``detail`` (the measured numbers in words). ``extra`` goes to the Finding."""
+    result = stats.combine(clauses)
+    decider = stats.deciding(clauses)
+    if result == stats.HELD:
+        head = f"held: all {len(clauses)} clauses held" if len(clauses) > 1 else "held"
+    elif decider is not None:
+        head = f"{result}, decided by {decider.comparison.name}"
+        if result == stats.INCONCLUSIVE:
+            head += " (more seeds or longer runs would settle it)"
+    else:
+        head = result
+    verdict = f"{head}. {detail}".strip() if detail else head
+    return Finding(result, verdict, list(clauses), converged=converged(rows), **extra)
+
+
 def mean(values: Iterable[float]) -> float:
     """Mean of the finite values; NaN when there are none."""
     good = [v for v in values if not math.isnan(v)]
     return sum(good) / len(good) if good else math.nan
 
 
-def mean_by(rows: Iterable[Row], key: str, value: str | Callable[[Row], float]) -> dict[Any, float]:
-    """Mean over seeds of ``value`` (a metric name or a function of a row) for each value of tag ``key``,
-    sorted."""
+def geo_mean(values: Iterable[float]) -> float:
+    """Geometric mean of the positive finite values (ratios and gradient sizes live on a log scale)."""
+    good = [v for v in values if v > 0 and math.isfinite(v)]
+    return math.exp(sum(map(math.log, good)) / len(good)) if good else math.nan
+
+
+def mean_by(rows: Iterable[Row], key: str, value: Value) -> dict[Any, float]:
+    """Mean over seeds of ``value`` for each value of tag ``key`` (ok runs; diverged runs are shown, not
+    averaged in), sorted."""
     groups: dict[Any, list[float]] = defaultdict(list)
     for row in finished(rows):
-        groups[row[key]].append(metric(row, value) if isinstance(value, str) else value(row))
-    return {k: mean(groups[k]) for k in sorted(groups, key=_sort_key)}
+        if row["status"] == "ok":
+            groups[row[key]].append(value_of(row, value))
+    return {k: mean(groups[k]) for k in sorted(groups, key=sort_key)}
 
 
-def _sort_key(value: Any) -> tuple:
+def sort_key(value: Any) -> tuple:
+    """Numbers first in numeric order, then strings."""
     return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
 
 
@@ -97,17 +192,16 @@ def sci(value: float) -> str:
 
 def tags_of(rows: Iterable[Row], key: str) -> list[Any]:
     """Distinct values of tag ``key`` in sorted order."""
-    return sorted({r[key] for r in rows if key in r}, key=_sort_key)
-
-
-def diverged_points(rows: Iterable[Row], x: str) -> list[Any]:
-    """x-values of diverged runs (plots mark them, since a divergence is a result)."""
-    return [r[x] for r in rows if r.get("status") == "diverged"]
+    return sorted({r[key] for r in rows if key in r}, key=sort_key)
 
 
 def undecided(rows: list[Row], need: int = 2) -> Finding | None:
-    """A Finding saying there is not enough data, when fewer than ``need`` runs finished."""
+    """An inconclusive Finding saying there is not enough data, when fewer than ``need`` runs finished."""
     done = len(finished(rows))
     if done >= need:
         return None
-    return Finding(None, f"only {done} of {len(rows)} runs finished; rerun the same command to complete them")
+    return Finding(
+        stats.INCONCLUSIVE,
+        f"only {done} of {len(rows)} runs finished; rerun the same command to complete them",
+        converged=converged(rows),
+    )

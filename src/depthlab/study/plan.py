@@ -1,0 +1,89 @@
+"""A suite's plan: which studies run, on which data set (and why), with which specs, and the command line
+that reproduces them. Torch-free: the study driver plans before any worker imports torch.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from depthlab.errors import unknown
+from depthlab.study.presets import SIZES, Study, get_study, list_studies
+
+
+@dataclass
+class Plan:
+    """One study's share of a suite: the data set it runs on, a note when that differs from the user's
+    choice, its specs, and whether ``--data`` applies to it at all (a study on its own task ignores it)."""
+
+    study: Study
+    data: str
+    note: str
+    specs: list[dict[str, Any]]
+    data_applies: bool = True
+
+
+def image_datasets() -> list[str]:
+    """Registered data sets laid out as images (C, H, W): the ones an image-only model (ParNet) can take."""
+    from depthlab.data.registry import DATASETS
+
+    return [name for name in DATASETS.names() if DATASETS.get(name).layout == "image"]
+
+
+def data_for(study: Study, data: str | None) -> tuple[str, str, bool]:
+    """(data set, note, whether --data applies) for a study and the user's ``--data`` choice."""
+    if "scalar" in study.data_kinds:
+        return (
+            study.default_data,
+            f"runs on its own task ({study.default_data}); --data does not apply",
+            False,
+        )
+    if data is None:
+        return study.default_data, "", True
+    if "image" in study.data_kinds and data not in image_datasets():
+        return (
+            study.default_data,
+            f"needs image data; {data!r} is not, so it runs on {study.default_data!r}",
+            True,
+        )
+    return data, "", True
+
+
+def plan(names: list[str] | None = None, size: str = "quick", data: str | None = None) -> list[Plan]:
+    """The specs of every chosen study (all presets when ``names`` is empty)."""
+    if size not in SIZES:
+        raise unknown("study size", size, SIZES)
+    if data is not None:
+        from depthlab.data.registry import DATASETS
+
+        DATASETS.get(data)  # an unknown name fails here, not as every run failing
+    plans = []
+    for name in names or list_studies():
+        study = get_study(name)
+        chosen, note, applies = data_for(study, data)
+        plans.append(Plan(study, chosen, note, study.grid(size, chosen), applies))
+    _validate(plans)
+    return plans
+
+
+def _validate(plans: list[Plan]) -> None:
+    # A bad --data or a preset key the models do not know fails here, before any run starts; tasks imports
+    # torch, which the torch-free driver defers until there is something to check.
+    from depthlab.study.tasks import validate
+
+    for spec in (s for p in plans for s in p.specs):
+        validate(spec)
+
+
+def command(names: list[str] | None, size: str, data: str | None, out: str | Path) -> str:
+    """The exact command line that reproduces a suite (or one study of it)."""
+    words = ["depthlab", "study", *(names or []), f"--{size}"]
+    words += ["--data", data] if data else []
+    return shlex.join([*words, "--out", str(out)])
+
+
+def reproduce(p: Plan, size: str, out: str | Path) -> str:
+    """The command that reruns one planned study (``--data`` only where it applies)."""
+    return command([p.study.name], size, p.data if p.data_applies else None, out)
