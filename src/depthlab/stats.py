@@ -49,7 +49,13 @@ class Interval:
         return f"{e} [{lo}, {hi}]{unit} (n={self.n}, {self.method})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"estimate": self.estimate, "low": self.low, "high": self.high, "n": self.n, "method": self.method}
+        return {
+            "estimate": self.estimate,
+            "low": self.low,
+            "high": self.high,
+            "n": self.n,
+            "method": self.method,
+        }
 
 
 def _finite(values: Iterable[float]) -> np.ndarray:
@@ -166,7 +172,7 @@ class Comparison:
     def rule(self) -> str:
         """The rule in one line."""
         sign = ">" if self.direction > 0 else "<"
-        bound = f"{'' if self.direction > 0 else '-'}{self.min_effect * self.scale:g}{self.unit}"
+        bound = f"{self.direction * self.min_effect * self.scale + 0.0:g}{self.unit}"  # + 0.0: no "-0"
         return f"{self.name}: 95% interval of [{self.statistic}] entirely {sign} {bound}"
 
 
@@ -225,7 +231,12 @@ class OneSE:
     means: dict[Any, float]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"chosen": self.chosen, "best": self.best, "best_mean": self.best_mean, "best_se": self.best_se}
+        return {
+            "chosen": self.chosen,
+            "best": self.best,
+            "best_mean": self.best_mean,
+            "best_se": self.best_se,
+        }
 
 
 def one_se_rule(per_size: Mapping[Any, Iterable[float]]) -> OneSE | None:
