@@ -95,11 +95,14 @@ def test_unfused_official_form_rejects_sizes_not_divisible_by_32():
     assert model(torch.randn(1, 3, 48, 48)).shape == (1, 5)
 
 
-def test_reparameterize_copy_leaves_original_and_aliases_exist():
+def test_reparameterize_copy_leaves_original_and_one_protocol():
     model = create_model("parnet_lite")
     fused = reparameterize_model(model)
     assert not model.is_fused and fused.is_fused
-    assert model.switch_to_deploy.__func__ is model.reparameterize.__func__ is model.fuse.__func__
+    # one method name, on every block: no aliases for tools to trip over (timm calls ``fuse`` and replaces
+    # the module with what it returns)
+    assert not any(hasattr(m, name) for m in model.modules() for name in ("fuse", "switch_to_deploy"))
+    assert all(callable(getattr(b, "reparameterize", None)) for b in model.parnet_blocks())
 
 
 def test_published_parameter_counts():

@@ -9,7 +9,6 @@ restored.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -19,6 +18,7 @@ from torch import nn
 
 from depthlab.diagnose.graph import graph_depth
 from depthlab.errors import DepthlabError, unknown
+from depthlab.models.reparam import reparameterize_model
 
 FORMS = ("train", "deploy")
 
@@ -43,14 +43,7 @@ class DepthReport:
 
 def deploy_copy(model: nn.Module) -> nn.Module:
     """A deep copy with every ``reparameterize()``-able module fused (the original is left as is)."""
-    fused = copy.deepcopy(model)
-    if hasattr(fused, "reparameterize") and callable(fused.reparameterize):
-        fused.reparameterize()
-        return fused
-    for module in list(fused.modules()):
-        if module is not fused and callable(getattr(module, "reparameterize", None)):
-            module.reparameterize()
-    return fused
+    return reparameterize_model(model)
 
 
 def model_form(model: nn.Module, form: str) -> nn.Module:

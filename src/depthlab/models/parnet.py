@@ -207,12 +207,9 @@ class ParNet(nn.Module):
 
     def reparameterize(self) -> ParNet:
         """Fold every block's branches into one 3x3 conv, in place; returns self."""
-        from depthlab.models.reparam import reparameterize_model
-
-        return reparameterize_model(self, inplace=True)
-
-    switch_to_deploy = reparameterize
-    fuse = reparameterize
+        for block in self.parnet_blocks():
+            block.reparameterize()
+        return self
 
 
 # --- registered variants ------------------------------------------------------------------------------------

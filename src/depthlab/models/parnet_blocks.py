@@ -9,8 +9,9 @@ One block class plays three roles, picked by (in, out, stride, groups) as in the
 - fusion block: the downsampling form with groups=2 on every conv, fed by :class:`FusionBlock`'s interleaved
   concat of two separately normalized inputs, with a 2-group channel shuffle after the activation.
 
-After :func:`depthlab.models.reparam.reparameterize_model` the 3x3, 1x1 and pooling branches are one biased
-3x3 conv (``fused``); the identity BN, the SE gate and the pre-fusion BNs stay.
+``ParNetBlock.reparameterize()`` (called by :func:`depthlab.models.reparam.reparameterize_model`, or by
+timm's ``reparameterize_model``) makes the 3x3, 1x1 and pooling branches one biased 3x3 conv (``fused``); the
+identity BN, the SE gate and the pre-fusion BNs stay.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from depthlab.models.layers import make_activation
+from depthlab.models.reparam import fused_conv
 
 
 def interleave(current: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
@@ -100,6 +102,15 @@ class ParNetBlock(nn.Module):
     @property
     def is_fused(self) -> bool:
         return self.fused is not None
+
+    def reparameterize(self) -> None:
+        """Replace the conv branches by one biased 3x3 conv, in place (eval-mode BN statistics; a no-op when
+        already fused)."""
+        if self.fused is not None:
+            return
+        self.fused = fused_conv(self)
+        self.conv3x3 = self.conv1x1 = None
+        self.pool = nn.Identity()
 
     def convs(self, x: torch.Tensor) -> torch.Tensor:
         """The re-parameterizable part: 3x3 + (pooled) 1x1 branches, or their fused 3x3 conv."""

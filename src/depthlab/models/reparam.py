@@ -1,6 +1,10 @@
 """Structural re-parameterization: fold a RepVGG-style block's branches into one 3x3 conv (eval mode).
 
-RepVGG (Ding et al., arXiv 2101.03697) and ParNet (arXiv 2110.07641). Per block:
+RepVGG (Ding et al., arXiv 2101.03697) and ParNet (arXiv 2110.07641).
+
+The protocol: every fusable block has ``reparameterize()``, which fuses it in place (a no-op once fused), and
+:func:`reparameterize_model` walks the modules and calls it. timm's ``timm.utils.reparameterize_model`` walks
+children and calls the same method, so it fuses a depthlab model too. The math, per block:
 
 1. fold each conv + BN: ``W' = W * s`` per output channel with ``s = gamma / sqrt(var + eps)``,
    ``b' = beta - mean * s``;
@@ -19,12 +23,14 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from depthlab.models.parnet_blocks import ConvBN, ParNetBlock
+if TYPE_CHECKING:  # the blocks import this module to fuse themselves
+    from depthlab.models.parnet_blocks import ConvBN, ParNetBlock
 
 
 def fold_conv_bn(branch: ConvBN) -> tuple[torch.Tensor, torch.Tensor]:
@@ -49,10 +55,8 @@ def fused_kernel(block: ParNetBlock) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def reparameterize_block(block: ParNetBlock) -> None:
-    """Replace a block's conv branches by one biased 3x3 conv, in place (a no-op when already fused)."""
-    if block.is_fused:
-        return
+def fused_conv(block: ParNetBlock) -> nn.Conv2d:
+    """One biased 3x3 conv computing what the block's conv branches compute (eval-mode BN statistics)."""
     weight, bias = fused_kernel(block)
     conv = block.conv3x3.conv
     fused = nn.Conv2d(
@@ -68,22 +72,17 @@ def reparameterize_block(block: ParNetBlock) -> None:
     )
     fused.weight.copy_(weight)
     fused.bias.copy_(bias)
-    block.fused = fused
-    block.conv3x3 = block.conv1x1 = None
-    block.pool = nn.Identity()
+    return fused
 
 
 def reparameterize_model(model: nn.Module, inplace: bool = False) -> nn.Module:
-    """The deploy form of ``model``: every ParNet block folded to one 3x3 conv (a copy unless ``inplace``)."""
+    """The deploy form of ``model``: ``reparameterize()`` called on every module that has it (a copy unless
+    ``inplace``)."""
     target = model if inplace else copy.deepcopy(model)
-    for module in target.modules():
-        if isinstance(module, ParNetBlock):
-            reparameterize_block(module)
+    for module in list(target.modules()):  # a list: fusing changes the module tree
+        if callable(getattr(module, "reparameterize", None)):
+            module.reparameterize()
     return target
-
-
-switch_to_deploy = reparameterize_model
-fuse = reparameterize_model
 
 
 @torch.no_grad()
