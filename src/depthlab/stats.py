@@ -212,7 +212,8 @@ def combine(clauses: Sequence[Clause]) -> str:
 
 
 def deciding(clauses: Sequence[Clause]) -> Clause | None:
-    """The clause that decided a combined outcome: the first that did not hold, else the first inconclusive."""
+    """The clause that decided a combined outcome: the first that did not hold, else the first
+    inconclusive."""
     for wanted in (NOT_HELD, INCONCLUSIVE):
         for clause in clauses:
             if clause.outcome == wanted:
