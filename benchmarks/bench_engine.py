@@ -13,7 +13,18 @@ peak measured in the same run; and, on CUDA, a CIFAR-shaped ResNet-20 on random 
 ``torch.compile(mode="reduce-overhead")``, i.e. CUDA graphs) vs the plain fp32 loop. On the CPU that last part
 runs at toy size only to exercise the code path.
 
+``--cifar``: the GPU comparison of ``spec/performance.md`` instead. ResNet-20 (He et al. 2016,
+arXiv 1512.03385) on random CIFAR-shaped data, SGD with momentum, at each ``--batch-sizes``: the naive loop
+users write (uint8 images turned into floats, padded, cropped, flipped and normalized one sample at a time
+in a ``Dataset``, ``DataLoader`` with ``--workers`` workers, fp32, NCHW, ``loss.item()`` per step) vs ``fit``
+(normalized data on the device, one batched crop + flip per batch, bf16 autocast, channels_last), eager and
+compiled (``--compile-mode``, default ``reduce-overhead``: CUDA graphs). Each loop is timed in steady state:
+the clock starts after ``--skip`` steps (worker start-up, cuDNN autotuning, compilation and graph capture) and
+stops at the last step; ``fit``'s end-to-end rate, compilation included, is reported too. ``--json FILE``
+appends every number as a row for ``gpu_table.py``.
+
     python benchmarks/bench_engine.py [--steps 400] [--device auto] [--threads N] [--width 2048]
+    python benchmarks/bench_engine.py --cifar --device cuda [--batch-sizes 128 512] [--json rows.jsonl]
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
+import sys
 import time
 
 import torch
@@ -31,6 +43,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from depthlab.data.dataset import Dataset
 from depthlab.models import create_model
 from depthlab.train import fit
+from depthlab.train.callbacks import Callback
 
 
 def sync(device: torch.device) -> None:
@@ -225,16 +238,173 @@ def resnet20_case(device: torch.device, steps: int) -> dict:
     )
 
 
+# --- --cifar: ResNet-20, the naive loop vs fit, on the GPU (toy sizes elsewhere) ----------------------------
+
+
+class SteadyClock(Callback):
+    """Times a ``fit`` run from step ``skip`` to its last step (synchronizing at both ends)."""
+
+    def __init__(self, skip: int, device: torch.device):
+        self.skip, self.device = skip, device
+        self.start = self.stop = float("nan")
+
+    def on_step(self, state) -> None:
+        if state.step == self.skip:
+            sync(self.device)
+            self.start = time.perf_counter()
+        if state.step == state.config.steps:
+            sync(self.device)
+            self.stop = time.perf_counter()
+
+
+def naive_cifar(model, images, labels, args, batch: int, device: torch.device) -> float:
+    """Steady-state images/s of the loop users write (see the module docstring)."""
+    from bench_cifar_pipeline import LR, MOMENTUM, PerSampleCifar
+
+    loader = DataLoader(
+        PerSampleCifar(images, labels),
+        batch_size=batch,
+        shuffle=True,
+        num_workers=args.workers,
+        drop_last=True,
+        pin_memory=device.type == "cuda",
+        persistent_workers=args.workers > 0,
+    )
+    model = model.to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    done, total, start = 0, args.skip + args.steps, float("nan")
+    while done < total:
+        for xb, yb in loader:
+            if done == args.skip:
+                sync(device)
+                start = time.perf_counter()
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+            loss.item()
+            done += 1
+            if done == total:
+                break
+    sync(device)
+    return args.steps * batch / (time.perf_counter() - start)
+
+
+def fit_cifar(model, data: Dataset, args, batch: int, device: torch.device, compile_: bool):
+    """``fit`` with every fast path: (steady-state images/s, end-to-end images/s, the run's notes)."""
+    from bench_cifar_pipeline import LR, MOMENTUM
+
+    clock = SteadyClock(args.skip, device)
+    history = fit(
+        model,
+        data,
+        steps=args.skip + args.steps,
+        batch_size=batch,
+        optimizer="sgd",
+        lr=LR,
+        momentum=MOMENTUM,
+        augment="crop_flip",
+        amp="bf16",
+        channels_last=True,
+        compile=compile_,
+        compile_mode=args.compile_mode,
+        device=device.type,
+        quiet=True,
+        eval_every=10**6,
+        callbacks=[clock],
+    )
+    return args.steps * batch / (clock.stop - clock.start), history.samples_per_sec, history.notes
+
+
+def cifar_rows(args, device: torch.device) -> bool:
+    """Every row of the --cifar comparison (printed, and appended to --json as it is measured); False when a
+    case failed."""
+    from bench_cifar_pipeline import in_memory
+    from gpu_table import device_name, emit
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (args.n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 10, (args.n,), generator=g)
+    data = in_memory(images, labels)
+    cuda = device.type == "cuda"
+    common = dict(step="engine", device=device_name(device))
+    name = f"ResNet-{args.depth} CIFAR-shaped"
+    ok = True
+
+    def make():
+        torch.manual_seed(0)
+        return create_model("resnet_cifar", depth=args.depth, width=args.width_cifar)
+
+    for batch in args.batch_sizes:
+        naive = float("nan")
+        cases = [("naive", None), ("fit_eager", False), ("fit", True)]
+        for kind, compile_ in cases:
+            row = dict(common, batch=batch, key=f"engine/{kind}/{batch}")
+            try:
+                if kind == "naive":
+                    naive = naive_cifar(make(), images, labels, args, batch, device)
+                    row |= dict(
+                        case=f"{name}, naive loop (per-sample transforms, {args.workers} workers)",
+                        dtype="fp32",
+                        memory_format="NCHW",
+                        mode="eager",
+                        value=naive,
+                        unit="img/s",
+                    )
+                else:
+                    steady, end_to_end, notes = fit_cifar(make(), data, args, batch, device, compile_)
+                    mode = f"compile {args.compile_mode}" if compile_ else "eager"
+                    mode = mode if cuda or not compile_ else f"eager ({mode} is GPU-only)"
+                    row |= dict(
+                        case=f"{name}, fit (on-device crop+flip)",
+                        dtype="bf16" if cuda else "fp32 (bf16 is GPU-only)",
+                        memory_format="channels_last" if cuda else "NCHW",
+                        mode=mode,
+                        value=steady,
+                        unit="img/s",
+                        ratio=steady / naive,
+                        baseline="naive",
+                        end_to_end=end_to_end,
+                        notes=notes,
+                    )
+            except Exception as err:  # one failing case is a result; the others still run
+                ok = False
+                row |= dict(case=f"{name}, {kind}", status=f"failed: {type(err).__name__}: {err}"[:300])
+            emit(args.json, **row)
+            print(json_line(row), flush=True)
+    return ok
+
+
+def json_line(row: dict) -> str:
+    keys = ("key", "dtype", "memory_format", "mode", "value", "ratio", "end_to_end", "status")
+    return "  ".join(
+        f"{k}={row[k]:.4g}" if isinstance(row.get(k), float) else f"{k}={row.get(k)}" for k in keys
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--width", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--cifar", action="store_true", help="ResNet-20 CIFAR: naive loop vs fit (GPU)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 512], help="--cifar batches")
+    parser.add_argument("--n", type=int, default=49_152, help="--cifar images (a multiple of the batches)")
+    parser.add_argument("--depth", type=int, default=20, help="--cifar resnet_cifar depth (6n + 2)")
+    parser.add_argument("--width-cifar", type=int, default=16, help="--cifar resnet_cifar width")
+    parser.add_argument("--skip", type=int, default=30, help="--cifar steps before the clock starts")
+    parser.add_argument("--workers", type=int, default=4, help="--cifar naive loop DataLoader workers")
+    parser.add_argument("--compile-mode", default="reduce-overhead", help="--cifar fit compile mode")
+    parser.add_argument("--json", help="append every --cifar number to this JSONL file (gpu_table.py)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
+    if args.cifar:
+        print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}")
+        sys.exit(0 if cifar_rows(args, device) else 1)
     x, y = mnist1d_like()
     print(
         f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, fp32, batch 128,"

@@ -1,0 +1,164 @@
+"""Rows of the one-shot GPU check (``benchmarks/gpu_check.sh``): JSON lines in, one Markdown table out.
+
+Each benchmark run by the check appends one JSON object per measured number to a ``--json`` file as soon as it
+has it (so a step that later hangs or crashes still leaves its numbers), with the fields every benchmark must
+record (``spec/performance.md``): device, torch, dtype, memory format, batch, mode. The check then calls
+
+    python benchmarks/gpu_table.py ROWS.jsonl [--out gpu_check.md]
+
+which prints one Markdown table: every number, the baseline it is compared with (measured in the same
+process), and, where the performance targets name that number, the target and whether it was met or by how
+much it was missed. Rows with ``status`` (the steps themselves: tests, timeouts, failures) are in the same
+table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+COLUMNS = (
+    "step",
+    "case",
+    "device",
+    "torch",
+    "dtype",
+    "memory format",
+    "batch",
+    "mode",
+    "value",
+    "vs baseline",
+    "target",
+    "result",
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A performance target on the row with ``key``: on its ``ratio`` (vs its baseline) or its ``value``."""
+
+    key: str
+    field: str  # "ratio" | "value"
+    op: str  # ">=" | "<="
+    bound: float
+    text: str
+
+
+# The issue's targets for one H100/H200-class GPU (anchors: spec/performance.md).
+TARGETS = (
+    Target("engine/fit/128", "ratio", ">=", 3.5, "≥ 3.5× naive"),
+    Target("engine/fit/512", "ratio", ">=", 10.0, "≥ 10× naive"),
+    Target("engine/fit/512", "value", ">=", 110_000, "≥ 110,000 img/s"),
+    Target("parnet/streams_vs_resnet34/graph/1", "ratio", "<=", 1.0, "≤ 1.0× ResNet-34 (graphs)"),
+    Target("parnet/deploy_vs_train/eager/1", "ratio", "<=", 0.7, "≤ 0.7× train form"),
+    Target("watch/every10", "ratio", "<=", 1.10, "≤ 10% overhead"),
+)
+
+
+def device_name(device: torch.device) -> str:
+    """The device as the table names it: the GPU's name, or ``cpu``."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return "cpu"
+
+
+def emit(path: str | None, **row) -> None:
+    """Append one row (a JSON object) to ``path`` at once; a no-op when no path was given."""
+    if not path:
+        return
+    row.setdefault("torch", torch.__version__)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row, default=str) + "\n")
+        f.flush()
+
+
+def read_rows(paths: list[str]) -> list[dict]:
+    """Every row of the given JSONL files, in order; a truncated last line (a killed writer) is skipped."""
+    rows = []
+    for path in paths:
+        if not Path(path).exists():
+            continue
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+def check(target: Target, row: dict) -> str:
+    """``met`` or ``missed by X%`` (relative to the bound); ``no number`` when the row has none."""
+    measured = row.get(target.field)
+    if not isinstance(measured, (int, float)) or math.isnan(measured):
+        return "no number"
+    ok = measured >= target.bound if target.op == ">=" else measured <= target.bound
+    if ok:
+        return "met"
+    return f"missed by {abs(measured / target.bound - 1):.0%}"
+
+
+def format_value(row: dict) -> str:
+    value, unit = row.get("value"), row.get("unit", "")
+    if isinstance(value, float):
+        text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    else:
+        text = "–" if value is None else str(value)
+    return f"{text} {unit}".strip()
+
+
+def format_ratio(row: dict) -> str:
+    ratio, baseline = row.get("ratio"), row.get("baseline")
+    if not isinstance(ratio, (int, float)) or math.isnan(ratio):
+        return "–"
+    return f"{ratio:.2f}× {baseline}" if baseline else f"{ratio:.2f}×"
+
+
+def cells(row: dict) -> list[str]:
+    """The row's cells in ``COLUMNS`` order, with its targets (if any) checked."""
+    targets = [t for t in TARGETS if t.key == row.get("key")]
+    target = "; ".join(t.text for t in targets) or "–"
+    result = "; ".join(check(t, row) for t in targets) or row.get("status", "–")
+    values = {
+        "step": row.get("step", "?"),
+        "case": row.get("case", "?"),
+        "device": row.get("device", "?"),
+        "torch": row.get("torch", "?"),
+        "dtype": row.get("dtype", "–"),
+        "memory format": row.get("memory_format", "–"),
+        "batch": row.get("batch", "–"),
+        "mode": row.get("mode", "–"),
+        "value": format_value(row),
+        "vs baseline": format_ratio(row),
+        "target": target,
+        "result": result,
+    }
+    return [str(values[c]).replace("|", "/") for c in COLUMNS]
+
+
+def markdown(rows: list[dict]) -> str:
+    """One Markdown table of every row."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cells(r)) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rows", nargs="+", help="JSONL files written with --json")
+    parser.add_argument("--out", help="also write the table to this file")
+    args = parser.parse_args(argv)
+    table = markdown(read_rows(args.rows))
+    sys.stdout.write(table)
+    if args.out:
+        Path(args.out).write_text(table, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
