@@ -7,9 +7,9 @@ import torch
 from safetensors.torch import save_file
 
 from depthlab.cli import main
+from depthlab.deploy import load_deployed
 from depthlab.models import create_model
 from depthlab.models.reparam import randomize_batchnorm
-from depthlab.models.reparam_io import load_deployed
 from depthlab.train.checkpoint import save_checkpoint
 
 CONFIG = {"width": 8, "input_shape": [1, 28, 28], "num_classes": 10}
@@ -68,3 +68,19 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, trained, capsys):
     assert "do not fit" in capsys.readouterr().err  # default width 16 vs the saved width 8
     assert main(["reparam", str(tmp_path / "missing.safetensors"), str(tmp_path / "o")]) == 2
     assert "no such checkpoint" in capsys.readouterr().err
+
+
+def test_a_write_cut_short_leaves_no_half_written_file(tmp_path, trained, monkeypatch):
+    import depthlab.deploy as deploy
+
+    save_file(trained.state_dict(), str(tmp_path / "w.safetensors"))
+    (tmp_path / "w.json").write_text(json.dumps({"model": "parnet_lite", "config": CONFIG}))
+
+    def disk_full(tensors, path):
+        open(path, "wb").write(b"half a file")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(deploy, "save_file", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        deploy.convert_checkpoint(tmp_path / "w.safetensors", tmp_path / "out" / "fused")
+    assert list((tmp_path / "out").iterdir()) == []  # neither the weights nor a temp file nor the JSON

@@ -19,7 +19,7 @@ def reparam(
     ema: bool = typer.Option(False, "--ema", help="use the EMA weights"),
 ) -> None:
     """Fold every ParNet block's branches into one 3x3 conv and write the deploy-form checkpoint."""
-    from depthlab.models.reparam_io import convert_checkpoint
+    from depthlab.deploy import convert_checkpoint
 
     done = convert_checkpoint(src, dst, model=model, ema=ema, **parse_pairs(overrides or []))
     typer.echo(f"{done.model}: wrote {done.written} (deploy form, depth {done.depth})")

@@ -30,6 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from depthlab.diagnose.depth import longest_path_depth, model_form
 from depthlab.errors import DepthlabError, check, unknown
+from depthlab.models.params import count_params
 
 DTYPES = {
     "float32": torch.float32,
@@ -38,12 +39,6 @@ DTYPES = {
     "float64": torch.float64,
 }
 MB = 2**20
-
-
-def count_params(model: nn.Module) -> tuple[int, int]:
-    """(total, trainable) parameter counts; shared parameters count once."""
-    params = list(model.parameters())  # .parameters() already de-duplicates shared tensors
-    return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
 
 
 def count_flops(model: nn.Module, x: torch.Tensor, backward: bool = False) -> int:

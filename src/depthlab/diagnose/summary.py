@@ -9,6 +9,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from depthlab.diagnose.depth import _all_params_tracked
 from depthlab.diagnose.graph import graph_depth
 from depthlab.diagnose.watch import weight_of
+from depthlab.models.params import count_params
 
 
 def layer_table(model: nn.Module, example_input: torch.Tensor) -> list[dict]:
@@ -39,7 +40,7 @@ def layer_table(model: nn.Module, example_input: torch.Tensor) -> list[dict]:
             "depth": depth.get(id(weight_of(layers[n])), 0),
             "name": n,
             "kind": type(layers[n]).__name__,
-            "params": sum(p.numel() for p in layers[n].parameters()),
+            "params": count_params(layers[n])[0],
             "output": shapes[n],
             "flops": flops.get(f"{prefix}.{n}", 0) / batch,
         }

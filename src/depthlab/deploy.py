@@ -1,5 +1,8 @@
 """Convert a trained ParNet checkpoint to its deploy form on disk (``depthlab reparam IN OUT``).
 
+An application workflow above ``models/`` (it reads training checkpoints), so it lives here, not beside the
+fusion math in ``models.reparam``; its files are written atomically like every other depthlab writer.
+
 Reads either a training checkpoint folder written by ``depthlab.train`` (``latest.json`` ->
 ``<name>.safetensors`` with ``model.*`` / ``ema.*`` tensors) or a weights file ``X.safetensors`` next to
 ``X.json`` holding ``{"model": name, "config": {...}}``. Writes ``OUT.safetensors`` (deploy-form state dict)
@@ -19,10 +22,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from depthlab import atomic
 from depthlab import config as cfg
 from depthlab.errors import DepthlabError
+from depthlab.models.params import count_params
 from depthlab.models.registry import create_model
 from depthlab.models.reparam import Equivalence, check_equivalence, reparameterize_model
+from depthlab.train.checkpoint import load_checkpoint, prefixed
 
 
 @dataclass
@@ -51,8 +57,6 @@ def read_json(path: Path) -> dict[str, Any]:
 def read_weights(src: Path, ema: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(state dict, metadata) from a training checkpoint folder or a ``.safetensors`` + ``.json`` pair."""
     if src.is_dir():
-        from depthlab.train.checkpoint import load_checkpoint, prefixed
-
         found = load_checkpoint(src)
         if found is None:
             raise DepthlabError(f"no checkpoint in {src} (expected latest.json)")
@@ -98,11 +102,10 @@ def build_loaded(name: str, config: dict[str, Any], state: dict[str, torch.Tenso
 def write_deployed(fused: nn.Module, name: str, config: dict[str, Any], dst: Path) -> Path:
     """``dst.safetensors`` + ``dst.json`` for a fused model."""
     dst = stem_of(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    weights = dst.with_suffix(".safetensors")
-    save_file({k: v.detach().cpu().contiguous() for k, v in fused.state_dict().items()}, str(weights))
+    tensors = {k: v.detach().cpu().contiguous() for k, v in fused.state_dict().items()}
+    weights = atomic.write_with(dst.with_suffix(".safetensors"), lambda tmp: save_file(tensors, tmp))
     meta = {"model": name, "config": cfg.as_dict(fused.config), "form": "deploy"}
-    dst.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+    atomic.write_text(dst.with_suffix(".json"), json.dumps(meta, indent=2))
     return weights
 
 
@@ -116,8 +119,8 @@ def convert_checkpoint(
     fused = reparameterize_model(trained)
     error = check_equivalence(trained, fused, randomize=False, batch=1)
     written = write_deployed(fused, name, config, Path(dst))
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
-    return Conversion(name, count(trained), count(fused), fused.depth, error, written)
+    before, after = count_params(trained)[0], count_params(fused)[0]
+    return Conversion(name, before, after, fused.depth, error, written)
 
 
 def load_deployed(path: str | Path) -> nn.Module:
