@@ -1,26 +1,30 @@
 """Small measurements a study takes of a model before or after training (read-only: results never change).
 
 - per-layer weight-gradient norms on one batch (Glorot & Bengio 2010; He et al. 2015, arXiv 1502.01852);
-- linear probes per layer (Alain & Bengio 2016, arXiv 1610.01644), as closed-form ridge classifiers on the
-  frozen features of each block, fitted on the training split and scored on the test split;
+- linear probes per layer (Alain & Bengio 2016, arXiv 1610.01644): ``diagnose.probes``' logistic regression on
+  the frozen features of the input, the stem and each block, fitted on the training split, scored on test;
 - linear pieces of a 1-D-input net along its input segment (Telgarsky 2015, arXiv 1509.08101; Hanin & Rolnick
   2019), counted as slope changes of its output on a dense grid;
-- the std of each block's response (He et al. 2016, arXiv 1512.03385, Fig. 7) and block lesions (Veit et al.
-  2016, arXiv 1605.06431): accuracy with one block skipped.
+- the std of each layer's response inside the blocks, after BN and before the ReLU or the addition (He et al.
+  2016, arXiv 1512.03385, Fig. 7), and block lesions (Veit et al. 2016, arXiv 1605.06431).
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
+from typing import Any
 
 import torch
 from torch import nn
 
 from depthlab.data.dataset import Dataset
+from depthlab.diagnose import probes
 from depthlab.train.evaluate import task_loss
 
 PROBE_SAMPLES = 2000  # probes use at most this many training examples (the probe is tiny; more adds little)
-PROBE_RIDGE = 1e-2
+# L-BFGS iterations per probe: on a trained depth-8 MLP on MNIST-1D, 20 iterations give test accuracies
+# within 1 point of 100 (layer by layer) at a fifth of the time.
+PROBE_STEPS = 20
 
 
 def weight_layers(model: nn.Module) -> list[nn.Module]:
@@ -55,35 +59,25 @@ def activation_grad_norms(model: nn.Module, data: Dataset, batch_size: int = 256
     return norms
 
 
-@torch.no_grad()
-def block_features(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
-    """Flattened outputs of the stem and every block (``forward_intermediates``) in eval mode."""
-    model.eval()
-    return [h.flatten(1).float() for h in model.forward_intermediates(x)]
-
-
-def _ridge_accuracy(
-    train: torch.Tensor, y_train: torch.Tensor, test: torch.Tensor, y_test: torch.Tensor, classes: int
-) -> float:
-    mean, std = train.mean(0), train.std(0).clamp_min(1e-6)
-    a = torch.cat([(train - mean) / std, torch.ones(len(train), 1)], 1).double()
-    b = torch.cat([(test - mean) / std, torch.ones(len(test), 1)], 1).double()
-    targets = torch.nn.functional.one_hot(y_train, classes).double()
-    gram = a.T @ a + PROBE_RIDGE * len(a) * torch.eye(a.shape[1], dtype=a.dtype)
-    weights = torch.linalg.solve(gram, a.T @ targets)
-    return float(((b @ weights).argmax(1) == y_test).double().mean())
-
-
 def probe_accuracies(model: nn.Module, data: Dataset) -> list[float]:
-    """Test accuracy of a linear probe on the input, then on the stem and each block's output."""
-    x_train, y_train = data.x_train[:PROBE_SAMPLES], data.y_train[:PROBE_SAMPLES]
-    inputs = [x_train.flatten(1).float()], [data.x_test.flatten(1).float()]
-    train_feats = inputs[0] + block_features(model, x_train)
-    test_feats = inputs[1] + block_features(model, data.x_test)
-    return [
-        _ridge_accuracy(a, y_train, b, data.y_test, data.num_classes)
-        for a, b in zip(train_feats, test_feats, strict=True)
-    ]
+    """Test accuracy of a linear probe on the raw input, then on the stem's and each block's output.
+
+    One probe for the studies and ``depthlab.diagnose``: ``diagnose.probes`` (multinomial logistic regression
+    by L-BFGS on standardized features), fitted on at most ``PROBE_SAMPLES`` training examples.
+    """
+    part = dataclasses.replace(
+        data, x_train=data.x_train[:PROBE_SAMPLES], y_train=data.y_train[:PROBE_SAMPLES]
+    )
+    raw = probes.fit_probe(
+        probes.pool_features(part.x_train).float(),
+        part.y_train,
+        probes.pool_features(part.x_test).float(),
+        part.y_test,
+        part.num_classes,
+        steps=PROBE_STEPS,
+    )
+    layers = probes.linear_probes(model, part, steps=PROBE_STEPS)
+    return [raw["test_acc"]] + [row["test_acc"] for row in layers]
 
 
 @torch.no_grad()
@@ -113,22 +107,30 @@ def _input_shape(model: nn.Module) -> tuple[int, ...]:
 
 @torch.no_grad()
 def response_stds(model: nn.Module, x: torch.Tensor) -> list[float]:
-    """Std of each block's output over a batch (He et al. 2016, Fig. 7 measures the same per layer)."""
-    return [float(h.std()) for h in block_features(model, x)[1:]]
+    """Std of each layer's response inside the blocks, where He et al. 2016 (Fig. 7) measure it: the output
+    of each normalization layer (after BN, before the ReLU or the addition), in eval mode, over a batch.
 
-
-@torch.no_grad()
-def lesion_accuracies(model: nn.Module, data: Dataset) -> list[float]:
-    """Test accuracy with block i replaced by the identity, for each block whose input and output shapes
-    match."""
+    The same positions exist in a plain twin, so plain and residual responses compare layer by layer. In
+    blocks without normalization the weight layers' outputs are used instead.
+    """
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
+    taps = [m for m in model.blocks.modules() if isinstance(m, norms)] or weight_layers(model.blocks)
+    stds: list[float] = []
+    handles = [m.register_forward_hook(lambda _m, _i, out: stds.append(float(out.std()))) for m in taps]
+    was_training = model.training
     model.eval()
-    out = []
-    for i, block in enumerate(model.blocks):
-        probe = data.x_test[:8]
-        before = nn.Sequential(model.stem, *model.blocks[:i])(probe)
-        if block(before).shape != before.shape:
-            continue
-        lesioned = copy.deepcopy(model)
-        lesioned.blocks[i] = nn.Identity()
-        out.append(float((lesioned(data.x_test).argmax(1) == data.y_test).float().mean()))
-    return out
+    try:
+        model(x)
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return stds
+
+
+def lesion_accuracies(model: nn.Module, data: Dataset) -> dict[str, Any]:
+    """``{"baseline": test accuracy, "blocks": [test accuracy with block i skipped, ...]}`` for the blocks
+    whose input and output shapes match (Veit et al. 2016), by ``diagnose.probes.lesion``."""
+    result = probes.lesion(model, data)
+    kept = [row["test_acc"] for row in result["blocks"] if row["test_acc"] is not None]
+    return {"baseline": result["baseline_acc"], "blocks": kept}

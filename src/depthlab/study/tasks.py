@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import types
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -152,14 +153,12 @@ def transfer_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     classes B (frozen or fine-tuned), train on few B labels; ``layers = 0`` is the from-scratch control."""
     full = dataset_for(spec)
     half = full.num_classes // 2
-    source = class_subset(full, list(range(half)))
     target = class_subset(full, list(range(half, 2 * half)), spec["transfer"]["train_size"])
     layers, frozen = spec["transfer"]["layers"], spec["transfer"]["frozen"]
     fit_seconds = 0.0
     model = build_model(spec, target, seed_offset=1)
     if layers > 0:
-        pretrained = build_model(spec, source)
-        _, fit_seconds = train_once(pretrained, source, spec)
+        pretrained, fit_seconds = pretrained_source(spec)
         copy_prefix(pretrained, model, layers, frozen)
     history, seconds = train_once(model, target, spec)
     metrics = {**history.to_dict()["final"], "params": sum(p.numel() for p in model.parameters())}
@@ -179,8 +178,38 @@ def copy_prefix(source: torch.nn.Module, target: torch.nn.Module, layers: int, f
     )
     for src, dst in parts:
         dst.load_state_dict(src.state_dict())
-        for p in dst.parameters():
-            p.requires_grad_(not frozen)
+        if frozen:
+            freeze(dst)
+
+
+def freeze(module: torch.nn.Module) -> None:
+    """Frozen for good: no gradients, and eval mode even when ``fit`` calls ``model.train()``, so BatchNorm
+    normalizes with the copied running statistics and never updates them."""
+    for p in module.parameters():
+        p.requires_grad_(False)
+    module.train = types.MethodType(_stay_in_eval, module)
+
+
+def _stay_in_eval(self: torch.nn.Module, mode: bool = True) -> torch.nn.Module:
+    return torch.nn.Module.train(self, False)
+
+
+_PRETRAINED: dict[str, torch.nn.Module] = {}  # per worker process; the source net of a seed, by its spec
+
+
+def pretrained_source(spec: Mapping[str, Any]) -> tuple[torch.nn.Module, float]:
+    """The net trained on the first half of the classes, and the seconds spent training it now (0 when a
+    previous transfer setting of the same seed already trained it in this process: it is the same net)."""
+    key = json.dumps({k: spec.get(k) for k in ("model", "data", "train", "seed")}, sort_keys=True)
+    if key in _PRETRAINED:
+        return _PRETRAINED[key], 0.0
+    full = dataset_for(spec)
+    source = class_subset(full, list(range(full.num_classes // 2)))
+    pretrained = build_model(spec, source)
+    _, seconds = train_once(pretrained, source, spec)
+    _PRETRAINED.clear()  # one at a time is enough: a worker runs a seed's settings back to back
+    _PRETRAINED[key] = pretrained
+    return pretrained, seconds
 
 
 @torch.no_grad()
@@ -215,7 +244,24 @@ def construct_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-TASKS = {"train": train_task, "transfer": transfer_task, "construct": construct_task}
+def optimum_task(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The least test MSE of any function with ``optimum.pieces`` linear pieces (``study.piecewise``): the
+    best a shallow net with that piece budget can do, computed exactly, no training."""
+    from depthlab.study.piecewise import best_piecewise_mse
+
+    data = dataset_for(spec)
+    pieces = spec["optimum"]["pieces"]
+    mse = best_piecewise_mse(data.x_test.numpy(), data.y_test.numpy(), pieces)
+    return {
+        "status": "ok",
+        "metrics": {"test_loss": mse},
+        "history": {},
+        "fit_seconds": 0.0,
+        "diagnostics": {"pieces": pieces},
+    }
+
+
+TASKS = {"train": train_task, "transfer": transfer_task, "construct": construct_task, "optimum": optimum_task}
 
 
 def validate(spec: Mapping[str, Any]) -> None:
