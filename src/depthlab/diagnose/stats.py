@@ -54,6 +54,11 @@ def is_activation(module: nn.Module) -> bool:
     return isinstance(module, DEAD_FAMILY + SATURATING)
 
 
+def grad_norm(grad: torch.Tensor) -> torch.Tensor:
+    """L2 norm of a gradient tensor in float32 (its RMS is this over sqrt(numel))."""
+    return torch.linalg.vector_norm(grad.detach(), dtype=torch.float32)
+
+
 def moments(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
     """(sum, L2 norm, count): two cheap reductions (``torch.std_mean`` is ~10x slower on CPU)."""
     y = y.detach()

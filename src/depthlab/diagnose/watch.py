@@ -9,6 +9,9 @@ Columns:
   another scale and would blur the depth trend), ``weight_norm``: L2 norm of that weight;
 - ``update_ratio``: ||W_after - W_before|| / ||W_before|| over the optimizer step;
 - ``out_mean``/``out_std``: the layer's output (pre-activation, He et al. 2016's "layer response");
+- ``act_grad_rms``: RMS of dLoss/dh over the layer's output h (the backward signal that reaches the layer;
+  dLoss/dW = dLoss/dh x input, so unlike ``grad_norm`` it does not depend on the layer's shape): the
+  activation-gradient measure of vanishing/exploding gradients (Glorot & Bengio 2010; He et al. 2015);
 - ``act_mean``/``act_std``, ``dead_frac``, ``saturated_frac``: the nonlinearity module that runs next, before
   the next weight layer (NaN when none does, e.g. a functional ``F.relu`` or the head); see ``stats.py``.
 
@@ -39,10 +42,18 @@ from depthlab.diagnose import stats
 from depthlab.diagnose.graph import graph_depth
 from depthlab.errors import DepthlabError
 
-FORWARD_COLUMNS = ("out_mean", "out_std", "act_mean", "act_std", "dead_frac", "saturated_frac")
+FORWARD_COLUMNS = (
+    "out_mean",
+    "out_std",
+    "act_mean",
+    "act_std",
+    "dead_frac",
+    "saturated_frac",
+    "act_grad_rms",
+)
 STEP_COLUMNS = ("grad_norm", "weight_norm", "update_ratio")
 # what the hooks leave on the device (sums and counts); turned into FORWARD_COLUMNS when the table is read
-DEVICE_STATS = ("out_sum", "out_norm", "act_sum", "act_norm", "alive", "saturated")
+DEVICE_STATS = ("out_sum", "out_norm", "act_sum", "act_norm", "alive", "saturated", "out_grad_norm")
 HOST_COUNTS = ("out_count", "act_count", "units", "values")
 COLUMNS = ("step", "layer", "depth", "name", "kind", *STEP_COLUMNS, *FORWARD_COLUMNS)
 UNIT_LAST = (nn.Linear, nn.Bilinear, nn.Embedding)  # their units lie on the last dim; conv channels on dim 1
@@ -227,8 +238,11 @@ class Watch:
             if name not in self.order and not self.depth_of:
                 self.order.append(name)
             total, norm, count = stats.moments(output)
-            self._forward[name] = {"out_sum": total, "out_norm": norm, "out_count": count}
+            record = {"out_sum": total, "out_norm": norm, "out_count": count}
+            self._forward[name] = record
             self._current = (name, unit_dim)
+            if output.requires_grad:  # the gradient reaching this output, read by backward (act_grad_rms)
+                output.register_hook(lambda grad: record.update(out_grad_norm=stats.grad_norm(grad)))
 
         return hook
 
@@ -312,6 +326,7 @@ def _forward_stats(raw: dict) -> dict:
         "act_std": act_std,
         "dead_frac": 1.0 - raw["alive"] / raw["units"],
         "saturated_frac": raw["saturated"] / raw["values"],
+        "act_grad_rms": raw["out_grad_norm"] / math.sqrt(raw["out_count"]),
     }
 
 
