@@ -5,12 +5,17 @@ ResNet-50 with ``--resnet50``), with params, FLOPs (FlopCounterMode) and the lon
 ``depthlab.diagnose``; the timings are interleaved round by round so machine noise hits every model alike.
 Then ``ParallelParNet`` (threads) vs the sequential deploy form.
 
-GPU (``--device cuda``): batch 1 and ``--big-batch``, fp32 NCHW and bf16 channels_last, eager and CUDA graphs
-(``torch.compile(mode="reduce-overhead")`` for the plain models, a captured ``torch.cuda.CUDAGraph`` for the
-CUDA-stream-parallel one), CUDA streams vs sequential. ``--device cpu --gpu-suite --tiny`` runs that suite's
-code path on the CPU at toy sizes (rows that need CUDA are reported as skipped).
+GPU (``--device cuda``): ParNet-S train and deploy form, each sequential and CUDA-stream-parallel, vs
+ResNet-34 and ResNet-50, at batch 1 (fp32, NCHW) and ``--big-batch`` (bf16, channels_last; both layouts at
+both batches with ``--all-layouts``), in three modes: eager, CUDA graphs (the eager kernels captured in one
+``torch.cuda.CUDAGraph``) and ``torch.compile`` (default mode; plain models only: the stream-parallel wrapper
+issues its streams by hand). Every fast path's output is checked against eager before it is timed. Eager and
+graph rows come first; compiled ones (slow to start) only while ``--budget`` seconds are not spent.
+``--json FILE`` appends every row for ``gpu_table.py`` as it is measured. ``--device cpu --gpu-suite --tiny``
+runs that suite's code path on the CPU at toy sizes (rows that need CUDA are reported as skipped).
 
     python benchmarks/bench_parnet.py [--device cpu|cuda] [--repeats 20] [--warmup 10] [--threads N]
+    python benchmarks/bench_parnet.py --device cuda [--modes eager graph compile] [--budget 240] [--json F]
 """
 
 from __future__ import annotations
@@ -149,64 +154,184 @@ def parallel_rows(
     print_table(f"ParNet-S stream-parallel ({mode}) vs sequential, batch {len(x)}", rows)
 
 
-def compiled(model: nn.Module, x: torch.Tensor, device: torch.device) -> Callable[[], object]:
-    """A CUDA-graph runner: torch.compile(reduce-overhead) for plain models, a captured graph otherwise."""
-    if isinstance(model, ParallelParNet):
-        graph, static_x = torch.cuda.CUDAGraph(), x.clone()
-        side = torch.cuda.Stream(device)
-        side.wait_stream(torch.cuda.current_stream(device))
-        with torch.cuda.stream(side):
-            for _ in range(3):
-                model(static_x)
-        torch.cuda.current_stream(device).wait_stream(side)
-        with torch.cuda.graph(graph):
+def graph_runner(model: nn.Module, x: torch.Tensor, device: torch.device) -> tuple[Callable, torch.Tensor]:
+    """``model(x)`` captured in a ``torch.cuda.CUDAGraph``: (replay, the graph's static output).
+
+    Capture rules kept here: warm up on a side stream first (cuDNN autotuning, lazy initialization and the
+    allocator's first blocks happen outside the capture), no host sync inside it, and the input tensor stays
+    the same one (a graph replays fixed addresses). The CUDA-stream-parallel model forks its streams from the
+    capturing stream and joins them back, so the captured graph has three concurrent branches.
+    """
+    static_x = x.clone()
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(3):
             model(static_x)
-        return graph.replay
-    fn = torch.compile(model, mode="reduce-overhead")
-    return lambda: fn(x)
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static_out = model(static_x)
+    return graph.replay, static_out
 
 
-def gpu_rows(name: str, model: nn.Module, batch: int, args: argparse.Namespace, device: torch.device) -> dict:
-    """One model at one batch: eager and CUDA-graph throughput, fp32 NCHW and bf16 channels_last."""
-    row: dict = {"model": name, "batch": batch}
-    x = torch.randn(batch, 3, args.resolution, args.resolution, device=device)
-    for label, dtype, fmt in (
-        ("fp32", torch.float32, torch.contiguous_format),
-        ("bf16_cl", torch.bfloat16, torch.channels_last),
-    ):
-        target = model.model if isinstance(model, ParallelParNet) else model
-        target.to(dtype=dtype, memory_format=fmt)
-        xi = x.to(dtype=dtype, memory_format=fmt)
-        for runner in ("eager", "graph"):
-            key = f"{label}_{runner}_ms"
-            if runner == "graph" and device.type != "cuda":
-                row[key] = "skipped (CPU)"
-                continue
-            try:
-                with torch.inference_mode():
-                    fn = (lambda m=model, v=xi: m(v)) if runner == "eager" else compiled(model, xi, device)
-                    row[key] = interleaved_medians({name: fn}, device, args.repeats, args.warmup)[name] * 1e3
-            except Exception as err:  # a failing configuration is a result, not a crash
-                row[key] = f"failed: {type(err).__name__}"
-        target.to(dtype=torch.float32, memory_format=torch.contiguous_format)
-    return row
+def same_output(got: torch.Tensor, want: torch.Tensor, dtype: torch.dtype) -> bool:
+    """Equal up to the kernels' rounding: a fast path that computes something else is a failure, not a row."""
+    tolerance = 5e-2 if dtype == torch.bfloat16 else 1e-3
+    scale = want.float().abs().max().clamp_min(1e-6)
+    return bool((got.float() - want.float()).abs().max() <= tolerance * scale)
 
 
-def gpu_suite(args: argparse.Namespace, device: torch.device) -> None:
-    """The GPU table (see the module docstring); at toy sizes when ``--tiny``."""
+MODES = ("eager", "graph", "compile")
+
+
+def runner(mode: str, model: nn.Module, x: torch.Tensor, device: torch.device) -> Callable[[], object]:
+    """A zero-argument callable running ``model`` on ``x`` in ``mode``, checked against eager first."""
+    want = model(x)
+    if mode == "eager":
+        return lambda: model(x)
+    if mode == "graph":
+        replay, out = graph_runner(model, x, device)
+        replay()
+        fn = replay
+    else:  # torch.compile's default mode (Inductor kernels, no CUDA graphs)
+        compiled = torch.compile(model)
+        out = compiled(x)
+        fn = lambda: compiled(x)  # noqa: E731
+    sync(device)
+    if not same_output(out, want, x.dtype):
+        raise AssertionError(f"{mode} output differs from eager")
+    return fn
+
+
+def layouts(batch: int, args: argparse.Namespace) -> list[tuple[str, torch.dtype, torch.memory_format]]:
+    """fp32 NCHW at batch 1 and bf16 channels_last at the big batch (the anchors' columns); both with
+    ``--all-layouts``."""
+    fp32 = ("fp32", torch.float32, torch.contiguous_format)
+    bf16 = ("bf16", torch.bfloat16, torch.channels_last)
+    if args.all_layouts:
+        return [fp32, bf16]
+    return [fp32] if batch == 1 else [bf16]
+
+
+def gpu_models(args: argparse.Namespace, device: torch.device) -> dict[str, nn.Module]:
+    """The models of the GPU table, eval mode; the stream-parallel ones wrap the same modules."""
     train, deploy = parnet_forms(args.s_width, args.resolution, device, args.tiny)
     mode = "cuda_streams" if device.type == "cuda" else "threads"
-    models = {
+    return {
         "ParNet-S train form": train,
         "ParNet-S deploy form": deploy,
-        f"ParNet-S deploy, {mode}": ParallelParNet(deploy, mode=mode),
+        f"ParNet-S train form, {mode}": ParallelParNet(train, mode=mode),
+        f"ParNet-S deploy form, {mode}": ParallelParNet(deploy, mode=mode),
         "ResNet-34": resnet("resnet34", device, args.tiny),
         "ResNet-50": resnet("resnet50", device, args.tiny),
     }
-    rows = [
-        gpu_rows(name, m, batch, args, device) for batch in (1, args.big_batch) for name, m in models.items()
+
+
+def case_row(name: str, batch: int, layout: tuple, mode: str, args, device: torch.device) -> dict:
+    """The fields that say what a row measured (spec/performance.md's list)."""
+    from gpu_table import device_name
+
+    return dict(
+        step="parnet",
+        case=name,
+        device=device_name(device),
+        dtype=layout[0],
+        memory_format="channels_last" if layout[2] == torch.channels_last else "NCHW",
+        batch=batch,
+        mode=mode,
+        resolution=args.resolution,
+    )
+
+
+def measure_case(name, model, batch, layout, mode, args, device) -> dict:
+    """One row: ms per batch of ``model`` at ``batch`` in ``layout`` and ``mode`` (or why there is none)."""
+    _, dtype, fmt = layout
+    row = case_row(name, batch, layout, mode, args, device)
+    if mode != "eager" and device.type != "cuda":
+        return row | {"status": "skipped (GPU-only)"}
+    target = model.model if isinstance(model, ParallelParNet) else model
+    target.to(dtype=dtype, memory_format=fmt)
+    x = torch.randn(batch, 3, args.resolution, args.resolution, device=device).to(
+        dtype=dtype, memory_format=fmt
+    )
+    try:
+        with torch.inference_mode():
+            fn = runner(mode, model, x, device)
+            seconds = interleaved_medians({name: fn}, device, args.repeats, args.warmup)[name]
+        row |= {"value": seconds * 1e3, "unit": "ms", "img_per_s": batch / seconds}
+    except Exception as err:  # a failing configuration is a result, not a crash
+        row |= {"status": f"failed: {type(err).__name__}: {err}"[:300]}
+    finally:
+        target.to(dtype=torch.float32, memory_format=torch.contiguous_format)
+        if device.type == "cuda":
+            torch.cuda.empty_cache()  # a graph's private memory pool goes with it
+    return row
+
+
+def ratio_rows(rows: list[dict], device: torch.device) -> list[dict]:
+    """Each row against ResNet-34 in the same batch, layout and mode; and the two target comparisons."""
+    by = {(r["case"], r["batch"], r["dtype"], r["mode"]): r for r in rows if "value" in r}
+    streams = next((r["case"] for r in rows if r["case"].startswith("ParNet-S deploy form, ")), None)
+    for r in rows:
+        base = by.get(("ResNet-34", r["batch"], r["dtype"], r["mode"]))
+        if "value" in r and base and r["case"] != "ResNet-34":
+            r |= {"ratio": r["value"] / base["value"], "baseline": "ResNet-34 time"}
+    derived = []
+    pairs = [
+        ("streams_vs_resnet34", streams, "ResNet-34", "ResNet-34 time"),
+        ("deploy_vs_train", "ParNet-S deploy form", "ParNet-S train form", "train form time"),
+        ("streams_vs_sequential", streams, "ParNet-S deploy form", "sequential time"),
     ]
-    print_table(f"{device}, {args.resolution}x{args.resolution}, inference ms per batch", rows)
+    for key, case, base_case, baseline in pairs:
+        for mode in MODES:
+            for batch in sorted({r["batch"] for r in rows}):
+                for dtype in ("fp32", "bf16"):
+                    a, b = by.get((case, batch, dtype, mode)), by.get((base_case, batch, dtype, mode))
+                    if a and b:
+                        derived.append(
+                            a
+                            | {
+                                "case": f"{case} vs {base_case}",
+                                "ratio": a["value"] / b["value"],
+                                "baseline": baseline,
+                                "key": f"parnet/{key}/{mode}/{batch}" + ("" if dtype == "fp32" else "/bf16"),
+                            }
+                        )
+    return derived
+
+
+def gpu_suite(args: argparse.Namespace, device: torch.device) -> None:
+    """The GPU table (see the module docstring); at toy sizes when ``--tiny``. Eager and graph rows first
+    (cheap), then the compiled ones, each started only while ``--budget`` seconds are not spent."""
+    from gpu_table import emit
+
+    torch.backends.cudnn.benchmark = True  # as fit sets it; the warm-up runs absorb the autotuning
+    models = gpu_models(args, device)
+    started, rows = time.perf_counter(), []
+    plan = [
+        (name, batch, layout, mode)
+        for modes in (("eager", "graph"), ("compile",))
+        for batch in (1, args.big_batch)
+        for layout in layouts(batch, args)
+        for name in models
+        for mode in modes
+        if mode in args.modes and not (mode == "compile" and isinstance(models[name], ParallelParNet))
+    ]
+    for name, batch, layout, mode in plan:
+        if time.perf_counter() - started > args.budget:
+            row = case_row(name, batch, layout, mode, args, device)
+            row["status"] = f"skipped (over the {args.budget:.0f} s budget)"
+        else:
+            row = measure_case(name, models[name], batch, layout, mode, args, device)
+        rows.append(row)
+        emit(args.json, **row)
+        print(row, flush=True)
+    for row in ratio_rows(rows, device):
+        emit(args.json, **row)
+    shown = ("case", "batch", "dtype", "mode", "value", "ratio", "status")
+    printable = [{k: r.get(k, "") for k in shown} for r in rows]
+    print_table(f"{device}, {args.resolution}x{args.resolution}, inference ms per batch", printable)
 
 
 def main() -> None:
@@ -222,6 +347,12 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="toy widths, to exercise the code paths")
     parser.add_argument("--channels-last", action="store_true", help="CPU table in channels_last")
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: torch's default)")
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES, help="GPU suite modes")
+    parser.add_argument("--all-layouts", action="store_true", help="GPU suite: fp32 and bf16 at both batches")
+    parser.add_argument(
+        "--budget", type=float, default=240.0, help="GPU suite: seconds before cases are skipped"
+    )
+    parser.add_argument("--json", help="GPU suite: append every number to this JSONL file (gpu_table.py)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
