@@ -7,6 +7,7 @@ variant alike; each number is the median over rounds of the time per step.
 
     python benchmarks/bench_watch.py                 # CPU, 1 thread
     python benchmarks/bench_watch.py --device cuda   # on a GPU
+    python benchmarks/bench_watch.py --device cuda --json rows.jsonl   # + one row per variant (gpu_table.py)
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100, help="steps per timed round")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", help="append one row per variant to this JSONL file (gpu_table.py)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -100,6 +102,29 @@ def main() -> None:
     for name, values in times.items():
         median = statistics.median(values)
         print(f"{name:20} {median * 1e3:9.3f} {median / base - 1:9.1%}")
+        emit_row(args, device, name, median, base)
+
+
+def emit_row(args, device: torch.device, name: str, seconds: float, base: float) -> None:
+    """One row for the GPU check's table (gpu_table.py), keyed ``watch/every10`` etc."""
+    from gpu_table import device_name, emit
+
+    key = "watch/" + name.replace("watch ", "").replace(" ", "_").replace("=", "")
+    emit(
+        args.json,
+        step="watch",
+        key=key,
+        case=f"MLP depth {args.depth} width {args.width}, {name}",
+        device=device_name(device),
+        dtype="fp32",
+        memory_format="contiguous",
+        batch=args.batch_size,
+        mode="eager",
+        value=seconds * 1e3,
+        unit="ms/step",
+        ratio=seconds / base if name != "no watch" else float("nan"),
+        baseline="no watch",
+    )
 
 
 if __name__ == "__main__":
