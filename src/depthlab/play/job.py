@@ -1,0 +1,327 @@
+"""One training job of the play page: ``depthlab.train.fit`` on a worker thread, paced and observed from fit's
+own callbacks, publishing coalesced updates for the page.
+
+Why callbacks and not a loop of our own: the engine stays the one that trains (same seeds, same numbers as
+``depthlab train``). ``on_step`` is the one place the job acts: it reads the watch rows of a recorded step and
+publishes them, answers requests (exports) between steps, holds while paused, and sets ``state.stop`` to end.
+
+Which steps are recorded: ``watch`` costs a few forward hooks per layer on a recorded step, so the job turns
+it on only for the next step once ``RECORD_EVERY_S`` has passed since the last record (``Watch.attach`` /
+``detach`` between steps): the page gets ~25 records a second whatever the step rate. A new ``Watch`` starts
+every ``WINDOW`` records, so memory stays bounded and the doctor reads the recent window, not all history.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from functools import lru_cache
+from typing import Any
+
+import torch
+
+from depthlab import config as cfg
+from depthlab.diagnose.watch import Watch
+from depthlab.errors import DepthlabError
+from depthlab.play import settings, verdicts, views
+from depthlab.train.callbacks import Callback, TrainState
+
+RECORD_EVERY_S = 0.04  # record (and publish) at most ~25 steps a second
+METRICS_EVERY_S = 0.25  # train/test loss and accuracy, decision boundary
+VERDICTS_EVERY_S = 1.0  # the doctor's checks
+WINDOW = 300  # records per watch window
+MIN_RECORDS_FOR_VERDICTS = 5
+ACTIVE = ("starting", "running", "paused")
+
+
+@lru_cache(maxsize=8)
+def _cached_data(name: str, data_items: tuple, seed: int, user_data: settings.UserData | None):
+    from depthlab.data import load_dataset
+
+    if name == settings.USER_DATA:
+        return user_data.load(seed)
+    return load_dataset(name, seed=seed, **dict(data_items))
+
+
+def load_data(setup: settings.Setup, seed: int):
+    """The setup's data set (cached: compare mode and restarts reuse the same tensors; training never writes
+    them)."""
+    return _cached_data(setup.data, tuple(sorted(setup.data_kw.items())), seed, setup.user_data)
+
+
+class Job(Callback):
+    """A training run the page drives: play / pause / step / stop, updates via ``subscribe``."""
+
+    def __init__(self, job_id: str, setup: settings.Setup, paused: bool = False):
+        self.id, self.setup = job_id, setup
+        self.config = settings.train_config(setup)
+        self.data = load_data(setup, self.config.seed)
+        self.model_config = settings.model_config(setup, self.data)  # validates the model's keys now
+        self.status, self.reason = "starting", ""
+        self.viewers = 0
+        self.seq, self.message = 0, "{}"
+        self.model: torch.nn.Module | None = None
+        self.watch: Watch | None = None
+        self._paused, self._credits = paused, 0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._finished = False
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+        self._parts: dict[str, str] = {
+            "layers": "null",
+            "metrics": "null",
+            "boundary": "null",
+            "verdicts": "[]",
+        }
+        self._clock = {"record": 0.0, "metrics": 0.0, "verdicts": 0.0, "rate": time.perf_counter()}
+        self._rate_step, self._steps_per_s, self._records, self._step = 0, 0.0, 0, 0
+        self._recording = True
+        self._timing = {"train_ms": 0.0, "stats_ms": 0.0, "views_ms": 0.0, "json_ms": 0.0}
+        self._step_end = time.perf_counter()
+        self.points = views.points_view(self.data)
+        model_keys = set(cfg.field_types(type(self.model_config))) - {"input_shape", "num_classes"}
+        self._remedy_keys = model_keys | set(cfg.field_types(type(self.config)))
+        self.thread = threading.Thread(target=self._run, name=f"depthlab-play-{job_id}", daemon=True)
+
+    # -- the outside: control, subscribe, requests -----------------------------------------------------------
+    def start(self) -> None:
+        self.thread.start()
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    def control(self, action: str) -> None:
+        """``play``, ``pause``, ``step`` (one step, then paused) or ``stop``."""
+        if action == "play":
+            self._paused = False
+        elif action == "pause":
+            self._paused = True
+        elif action == "step":
+            self._paused, self._credits = True, self._credits + 1
+        elif action == "stop":
+            self.stop("stopped from the page")
+        else:
+            raise DepthlabError(f"unknown action {action!r} (valid: pause, play, step, stop)")
+        self._wake.set()
+
+    def stop(self, reason: str) -> None:
+        if not self._stop.is_set():
+            self.reason = reason
+        self._stop.set()
+        self._wake.set()
+
+    def subscribe(self, notify: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners.append(notify)
+
+    def unsubscribe(self, notify: Callable[[], None]) -> None:
+        with self._lock:
+            if notify in self._listeners:
+                self._listeners.remove(notify)
+
+    def call(self, fn: Callable[[Job], Any], timeout: float = 30.0) -> Any:
+        """Run ``fn(job)`` on the training thread between two steps (a consistent model), and return its value."""
+        future: Future = Future()
+        with self._lock:
+            finished = self._finished
+            if not finished:
+                self._requests.put((fn, future))
+        if finished:  # no training thread any more: nothing else touches the model
+            self._execute(fn, future)
+        else:
+            self._wake.set()
+        return future.result(timeout)
+
+    def _serve_requests(self) -> None:
+        while True:
+            try:
+                fn, future = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            self._execute(fn, future)
+
+    def _execute(self, fn, future: Future) -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn(self))
+        except Exception as err:  # handed to the caller, who reports it
+            future.set_exception(err)
+
+    # -- the worker thread -----------------------------------------------------------------------------------
+    def _run(self) -> None:
+        from depthlab.models import create_model
+        from depthlab.train import fit
+
+        try:
+            torch.manual_seed(self.config.seed)  # the model's init follows the run's seed, as in the CLI
+            kwargs = self.data.model_kwargs() | self.setup.model_kw
+            self.model = create_model(self.setup.model, **kwargs)
+            history = fit(self.model, self.data, self.config, callbacks=[self])
+            stopped = self._stop.is_set()
+            final = "stopped" if stopped else ("diverged" if history.status == "diverged" else "done")
+            self._finish(final, self.reason if stopped else f"{history.steps} steps")
+        except DepthlabError as err:
+            self._finish("error", str(err))
+        except Exception as err:  # shown in the page as one line; the server goes on
+            self._finish("error", f"{type(err).__name__}: {err}")
+
+    def _finish(self, status: str, reason: str) -> None:
+        self.status, self.reason = status, reason
+        if self.watch is not None and self.model is not None:
+            self._update_verdicts()
+        self._emit()
+        with self._lock:
+            self._finished = True
+        self._serve_requests()
+
+    # -- fit callbacks ---------------------------------------------------------------------------------------
+    def on_train_start(self, state: TrainState) -> None:
+        self.data = state.data  # on the training device
+        self.watch = Watch(state.model)
+        self.watch.on_train_start(state)
+        self.status = "paused" if self._paused else "running"
+        self._hold(state)
+
+    def on_backward(self, state: TrainState) -> None:
+        self.watch.on_backward(state)
+
+    def on_step(self, state: TrainState) -> None:
+        ended = time.perf_counter()
+        self._step = state.step
+        self.watch.on_step(state)
+        if self._recording:
+            self._timing["train_ms"] = 1000 * (ended - self._step_end)
+            self._publish(state, time.time())
+        self._serve_requests()
+        if self._stop.is_set():
+            state.stop = True
+            return
+        forced = self._hold(state)
+        self._plan_next(state, forced)
+        self._step_end = time.perf_counter()
+
+    def on_train_end(self, state: TrainState) -> None:
+        self.watch.on_train_end(state)
+
+    # -- pacing ----------------------------------------------------------------------------------------------
+    def _hold(self, state: TrainState) -> bool:
+        """Wait while paused; True when a single step was requested (that step is recorded)."""
+        if self._paused and not self._stop.is_set():
+            self.status = "paused"
+            self._emit()
+        while self._paused and not self._stop.is_set():
+            if self._credits > 0:
+                self._credits -= 1
+                return True
+            self._wake.wait(0.1)
+            self._wake.clear()
+            self._serve_requests()
+        if self._stop.is_set():
+            state.stop = True
+        elif self.status != "running":
+            self.status = "running"
+            self._clock["rate"], self._rate_step = time.perf_counter(), state.step
+        return False
+
+    def _plan_next(self, state: TrainState, forced: bool) -> None:
+        """Record the next step when it is time (or forced); start a fresh watch every WINDOW records."""
+        now = time.perf_counter()
+        want = forced or now - self._clock["record"] >= RECORD_EVERY_S
+        if want and self._records >= WINDOW:
+            self.watch.detach()
+            self.watch = Watch(state.model)
+            self.watch.step_count = state.step
+            self.watch.on_train_start(state)
+            self._records = 0
+        elif want:
+            self.watch.attach()
+        else:
+            self.watch.detach()
+        self._recording = want
+        if want:
+            self._clock["record"] = now
+
+    # -- what is published -----------------------------------------------------------------------------------
+    def _publish(self, state: TrainState, stamp: float) -> None:
+        started = time.perf_counter()
+        rows = self.watch.rows
+        last = [r for r in rows[-len(self.watch.layers) :] if r["step"] == state.step - 1]
+        self._records += 1
+        self._parts["layers"] = json.dumps(views.layer_view(last, state.step), allow_nan=False)
+        self._loss = views.short(state.loss_value)
+        stats_done = time.perf_counter()
+        self._update_rate(state)
+        self._refresh_views(state, stats_done)
+        self._timing["stats_ms"] = 1000 * (stats_done - started)
+        self._emit(stamp)
+
+    def _update_rate(self, state: TrainState) -> None:
+        now = time.perf_counter()
+        if now - self._clock["rate"] >= 0.5:
+            self._steps_per_s = (state.step - self._rate_step) / (now - self._clock["rate"])
+            self._clock["rate"], self._rate_step = now, state.step
+
+    def _refresh_views(self, state: TrainState, now: float) -> None:
+        if now - self._clock["metrics"] >= METRICS_EVERY_S or self._paused:
+            metrics = views.metrics_view(state.model, self.data, state.step)
+            self._parts["metrics"] = json.dumps(metrics, allow_nan=False)
+            board = views.boundary_view(state.model, self.data, state.step)
+            self._parts["boundary"] = json.dumps(board, allow_nan=False)
+            self._clock["metrics"] = now
+        if now - self._clock["verdicts"] >= VERDICTS_EVERY_S or self._paused:
+            self._update_verdicts()
+            self._clock["verdicts"] = now
+        self._timing["views_ms"] = 1000 * (time.perf_counter() - now)
+
+    def _update_verdicts(self) -> None:
+        if len(self.watch.rows) < MIN_RECORDS_FOR_VERDICTS * len(self.watch.layers):
+            return  # a fresh window: keep the last verdicts until this one has a few records
+        model_config = cfg.as_dict(self.model_config)
+        current = model_config | cfg.as_dict(self.config)
+        found = verdicts.live_verdicts(self.watch, model_config, current, self._remedy_keys)
+        self._parts["verdicts"] = json.dumps(found, allow_nan=False)
+
+    def _emit(self, stamp: float | None = None) -> None:
+        """Compose the update from its parts and wake the listeners (the newest update replaces the last)."""
+        started = time.perf_counter()
+        head = {
+            "job": self.id,
+            "seq": self.seq + 1,
+            "t": round(1000 * (stamp or time.time()), 1),
+            "step": self._step,
+            "status": self.status,
+            "reason": self.reason,
+            "steps_per_s": round(self._steps_per_s, 1),
+            "loss": getattr(self, "_loss", None),
+            "timing": {k: round(v, 2) for k, v in self._timing.items()},
+        }
+        parts = ",".join(f'"{k}":{v}' for k, v in self._parts.items())
+        message = json.dumps(head)[:-1] + "," + parts + "}"
+        self._timing["json_ms"] = 1000 * (time.perf_counter() - started)
+        self.message, self.seq = message, self.seq + 1
+        with self._lock:
+            listeners = list(self._listeners)
+        for notify in listeners:
+            notify()
+
+    # -- exports (run on the training thread through ``call``) -------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        """What the page needs once per job: the setup, its command line, the 2-D points."""
+        return {
+            "id": self.id,
+            "model": self.setup.model,
+            "data": self.setup.data,
+            "values": self.setup.values,
+            "command": self.setup.command(),
+            "status": self.status,
+            "reason": self.reason,
+            "points": self.points,
+        }
