@@ -2,6 +2,8 @@
 
 Each function takes a list of row dicts (``watch(...).rows``, ``linear_probes(...)``) and either ``path``
 (a PNG is written and its path returned) or ``ax`` (drawn into, returned), so reports can compose them.
+Figures are built as ``matplotlib.figure.Figure`` objects, never through pyplot, so importing or calling this
+module leaves the user's backend (a notebook's, say) as it was.
 
 Unlike the often-copied ``plot_grad_flow`` snippet, the x axis is the layer's index along the longest path
 (not the order of ``named_parameters()``, which is definition order), the y axis is the L2 norm of each weight
@@ -11,37 +13,35 @@ logarithmic, so a gradient that shrinks 10x per layer shows as a straight slope 
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
-import matplotlib
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.cm import ScalarMappable  # noqa: E402
-from matplotlib.colors import LogNorm, Normalize  # noqa: E402
-
-from depthlab.errors import DepthlabError  # noqa: E402
+from depthlab import atomic
+from depthlab.errors import DepthlabError
 
 
 def _axes(ax: Axes | None):
+    """The caller's Axes, or one on a new Figure that no backend (and no pyplot state) knows of."""
     if ax is not None:
         return ax.figure, ax
-    fig, new_ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    return fig, new_ax
+    fig = Figure(figsize=(6.4, 4.0), dpi=120)
+    return fig, fig.add_subplot()
 
 
-def _finish(fig, ax: Axes, path: str | Path | None, own: bool):
+def _finish(fig, ax: Axes, path: str | Path | None):
     if path is None:
         return ax
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path)
-    if own:
-        plt.close(fig)
-    return path
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return atomic.write_bytes(path, buffer.getvalue())
 
 
 def _series(rows: list[dict], column: str) -> dict[int, list[tuple[float, float]]]:
@@ -69,7 +69,7 @@ def layer_lines(
     """``column`` against the layer's index along the depth, one line per recorded step (light = early)."""
     fig, ax_ = _axes(ax)
     series = _series(rows, column)
-    cmap = plt.get_cmap("viridis")
+    cmap = colormaps["viridis"]
     for i, (step, points) in enumerate(series.items()):
         if log:
             points = [(x, y) for x, y in points if y > 0]
@@ -88,7 +88,7 @@ def layer_lines(
         steps = list(series)
         mappable = ScalarMappable(Normalize(steps[0], steps[-1]), cmap)
         fig.colorbar(mappable, ax=ax_, label="step")
-    return _finish(fig, ax_, path, ax is None)
+    return _finish(fig, ax_, path)
 
 
 def gradient_flow(
@@ -146,7 +146,7 @@ def heatmap(
     ax_.set_ylabel("step")
     ax_.set_title(title or f"{column} (log color)")
     fig.colorbar(image, ax=ax_)
-    return _finish(fig, ax_, path, ax is None)
+    return _finish(fig, ax_, path)
 
 
 def probe_accuracy(
@@ -173,4 +173,4 @@ def probe_accuracy(
     ax_.set_ylabel("test accuracy")
     ax_.set_title(title or "linear probe accuracy by layer")
     ax_.legend(fontsize="small")
-    return _finish(fig, ax_, path, ax is None)
+    return _finish(fig, ax_, path)

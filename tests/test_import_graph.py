@@ -1,0 +1,114 @@
+"""The package layering holds: no import cycle anywhere in depthlab, and models/ depends on nothing above it.
+
+The graph is read from the source (``ast``), so it sees every import a module can run: top-level ones and
+the lazy ones inside functions (a cycle dodged by importing inside a function is still a cycle). Imports
+under ``if TYPE_CHECKING:`` never run and are left out.
+"""
+
+import ast
+from pathlib import Path
+
+import depthlab
+
+SOURCE = Path(depthlab.__file__).parent
+ABOVE_MODELS = ("train", "study", "diagnose", "cli", "play", "advise", "deploy")
+
+
+def module_name(path: Path) -> str:
+    parts = ("depthlab", *path.relative_to(SOURCE).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in SOURCE.rglob("*.py")}
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    )
+
+
+def _import_nodes(node: ast.AST):
+    for child in ast.iter_child_nodes(node):
+        if _is_type_checking(child):
+            continue
+        if isinstance(child, (ast.Import, ast.ImportFrom)):
+            yield child
+        yield from _import_nodes(child)
+
+
+def imports_of(name: str) -> set[str]:
+    """The depthlab modules ``name`` imports (``from P import m`` is module P.m when that is a module)."""
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in _import_nodes(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+            continue
+        base = node.module or ""
+        if node.level:  # relative: from .x import y
+            anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+            base = ".".join([*anchor, base] if base else anchor)
+        for alias in node.names:
+            found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base)
+    return {m for m in found if m in MODULES and m != name}
+
+
+GRAPH = {name: imports_of(name) for name in MODULES}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a path ``[a, b, ..., a]``, or None (depth-first search with colours)."""
+    state: dict[str, str] = {}  # "open" while on the stack, "done" after
+
+    def visit(node: str, stack: list[str]) -> list[str] | None:
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt) :] + [nxt]
+            if nxt not in state and (cycle := visit(nxt, stack)):
+                return cycle
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start, [])):
+            return cycle
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle_and_only_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_the_graph_sees_lazy_imports_and_skips_type_checking_ones():
+    # the CLI imports its library code inside the commands; reparam names the blocks only for type hints
+    assert "depthlab.deploy" in GRAPH["depthlab.cli.parnet"]
+    assert "depthlab.models.parnet_blocks" not in GRAPH["depthlab.models.reparam"]
+    assert "depthlab.models.reparam" in GRAPH["depthlab.models.parnet_blocks"]
+
+
+def test_no_import_cycle():
+    assert find_cycle(GRAPH) is None
+
+
+def above_models(module: str) -> bool:
+    return module.split(".")[1:2] in [[package] for package in ABOVE_MODELS]
+
+
+def test_models_import_nothing_above_them():
+    assert above_models("depthlab.train.checkpoint") and not above_models("depthlab.errors")
+    reaching_up = {
+        (name, imported)
+        for name, imported_set in GRAPH.items()
+        if name.startswith("depthlab.models")
+        for imported in imported_set
+        if above_models(imported)
+    }
+    assert reaching_up == set()
