@@ -3,6 +3,10 @@
 Each entry pairs a dataclass of options with a loader ``(options, seed) -> Dataset``, so a data set is fully
 described by ``(name, options dict, seed)`` and a study grid can list it as plain values. The same loader can
 be registered under several names with different defaults (``mnist1d`` and ``mnist1d_shuffled``).
+
+A name that is not registered but is a path (a CSV / TSV / Parquet / .npz / .npy file or an image folder)
+resolves to an entry for that file (``depthlab.data.user``), so every caller of the registry takes paths too;
+``load_dataset`` also takes data given in Python: ``(X, y)``, a torch Dataset, a Hugging Face dataset.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 
 from depthlab import config as cfg
 from depthlab.data.dataset import Dataset
+from depthlab.errors import DepthlabError, unknown
 from depthlab.registry import Registry
 
 Loader = Callable[[Any, int], Dataset]
@@ -26,7 +31,30 @@ class DatasetEntry:
     layout: str = "any"  # "image": examples are (C, H, W), what an image-only model (ParNet) can take
 
 
-DATASETS: Registry[DatasetEntry] = Registry("dataset")
+class DatasetRegistry(Registry[DatasetEntry]):
+    """The registry, plus paths: ``get("my.csv")`` is the entry of that file (see ``depthlab.data.user``)."""
+
+    def get(self, name: str) -> DatasetEntry:
+        from depthlab.data.sources import looks_like_path
+
+        if name not in self._items and looks_like_path(name):
+            from depthlab.data.user import entry_for
+
+            return entry_for(name)
+        if name not in self._items:
+            listed = str(unknown(self.kind, name, self._items)).rstrip(")")
+            raise DepthlabError(
+                f"{listed}; or a path to a .csv/.tsv/.parquet/.npz/.npy file or image folder)"
+            )
+        return super().get(name)
+
+    def __contains__(self, name: object) -> bool:
+        from depthlab.data.sources import looks_like_path
+
+        return super().__contains__(name) or looks_like_path(name)
+
+
+DATASETS = DatasetRegistry("dataset")
 
 
 def register_dataset(
@@ -48,8 +76,27 @@ def dataset_options(name: str, **opts: Any):
     return cfg.build(entry.options_cls, opts, **entry.defaults)
 
 
-def load_dataset(name: str, seed: int = 0, **opts: Any) -> Dataset:
-    """Load data set ``name`` as tensors; the same name, options and seed give identical tensors."""
+def load_dataset(
+    name: Any,
+    seed: int = 0,
+    *,
+    target: str | None = None,
+    task: str | None = None,
+    impute: str | None = None,
+    **opts: Any,
+) -> Dataset:
+    """Load a data set as tensors: a registered name, a path, or ``(X, y)`` / a torch or Hugging Face dataset.
+
+    ``target``, ``task`` and ``impute`` apply to a user's own data (docs/data.md); the same name, options and
+    seed give identical tensors.
+    """
+    own = {k: v for k, v in (("target", target), ("task", task), ("impute", impute)) if v is not None}
+    opts = {**opts, **own}
+    from depthlab.data.user import is_data_object, load_object
+
+    if is_data_object(name):
+        return load_object(name, seed=cfg.coerce("seed", seed, int), **opts)
+    name = str(name)
     entry = DATASETS.get(name)
     options = cfg.build(entry.options_cls, opts, **entry.defaults)
     seed = cfg.coerce("seed", seed, int)

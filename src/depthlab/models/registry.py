@@ -2,6 +2,9 @@
 
 Each entry pairs a dataclass config (first fields ``depth`` and ``width``) with the class it builds, so a
 model is fully described by ``(name, config dict)`` and a study grid is a list of dicts.
+
+A name may also be a builder in the user's code, ``path/to/file.py:build`` or ``package.module:build``
+(``depthlab.models.builder``), and ``@register_model`` on a builder function registers it timm-style.
 """
 
 from __future__ import annotations
@@ -21,16 +24,38 @@ class ModelEntry:
     config_cls: type
     build: Callable[[Any], nn.Module]
     defaults: dict[str, Any]
+    ignores: tuple[str, ...] = ()  # keys every caller passes (input_shape, num_classes) a builder may lack
+    source: Callable | None = None  # a user's builder function (its file is what studies key runs on)
 
 
-MODELS: Registry[ModelEntry] = Registry("model")
+class ModelRegistry(Registry[ModelEntry]):
+    """The registry, plus builder references: ``get("nets.py:build")`` imports that builder."""
+
+    def get(self, name: str) -> ModelEntry:
+        from depthlab.models.builder import entry_for, is_reference
+
+        return entry_for(name) if name not in self._items and is_reference(name) else super().get(name)
 
 
-def register_model(name: str, config_cls: type, **defaults: Any):
-    """Decorator: register a model class (or a factory taking the config) under ``name`` with defaults."""
+MODELS = ModelRegistry("model")
+
+
+def register_model(name: str | Callable | None = None, config_cls: type | None = None, **defaults: Any):
+    """Decorator: register a model class (or a factory taking the config) under ``name`` with defaults.
+
+    timm-style, ``@register_model`` (or ``@register_model("name")``) on a builder ``build(depth, **kwargs)``
+    registers it under the function's name: its signature is its config (see ``depthlab.models.builder``).
+    """
+    if callable(name):
+        return register_model()(name)
 
     def decorator(build: Callable[[Any], nn.Module]):
-        MODELS.register(name, ModelEntry(config_cls, build, defaults))
+        if config_cls is None:
+            from depthlab.models.builder import entry_for_function
+
+            MODELS.register(name or build.__name__, entry_for_function(build, name or build.__name__))
+        else:
+            MODELS.register(name, ModelEntry(config_cls, build, defaults))
         return build
 
     return decorator
@@ -38,13 +63,19 @@ def register_model(name: str, config_cls: type, **defaults: Any):
 
 def model_config(name: str, **overrides: Any):
     """The resolved config of model ``name`` with ``overrides`` (strings are coerced by field type)."""
-    entry = MODELS.get(name)
-    return cfg.build(entry.config_cls, overrides, **entry.defaults)
+    return _config(MODELS.get(name), overrides)
+
+
+def _config(entry: ModelEntry, overrides: dict[str, Any]):
+    kept = {k: v for k, v in overrides.items() if k not in entry.ignores}
+    return cfg.build(entry.config_cls, kept, **entry.defaults)
 
 
 def create_model(name: str, **overrides: Any) -> nn.Module:
-    """Build model ``name``; unknown names, keys and bad values raise DepthlabError."""
-    return MODELS.get(name).build(model_config(name, **overrides))
+    """Build model ``name`` (or a builder ``file.py:fn`` / ``pkg.module:fn``); bad names, keys and values
+    raise DepthlabError."""
+    entry = MODELS.get(name)
+    return entry.build(_config(entry, overrides))
 
 
 def list_models(pattern: str = "*") -> list[str]:

@@ -1,0 +1,115 @@
+"""Table columns to features: numbers standardized, strings one-hot, statistics from the training rows only.
+
+Fitting on the training split alone keeps the validation and test rows unseen (no leakage of their means or
+categories). A category absent from the training rows encodes as all zeros; only the ``max_categories`` most
+frequent training categories get a column (the rest share the all-zero code). A column that is unique per row
+and not a float (an identifier) carries no signal to learn and is dropped with a note. Missing values are an
+error naming each column and its count unless ``impute`` says what to do: ``mean`` / ``median`` fill numbers
+(strings get the most frequent training value), ``drop`` drops the rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from depthlab.errors import DepthlabError
+
+MIN_ROWS_FOR_ID = 10  # below this, a column of distinct values is as likely a feature as an identifier
+
+
+@dataclass
+class Column:
+    """How one column becomes features: ``numeric`` (one standardized column) or ``categorical`` (one-hot)."""
+
+    name: str
+    kind: str
+    fill: Any = None
+    mean: float = 0.0
+    std: float = 1.0
+    categories: list[Any] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        if self.kind == "numeric":
+            return {"kind": "standardized", "mean": self.mean, "std": self.std}
+        return {"kind": "one-hot", "categories": [str(c) for c in self.categories]}
+
+
+def is_categorical(values: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(values) or isinstance(values.dtype, pd.CategoricalDtype)
+
+
+def id_like(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Columns that are unique per row and not floats: identifiers, not features."""
+    if len(frame) < MIN_ROWS_FOR_ID:
+        return []
+    return [
+        c
+        for c in columns
+        if not pd.api.types.is_float_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+        and frame[c].nunique(dropna=True) == len(frame)
+    ]
+
+
+def missing_counts(frame: pd.DataFrame, columns: list[str]) -> dict[str, int]:
+    """Missing values per column (only columns that have some)."""
+    counts = frame[columns].isna().sum()
+    return {c: int(n) for c, n in counts.items() if n}
+
+
+def check_missing(counts: dict[str, int], impute: str | None) -> None:
+    """Without ``impute``, any missing value is an error naming the columns and counts."""
+    if counts and impute is None:
+        listed = ", ".join(f"{c!r} ({n})" for c, n in counts.items())
+        raise DepthlabError(
+            f"missing values in {len(counts)} column{'s' * (len(counts) != 1)}: {listed}; "
+            "pass impute=mean, impute=median or impute=drop (--impute)"
+        )
+
+
+def fit_column(values: pd.Series, impute: str | None, max_categories: int) -> Column:
+    """A column's encoding fitted on its training values."""
+    if is_categorical(values):
+        present = values.dropna()
+        counts = present.value_counts(sort=False)
+        ranked = sorted(counts.index.tolist(), key=lambda v: (-counts[v], str(v)))
+        fill = ranked[0] if ranked else None
+        return Column(
+            str(values.name), "categorical", fill, categories=sorted(ranked[:max_categories], key=str)
+        )
+    numbers = values.astype(np.float64)
+    fill = None if impute is None else float(numbers.median() if impute == "median" else numbers.mean())
+    filled = numbers.fillna(fill) if fill is not None else numbers
+    std = float(filled.std(ddof=0))
+    return Column(str(values.name), "numeric", fill, float(filled.mean()), std if std > 0 else 1.0)
+
+
+def transform(frame: pd.DataFrame, columns: list[Column]) -> np.ndarray:
+    """(rows, features) float32 from fitted columns, in column order."""
+    blocks = []
+    for col in columns:
+        values = frame[col.name]
+        if col.fill is not None:
+            values = values.fillna(col.fill)
+        if col.kind == "numeric":
+            blocks.append(((values.astype(np.float64) - col.mean) / col.std).to_numpy()[:, None])
+        else:
+            codes = pd.Categorical(values, categories=col.categories).codes  # -1: unseen in training
+            onehot = np.zeros((len(values), len(col.categories)))
+            rows = np.nonzero(codes >= 0)[0]
+            onehot[rows, codes[rows]] = 1.0
+            blocks.append(onehot)
+    return np.concatenate(blocks, axis=1).astype(np.float32)
+
+
+def feature_names(columns: list[Column]) -> list[str]:
+    """One name per feature: the column, or ``column=category`` for one-hot features."""
+    return [
+        name
+        for col in columns
+        for name in ([col.name] if col.kind == "numeric" else [f"{col.name}={c}" for c in col.categories])
+    ]
