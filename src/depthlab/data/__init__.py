@@ -2,6 +2,8 @@
 
 ``load_dataset(name, seed=0, **opts)`` returns a :class:`Dataset`; ``list_datasets(pattern)`` lists the names;
 ``fetch(name)`` downloads a file-based set; ``image_folder_loader(root)`` streams folders too big for memory.
+A user's own data: ``load_dataset("my.csv", target="y")`` (CSV/TSV/Parquet/.npz/.npy/image folder),
+``from_arrays(X, y)``, ``from_torch(dataset)``, ``from_hf(dataset)``; ``describe(meta)`` says what was done.
 """
 
 # ``augment`` stays the module (augment.augment(x, options, generator)); the others register data sets
@@ -16,12 +18,16 @@ from depthlab.data import (  # noqa: F401
     synthetic,
     toys2d,  # circle, xor2d, gauss, spiral2d
 )
+from depthlab.data.arrays import from_arrays
 from depthlab.data.augment import AugmentOptions, device_generator
 from depthlab.data.cache import cache_dir
 from depthlab.data.dataset import Dataset
+from depthlab.data.describe import describe
 from depthlab.data.download import fetch
+from depthlab.data.hf import from_hf
 from depthlab.data.registry import DATASETS, dataset_options, list_datasets, load_dataset, register_dataset
 from depthlab.data.streaming import image_folder_loader
+from depthlab.data.torch_data import from_torch, torch_loader
 
 __all__ = [
     "DATASETS",
@@ -30,10 +36,15 @@ __all__ = [
     "augment",
     "cache_dir",
     "dataset_options",
+    "describe",
     "device_generator",
     "fetch",
+    "from_arrays",
+    "from_hf",
+    "from_torch",
     "image_folder_loader",
     "list_datasets",
     "load_dataset",
     "register_dataset",
+    "torch_loader",
 ]
