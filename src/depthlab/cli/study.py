@@ -20,6 +20,7 @@ def study(
     ),
     backend: str = typer.Option("local", "--backend", help="local | ray"),
     address: str = typer.Option(None, "--ray-address", help="Ray cluster address (default: a local one)"),
+    device: str = typer.Option(None, "--device", help="auto | cpu | cuda: where runs train (default auto)"),
     out: str = typer.Option("runs/study", "--out", help="results directory (SQLite, report, PNGs, CSV)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress display"),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="rerun runs that raised before"),
@@ -40,7 +41,7 @@ def study(
     if report_only:
         from depthlab.study.report import write_report
 
-        html = write_report(suite.plan(names, size, data), out, size=size, data=data)
+        html = write_report(suite.plan(names, size, data, device), out, size=size, data=data)
     else:
         workers = workers or suite.default_workers()
         summary, html = suite.run_suite(
@@ -53,6 +54,7 @@ def study(
             address=address,
             quiet=quiet,
             retry_failed=retry_failed,
+            device=device,
         )
         counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items())) or "nothing new"
         if not quiet:

@@ -51,10 +51,15 @@ def data_for(study: Study, data: str | None) -> tuple[str, str, bool]:
     return data, "", True
 
 
-def plan(names: list[str] | None = None, size: str = "quick", data: str | None = None) -> list[Plan]:
-    """The specs of every chosen study (all presets when ``names`` is empty)."""
+def plan(
+    names: list[str] | None = None, size: str = "quick", data: str | None = None, device: str | None = None
+) -> list[Plan]:
+    """The specs of every chosen study (all presets when ``names`` is empty), trained on ``device`` when given
+    (``cpu`` | ``cuda``; the default ``auto`` leaves the specs, and so their stored runs, as they are)."""
     if size not in SIZES:
         raise unknown("study size", size, SIZES)
+    if device is not None and device not in DEVICES:
+        raise unknown("device", device, DEVICES)
     if data is not None:
         from depthlab.data.registry import DATASETS
 
@@ -63,7 +68,7 @@ def plan(names: list[str] | None = None, size: str = "quick", data: str | None =
     for name in names or list_studies():
         study = get_study(name)
         chosen, note, applies = data_for(study, data)
-        plans.append(Plan(study, chosen, note, study.grid(size, chosen), applies))
+        plans.append(Plan(study, chosen, note, on_device(study.grid(size, chosen), device), applies))
     _validate(plans)
     return plans
 
@@ -77,13 +82,38 @@ def _validate(plans: list[Plan]) -> None:
         validate(spec)
 
 
-def command(names: list[str] | None, size: str, data: str | None, out: str | Path) -> str:
+DEVICES = ("auto", "cpu", "cuda")
+FIT_TASKS = ("train", "transfer")  # the tasks that train with fit (and so take a device)
+
+
+def on_device(specs: list[dict[str, Any]], device: str | None) -> list[dict[str, Any]]:
+    """The specs with ``train.device`` set (a run on another device is another run: its hash differs)."""
+    if device in (None, "auto"):
+        return specs
+    return [
+        {**s, "train": {**(s.get("train") or {}), "device": device}}
+        if s.get("task", "train") in FIT_TASKS
+        else s
+        for s in specs
+    ]
+
+
+def device_of(plans: list[Plan]) -> str | None:
+    """The device the plans' specs name (None: each run's default, auto)."""
+    devices = {(s.get("train") or {}).get("device") for p in plans for s in p.specs}
+    return next((d for d in devices if d), None)
+
+
+def command(
+    names: list[str] | None, size: str, data: str | None, out: str | Path, device: str | None = None
+) -> str:
     """The exact command line that reproduces a suite (or one study of it)."""
     words = ["depthlab", "study", *(names or []), f"--{size}"]
     words += ["--data", data] if data else []
+    words += ["--device", device] if device else []
     return shlex.join([*words, "--out", str(out)])
 
 
 def reproduce(p: Plan, size: str, out: str | Path) -> str:
     """The command that reruns one planned study (``--data`` only where it applies)."""
-    return command([p.study.name], size, p.data if p.data_applies else None, out)
+    return command([p.study.name], size, p.data if p.data_applies else None, out, device_of([p]))

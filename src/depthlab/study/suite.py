@@ -46,10 +46,11 @@ def run_suite(
     quiet: bool = False,
     retry_failed: bool = False,
     run_fn: RunFn | None = None,
+    device: str | None = None,
 ) -> tuple[RunSummary, Path]:
     """Run the chosen studies (resuming what is stored in ``out``) and write the report; returns (summary,
     html)."""
-    plans = plan(names, size, data)
+    plans = plan(names, size, data, device)
     specs = [spec for p in plans for spec in p.specs]
     summary = execute(
         specs,

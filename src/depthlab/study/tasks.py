@@ -51,6 +51,7 @@ def train_once(model: torch.nn.Module, data: Dataset, spec: Mapping[str, Any]):
     """``fit`` with the spec's train overrides and seed; returns (history, seconds inside fit)."""
     start = time.perf_counter()
     history = fit(model, data, **{"quiet": True, **spec.get("train", {})}, seed=spec.get("seed", 0))
+    model.cpu()  # fit trained it on its device (a GPU with device=cuda); the measures read the CPU data set
     return history, time.perf_counter() - start
 
 
