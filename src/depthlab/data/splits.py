@@ -6,11 +6,12 @@ import torch
 
 from depthlab.data.dataset import Dataset
 from depthlab.errors import DepthlabError
+from depthlab.seeds import derive_seed
 
 
 def generator(seed: int, salt: int = 0) -> torch.Generator:
     """A CPU generator for one purpose; ``salt`` keeps purposes (split, permutation, noise) independent."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + salt)
+    return torch.Generator().manual_seed(derive_seed(seed, salt))
 
 
 def held_out_counts(sizes: list[int], fraction: float) -> list[int]:

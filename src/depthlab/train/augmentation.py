@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 
 from depthlab.errors import DepthlabError, unknown
+from depthlab.seeds import AUGMENT_STREAM, derive_seed
 
 # name -> AugmentOptions fields (crop padding 4 and flip: He et al. 2016, arXiv 1512.03385, §4.2)
 AUGMENTS: dict[str, dict] = {
@@ -45,7 +46,7 @@ class EpochAugment:
         self.generator = ops.device_generator(seed, device)
 
     def start_epoch(self, epoch: int) -> None:
-        self.generator.manual_seed(self.seed * 1_000_003 + epoch + 7_777_777)
+        self.generator.manual_seed(derive_seed(self.seed, AUGMENT_STREAM + epoch))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.apply(x, self.options, self.generator)

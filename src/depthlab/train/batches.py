@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import torch
 
+from depthlab.seeds import derive_seed
+
 
 def steps_per_epoch(num_samples: int, batch_size: int, world_size: int = 1) -> int:
     """Batches per epoch; with several ranks the last partial global batch is dropped (ranks stay in step).
@@ -26,7 +28,7 @@ def steps_per_epoch(num_samples: int, batch_size: int, world_size: int = 1) -> i
 
 def epoch_permutation(num_samples: int, seed: int, epoch: int, device: torch.device) -> torch.Tensor:
     """The sample order of ``epoch`` (0-based): a function of the seed and the epoch only."""
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    generator = torch.Generator().manual_seed(derive_seed(seed, epoch))
     return torch.randperm(num_samples, generator=generator).to(device)
 
 
