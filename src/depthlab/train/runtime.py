@@ -25,6 +25,7 @@ class Distributed:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    in_group: bool = False  # a process group exists (torchrun, even with one process): DDP wraps the model
 
     @property
     def is_main(self) -> bool:
@@ -32,14 +33,26 @@ class Distributed:
 
 
 def distributed_context(device_pref: str = "auto") -> Distributed:
-    """Join the process group ``torchrun`` describes (NCCL on GPUs, gloo on CPU), or report one process."""
+    """Join the process group ``torchrun`` describes (NCCL on GPUs, gloo on CPU), or report one process.
+
+    ``torchrun --nproc_per_node=1`` joins a group of one, so the DDP and NCCL code paths run on a single GPU
+    as they do on eight. Each rank picks its GPU before NCCL starts: otherwise every rank's communicator (and
+    the barrier's) lands on GPU 0.
+    """
     if not dist.is_initialized():
-        if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        if not launched_by_torchrun():
             return Distributed()
         use_cuda = torch.cuda.is_available() and device_pref != "cpu"
+        if use_cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     local_rank = int(os.environ.get("LOCAL_RANK", dist.get_rank()))
-    return Distributed(dist.get_rank(), dist.get_world_size(), local_rank)
+    return Distributed(dist.get_rank(), dist.get_world_size(), local_rank, in_group=True)
+
+
+def launched_by_torchrun() -> bool:
+    """True in a process that torchrun started (it sets TORCHELASTIC_RUN_ID, also for one process)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 or "TORCHELASTIC_RUN_ID" in os.environ
 
 
 def resolve_device(name: str, where: Distributed) -> torch.device:
@@ -91,7 +104,7 @@ def wrap_for_training(
 ) -> nn.Module:
     """The module the training step calls: DDP across ranks, then ``torch.compile`` on CUDA."""
     wrapped = model
-    if where.world_size > 1:
+    if where.in_group:
         device_ids = [device.index] if device.type == "cuda" else None
         wrapped = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
     if config.compile and device.type == "cuda":
