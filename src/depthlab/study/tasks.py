@@ -1,8 +1,10 @@
 """The work behind one run spec: build the data and the model, train with ``depthlab.train.fit``, measure.
 
-Tasks (``spec["task"]``): ``train`` (the default) and ``transfer`` (pretrain on one half of the classes, then
-fine-tune on the other half with few labels; Yosinski et al. 2014, arXiv 1411.1792). Each returns ``{"status",
-"metrics", "history", "diagnostics", "fit_seconds"}``; the worker adds timings and environment.
+Tasks (``spec["task"]``): ``train`` (the default); ``transfer`` (pretrain on one half of the classes, then
+fine-tune on the other half with few labels; Yosinski et al. 2014, arXiv 1411.1792); ``construct`` (hand-set
+weights, no training); ``optimum`` (the best piecewise-linear fit); ``init`` (diagnostics of an untrained
+net); ``latency`` (interleaved timings of several shapes). Each returns ``{"status", "metrics", "history",
+"diagnostics", "fit_seconds"}``; the worker adds timings and environment.
 """
 
 from __future__ import annotations
@@ -70,15 +72,31 @@ def _cost(form: str) -> Measure:
     def measure_cost(model: torch.nn.Module, data: Dataset) -> Any:
         from depthlab.diagnose.measure import measure  # pulls in the profiler: only cost runs need it
 
-        return measure(model, data.input_shape, batch_size=64, form=form, repeats=10, warmup=3, train=False)
+        measured = deploy_form(model) if form == "deploy" else model
+        return measure(measured, data.input_shape, batch_size=64, repeats=10, warmup=3, train=False)
 
     return measure_cost
+
+
+def deploy_form(model: torch.nn.Module) -> torch.nn.Module:
+    """What one would ship: a copy with every re-parameterizable block fused (``reparameterize()``) and every
+    remaining conv + BatchNorm pair folded into one conv (``torch.fx``'s fuse), so that a ParNet and a ResNet
+    are both timed in their fastest inference form."""
+    from torch.fx.experimental.optimization import fuse
+
+    from depthlab.models.reparam import reparameterize_model
+
+    fused = reparameterize_model(model).eval()
+    try:
+        return fuse(fused)
+    except Exception:  # not traceable by torch.fx: the re-parameterized form is the deploy form
+        return fused
 
 
 # The one table of diagnostics, by the name a spec uses.
 DIAGNOSTICS: dict[str, Diagnostic] = {
     "grad_norms": Diagnostic(measures.layer_grad_norms, at_init=True),
-    "act_grad_norms": Diagnostic(measures.activation_grad_norms, at_init=True),
+    "act_grad_rms": Diagnostic(measures.activation_grad_norms, at_init=True),
     "probes": Diagnostic(measures.probe_accuracies, at_init=True),
     "pieces": Diagnostic(lambda model, data: measures.linear_pieces(model)),
     "response_std": Diagnostic(lambda model, data: measures.response_stds(model, data.x_test[:512])),
@@ -262,7 +280,69 @@ def optimum_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-TASKS = {"train": train_task, "transfer": transfer_task, "construct": construct_task, "optimum": optimum_task}
+def init_task(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Measure a freshly initialized model (no training): the diagnostics, stored under ``<name>_init``."""
+    data = dataset_for(spec)
+    model = build_model(spec, data)
+    wanted = spec.get("diagnostics", [])
+    diagnostics = {f"{name}_init": diagnostic(name).measure(model, data) for name in wanted}
+    metrics = {"params": sum(p.numel() for p in model.parameters()), "depth": int(getattr(model, "depth", 0))}
+    return {"status": "ok", "metrics": metrics, "history": {}, "diagnostics": diagnostics, "fit_seconds": 0.0}
+
+
+def latency_task(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Inference latency of several shapes of one model, timed in interleaved rounds in one process (so the
+    shapes' ratios are paired against the machine's drifting load); FLOPs and parameters of each.
+
+    ``spec["latency"]``: ``shapes`` (label -> model overrides), ``batch_size`` (default 1), ``rounds``
+    (default 5), ``min_run_time`` (seconds per timing, default 0.05; torch.utils.benchmark's adaptive
+    blocked timing, which handles warm-up and the thread count).
+    """
+    from torch.utils.benchmark import Timer
+
+    from depthlab.diagnose.measure import count_flops
+
+    data, options = dataset_for(spec), spec["latency"]
+    batch = options.get("batch_size", 1)
+    models = {
+        label: build_model({**spec, "model": {**spec["model"], **shape}}, data).eval()
+        for label, shape in options["shapes"].items()
+    }
+    x = torch.randn(batch, *data.input_shape)
+    times: dict[str, list[float]] = {label: [] for label in models}
+    with torch.no_grad():
+        for _ in range(options.get("rounds", 5)):
+            for label, model in models.items():
+                timer = Timer(
+                    "model(x)", globals={"model": model, "x": x}, num_threads=torch.get_num_threads()
+                )
+                run = timer.blocked_autorange(min_run_time=options.get("min_run_time", 0.05))
+                times[label].append(1e3 * run.median)
+    shapes = {
+        label: {
+            "latency_ms": times[label],
+            "flops": count_flops(model, x) / batch,
+            "params": sum(p.numel() for p in model.parameters()),
+        }
+        for label, model in models.items()
+    }
+    return {
+        "status": "ok",
+        "metrics": {},
+        "history": {},
+        "diagnostics": {"latency": shapes},
+        "fit_seconds": 0.0,
+    }
+
+
+TASKS = {
+    "train": train_task,
+    "transfer": transfer_task,
+    "construct": construct_task,
+    "optimum": optimum_task,
+    "init": init_task,
+    "latency": latency_task,
+}
 
 
 def validate(spec: Mapping[str, Any]) -> None:
