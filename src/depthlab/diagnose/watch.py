@@ -21,8 +21,14 @@ the optimizer step and ``zero_grad``. Three ways, in order of preference:
 1. ``fit(..., callbacks=[w])``: the engine calls ``on_backward`` at exactly that point and ``on_step`` after.
 2. ``watch(model, optimizer=opt)``: optimizer step pre/post hooks. ``GradScaler.step`` unscales before calling
    ``optimizer.step``, and DDP finishes its all-reduce inside backward, so the pre hook sees final gradients.
-3. Neither: call ``w.step()`` after ``loss.backward()`` and before ``optimizer.step()``; the update ratio of
-   that step is then measured at the next ``w.step()`` (or on exit).
+3. A plain loop (forward, backward, ``optimizer.step()``, nothing else): global optimizer step hooks
+   (``torch.optim.optimizer.register_optimizer_step_pre_hook``) end a step whenever an optimizer holding this
+   model's weights steps. A step taking a closure (LBFGS) runs backward inside it, so that step is read after.
+4. No torch optimizer (updates by hand): call ``w.step()`` after ``loss.backward()`` and before the update;
+   the update ratio of that step is then measured at the next ``w.step()`` (or on exit).
+
+When no step was seen at all, ``watch`` warns once (on exit, or when the table is read) how to fix it, rather
+than leave an empty table unexplained.
 
 Forward hooks exist only during recorded steps (attached when the previous step ends, removed once read), and
 only grad-enabled forwards are measured (an evaluation pass in between is ignored). Statistics stay on the
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from pathlib import Path
 
 import torch
@@ -99,13 +106,17 @@ class Watch:
         self._optimizer_handles: list = []
         self._active = False
         self._external_steps = False  # True when fit callbacks or optimizer hooks end each step
+        self._auto_steps = 0  # steps ended by the global optimizer hooks of a plain loop
+        self._warned = False
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def __enter__(self) -> Watch:
         self.attach()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None:
+            self._warned = True  # an error is on its way up: no warning on top of it
         self.detach()
 
     def attach(self) -> None:
@@ -119,20 +130,65 @@ class Watch:
                 self.optimizer.register_step_pre_hook(lambda *_: self._grads_ready()),
                 self.optimizer.register_step_post_hook(lambda *_: self._update_done()),
             ]
+        elif not self._external_steps:
+            self._hook_any_optimizer()
         self._schedule()
+
+    def _hook_any_optimizer(self) -> None:
+        """A plain loop: end a step at any ``optimizer.step()`` over this model's weights (global hooks)."""
+        from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+
+        mine = {id(p) for p in self.model.parameters()}
+
+        def owns(optimizer) -> bool:
+            return any(id(p) in mine for group in optimizer.param_groups for p in group["params"])
+
+        def closure(args, kwargs) -> bool:  # args[0] is the optimizer itself
+            return (len(args) > 1 and args[1] is not None) or kwargs.get("closure") is not None
+
+        def pre(optimizer, args, kwargs) -> None:
+            if owns(optimizer) and not closure(args, kwargs):
+                self._grads_ready()
+
+        def post(optimizer, args, kwargs) -> None:
+            if not owns(optimizer):
+                return
+            self._auto_steps += 1
+            if closure(args, kwargs):  # backward ran inside step(): gradients are readable only now
+                self._grads_ready()
+                self._snapshot = None  # the weights already moved: no update ratio for this step
+            self._update_done()
+
+        self._optimizer_handles = [
+            register_optimizer_step_pre_hook(pre),
+            register_optimizer_step_post_hook(post),
+        ]
+
+    def _remove_optimizer_hooks(self) -> None:
+        for handle in self._optimizer_handles:
+            handle.remove()
+        self._optimizer_handles = []
+
+    def _warn_if_empty(self) -> None:
+        if self._records or self._warned:
+            return
+        self._warned = True
+        warnings.warn(NOTHING_RECORDED.format(model=type(self.model).__name__), RuntimeWarning, stacklevel=3)
 
     def detach(self) -> None:
         """Stop watching: fill the last update ratio and remove every hook."""
         if not self._external_steps:
             self._fill_update()
         self._remove_forward_hooks()
-        for handle in self._optimizer_handles:
-            handle.remove()
-        self._optimizer_handles = []
+        self._remove_optimizer_hooks()
+        if self._active:
+            self._warn_if_empty()
         self._active = False
 
     # -- as a depthlab.train.fit callback --------------------------------------------------------------------
     def on_train_start(self, state) -> None:
+        if self.optimizer is None:
+            self._remove_optimizer_hooks()  # the engine's callbacks end the steps, not the global hooks
         self._external_steps = True
         self.attach()
 
@@ -150,10 +206,11 @@ class Watch:
     # -- a user's own loop -----------------------------------------------------------------------------------
     def step(self) -> None:
         """End a step in a loop without optimizer hooks: after ``backward()``, before ``optimizer.step()``."""
-        if self._external_steps:
+        if self._external_steps or self._auto_steps:
             raise DepthlabError(
                 "watch.step(): steps already end through the optimizer hooks or fit callbacks"
             )
+        self._remove_optimizer_hooks()  # the user ends steps by hand: the global hooks would count them twice
         self._fill_update()
         self._grads_ready()
         self._advance()
@@ -275,6 +332,8 @@ class Watch:
     @property
     def rows(self) -> list[dict]:
         """One dict per recorded step x layer (steps whose update is still pending show it as NaN)."""
+        if self._active:
+            self._warn_if_empty()
         ready = self._records if self._snapshot is None else self._records[:-1]
         if len(ready) > self._converted:
             self._convert(ready[self._converted :])
@@ -339,6 +398,13 @@ def write_csv(rows: list[dict], path: str | Path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+NOTHING_RECORDED = (
+    "watch recorded nothing: no optimizer.step() over the weights of {model} was seen (an optimizer that is "
+    "not a torch.optim.Optimizer, or updates by hand). Call w.step() after loss.backward() and before the "
+    "update, or pass watch(model, optimizer=opt), or fit(..., callbacks=[w])"
+)
 
 
 def watch(model: nn.Module, every: int = 1, optimizer: torch.optim.Optimizer | None = None) -> Watch:
