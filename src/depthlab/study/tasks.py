@@ -296,7 +296,7 @@ def latency_task(spec: Mapping[str, Any]) -> dict[str, Any]:
 
     ``spec["latency"]``: ``shapes`` (label -> model overrides), ``batch_size`` (default 1), ``rounds``
     (default 5), ``min_run_time`` (seconds per timing, default 0.05; torch.utils.benchmark's adaptive
-    blocked timing, which handles warm-up and the thread count).
+    blocked timing, which handles warm-up), on one thread.
     """
     from torch.utils.benchmark import Timer
 
@@ -313,9 +313,8 @@ def latency_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     with torch.no_grad():
         for _ in range(options.get("rounds", 5)):
             for label, model in models.items():
-                timer = Timer(
-                    "model(x)", globals={"model": model, "x": x}, num_threads=torch.get_num_threads()
-                )
+                # one thread: a batch of one cannot use more, and a second thread only adds scheduling noise
+                timer = Timer("model(x)", globals={"model": model, "x": x}, num_threads=1)
                 run = timer.blocked_autorange(min_run_time=options.get("min_run_time", 0.05))
                 times[label].append(1e3 * run.median)
     shapes = {
