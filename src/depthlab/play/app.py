@@ -3,7 +3,7 @@
 API (every request carries the token; see ``security.py``):
 
 - ``GET  /api/options``                     models and the keys each takes, data sets, layer names, caps
-- ``POST /api/validate``   ``{"settings"}``   ``{"command"}`` or 400 ``{"error"}`` (the CLI's one-line message)
+- ``POST /api/validate``   ``{"settings"}``   ``{"command"}``, or 400 ``{"error"}`` with the CLI's message
 - ``POST /api/jobs``       ``{"settings", "paused"}``  201 job info; 400 bad setting; 429 too many jobs
 - ``GET  /api/jobs`` / ``GET /api/jobs/{id}``  job infos
 - ``POST /api/jobs/{id}/control``  ``{"action": "play" | "pause" | "step" | "stop"}``

@@ -88,6 +88,7 @@ class Job(Callback):
         model_keys = set(cfg.field_types(type(self.model_config))) - {"input_shape", "num_classes"}
         self._remedy_keys = model_keys | set(cfg.field_types(type(self.config)))
         self.thread = threading.Thread(target=self._run, name=f"depthlab-play-{job_id}", daemon=True)
+        self._emit()  # the first update a page gets: status "starting"
 
     # -- the outside: control, subscribe, requests -----------------------------------------------------------
     def start(self) -> None:
@@ -127,7 +128,7 @@ class Job(Callback):
                 self._listeners.remove(notify)
 
     def call(self, fn: Callable[[Job], Any], timeout: float = 30.0) -> Any:
-        """Run ``fn(job)`` on the training thread between two steps (a consistent model), and return its value."""
+        """Run ``fn(job)`` on the training thread between two steps (a consistent model); its value."""
         future: Future = Future()
         with self._lock:
             finished = self._finished
@@ -312,7 +313,7 @@ class Job(Callback):
         for notify in listeners:
             notify()
 
-    # -- exports (run on the training thread through ``call``) -------------------------------------------------
+    # -- what the page reads once ----------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
         """What the page needs once per job: the setup, its command line, the 2-D points."""
         return {

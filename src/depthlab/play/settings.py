@@ -1,4 +1,4 @@
-"""What the page may ask for: one setup as ``key=value`` in the CLI's own names, validated by the CLI's classes.
+"""What the page may ask for: a setup as ``key=value`` in the CLI's own names, validated by the CLI's classes.
 
 A setup is ``model`` and ``data`` plus overrides that ``depthlab train`` would accept (``depth=30``,
 ``activation=sigmoid``, ``lr=0.01``...). They are routed to the model config, the TrainConfig and the data
@@ -158,7 +158,7 @@ def choices(user_data: UserData | None = None) -> dict[str, Any]:
     data = list(PLAY_DATA) + ([USER_DATA] if user_data else [])
     return {
         "models": {m: list(cfg.field_types(MODELS.get(m).config_cls)) for m in PLAY_MODELS},
-        "model_defaults": {m: _jsonable(MODELS.get(m).defaults) for m in PLAY_MODELS},
+        "model_defaults": {m: model_defaults(m) for m in PLAY_MODELS},
         "data": {
             d: list(cfg.field_types(DATASETS.get(d).options_cls)) if d != USER_DATA else [] for d in data
         },
@@ -174,11 +174,12 @@ def choices(user_data: UserData | None = None) -> dict[str, Any]:
     }
 
 
-def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+def model_defaults(model: str) -> dict[str, Any]:
+    """A model's default dials (the page's starting values when it switches to that model)."""
+    from depthlab.models import model_config as build_config
 
-
-def check_known(key: str, allowed: list[str]) -> None:
-    """An unknown key in a control request names the valid ones."""
-    if key not in allowed:
-        raise unknown("key", key, allowed)
+    values = cfg.as_dict(build_config(model))
+    values = {k: v for k, v in values.items() if k not in ("input_shape", "num_classes")}
+    if model == PAGE_DEFAULTS["model"]:
+        values |= {k: PAGE_DEFAULTS[k] for k in ("depth", "width")}
+    return values

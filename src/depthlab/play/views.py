@@ -112,6 +112,11 @@ def points_view(data) -> dict[str, Any] | None:
     """The 2-D training and test points (sent once per job)."""
     if data.input_shape != (2,):
         return None
-    train = [[short(a), short(b), int(c)] for (a, b), c in zip(data.x_train.tolist(), data.y_train.tolist())]
-    test = [[short(a), short(b), int(c)] for (a, b), c in zip(data.x_test.tolist(), data.y_test.tolist())]
-    return {"train": train, "test": test}
+    return {
+        split: _points(getattr(data, f"x_{split}"), getattr(data, f"y_{split}"))
+        for split in ("train", "test")
+    }
+
+
+def _points(x: torch.Tensor, y: torch.Tensor) -> list[list]:
+    return [[short(a), short(b), int(c)] for (a, b), c in zip(x.tolist(), y.tolist(), strict=True)]
