@@ -98,7 +98,8 @@ def transform(frame: pd.DataFrame, columns: list[Column]) -> np.ndarray:
         if col.kind == "numeric":
             blocks.append(((values.astype(np.float64) - col.mean) / col.std).to_numpy()[:, None])
         else:
-            codes = pd.Categorical(values, categories=col.categories).codes  # -1: unseen in training
+            known = values.where(values.isin(col.categories))  # unseen in training -> missing -> code -1
+            codes = pd.Categorical(known, categories=col.categories).codes
             onehot = np.zeros((len(values), len(col.categories)))
             rows = np.nonzero(codes >= 0)[0]
             onehot[rows, codes[rows]] = 1.0
