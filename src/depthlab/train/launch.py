@@ -35,6 +35,7 @@ class TrainedRun:
     model_config: Any
     data_name: str
     notes: list[str] = field(default_factory=list)
+    data_meta: dict[str, Any] = field(default_factory=dict)  # a user's file: its name, sha256, encodings
 
 
 def route_overrides(model_name: str, data_name: str, overrides: dict[str, Any]) -> list[dict[str, Any]]:
@@ -79,6 +80,7 @@ def train_named(
         getattr(model, "config", None),
         data_name,
         [recipe.note] if recipe and recipe.note else [],
+        data.meta,
     )
     if out is not None:
         write_results(run, Path(out), model_name)
@@ -87,12 +89,16 @@ def train_named(
 
 def write_results(run: TrainedRun, out: Path, model_name: str) -> None:
     """``out/result.json``: model, data, both configs and the history."""
+    from depthlab.models import builder_source_hash
+
     out.mkdir(parents=True, exist_ok=True)
     model_config = cfg.as_dict(run.model_config) if run.model_config is not None else None
     result = {
         "model": model_name,
         "model_config": model_config,
         "data": run.data_name,
+        "data_meta": run.data_meta,
+        "model_source_sha256": builder_source_hash(model_name),  # a builder file's hash; None for depthlab's
         "train_config": cfg.as_dict(run.config),
         "history": run.history.to_dict(),
     }
