@@ -12,9 +12,16 @@ from depthlab.config import parse_pairs
 
 @app.command("train")
 def train(
-    model: str = typer.Argument(..., help="a model name, e.g. mlp, cnn1d, resnet_cifar"),
+    model: str = typer.Argument(
+        ..., help="a model name (mlp, cnn1d, resnet_cifar) or a builder FILE.py:build"
+    ),
     overrides: list[str] = typer.Argument(None, help="key=value for the model, training or data"),  # noqa: B008
-    data: str = typer.Option(None, "--data", help="a data set name (default: the recipe's, or mnist1d)"),
+    data: str = typer.Option(
+        None, "--data", help="a data set name or a file (default: the recipe's, or mnist1d)"
+    ),
+    target: str = typer.Option(None, "--target", help="the target column of a data file"),
+    task: str = typer.Option(None, "--task", help="classification | regression (default: inferred)"),
+    impute: str = typer.Option(None, "--impute", help="missing values: mean | median | drop"),
     recipe: str = typer.Option(None, "--recipe", help="a named recipe applied before the overrides"),
     out: str = typer.Option(None, "--out", help="folder for result.json and checkpoints"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
@@ -26,7 +33,12 @@ def train(
     console = Console()
     if recipe and get_recipe(recipe).note:
         console.print(f"note: {get_recipe(recipe).note}")
-    run = train_named(model, parse_pairs(overrides or []), data, recipe, out, quiet)
+    from depthlab.data import describe
+
+    own = {k: v for k, v in (("target", target), ("task", task), ("impute", impute)) if v is not None}
+    run = train_named(model, parse_pairs(overrides or []) | own, data, recipe, out, quiet)
+    for line in describe(run.data_meta):
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
     for note in run.history.notes:
         console.print(f"note: {note}")
     console.print(_result_table(model, run))
