@@ -10,7 +10,7 @@ from depthlab.data import AugmentOptions, device_generator
 from depthlab.data.augment import augment, cutout, normalize, random_crop, random_flip
 from depthlab.errors import DepthlabError
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+DEVICES = ["cpu"] + ([pytest.param("cuda", marks=pytest.mark.gpu)] if torch.cuda.is_available() else [])
 
 
 def batch(device: str, n: int = 64) -> torch.Tensor:

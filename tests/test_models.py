@@ -494,6 +494,7 @@ def test_unknown_model_suggests_a_name():
         create_model("resnet_cifra")
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("name", NAMES)
 def test_runs_on_cuda(name):

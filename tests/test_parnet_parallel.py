@@ -45,6 +45,7 @@ def test_bad_modes():
         ParallelParNet(small_parnet(), mode="cuda_streams")
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_cuda_streams_equal_sequential():
     model = small_parnet("cuda")
@@ -54,6 +55,7 @@ def test_cuda_streams_equal_sequential():
         torch.testing.assert_close(parallel(x), model(x))
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(torch.cuda.device_count() < 3, reason="needs 3 GPUs")
 def test_one_device_per_stream_equals_sequential():
     model = small_parnet("cuda:0")

@@ -115,6 +115,7 @@ def _weight_layer(block: str) -> str:
     return names[0]
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="AMP runs on CUDA only")
 def test_a_layer_that_overflows_in_fp16_but_not_in_fp32_is_named_on_cuda():
     data = load_dataset("xor", replicas=8)

@@ -230,6 +230,7 @@ def test_with_the_engine_results_are_unchanged_and_rows_recorded():
     assert all(r["grad_norm"] > 0 and r["update_ratio"] > 0 for r in w.rows)
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_on_cuda_matches_cpu_numbers():
     rows = []
