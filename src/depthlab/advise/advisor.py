@@ -1,0 +1,204 @@
+"""``advise``: the depth to use for this data and latency budget, with an interval, from a fraction of a grid.
+
+The method (docs/advise.md): latency per depth on this machine (depths over the budget are never trained);
+cheap probes of gradient flow at init (untrainable depths dropped); successive halving over the remaining
+depths, each rung deciding by extrapolated learning curves; the finalists trained to a plateau with several
+seeds; the recommendation is the shallowest depth within one standard error of the best (the one-SE rule).
+Every finished piece is stored, so a killed advise resumes without redoing it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from depthlab.advise import halving
+from depthlab.advise.config import AdviseConfig, parse_budget
+from depthlab.advise.curves import Prediction, extrapolate
+from depthlab.advise.latency import latency_ms
+from depthlab.advise.ledger import Ledger
+from depthlab.advise.plan import Plan, check_probe_budget, grid_steps, make_plan, steps_from_seconds
+from depthlab.advise.probes import probe
+from depthlab.advise.recommend import Advice, Candidate, recommend
+from depthlab.data import Dataset, load_dataset
+from depthlab.errors import DepthlabError
+from depthlab.models import create_model
+from depthlab.train import TrainConfig
+from depthlab.train.engine import resolve_config
+
+
+def advise(data: str, model: str = "mlp", **options: Any) -> Advice:
+    """Advise a depth of ``model`` for ``data``; options as in :class:`AdviseConfig`. Writes ``advice.json``
+    and ``advice.html`` into ``out`` and returns the :class:`Advice`."""
+    from depthlab.advise.report import write_outputs
+
+    config = AdviseConfig(data=data, model=model, **options)
+    advice = Advisor(config).run()
+    write_outputs(advice, config.out)
+    return advice
+
+
+class Advisor:
+    """One advice: the data, the model builder, the ledger of finished pieces, and the steps spent."""
+
+    def __init__(self, config: AdviseConfig):
+        self.config = config
+        self.budget = parse_budget(config.budget)
+        self.train_config: TrainConfig = resolve_config(None, config.train)  # bad train options fail here
+        self.data = load_dataset(config.data, **config.data_options)
+        if self.data.task != "classification":
+            raise DepthlabError(f"advise needs a classification task; {config.data!r} is {self.data.task}")
+        self.build(config.depths[0])  # an unknown model or option fails before anything is stored
+        self.steps_used = 0
+        self.log: Callable[[str], None] = (lambda _: None) if config.quiet else print
+
+    def build(self, depth: int) -> nn.Module:
+        c = self.config
+        return create_model(c.model, **{**self.data.model_kwargs(), **c.model_options, "depth": depth})
+
+    def run(self) -> Advice:
+        c = self.config
+        ledger = Ledger(c.out, _context(c, self.data))
+        try:
+            candidates = {d: Candidate(d) for d in c.depths}
+            fast = self._latency(ledger, candidates)
+            trainable = self._probes(ledger, candidates, fast)
+            plan = self._plan(trainable, candidates)
+            finalists = self._halving(ledger, candidates, trainable, plan)
+            self._finals(ledger, candidates, finalists, plan)
+            resumed = ledger.reused
+        finally:
+            ledger.close()
+        return recommend(
+            c,
+            list(candidates.values()),
+            plan,
+            self.steps_used,
+            grid_steps(len(c.depths), c, plan.full_steps),
+            resumed,
+        )
+
+    # --- latency and probes ---------------------------------------------------------------------------------
+
+    def _latency(self, ledger: Ledger, candidates: dict[int, Candidate]) -> list[int]:
+        c = self.config
+        for d in c.depths:
+
+            def measure(d=d):
+                ms, form = latency_ms(self.build(d), self.data.input_shape, c.batch)
+                return {"latency_ms": ms, "form": form}
+
+            found = ledger.get_or_run("latency", {"depth": d, "batch": c.batch}, measure)
+            candidates[d].latency_ms, candidates[d].latency_form = found["latency_ms"], found["form"]
+        if c.latency_ms is None:
+            return list(c.depths)
+        fast = [d for d in c.depths if candidates[d].latency_ms <= c.latency_ms]
+        for d in set(c.depths) - set(fast):
+            candidates[d].status = "over latency"
+        if not fast:
+            quickest = min(c.depths, key=lambda d: candidates[d].latency_ms)
+            raise DepthlabError(
+                f"latency budget {c.latency_ms:g} ms at batch {c.batch} is impossible here: the fastest "
+                f"depth, {quickest}, takes {candidates[quickest].latency_ms:.3g} ms"
+            )
+        return fast
+
+    def _probes(self, ledger: Ledger, candidates: dict[int, Candidate], depths: list[int]) -> list[int]:
+        c = self.config
+        check_probe_budget(self.budget, len(depths), c.probe_steps)
+        for d in depths:
+
+            def run_probe(d=d):
+                return probe(self.build(d), self.data, self.train_config, d, c.probe_steps).to_dict()
+
+            found = ledger.get_or_run("probe", {"depth": d, "steps": c.probe_steps}, run_probe)
+            candidates[d].probe = found
+            self.steps_used += found["steps"]
+            if not found["trainable"]:
+                candidates[d].status = "untrainable"
+                self.log(f"depth {d}: dropped by the probe: {found['reason']}")
+        trainable = [d for d in depths if candidates[d].probe["trainable"]]
+        if not trainable:
+            raise DepthlabError(
+                f"no depth of {c.model!r} in {list(depths)} is trainable: see the probe reasons"
+            )
+        return trainable
+
+    def _plan(self, trainable: list[int], candidates: dict[int, Candidate]) -> Plan:
+        budget = self.budget
+        if budget is not None and budget.unit == "seconds":
+            spent = sum(
+                candidates[d].probe["seconds_per_step"] * candidates[d].probe["steps"] for d in trainable
+            )
+            per_step = sum(candidates[d].probe["seconds_per_step"] for d in trainable) / len(trainable)
+            steps = self.steps_used + steps_from_seconds(budget, per_step, spent)
+        else:
+            steps = budget.amount if budget is not None else None
+        plan = make_plan(len(trainable), self.config, steps, self.steps_used)
+        self.log(
+            f"plan: {len(trainable)} depths, rungs {plan.rungs} steps, finalists at {plan.full_steps} steps"
+        )
+        return plan
+
+    # --- halving and finals ---------------------------------------------------------------------------------
+
+    def _run(self, ledger: Ledger, kind: str, depth: int, seed: int, train: dict, curve_every: int | None):
+        from depthlab.advise.runs import train_run
+
+        fields = {"depth": depth, "seed": seed, "train": train, "curve_every": curve_every}
+        result = ledger.get_or_run(
+            kind, fields, lambda: train_run(self.build, self.data, depth, seed, train, curve_every)
+        )
+        self.steps_used += result["steps"]
+        return result
+
+    def _halving(self, ledger: Ledger, candidates: dict[int, Candidate], alive: list[int], plan: Plan):
+        c = self.config
+        for k, steps in enumerate(plan.rungs):
+            train = {**c.train, "steps": steps}
+            for d in alive:
+                run = self._run(ledger, "rung", d, 0, train, plan.curve_every)
+                candidates[d].prediction = predict(run, plan.full_steps)
+                candidates[d].rung_steps = steps
+            predictions = {d: candidates[d].prediction for d in alive}
+            if k < len(plan.rungs) - 1:
+                keep = max(c.finalists, math.ceil(len(alive) / c.eta))
+                kept = halving.survivors(predictions, keep)
+            else:
+                kept = halving.finalists(predictions, c.finalists)
+            for d in set(alive) - set(kept):
+                candidates[d].status, candidates[d].pruned_at_step = "pruned", steps
+            self.log(f"rung {k + 1} at {steps} steps: kept {kept} of {alive}")
+            alive = kept
+        return alive
+
+    def _finals(self, ledger: Ledger, candidates: dict[int, Candidate], finalists: list[int], plan: Plan):
+        c = self.config
+        train = {
+            **c.train,
+            "steps": plan.full_steps,
+            "plateau_window": c.plateau_window,
+            "plateau_tol": c.plateau_tol,
+        }
+        for d in finalists:
+            candidates[d].status = "finalist"
+            candidates[d].runs = [self._run(ledger, "final", d, s, train, None) for s in range(c.seeds)]
+            self.log(f"depth {d}: {c.seeds} seeds trained to a plateau")
+
+
+def predict(run: dict, target: int) -> Prediction:
+    """The run's validation curve extrapolated to ``target`` steps."""
+    points = [(s, a) for s, a in run["val_curve"] if a is not None]
+    return extrapolate([s for s, _ in points], [a for _, a in points], target)
+
+
+def _context(config: AdviseConfig, data: Dataset) -> dict[str, Any]:
+    """What every stored piece depends on besides its own fields (a changed data file changes its hash)."""
+    return {
+        "data": {"name": config.data, **config.data_options, "sha256": data.meta.get("sha256")},
+        "model": {"name": config.model, **config.model_options},
+        "probe_train": {k: v for k, v in config.train.items()},
+    }

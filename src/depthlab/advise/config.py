@@ -1,0 +1,93 @@
+"""What an advice is asked: data, model, depths, latency budget, compute budget, seeds; checked up front."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from depthlab.errors import DepthlabError, check
+
+MIN_FINAL_SEEDS = (
+    3  # the one-SE rule needs a standard error; three seeds is the least that gives one honestly
+)
+MIN_RUNG_STEPS = 20  # a learning curve needs a few evaluations to be fitted
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+
+
+@dataclass
+class AdviseConfig:
+    """The question: which depth of ``model`` to use on ``data`` within ``latency_ms`` at ``batch``.
+
+    ``steps`` is the full budget of one run (a finalist stops earlier on a plateau of its training loss);
+    ``budget`` caps the whole advice, in steps (``"20000"``) or time (``"10m"``, ``"90s"``).
+    """
+
+    data: str
+    model: str = "mlp"
+    data_options: dict[str, Any] = field(default_factory=dict)
+    model_options: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    depths: tuple[int, ...] | None = None
+    max_depth: int = 8
+    latency_ms: float | None = None
+    batch: int = 1
+    budget: str | int | None = None
+    steps: int = 2000
+    seeds: int = MIN_FINAL_SEEDS
+    finalists: int = 2
+    eta: int = 3
+    probe_steps: int = 8
+    plateau_window: int | None = None  # default: a tenth of ``steps``
+    plateau_tol: float = 0.01
+    out: str = "runs/advise"
+    quiet: bool = False
+
+    def __post_init__(self):
+        check(self.max_depth >= 1, f"max_depth={self.max_depth}: must be >= 1")
+        if self.depths is None:
+            self.depths = tuple(range(1, self.max_depth + 1))
+        self.depths = tuple(sorted(set(int(d) for d in self.depths)))
+        check(bool(self.depths) and self.depths[0] >= 1, f"depths={self.depths}: need depths >= 1")
+        check(
+            self.seeds >= MIN_FINAL_SEEDS, f"seeds={self.seeds}: must be >= {MIN_FINAL_SEEDS} (one-SE rule)"
+        )
+        check(self.finalists >= 1, f"finalists={self.finalists}: must be >= 1")
+        check(self.steps >= MIN_RUNG_STEPS, f"steps={self.steps}: must be >= {MIN_RUNG_STEPS}")
+        check(self.batch >= 1, f"batch={self.batch}: must be >= 1")
+        check(self.probe_steps >= 2, f"probe_steps={self.probe_steps}: must be >= 2")
+        if self.latency_ms is not None:
+            check(0 < self.latency_ms < math.inf, f"latency_ms={self.latency_ms}: must be > 0")
+        for key in ("steps", "epochs", "seed", "quiet", "callbacks"):
+            check(key not in self.train, f"train option {key!r}: set by the advisor (use steps=/seeds=)")
+        if self.plateau_window is None:
+            self.plateau_window = max(1, self.steps // 10)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A compute budget: so many training steps, or so many seconds."""
+
+    amount: float
+    unit: str  # "steps" | "seconds"
+
+    def describe(self) -> str:
+        return f"{self.amount:g} steps" if self.unit == "steps" else f"{self.amount:g} s"
+
+
+def parse_budget(text: str | int | None) -> Budget | None:
+    """``"20000"`` or 20000 -> steps; ``"10m"``, ``"10min"``, ``"90s"``, ``"1.5h"`` -> seconds."""
+    if text is None:
+        return None
+    if isinstance(text, int) and not isinstance(text, bool):
+        check(text >= 1, f"budget={text}: must be >= 1 step")
+        return Budget(float(text), "steps")
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([a-z]*)\s*", str(text).lower())
+    if not match or (match.group(2) and match.group(2) not in (*_UNITS, "steps")):
+        raise DepthlabError(f"budget {text!r}: give steps (20000) or a time (10m, 90s, 1.5h)")
+    value, unit = float(match.group(1)), match.group(2)
+    check(value > 0, f"budget {text!r}: must be > 0")
+    if unit in ("", "steps"):
+        return Budget(math.floor(value), "steps")
+    return Budget(value * _UNITS[unit], "seconds")

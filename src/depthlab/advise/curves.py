@@ -1,0 +1,136 @@
+"""Learning-curve extrapolation: where will this run's validation accuracy be after ``T`` steps?
+
+Domhan, Springenberg & Hutter 2015 (IJCAI, "Speeding up automatic hyperparameter optimization of deep neural
+networks by extrapolation of learning curves") fit a weighted ensemble of saturating parametric families to
+the first part of a curve and stop runs that are unlikely to beat the best; LC-PFN (Adriaensen et al. 2023,
+NeurIPS, arXiv 2310.20447) replaces the MCMC with a prior-fitted transformer. Here the same idea at the size a
+laptop affords: two saturating families fitted by least squares (``scipy.optimize.curve_fit``),
+
+- power law ``y(t) = c - a * t^(-b)`` (Domhan's ``pow3``),
+- exponential ``y(t) = c - a * exp(-t / tau)``,
+
+the prediction ``y(T)`` is the better-fitting family's, and the interval is the union of both families' 95%
+delta-method intervals (``J Σ J^T`` from the fit's covariance, plus the residual noise), so the choice of
+family is part of the uncertainty. Accuracies are clipped to [0, 1]. A curve too short or too flat to fit
+gives a prediction at its last value with an interval as wide as the spread of what was seen.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+from scipy import stats as sps
+
+Z95 = float(sps.norm.ppf(0.975))
+MIN_POINTS = 4  # three parameters and at least one degree of freedom
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The extrapolated value at ``at`` steps with its 95% interval, and which family produced it."""
+
+    mean: float
+    low: float
+    high: float
+    at: int
+    family: str
+
+    def widened(self, sd: float) -> Prediction:
+        """The interval widened by independent noise of standard deviation ``sd`` (seed-to-seed spread)."""
+        half_low = math.hypot(self.mean - self.low, Z95 * sd)
+        half_high = math.hypot(self.high - self.mean, Z95 * sd)
+        return Prediction(
+            self.mean, _clip(self.mean - half_low), _clip(self.mean + half_high), self.at, self.family
+        )
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean, "low": self.low, "high": self.high, "at": self.at, "family": self.family}
+
+
+def power_law(t: np.ndarray, c: float, a: float, b: float) -> np.ndarray:
+    return c - a * np.power(t, -b)
+
+
+def exponential(t: np.ndarray, c: float, a: float, tau: float) -> np.ndarray:
+    return c - a * np.exp(-t / tau)
+
+
+def _clip(value: float) -> float:
+    return float(min(1.0, max(0.0, value)))
+
+
+def _fit(
+    family: Callable, steps: np.ndarray, values: np.ndarray, target: int, p0: list, bounds: tuple
+) -> tuple[float, float, float] | None:
+    """(prediction at target, its standard error, residual sum of squares), or None when the fit fails."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # covariance warnings on near-flat curves: handled below
+            params, cov = optimize.curve_fit(family, steps, values, p0=p0, bounds=bounds, maxfev=4000)
+    except (RuntimeError, ValueError, optimize.OptimizeWarning):
+        return None
+    residual = values - family(steps, *params)
+    sse = float(residual @ residual)
+    sigma2 = sse / max(1, len(steps) - len(params))
+    step = 1e-6 * np.maximum(1.0, np.abs(params))
+    jac = np.array(
+        [
+            (family(target, *(params + e)) - family(target, *(params - e))) / (2 * e[i])
+            for i, e in enumerate(np.diag(step))
+        ]
+    )
+    if not np.all(np.isfinite(cov)):
+        return None
+    var = float(jac @ cov @ jac) + sigma2
+    return float(family(target, *params)), math.sqrt(max(var, 0.0)), sse
+
+
+def extrapolate(steps: Sequence[float], values: Sequence[float], target: int) -> Prediction:
+    """Predict ``values`` (validation accuracy, higher is better) at step ``target`` from a learning curve."""
+    t = np.asarray(steps, dtype=float)
+    y = np.asarray(values, dtype=float)
+    keep = np.isfinite(t) & np.isfinite(y) & (t > 0)
+    t, y = t[keep], y[keep]
+    if len(t) < MIN_POINTS or np.ptp(y) == 0:
+        return _flat(y, target)
+    span, top = float(t.max()), float(y.max())
+    fits = {
+        "power law": _fit(
+            power_law,
+            t,
+            y,
+            target,
+            [top, max(top - y[0], 1e-3) * t[0] ** 0.5, 0.5],
+            ([0.0, 0.0, 0.05], [1.0, np.inf, 3.0]),
+        ),
+        "exponential": _fit(
+            exponential,
+            t,
+            y,
+            target,
+            [top, max(top - y[0], 1e-3), span / 3],
+            ([0.0, 0.0, 1e-3], [1.0, 10.0, 100.0 * target]),
+        ),
+    }
+    fits = {k: v for k, v in fits.items() if v is not None}
+    if not fits:
+        return _flat(y, target)
+    family = min(fits, key=lambda k: fits[k][2])
+    lows = [m - Z95 * se for m, se, _ in fits.values()]
+    highs = [m + Z95 * se for m, se, _ in fits.values()]
+    mean = _clip(fits[family][0])
+    return Prediction(mean, min(_clip(min(lows)), mean), max(_clip(max(highs)), mean), int(target), family)
+
+
+def _flat(values: np.ndarray, target: int) -> Prediction:
+    """Too few points, or no change: the last value, as uncertain as the spread of the curve."""
+    if len(values) == 0:
+        return Prediction(math.nan, 0.0, 1.0, int(target), "none")
+    last = float(values[-1])
+    half = max(float(np.ptp(values)), 0.05)
+    return Prediction(last, _clip(last - half), _clip(last + half), int(target), "last value")

@@ -1,0 +1,94 @@
+"""The compute plan of an advice: probe steps, the halving rungs, the finalists' runs, and what it all costs
+against the exhaustive grid (every depth x every seed x the full budget)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from depthlab.advise.config import MIN_RUNG_STEPS, AdviseConfig, Budget
+from depthlab.advise.halving import rung_steps
+from depthlab.errors import DepthlabError
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Steps per run at full budget, the rungs' steps, and the worst-case cost of the whole advice."""
+
+    full_steps: int
+    rungs: list[int]
+    cost: int
+
+    @property
+    def curve_every(self) -> int:
+        """Evaluate the validation accuracy often enough for about eight points in the first rung."""
+        return max(1, (self.rungs[0] if self.rungs else self.full_steps) // 8)
+
+
+def worst_case_cost(candidates: int, config: AdviseConfig, full_steps: int) -> int:
+    """Training steps of the halving (each rung keeping ``1/eta`` plus a wildcard) and the finalists."""
+    rungs = rung_steps(candidates, config.finalists, config.eta, full_steps)
+    alive, total = candidates, 0
+    for k, steps in enumerate(rungs):
+        total += alive * steps
+        last = k == len(rungs) - 1
+        alive = (
+            config.finalists if last else min(alive, max(config.finalists, math.ceil(alive / config.eta)) + 1)
+        )
+    return total + min(alive, candidates) * config.seeds * full_steps
+
+
+def make_plan(candidates: int, config: AdviseConfig, budget_steps: float | None, spent: int) -> Plan:
+    """The largest full budget (at most ``config.steps``) whose plan fits in what is left of ``budget_steps``
+    after the ``spent`` probe steps."""
+
+    def plan_for(steps: int) -> Plan:
+        rungs = rung_steps(candidates, config.finalists, config.eta, steps)
+        return Plan(steps, rungs, worst_case_cost(candidates, config, steps))
+
+    best = plan_for(config.steps)
+    if budget_steps is None or spent + best.cost <= budget_steps:
+        return best
+    smallest = _smallest(candidates, config)
+    low, high = smallest, config.steps  # cost grows with the full budget: bisect on it
+    need = plan_for(low).cost
+    if spent + need > budget_steps:
+        raise DepthlabError(
+            f"budget of {budget_steps:g} steps is too small: the probes took {spent} steps and the "
+            f"smallest plan ({candidates} depths, first rung of {MIN_RUNG_STEPS} steps, "
+            f"{config.seeds} seeds per finalist) needs {need} more; give at least --budget {spent + need}"
+        )
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if spent + plan_for(mid).cost <= budget_steps else (low, mid - 1)
+    return plan_for(low)
+
+
+def _smallest(candidates: int, config: AdviseConfig) -> int:
+    rungs = len(rung_steps(candidates, config.finalists, config.eta, config.steps))
+    return min(config.steps, MIN_RUNG_STEPS * config.eta**rungs)
+
+
+def check_probe_budget(budget: Budget | None, candidates: int, probe_steps: int) -> None:
+    """A step budget smaller than the probes themselves is refused before anything runs."""
+    needed = candidates * probe_steps
+    if budget is not None and budget.unit == "steps" and budget.amount < needed:
+        raise DepthlabError(
+            f"budget of {budget.amount:g} steps is too small for even the probes: {candidates} depths x "
+            f"{probe_steps} probe steps = {needed} steps"
+        )
+
+
+def steps_from_seconds(budget: Budget, seconds_per_step: float, spent_seconds: float) -> float:
+    """A time budget in training steps at the measured step time (evaluations add about a quarter)."""
+    left = budget.amount - spent_seconds
+    if left <= 0:
+        raise DepthlabError(
+            f"budget of {budget.describe()} is too small for even the probes: they took {spent_seconds:.1f} s"
+        )
+    return left / (1.25 * seconds_per_step)
+
+
+def grid_steps(depths: int, config: AdviseConfig, full_steps: int) -> int:
+    """What the exhaustive grid of the same depths x seeds x full budget costs."""
+    return depths * config.seeds * full_steps

@@ -1,0 +1,178 @@
+"""The recommendation: accuracy against depth with intervals, and the one-SE choice within the latency budget.
+
+Measured depths (the finalists) get the mean validation accuracy over seeds with its Student-t interval;
+pruned depths get their extrapolated prediction, its interval widened by the seed-to-seed spread pooled over
+the finalists (a prediction from one seed's curve stands for the mean over seeds only that loosely). The
+recommended depth is the shallowest finalist whose mean is within one standard error of the best finalist's
+(Hastie, Tibshirani & Friedman, *The Elements of Statistical Learning*, 7.10), ``depthlab.stats.one_se_rule``;
+all finalists meet the latency budget, since slower depths were never trained. Its interval is the range of
+finalist depths inside that one-SE band: any of them is as good on this evidence; the shallowest is cheapest.
+Beside it, the paired per-seed comparison best minus recommended, judged by ``depthlab.stats``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from depthlab import stats
+from depthlab.advise.config import AdviseConfig
+from depthlab.advise.curves import Prediction
+from depthlab.advise.plan import Plan
+
+STATUSES = ("over latency", "untrainable", "pruned", "finalist", "chosen")
+BEST_VS_CHOSEN = stats.Comparison(
+    name="best depth vs recommended",
+    statistic="validation accuracy, best depth minus recommended depth, per seed",
+    direction=1,
+    min_effect=0.01,  # a point of accuracy: less is not worth the extra layers
+)
+
+
+@dataclass
+class Candidate:
+    """One depth: its latency, probe, the last prediction of its curve, and (finalists) its seeds' runs."""
+
+    depth: int
+    status: str = "pruned"
+    latency_ms: float = math.nan
+    latency_form: str = "train"
+    probe: dict[str, Any] | None = None
+    prediction: Prediction | None = None
+    rung_steps: int | None = None
+    pruned_at_step: int | None = None
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    measured: stats.Interval | None = None
+    predicted: Prediction | None = None  # the prediction widened by the seed spread
+
+    def scores(self, key: str = "val_acc") -> list[float]:
+        return [r[key] for r in self.runs if r.get(key) is not None and r["status"] == "ok"]
+
+    def accuracy(self) -> tuple[float, float, float, str] | None:
+        """(mean, low, high, source) of the validation accuracy: measured where trained, else predicted."""
+        if self.measured is not None:
+            return self.measured.estimate, self.measured.low, self.measured.high, "measured"
+        if self.predicted is not None:
+            return self.predicted.mean, self.predicted.low, self.predicted.high, "predicted"
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        acc = self.accuracy()
+        converged = [r.get("converged") for r in self.runs]
+        test = self.scores("test_acc")
+        return {
+            "depth": self.depth,
+            "status": self.status,
+            "accuracy": None
+            if acc is None
+            else dict(zip(("mean", "low", "high", "source"), acc, strict=True)),
+            "predicted": None if self.predicted is None else self.predicted.to_dict(),
+            "measured": None if self.measured is None else self.measured.to_dict(),
+            "test_accuracy": float(np.mean(test)) if test else None,
+            "latency_ms": self.latency_ms,
+            "latency_form": self.latency_form,
+            "pruned_at_step": self.pruned_at_step,
+            "seeds": len(self.runs),
+            "converged": [sum(bool(c) for c in converged), len(converged)],
+            "val_acc_per_seed": self.scores(),
+            "probe": self.probe,
+        }
+
+
+@dataclass
+class Advice:
+    """The answer and everything behind it; ``to_dict`` is the advice.json contract."""
+
+    config: AdviseConfig
+    candidates: list[Candidate]
+    plan: Plan
+    steps_used: int
+    steps_grid: int
+    resumed: int
+    one_se: stats.OneSE | None
+    clause: stats.Clause | None
+    band: tuple[int, int] | None
+
+    @property
+    def recommended(self) -> Candidate | None:
+        return next((c for c in self.candidates if c.status == "chosen"), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        chosen, c = self.recommended, self.config
+        return {
+            "recommended_depth": chosen.depth if chosen else None,
+            "interval": None
+            if self.band is None
+            else {
+                "low": self.band[0],
+                "high": self.band[1],
+                "rule": "finalist depths within one SE of the best",
+            },
+            "accuracy": None if chosen is None else chosen.to_dict()["accuracy"],
+            "test_accuracy": None if chosen is None else chosen.to_dict()["test_accuracy"],
+            "one_se": None if self.one_se is None else self.one_se.to_dict(),
+            "clause": None if self.clause is None else self.clause.to_dict(),
+            "candidates": [cand.to_dict() for cand in self.candidates],
+            "steps_used": self.steps_used,
+            "steps_grid": self.steps_grid,
+            "steps_fraction": self.steps_used / self.steps_grid if self.steps_grid else None,
+            "steps_per_run": self.plan.full_steps,
+            "rungs": self.plan.rungs,
+            "resumed_pieces": self.resumed,
+            "question": {
+                "data": c.data,
+                "model": c.model,
+                "depths": list(c.depths),
+                "latency_ms": c.latency_ms,
+                "batch": c.batch,
+                "budget": c.budget,
+                "seeds": c.seeds,
+                "model_options": c.model_options,
+                "data_options": c.data_options,
+                "train": c.train,
+            },
+        }
+
+
+def pooled_seed_sd(candidates: list[Candidate]) -> float:
+    """The seed-to-seed standard deviation of validation accuracy, pooled over the finalists."""
+    groups = [np.asarray(c.scores()) for c in candidates if len(c.scores()) >= 2]
+    dof = sum(len(g) - 1 for g in groups)
+    if not dof:
+        return 0.0
+    return math.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof)
+
+
+def recommend(
+    config: AdviseConfig,
+    candidates: list[Candidate],
+    plan: Plan,
+    steps_used: int,
+    steps_grid: int,
+    resumed: int,
+) -> Advice:
+    """Fill in intervals, apply the one-SE rule over the finalists and mark the chosen depth."""
+    finalists = [c for c in candidates if c.status == "finalist"]
+    sd = pooled_seed_sd(finalists)
+    for c in candidates:
+        if c.prediction is not None:
+            c.predicted = c.prediction.widened(sd)
+        if c.runs:
+            c.measured = stats.paired_t(c.scores())
+    one_se = stats.one_se_rule({c.depth: c.scores() for c in finalists})
+    clause, band = None, None
+    if one_se is not None:
+        by_depth = {c.depth: c for c in finalists}
+        by_depth[one_se.chosen].status = "chosen"
+        inside = [d for d, m in one_se.means.items() if m >= one_se.best_mean - one_se.best_se]
+        band = (min(inside), max(inside))
+        best, chosen = by_depth[one_se.best], by_depth[one_se.chosen]
+        if best is not chosen:
+            per_seed = {r["seed"]: r["val_acc"] for r in best.runs if r["status"] == "ok"}
+            clause = BEST_VS_CHOSEN.judge_paired(
+                per_seed, {r["seed"]: r["val_acc"] for r in chosen.runs if r["status"] == "ok"}
+            )
+    return Advice(config, candidates, plan, steps_used, steps_grid, resumed, one_se, clause, band)

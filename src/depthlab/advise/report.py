@@ -1,0 +1,128 @@
+"""advice.json and advice.html: the answer, the table, accuracy against depth and accuracy against latency.
+
+The page is self-contained (plots inline as base64 PNG, a Content-Security-Policy that allows nothing else)
+and escapes every string (jinja2 autoescape). Plots are matplotlib ``Figure`` objects, never pyplot's global
+state.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from pathlib import Path
+
+import jinja2
+
+from depthlab import atomic
+from depthlab.advise.output import answer, table
+from depthlab.advise.recommend import Advice, Candidate
+
+COLORS = {"measured": "#1f77b4", "predicted": "#ff7f0e", "chosen": "#2ca02c"}
+
+PAGE = r"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy"
+      content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<title>depthlab advice</title>
+<style>
+  body { font: 15px/1.5 system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
+         color: #222; }
+  pre { background: #f5f5f0; padding: 0.8em; overflow-x: auto; }
+  img { max-width: 100%; }
+</style>
+</head>
+<body>
+<h1>depthlab advice: {{ question }}</h1>
+<pre>{{ answer }}</pre>
+<h2>Candidates</h2>
+<pre>{{ table }}</pre>
+<p>Predicted: the depth's validation curve extrapolated to {{ steps }} steps (95% interval, widened by the
+seed spread); measured: the mean over seeds of runs trained to a plateau (95% t-interval).</p>
+<h2>Accuracy against depth, and against latency</h2>
+<img alt="validation accuracy against depth and against latency" src="data:image/png;base64,{{ png }}">
+</body>
+</html>
+"""
+
+
+def _points(candidates: list[Candidate]) -> list[tuple[Candidate, tuple[float, float, float, str]]]:
+    return [(c, acc) for c in candidates if (acc := c.accuracy()) is not None and math.isfinite(acc[0])]
+
+
+def _panel(ax, points, x_of, xlabel: str) -> None:
+    for source in ("measured", "predicted"):
+        chosen = [(c, a) for c, a in points if a[3] == source]
+        if not chosen:
+            continue
+        xs = [x_of(c) for c, _ in chosen]
+        ys = [100 * a[0] for _, a in chosen]
+        err = [[100 * (a[0] - a[1]) for _, a in chosen], [100 * (a[2] - a[0]) for _, a in chosen]]
+        ax.errorbar(xs, ys, yerr=err, fmt="o", capsize=3, color=COLORS[source], label=source)
+    for c, _ in points:
+        ax.scatter([x_of(c)] * len(c.scores()), [100 * s for s in c.scores()], s=8, alpha=0.3, color="k")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("validation accuracy (%)")
+
+
+def _pareto(ax, points) -> None:
+    """The accuracy-latency front: no other depth is both faster and more accurate."""
+    ordered = sorted(points, key=lambda p: p[0].latency_ms)
+    front, best = [], -math.inf
+    for c, acc in ordered:
+        if acc[0] > best:
+            front.append((c.latency_ms, 100 * acc[0]))
+            best = acc[0]
+    if front:
+        ax.plot(*zip(*front, strict=True), "-", color="#999", zorder=0, label="Pareto front")
+
+
+def render_png(advice: Advice) -> bytes:
+    from matplotlib.figure import Figure
+
+    points = _points(advice.candidates)
+    figure = Figure(figsize=(11, 3.8), dpi=90, layout="constrained")
+    by_depth, by_latency = figure.subplots(1, 2)
+    _panel(by_depth, points, lambda c: c.depth, "depth")
+    _panel(by_latency, points, lambda c: c.latency_ms, f"latency (ms, batch {advice.config.batch})")
+    _pareto(by_latency, points)
+    chosen = advice.recommended
+    if chosen is not None and chosen.accuracy() is not None:
+        for ax, x in ((by_depth, chosen.depth), (by_latency, chosen.latency_ms)):
+            ax.axvline(x, color=COLORS["chosen"], linestyle="--", label=f"recommended (depth {chosen.depth})")
+    if advice.config.latency_ms is not None:
+        by_latency.axvline(advice.config.latency_ms, color="#a11", linestyle=":", label="latency budget")
+    for ax in (by_depth, by_latency):
+        ax.legend(fontsize=8)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def json_safe(value):
+    """NaN/inf become None (JSON has no such numbers); tuples become lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def write_outputs(advice: Advice, out: str | Path) -> tuple[Path, Path]:
+    """Write ``advice.json`` and ``advice.html`` into ``out`` (atomically); returns both paths."""
+    out = Path(out)
+    c = advice.config
+    json_path = atomic.write_json(out / "advice.json", json_safe(advice.to_dict()))
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    html = env.from_string(PAGE).render(
+        question=f"{c.model} on {c.data}",
+        answer=answer(advice),
+        table=table(advice),
+        steps=advice.plan.full_steps,
+        png=base64.b64encode(render_png(advice)).decode("ascii"),
+    )
+    return json_path, atomic.write_text(out / "advice.html", html)
