@@ -14,7 +14,7 @@ import typer
 from depthlab.cli.app import app
 from depthlab.errors import DepthlabError
 
-COMMAND_MODULES = ("basic", "train", "study", "data", "reference", "parnet", "diagnose", "play")
+COMMAND_MODULES = ("basic", "train", "study", "data", "reference", "parnet", "diagnose", "play", "advise")
 
 
 def _load_commands() -> None:
