@@ -80,7 +80,7 @@ class Job(Callback):
             "verdicts": "[]",
         }
         self._clock = {"record": 0.0, "metrics": 0.0, "verdicts": 0.0, "rate": time.perf_counter()}
-        self._rate_step, self._steps_per_s, self._records, self._step = 0, 0.0, 0, 0
+        self._rate_step, self._steps_per_s, self._records, self.step = 0, 0.0, 0, 0
         self._recording = True
         self._timing = {"train_ms": 0.0, "stats_ms": 0.0, "views_ms": 0.0, "json_ms": 0.0}
         self._step_end = time.perf_counter()
@@ -196,7 +196,7 @@ class Job(Callback):
 
     def on_step(self, state: TrainState) -> None:
         ended = time.perf_counter()
-        self._step = state.step
+        self.step = state.step
         self.watch.on_step(state)
         if self._recording:
             self._timing["train_ms"] = 1000 * (ended - self._step_end)
@@ -297,7 +297,7 @@ class Job(Callback):
             "job": self.id,
             "seq": self.seq + 1,
             "t": round(1000 * (stamp or time.time()), 1),
-            "step": self._step,
+            "step": self.step,
             "status": self.status,
             "reason": self.reason,
             "steps_per_s": round(self._steps_per_s, 1),
