@@ -14,7 +14,11 @@ def study(
     names: Annotated[list[str] | None, typer.Argument(help="studies (default: all); see --list")] = None,
     quick: bool = typer.Option(False, "--quick", help="the small grids (default)"),
     full: bool = typer.Option(False, "--full", help="the large grids, for bigger machines"),
-    data: str = typer.Option(None, "--data", help="data set (default: mnist1d)"),
+    data: str = typer.Option(None, "--data", help="data set name or file (default: mnist1d)"),
+    target: str = typer.Option(None, "--target", help="the target column of a data file"),
+    task: str = typer.Option(None, "--task", help="classification | regression (default: inferred)"),
+    impute: str = typer.Option(None, "--impute", help="missing values: mean | median | drop"),
+    model: str = typer.Option(None, "--model", help="your builder, FILE.py:build or pkg.module:build"),
     workers: int = typer.Option(
         0, "--workers", help="parallel worker processes or Ray tasks (0: one per core, at most 8)"
     ),
@@ -38,10 +42,11 @@ def study(
     if quick and full:
         raise DepthlabError("--quick and --full: choose one")
     size = "full" if full else "quick"
+    own = {k: v for k, v in (("target", target), ("task", task), ("impute", impute)) if v is not None}
     if report_only:
         from depthlab.study.report import write_report
 
-        html = write_report(suite.plan(names, size, data, device), out, size=size, data=data)
+        html = write_report(suite.plan(names, size, data, device, model, own), out, size=size, data=data)
     else:
         workers = workers or suite.default_workers()
         summary, html = suite.run_suite(
@@ -55,6 +60,8 @@ def study(
             quiet=quiet,
             retry_failed=retry_failed,
             device=device,
+            model=model,
+            data_options=own,
         )
         counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items())) or "nothing new"
         if not quiet:

@@ -52,10 +52,17 @@ def data_for(study: Study, data: str | None) -> tuple[str, str, bool]:
 
 
 def plan(
-    names: list[str] | None = None, size: str = "quick", data: str | None = None, device: str | None = None
+    names: list[str] | None = None,
+    size: str = "quick",
+    data: str | None = None,
+    device: str | None = None,
+    model: str | None = None,
+    data_options: dict[str, Any] | None = None,
 ) -> list[Plan]:
     """The specs of every chosen study (all presets when ``names`` is empty), trained on ``device`` when given
-    (``cpu`` | ``cuda``; the default ``auto`` leaves the specs, and so their stored runs, as they are)."""
+    (``cpu`` | ``cuda``; the default ``auto`` leaves the specs, and so their stored runs, as they are).
+    ``data`` may be the user's file (``data_options``: target, task, impute) and ``model`` a builder
+    (``file.py:build``): see ``study.own``."""
     if size not in SIZES:
         raise unknown("study size", size, SIZES)
     if device is not None and device not in DEVICES:
@@ -68,7 +75,13 @@ def plan(
     for name in names or list_studies():
         study = get_study(name)
         chosen, note, applies = data_for(study, data)
-        plans.append(Plan(study, chosen, note, on_device(study.grid(size, chosen), device), applies))
+        specs = on_device(study.grid(size, chosen), device)
+        if model or data_options or data is not None:  # the user's own file or builder
+            from depthlab.study.own import apply_own
+
+            specs, own_note = apply_own(name, specs, chosen, applies, model, data_options)
+            note = "; ".join(n for n in (note, own_note) if n)
+        plans.append(Plan(study, chosen, note, specs, applies))
     _validate(plans)
     return plans
 

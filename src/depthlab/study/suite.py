@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from depthlab.study.plan import Plan, command, data_for, image_datasets, plan
 from depthlab.study.report import write_report
@@ -47,10 +48,12 @@ def run_suite(
     retry_failed: bool = False,
     run_fn: RunFn | None = None,
     device: str | None = None,
+    model: str | None = None,
+    data_options: dict[str, Any] | None = None,
 ) -> tuple[RunSummary, Path]:
     """Run the chosen studies (resuming what is stored in ``out``) and write the report; returns (summary,
-    html)."""
-    plans = plan(names, size, data, device)
+    html). ``model`` may be a builder (``file.py:build``), ``data`` a file (``data_options``: its target)."""
+    plans = plan(names, size, data, device, model, data_options)
     specs = [spec for p in plans for spec in p.specs]
     summary = execute(
         specs,

@@ -1,0 +1,136 @@
+"""Studies on the user's own data file and model builder (``--data my.csv --target y --model nets.py:build``).
+
+Runs are keyed on content, not on names: each spec carries the data file's sha256 (``data.sha256``, which the
+loader also checks, so a file edited mid-study fails loudly rather than mixing versions) and the builder
+file's hash (``sources.model``), so an edited file or builder reruns. Paths become absolute, so spawned worker
+processes and Ray tasks import the builder and read the file by path whatever their working directory.
+
+A builder takes the study's dials it has parameters for. The depth study sweeps the builder's depth; variants
+made of dials it lacks (norm, residual) collapse into one (tagged with the builder's name), and the plan says
+so in one line. Other studies whose varied dials the builder lacks keep their own model and say so; studies on
+their own task (no ``--data``) and runs that are not plain training keep their own model too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+SWEEPS_BUILDER_DEPTH = ("depth",)  # studies whose point is the depth sweep itself, so they run the builder
+
+
+def with_data_file(
+    specs: list[dict[str, Any]], data: str, options: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Specs on ``data`` (a path) with its absolute path, the user's options and its sha256; the file is
+    loaded once here, so a bad target or a missing value fails before any run starts."""
+    from depthlab.data.sources import resolve, source_sha256
+
+    path = str(resolve(data))
+    sha = source_sha256(Path(path))
+    _load_once(path, json.dumps(dict(options), sort_keys=True), sha)
+    return [
+        {**s, "data": {**s["data"], "name": path, **options, "sha256": sha}}
+        if s.get("data", {}).get("name") == data
+        else s
+        for s in specs
+    ]
+
+
+@lru_cache(maxsize=8)
+def _load_once(path: str, options_json: str, sha256: str) -> None:
+    # every study of a suite shares the file: read and check it once per content and options
+    from depthlab.data import load_dataset
+
+    load_dataset(path, **json.loads(options_json), sha256=sha256)
+
+
+def builder_parameters(ref: str) -> set[str]:
+    """The parameter names a builder takes (importing it: a bad reference fails here, in one line)."""
+    import dataclasses
+
+    from depthlab.models import MODELS
+
+    return {f.name for f in dataclasses.fields(MODELS.get(ref).config_cls)}
+
+
+def _varied(specs: list[dict[str, Any]]) -> set[str]:
+    keys = {k for s in specs for k in s.get("model", {}) if k not in ("name", "depth")}
+    return {k for k in keys if len({repr(s.get("model", {}).get(k)) for s in specs}) > 1}
+
+
+def with_builder(study: str, specs: list[dict[str, Any]], ref: str) -> tuple[list[dict[str, Any]], str]:
+    """(specs on the builder, a note) for one study; the note says which dials the builder lacks."""
+    from depthlab.models import builder_source_hash
+    from depthlab.study.spec import dedupe
+
+    target, func = ref.split(":")
+    absolute = f"{Path(target).expanduser().resolve()}:{func}" if target.endswith(".py") else ref
+    params = builder_parameters(absolute)
+    specs_on = [s for s in specs if s.get("task", "train") == "train" and "model" in s]
+    if not specs_on:
+        return specs, "--model does not apply (it builds its own nets)"
+    lacking = sorted(_varied(specs_on) - params)
+    constant = sorted({k for s in specs_on for k in s["model"] if k != "name"} - params - set(lacking))
+    if lacking and study not in SWEEPS_BUILDER_DEPTH:
+        return specs, (
+            f"needs dials {ref} lacks ({', '.join(lacking)}), so it runs on its own model; give {func}() "
+            "parameters of those names to run it on yours"
+        )
+    source = builder_source_hash(absolute)
+    out = []
+    for spec in specs:
+        if spec not in specs_on:
+            out.append(spec)
+            continue
+        model = {k: v for k, v in spec["model"].items() if k in params}
+        tags = {**spec.get("tags", {}), **({"variant": func} if lacking else {})}
+        out.append({**spec, "model": {**model, "name": absolute}, "tags": tags, "sources": {"model": source}})
+    notes = []
+    if lacking:
+        notes.append(
+            f"{ref} has no parameter {', '.join(lacking)}: the variants that set them are one net here, so "
+            "it sweeps the builder's depth alone"
+        )
+    if constant:
+        notes.append(f"{ref} has no parameter {', '.join(constant)}: its own defaults apply")
+    return dedupe(out), "; ".join(notes)
+
+
+def is_data_file(data: str | None) -> bool:
+    """Whether ``--data`` names a user's file or folder rather than a registered data set."""
+    if data is None:
+        return False
+    from depthlab.data.registry import DATASETS
+    from depthlab.data.sources import looks_like_path
+
+    return data not in DATASETS.names() and looks_like_path(data)
+
+
+def apply_own(
+    study: str,
+    specs: list[dict[str, Any]],
+    data: str,
+    applies: bool,
+    model: str | None,
+    options: Mapping[str, Any] | None,
+) -> tuple[list[dict[str, Any]], str]:
+    """One study's specs on the user's data file and builder, and a note (empty when nothing to say)."""
+    from depthlab.errors import DepthlabError
+
+    if options and not is_data_file(data) and applies:
+        raise DepthlabError(
+            f"--target/--task/--impute apply to a data file; {data!r} is a registered data set"
+        )
+    notes = []
+    if applies and is_data_file(data):
+        specs = with_data_file(specs, data, options or {})
+    if model and applies:
+        specs, note = with_builder(study, specs, model)
+        notes.append(note)
+    elif model:
+        notes.append("--model does not apply (it runs on its own task)")
+    return specs, "; ".join(n for n in notes if n)
