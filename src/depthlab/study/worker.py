@@ -45,10 +45,13 @@ def environment() -> dict[str, Any]:
 
 def safe_run(run_fn: RunFn, spec: Mapping[str, Any]) -> dict[str, Any]:
     """``run_fn(spec)`` with its wall time and environment added; an exception becomes a ``failed`` result."""
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         result = dict(run_fn(spec))
         result.setdefault("status", "ok")
+        # CPU seconds of this process (all its threads): what a run costs, unlike wall time, does not grow
+        # when other processes share the cores; the suite's time budget is kept in these.
+        result["metrics"] = {**(result.get("metrics") or {}), "cpu_seconds": time.process_time() - cpu_start}
     except Exception as err:  # a failed run is recorded, and the study goes on
         result = {
             "status": "failed",

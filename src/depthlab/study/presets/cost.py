@@ -1,84 +1,142 @@
-"""Cost study: a deeper net costs more parameters, FLOPs, memory and (sequential) latency; which depths are on
-the accuracy-vs-FLOPs Pareto front (FLOPs with torch's FlopCounterMode, latency as a median of timed runs)."""
+"""Cost study: depth costs compute, and layers run one after another. At a fixed width, parameters and FLOPs
+grow with depth by construction (shown, not judged); the claim that can fail is the sequential one: at
+matched FLOPs, a deep-narrow net answers a single example more slowly than a shallow-wide one, because its
+layers cannot run in parallel (Goyal et al. 2021, arXiv 2110.07641, keep depth 12 for this reason).
+
+Each seed is one process that builds every shape and times batch-1 inference in interleaved rounds
+(torch.utils.benchmark, one thread), so the deep/shallow ratio is paired against the machine's drifting load;
+the seeds are the repeats of the interval.
+"""
 
 from __future__ import annotations
 
 import math
+import statistics
 
-from depthlab.study.presets.base import Finding, Row, Study, finished, mean_by, metric, pct, undecided
-from depthlab.study.presets.plotting import lines
+from depthlab import stats
+from depthlab.study.presets.base import Finding, Row, Study, data_spec, decide, finished, undecided
+from depthlab.study.presets.plotting import PALETTE, label_axes
+from depthlab.study.presets.width_vs_depth import width_for
 from depthlab.study.spec import expand
 
 SIZES = {
-    "quick": {"depths": [2, 4, 8, 16, 32], "seeds": [0], "steps": 300},
-    "full": {"depths": [2, 4, 8, 16, 32, 64, 128], "seeds": [0, 1, 2], "steps": 4000},
+    "quick": {"depths": [2, 4, 8, 16], "seeds": [0, 1, 2, 3, 4], "budget": 20_000, "width": 64, "rounds": 5},
+    "full": {
+        "depths": [2, 4, 8, 16, 32, 64],
+        "seeds": list(range(10)),
+        "budget": 100_000,
+        "width": 128,
+        "rounds": 9,
+    },
 }
+FAMILIES = ("matched FLOPs", "fixed width")
+
+DEEP_SLOWER = stats.Comparison(
+    "deep-narrow is slower at matched FLOPs",
+    "log2 of batch-1 latency, deepest over shallowest shape at matched FLOPs",
+    1,
+    math.log2(1.25),
+    scale=1.0,
+    unit=" doublings",
+)
+
+
+def shapes(size: str) -> dict[str, dict]:
+    """Model overrides per shape label: widths solved for a fixed budget, and a fixed width."""
+    s = SIZES[size]
+    out = {}
+    for depth in s["depths"]:
+        out[f"matched FLOPs/{depth}"] = {"depth": depth, "width": width_for(s["budget"], depth)}
+        out[f"fixed width/{depth}"] = {"depth": depth, "width": s["width"]}
+    return out
 
 
 def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
     base = {
         "study": "cost",
-        "model": {"name": "mlp", "width": 64, "norm": "batch", "residual": True},
-        "data": {"name": data},
-        "train": {"steps": s["steps"], "lr": 3e-3},
-        "diagnostics": ["cost"],
+        "task": "latency",
+        "model": {"name": "mlp", "norm": "batch", "residual": True},
+        "data": data_spec(data),
+        "latency": {"shapes": shapes(size), "batch_size": 1, "rounds": s["rounds"]},
     }
-    return expand(base, {"model.depth": s["depths"], "seed": s["seeds"]})
+    return expand(base, {"seed": s["seeds"]})
 
 
-def cost(name: str):
-    """A function reading one cost figure (e.g. ``flops``) from a row's measurement."""
-    return lambda row: float(((row.get("diagnostics") or {}).get("cost") or {}).get(name, math.nan))
+def measured(row: Row, label: str, key: str) -> float:
+    """A shape's measurement: the median latency over rounds (ms), or its FLOPs / params."""
+    shape = ((row.get("diagnostics") or {}).get("latency") or {}).get(label) or {}
+    value = shape.get(key)
+    if value is None:
+        return math.nan
+    return statistics.median(value) if isinstance(value, list) else float(value)
 
 
-def pareto(points: dict[int, tuple[float, float]]) -> list[int]:
-    """Depths not beaten by a cheaper-or-equal depth with higher accuracy: points are depth -> (flops,
-    acc)."""
-    front = []
-    for depth, (_, acc) in sorted(points.items(), key=lambda kv: kv[1][0]):
-        if not front or acc > points[front[-1]][1]:
-            front.append(depth)
-    return front
+def depths_of(rows: list[Row]) -> list[int]:
+    labels = ((finished(rows) or [{}])[0].get("diagnostics") or {}).get("latency") or {}
+    return sorted({int(label.split("/")[1]) for label in labels})
 
 
 def analyze(rows: list[Row]) -> Finding:
     if (pending := undecided(rows, 2)) is not None:
         return pending
-    flops, latency = mean_by(rows, "depth", cost("flops")), mean_by(rows, "depth", cost("infer_step_time"))
-    params, acc = mean_by(rows, "depth", "params"), mean_by(rows, "depth", "val_acc")
-    lo, hi = min(flops), max(flops)
-    front = pareto({d: (flops[d], acc[d]) for d in flops})
-    verdict = (
-        f"depth {lo} → {hi}: parameters ×{params[hi] / params[lo]:.1f}, FLOPs ×{flops[hi] / flops[lo]:.1f}, "
-        f"latency ×{latency[hi] / latency[lo]:.1f} (batch 64); validation accuracy {pct(acc[lo])} → "
-        f"{pct(acc[hi])}; Pareto front (accuracy vs FLOPs): depths {', '.join(map(str, front))}"
+    depths = depths_of(rows)
+    low, high = f"matched FLOPs/{depths[0]}", f"matched FLOPs/{depths[-1]}"
+    ratios = [
+        math.log2(measured(r, high, "latency_ms") / measured(r, low, "latency_ms")) for r in finished(rows)
+    ]
+    clause = DEEP_SLOWER.judge(ratios)
+    one = finished(rows)[0]
+    grow = {
+        family: measured(one, f"{family}/{depths[-1]}", "flops")
+        / measured(one, f"{family}/{depths[0]}", "flops")
+        for family in FAMILIES
+    }
+    median = {
+        label: statistics.median(measured(r, label, "latency_ms") for r in finished(rows))
+        for label in (low, high)
+    }
+    detail = (
+        f"{clause.sentence()}. Depth {depths[0]} → {depths[-1]}: FLOPs ×{grow['fixed width']:.1f} at a fixed "
+        f"width, ×{grow['matched FLOPs']:.2f} at matched FLOPs; batch-1 latency at matched FLOPs "
+        f"{median[low]:.3f} ms → {median[high]:.3f} ms (medians, this CPU, one thread)"
     )
-    held = flops[hi] > flops[lo] and latency[hi] > latency[lo]
-    return Finding(held, verdict, {"pareto": front})
+    return decide([clause], rows, detail, numbers={"flops_growth": grow})
 
 
 def plot(rows: list[Row], figure) -> None:
-    left, middle, right = figure.subplots(1, 3)
-    for name in ("flops",):
-        lines(left, rows, "depth", cost(name), logx=True, logy=True)
-    left.set(title="FLOPs per sample vs depth", ylabel="FLOPs")
-    lines(middle, rows, "depth", cost("infer_step_time"), logx=True)
-    middle.set(title="inference latency, batch 64", ylabel="ms")
-    done = finished(rows)
-    xs, ys = [cost("flops")(r) for r in done], [metric(r, "val_acc") for r in done]
-    right.scatter(xs, ys)
-    for r, x, y in zip(done, xs, ys, strict=True):
-        right.annotate(str(r["depth"]), (x, y), fontsize=8)
-    right.set(title="validation accuracy vs FLOPs", xscale="log", xlabel="FLOPs", ylabel="val_acc")
-    right.grid(alpha=0.3)
+    left, right = figure.subplots(1, 2)
+    depths = depths_of(rows)
+    for family in FAMILIES:
+        colour = PALETTE(family)
+        flops = [measured(finished(rows)[0], f"{family}/{d}", "flops") for d in depths]
+        left.plot(depths, flops, marker="o", color=colour, label=family)
+        per_seed = {d: [measured(r, f"{family}/{d}", "latency_ms") for r in finished(rows)] for d in depths}
+        ivs = [stats.paired_t(per_seed[d]) for d in depths]
+        right.errorbar(
+            depths,
+            [iv.estimate for iv in ivs],
+            yerr=[[iv.estimate - iv.low for iv in ivs], [iv.high - iv.estimate for iv in ivs]],
+            marker="o",
+            capsize=3,
+            color=colour,
+            label=family,
+        )
+        for d in depths:
+            right.scatter([d] * len(per_seed[d]), per_seed[d], s=9, alpha=0.3, color=colour, linewidths=0)
+    for ax in (left, right):
+        ax.set_xscale("log", base=2)
+        ax.legend(fontsize=7)
+    left.set_yscale("log")
+    label_axes(left, "depth (weight layers)", "FLOPs per example", "FLOPs vs depth")
+    label_axes(right, "depth (weight layers)", "batch-1 latency (ms, median of rounds)", "latency vs depth")
 
 
 STUDY = Study(
     name="cost",
     claim=(
         "Depth costs compute: parameters, FLOPs and latency grow with the number of layers, and the layers "
-        "run one after another."
+        "run one after another, so at matched FLOPs a deep-narrow net is slower than a shallow-wide one."
     ),
     anchor=(
         "He et al. 2016: ResNet-20 0.27M parameters → ResNet-110 1.7M → ResNet-1202 19.4M (Table 6). Goyal "

@@ -1,75 +1,199 @@
-"""Depth study: capacity grows with depth, returns diminish, and past a point depth hurts unless the net is
-built to train deep (BatchNorm, residual connections). Recommends a depth for the data set.
+"""Depth study: capacity grows with depth, returns diminish, and past a point a plain net fits worse, while
+BatchNorm and residual connections let depth be used (He et al. 2016, arXiv 1512.03385). Recommends a depth.
 
-MLPs over a depth sweep in three variants (plain, plain+BN, residual+BN); the evidence is training and
-validation accuracy against depth. The recommended depth is the shallowest depth whose mean validation
-accuracy is within one point of the best (the cheapest net that is as good as any).
+MLPs over a depth sweep in the variants plain and residual+BN (plain+BN joins in the full size), sharing
+one init (He normal), so the comparison is of architectures, not of inits; each seed fixes init and data
+order and is shared by every variant and depth (paired). Runs train to a plateau of the training loss. The
+recommended depth comes from the one-standard-error rule on validation accuracy (Hastie, Tibshirani &
+Friedman), with its test accuracy.
 """
 
 from __future__ import annotations
 
-from depthlab.study.presets.base import Finding, Row, Study, mean_by, pct, undecided, where
-from depthlab.study.presets.plotting import lines
+from depthlab import stats
+from depthlab.study.presets.base import (
+    Finding,
+    Row,
+    Study,
+    at_convergence,
+    data_spec,
+    decide,
+    mean_by,
+    pct,
+    per_seed,
+    seeds_of,
+    tags_of,
+    undecided,
+    where,
+)
+from depthlab.study.presets.plotting import curves, lines
 from depthlab.study.spec import expand
 
 SIZES = {
-    "quick": {"depths": [1, 2, 3, 4, 8, 16], "seeds": [0, 1], "steps": 400, "width": 64},
+    "quick": {"depths": [1, 2, 4, 8, 16], "seeds": [0, 1, 2, 3, 4], "steps": 2500, "width": 32},
     "full": {
         "depths": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64],
-        "seeds": [0, 1, 2],
-        "steps": 4000,
+        "seeds": list(range(10)),
+        "steps": 20000,
         "width": 128,
     },
 }
 VARIANTS = {
-    "plain": {"model.norm": "none", "model.residual": False, "model.init": "he_normal"},
-    "plain+BN": {"model.norm": "batch", "model.residual": False},
+    "plain": {"model.norm": "none", "model.residual": False},
     "residual+BN": {"model.norm": "batch", "model.residual": True},
 }
-TOLERANCE = 0.01  # a depth is "as good as the best" within one point of validation accuracy
+FULL_EXTRA = {"plain+BN": {"model.norm": "batch", "model.residual": False}}  # not judged: shown in full
+BUILT_DEEP = "residual+BN"
+PLATEAU = {"plateau_window": 200, "plateau_tol": 0.01}
+
+# The claim's clauses (accuracy fractions; printed in points).
+GAIN = stats.Comparison(
+    "depth adds capacity", "training accuracy, depth 2 minus depth 1 (residual+BN)", 1, 0.02
+)
+DIMINISHING = stats.Comparison(
+    "returns diminish",
+    "validation-accuracy gain of the last doubling minus that of the first (1 → 2), residual+BN",
+    -1,
+    0.01,
+)
+PLAIN_DEGRADES = stats.Comparison(
+    "plain degrades past its peak",
+    "training accuracy at convergence, plain at the deepest depth minus plain at its peak depth",
+    -1,
+    0.02,
+)
+KEEP_MARGIN = 0.02  # "within its best": no more than 2 points below it
+RESIDUAL_KEEPS = stats.Comparison(
+    "residual+BN keeps its best at the deepest depth",
+    "training accuracy, residual+BN at the deepest depth minus at its best depth, plus 2 points",
+    1,
+    0.0,
+)
+# Not part of the claim: whether the recommended depth stands out of the noise at all.
+ABOVE_SHALLOWEST = stats.Comparison(
+    "recommended depth beats the shallowest",
+    "validation accuracy, recommended minus shallowest depth",
+    1,
+    0.01,
+)
 
 
 def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
     base = {
         "study": "depth",
-        "model": {"name": "mlp", "width": s["width"]},
-        "data": {"name": data},
-        "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 128},
+        "model": {"name": "mlp", "width": s["width"], "init": "he_normal"},
+        "data": data_spec(data),
+        "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 128, **PLATEAU},
     }
-    return expand(base, {"variant": VARIANTS, "model.depth": s["depths"], "seed": s["seeds"]})
+    variants = VARIANTS if size == "quick" else {**VARIANTS, **FULL_EXTRA}
+    specs = expand(base, {"variant": variants, "model.depth": s["depths"], "seed": s["seeds"]})
+    for spec in specs:  # depth 1 is logistic regression in every variant: one run, shared by its hash
+        if spec["model"]["depth"] == 1:
+            spec["model"] = {**spec["model"], **{"norm": "none", "residual": False}}
+    return specs
+
+
+def _acc(rows: list[Row], metric: str, variant: str, depth: int) -> dict:
+    return per_seed(rows, metric, variant=variant, depth=depth)
+
+
+def gains(a: dict, b: dict) -> dict:
+    """Per-seed a - b over the seeds in both."""
+    return {seed: a[seed] - b[seed] for seed in a.keys() & b.keys()}
+
+
+def clauses(rows: list[Row]) -> list[stats.Clause]:
+    """The four judged clauses of the claim."""
+    depths = tags_of(rows, "depth")
+    first, second, deepest = depths[0], depths[1], depths[-1]
+    gain = GAIN.judge_paired(
+        _acc(rows, "train_acc", BUILT_DEEP, second), _acc(rows, "train_acc", BUILT_DEEP, first)
+    )
+    val = {d: _acc(rows, "val_acc", BUILT_DEEP, d) for d in depths}
+    late, early = gains(val[deepest], val[depths[-2]]), gains(val[second], val[first])
+    diminishing = DIMINISHING.judge_paired(late, early)
+    plain = mean_by(where(rows, variant="plain"), "depth", "train_acc")
+    peak = max(plain, key=plain.get)
+    used = where(rows, variant="plain", depth=deepest) + where(rows, variant="plain", depth=peak)
+    degrades = PLAIN_DEGRADES.judge_paired(
+        _acc(rows, "train_acc", "plain", deepest), _acc(rows, "train_acc", "plain", peak)
+    )
+    resid = mean_by(where(rows, variant=BUILT_DEEP), "depth", "train_acc")
+    best = max(resid, key=resid.get)
+    keeps_diffs = stats.paired_differences(
+        _acc(rows, "train_acc", BUILT_DEEP, deepest), _acc(rows, "train_acc", BUILT_DEEP, best)
+    )
+    keeps = RESIDUAL_KEEPS.judge([d + KEEP_MARGIN for d in keeps_diffs])
+    deep_resid = where(rows, variant=BUILT_DEEP, depth=deepest)
+    return [
+        gain,
+        diminishing,
+        at_convergence(degrades, used),
+        at_convergence(keeps, deep_resid, doubtful=stats.NOT_HELD),
+    ]
+
+
+def recommend(rows: list[Row]) -> tuple[int | None, str, dict]:
+    """The one-SE depth on validation accuracy of the best variant, its test accuracy, and whether it stands
+    out of the noise (beats the shallowest depth by a held clause)."""
+    best_variant = max(
+        tags_of(rows, "variant"),
+        key=lambda v: max(mean_by(where(rows, variant=v), "depth", "val_acc").values(), default=0.0),
+    )
+    depths = tags_of(rows, "depth")
+    choice = stats.one_se_rule({d: seeds_of(rows, "val_acc", variant=best_variant, depth=d) for d in depths})
+    if choice is None:
+        return None, "", {}
+    test = stats.paired_t(seeds_of(rows, "test_acc", variant=best_variant, depth=choice.chosen))
+    above = ABOVE_SHALLOWEST.judge_paired(
+        _acc(rows, "val_acc", best_variant, choice.chosen), _acc(rows, "val_acc", best_variant, depths[0])
+    )
+    sentence = (
+        f"depth {choice.chosen} ({best_variant}, the shallowest within one SE of the best validation "
+        f"accuracy, {pct(choice.best_mean)} at depth {choice.best}); its test accuracy {pct(test.estimate)} "
+        f"[{pct(test.low)}, {pct(test.high)}]"
+    )
+    numbers = {
+        "one_se": choice.to_dict(),
+        "variant": best_variant,
+        "test_acc": test.to_dict(),
+        "above_shallowest": above.to_dict(),
+    }
+    if above.outcome != stats.HELD:
+        return None, f"no depth stands out of the noise ({above.sentence()}); {sentence}", numbers
+    return choice.chosen, sentence, numbers
 
 
 def analyze(rows: list[Row]) -> Finding:
     if (pending := undecided(rows, 4)) is not None:
         return pending
-    val = {v: mean_by(where(rows, variant=v), "depth", "val_acc") for v in VARIANTS}
-    best_variant = max(val, key=lambda v: max(val[v].values(), default=0.0))
-    curve = val[best_variant]
-    best = max(curve.values())
-    recommended = min(d for d, acc in curve.items() if acc >= best - TOLERANCE)
-    deepest, shallowest = max(curve), min(curve)
-    gain_first = curve[recommended] - curve[shallowest]
-    plain = val["plain"]
-    plain_peak = max(plain, key=plain.get)
-    hurts = plain[max(plain)] < plain[plain_peak] - 0.02
-    verdict = (
-        f"best validation accuracy {pct(best)} ({best_variant}); depth {shallowest} → {recommended} gains "
-        f"{pct(gain_first)}, deeper adds at most {pct(best - curve[recommended])}; plain nets peak at depth "
-        f"{plain_peak} ({pct(plain[plain_peak])}) and reach {pct(plain[max(plain)])} at depth {max(plain)}"
-        f"{' (depth hurts)' if hurts else ''}; residual+BN at depth {deepest}: "
-        f"{pct(val['residual+BN'].get(deepest, float('nan')))}. Recommended depth: {recommended}"
-    )
-    held = gain_first > 0.02 and (best - curve[recommended]) <= TOLERANCE
-    return Finding(held, verdict, {"val_acc": val}, recommended_depth=recommended)
+    judged = clauses(rows)
+    depth, sentence, numbers = recommend(rows)
+    detail = "; ".join(c.sentence() for c in judged) + f". Recommended: {sentence}"
+    return decide(judged, rows, detail, numbers=numbers, recommended_depth=depth, recommendation=sentence)
 
 
 def plot(rows: list[Row], figure) -> None:
-    left, right = figure.subplots(1, 2)
-    lines(left, rows, "depth", "train_acc", by="variant", logx=True)
-    left.set_title("training accuracy vs depth")
-    lines(right, rows, "depth", "val_acc", by="variant", logx=True)
-    right.set_title("validation accuracy vs depth")
+    left, middle, right = figure.subplots(1, 3)
+    for ax, metric, title in (
+        (left, "train_acc", "training accuracy"),
+        (middle, "val_acc", "validation accuracy"),
+    ):
+        lines(
+            ax,
+            rows,
+            "depth",
+            metric,
+            by="variant",
+            logx=True,
+            xlabel="depth (weight layers)",
+            ylabel=f"{title} (%)",
+            scale=100,
+        )
+        ax.set_title(f"{title} at convergence vs depth", fontsize=10)
+    deepest = max(tags_of(rows, "depth"))
+    curves(right, rows, "variant", title=f"learning curves, depth {deepest}", depth=deepest)
 
 
 STUDY = Study(

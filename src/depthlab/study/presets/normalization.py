@@ -1,89 +1,196 @@
 """Normalization study: BatchNorm stabilizes and speeds up training, allowing much higher learning rates
-(Ioffe & Szegedy 2015, arXiv 1502.03167); LayerNorm for comparison.
+(Ioffe & Szegedy 2015, arXiv 1502.03167); LayerNorm for comparison in the full size.
 
-A deep MLP (He init, so that the net without normalization can train at all) with no norm, BatchNorm or
-LayerNorm over a learning-rate sweep (SGD with momentum); the evidence is the training loss curves and the
-highest learning rate that still trains.
+A deep MLP (He init, so that the net without normalization can train at all) with and without BatchNorm over a
+half-decade learning-rate grid, SGD with momentum, to a plateau of the training loss. A run *trains* when it
+ends without diverging at a training accuracy of at least TRAINS (an absolute bar, the same for every
+variant). Two comparisons, paired by seed: the highest learning rate at which a seed trains (in decades), and
+the steps to reach a stated training loss, each variant at its own best learning rate. Diverged runs are
+marked on the plots and never averaged in.
 """
 
 from __future__ import annotations
 
-from depthlab.study.presets.base import Finding, Row, Study, finished, mean, metric, pct, undecided, where
-from depthlab.study.presets.plotting import lines
+import math
+
+from depthlab import stats
+from depthlab.study.presets.base import (
+    Finding,
+    Row,
+    Study,
+    data_spec,
+    decide,
+    finished,
+    mean,
+    metric,
+    per_seed,
+    tags_of,
+    undecided,
+    where,
+)
+from depthlab.study.presets.plotting import curves, lines
 from depthlab.study.spec import expand
 
 SIZES = {
-    "quick": {"lrs": [0.01, 0.1, 1.0], "seeds": [0], "steps": 400, "depth": 12},
+    "quick": {"lrs": [0.01, 0.03, 0.1, 0.3, 1.0], "seeds": [0, 1, 2, 3, 4], "steps": 1500, "depth": 12},
     "full": {
         "lrs": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0],
-        "seeds": [0, 1, 2],
-        "steps": 4000,
+        "seeds": list(range(10)),
+        "steps": 8000,
         "depth": 16,
     },
 }
-NORMS = {"none": {"model.norm": "none"}, "batch": {"model.norm": "batch"}, "layer": {"model.norm": "layer"}}
-TRAINS = 0.5  # a run "trains" when it reaches half the study's best training accuracy without diverging
+NORMS = {"none": {"model.norm": "none"}, "batch": {"model.norm": "batch"}}
+FULL_EXTRA = {"layer": {"model.norm": "layer"}}
+TRAINS = 0.5  # a run trains when it ends, not diverged, at >= 50% training accuracy (chance is 10%)
+TARGET_LOSS = 1.0  # "trains faster": steps until the training loss first reaches this
+GRID_STEP = 0.5  # decades between learning rates
+
+HIGHER_LR = stats.Comparison(
+    "BN trains at higher learning rates",
+    "log10 of the highest lr at which the seed trains, batch minus none",
+    1,
+    GRID_STEP / 2,
+    scale=1.0,
+    unit=" decades",
+)
+FASTER = stats.Comparison(
+    "BN trains faster",
+    f"log2 of steps to training loss {TARGET_LOSS}, none over batch, each at its best lr",
+    1,
+    0.25,
+    scale=1.0,
+    unit=" doublings",
+)
 
 
 def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
+    norms = NORMS if size == "quick" else {**NORMS, **FULL_EXTRA}
     base = {
         "study": "normalization",
-        "model": {"name": "mlp", "width": 64, "depth": s["depth"], "init": "he_normal"},
-        "data": {"name": data},
-        "train": {"steps": s["steps"], "optimizer": "sgd", "momentum": 0.9, "batch_size": 128},
+        "model": {"name": "mlp", "width": 32, "depth": s["depth"], "init": "he_normal"},
+        "data": data_spec(data),
+        "train": {
+            "steps": s["steps"],
+            "optimizer": "sgd",
+            "momentum": 0.9,
+            "batch_size": 128,
+            "plateau_window": 200,
+            "plateau_tol": 0.01,
+        },
     }
-    return expand(base, {"norm": NORMS, "train.lr": s["lrs"], "seed": s["seeds"]})
+    return expand(base, {"norm": norms, "train.lr": s["lrs"], "seed": s["seeds"]})
 
 
-def highest_lr(rows: list[Row], norm: str, bar: float) -> float | None:
-    """The largest learning rate at which every seed of ``norm`` trained (reached ``bar`` without
-    diverging)."""
-    good = []
-    for lr in sorted({r["lr"] for r in rows}):
-        runs = where(rows, norm=norm, lr=lr)
-        if runs and all(r["status"] == "ok" and metric(r, "train_acc") >= bar for r in runs):
-            good.append(lr)
-    return max(good) if good else None
+def trains(row: Row) -> bool:
+    return row["status"] == "ok" and metric(row, "train_acc") >= TRAINS
+
+
+def highest_trained_lr(rows: list[Row], norm: str) -> dict:
+    """Per seed: log10 of the highest lr at which that seed trained (half a grid step below the grid when
+    it trained at none)."""
+    lrs = tags_of(rows, "lr")
+    floor = math.log10(min(lrs)) - GRID_STEP
+    out = {}
+    for seed in tags_of(where(rows, norm=norm), "seed"):
+        good = [r["lr"] for r in finished(where(rows, norm=norm, seed=seed)) if trains(r)]
+        out[seed] = math.log10(max(good)) if good else floor
+    return out
+
+
+def steps_to(row: Row, target: float = TARGET_LOSS) -> float:
+    """The first recorded step at which the training loss (window mean) is at or below ``target``; the run's
+    step budget when it never gets there (censored: the comparison is then conservative)."""
+    history = row.get("history") or {}
+    for step, loss in history.get("curve") or []:
+        if loss is not None and loss <= target:
+            return float(step)
+    return float(history.get("steps") or math.nan)
+
+
+def best_lr(rows: list[Row], norm: str) -> float | None:
+    """The lr whose seeds all trained with the lowest mean final training loss."""
+    cells = {lr: finished(where(rows, norm=norm, lr=lr)) for lr in tags_of(rows, "lr")}
+    good = {lr: c for lr, c in cells.items() if c and all(trains(r) for r in c)}
+    if not good:
+        return None
+    return min(good, key=lambda lr: mean(metric(r, "train_loss") for r in good[lr]))
 
 
 def analyze(rows: list[Row]) -> Finding:
-    if (pending := undecided(rows, 3)) is not None:
+    if (pending := undecided(rows, 4)) is not None:
         return pending
-    bar = TRAINS * max(metric(r, "train_acc") for r in finished(rows))
-    top = {n: highest_lr(rows, n, bar) for n in NORMS}
-    acc = {
-        n: max(
-            (
-                mean(metric(r, "train_acc") for r in finished(where(rows, norm=n, lr=lr)))
-                for lr in {r["lr"] for r in rows}
-            ),
-            default=0.0,
+    top = {n: highest_trained_lr(rows, n) for n in ("none", "batch")}
+    higher = HIGHER_LR.judge_paired(top["batch"], top["none"])
+    best = {n: best_lr(rows, n) for n in ("none", "batch")}
+    if None in best.values():
+        faster = FASTER.judge([])
+        steps = {}
+    else:
+        steps = {n: per_seed(rows, steps_to, norm=n, lr=best[n]) for n in best}
+        ratio = {
+            s: math.log2(steps["none"][s] / steps["batch"][s])
+            for s in steps["none"].keys() & steps["batch"].keys()
+        }
+        faster = FASTER.judge(ratio.values())
+    diverged = {n: sum(r["status"] == "diverged" for r in where(rows, norm=n)) for n in top}
+    detail = (
+        "; ".join(c.sentence() for c in (higher, faster))
+        + ". "
+        + "; ".join(
+            f"{n}: trains up to lr {10 ** mean(top[n].values()):.2g} (geometric mean over seeds), best lr "
+            f"{best[n]}, median steps to loss {TARGET_LOSS} "
+            f"{_median(steps.get(n, {}).values())}, {diverged[n]} runs diverged"
+            for n in top
         )
-        for n in NORMS
-    }
-    diverged = {n: sum(r["status"] == "diverged" for r in where(rows, norm=n)) for n in NORMS}
-    batch, none = top["batch"] or 0.0, top["none"] or 0.0
-    held = batch > none or (batch == none and acc["batch"] > acc["none"])
-    parts = [
-        f"{n}: highest lr that trains {top[n] if top[n] is not None else 'none'}, best training accuracy "
-        f"{pct(acc[n])}, {diverged[n]} diverged"
-        for n in NORMS
-    ]
-    return Finding(held, "; ".join(parts), {"highest_lr": top, "best_train_acc": acc})
+    )
+    used = [r for n in best if best[n] is not None for r in where(rows, norm=n, lr=best[n])]
+    numbers = {"best_lr": best, "highest_lr_log10": top, "diverged": diverged}
+    return decide([higher, faster], used, detail, numbers=numbers)
+
+
+def _median(values) -> str:
+    values = sorted(values)
+    return f"{values[len(values) // 2]:.0f}" if values else "n/a"
 
 
 def plot(rows: list[Row], figure) -> None:
-    left, right = figure.subplots(1, 2)
-    lines(left, rows, "lr", "train_acc", by="norm", logx=True)
-    left.set(title="final training accuracy vs learning rate", xscale="log")
-    middle_lr = sorted({r["lr"] for r in rows})[len({r["lr"] for r in rows}) // 2]
-    for row in where(rows, lr=middle_lr, seed=rows[0]["seed"]):
-        records = (row.get("history") or {}).get("records") or []
-        right.plot([r["step"] for r in records], [r.get("train_loss") for r in records], label=row["norm"])
-    right.set(title=f"training loss, lr {middle_lr}", xlabel="step", yscale="log")
-    right.legend(fontsize=8)
-    right.grid(alpha=0.3)
+    left, middle, right = figure.subplots(1, 3)
+    lines(
+        left,
+        rows,
+        "lr",
+        "train_acc",
+        by="norm",
+        xlabel="learning rate (SGD, momentum 0.9)",
+        ylabel="final training accuracy (%)",
+        scale=100,
+    )
+    left.axhline(100 * TRAINS, color="grey", ls="--", lw=0.8)
+    left.set(xscale="log")
+    left.set_title("trains (above the dashed bar) vs lr; x = diverged", fontsize=10)
+    lines(
+        middle,
+        rows,
+        "lr",
+        steps_to,
+        by="norm",
+        xlabel="learning rate",
+        ylabel=f"steps to training loss {TARGET_LOSS}",
+    )
+    middle.set(xscale="log")
+    middle.set_title("speed: steps to the stated loss", fontsize=10)
+    for norm in tags_of(rows, "norm"):
+        lr = best_lr(rows, norm)
+        if lr is not None:
+            curves(
+                right,
+                where(rows, norm=norm, lr=lr),
+                "norm",
+                title="learning curves at each variant's best lr",
+            )
+    right.axhline(TARGET_LOSS, color="grey", ls="--", lw=0.8)
 
 
 STUDY = Study(

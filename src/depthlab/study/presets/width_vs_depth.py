@@ -1,20 +1,44 @@
 """Width vs depth study: at a fixed parameter budget, how should a net be shaped? MLPs whose width is solved
-so every depth has (about) the same number of parameters; the evidence is accuracy against depth (aspect
-ratio)."""
+so every depth has (about) the same number of parameters. Selection and reporting are separate: the depth is
+chosen on validation accuracy by the one-standard-error rule (Hastie, Tibshirani & Friedman), and its gain
+over the widest, shallowest net is judged on test accuracy, paired by seed."""
 
 from __future__ import annotations
 
-import math
-
-from depthlab.study.presets.base import Finding, Row, Study, mean_by, pct, undecided
+from depthlab import stats
+from depthlab.study.presets.base import (
+    Finding,
+    Row,
+    Study,
+    data_spec,
+    decide,
+    mean_by,
+    pct,
+    per_seed,
+    seeds_of,
+    tags_of,
+    undecided,
+)
 from depthlab.study.presets.plotting import lines
 from depthlab.study.spec import expand
 
 SIZES = {
-    "quick": {"budget": 20_000, "depths": [2, 3, 5, 9, 17], "seeds": [0, 1], "steps": 400},
-    "full": {"budget": 100_000, "depths": [2, 3, 4, 6, 9, 13, 17, 25, 33], "seeds": [0, 1, 2], "steps": 4000},
+    "quick": {"budget": 20_000, "depths": [2, 3, 5, 9, 17], "seeds": [0, 1, 2, 3, 4], "steps": 3000},
+    "full": {
+        "budget": 100_000,
+        "depths": [2, 3, 4, 6, 9, 13, 17, 25, 33],
+        "seeds": list(range(10)),
+        "steps": 20000,
+    },
 }
 INPUTS, CLASSES = 40, 10  # the budget's widths are solved for MNIST-1D's shape; other data shift it a little
+
+BEATS_WIDEST = stats.Comparison(
+    "a deeper shape beats the widest",
+    "test accuracy, the depth chosen on validation (one-SE rule) minus the shallowest depth",
+    1,
+    0.01,
+)
 
 
 def mlp_params(depth: int, width: int, inputs: int = INPUTS, classes: int = CLASSES) -> int:
@@ -35,9 +59,15 @@ def grid(size: str, data: str) -> list[dict]:
     shapes = {d: {"model.depth": d, "model.width": width_for(s["budget"], d)} for d in s["depths"]}
     base = {
         "study": "width_vs_depth",
-        "model": {"name": "mlp", "norm": "batch", "residual": True},
-        "data": {"name": data},
-        "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 128},
+        "model": {"name": "mlp", "norm": "batch", "residual": True, "init": "he_normal"},
+        "data": data_spec(data),
+        "train": {
+            "steps": s["steps"],
+            "lr": 3e-3,
+            "batch_size": 128,
+            "plateau_window": 200,
+            "plateau_tol": 0.01,
+        },
     }
     return expand(base, {"depth": shapes, "seed": s["seeds"]})
 
@@ -45,22 +75,54 @@ def grid(size: str, data: str) -> list[dict]:
 def analyze(rows: list[Row]) -> Finding:
     if (pending := undecided(rows, 3)) is not None:
         return pending
-    val, params = mean_by(rows, "depth", "val_acc"), mean_by(rows, "depth", "params")
-    best = max(val, key=val.get)
-    shallow, deep = min(val), max(val)
-    verdict = (
-        f"at about {params[best]:,.0f} parameters the best shape is depth {best} ({pct(val[best])} "
-        f"validation accuracy); depth {shallow}: {pct(val[shallow])}, depth {deep}: {pct(val[deep])}"
+    depths = tags_of(rows, "depth")
+    choice = stats.one_se_rule({d: seeds_of(rows, "val_acc", depth=d) for d in depths})
+    if choice is None:
+        return decide([BEATS_WIDEST.judge([])], rows, "too few seeds finished for the one-SE rule")
+    shallow = depths[0]
+    clause = BEATS_WIDEST.judge_paired(
+        per_seed(rows, "test_acc", depth=choice.chosen), per_seed(rows, "test_acc", depth=shallow)
     )
-    held = val[best] > val[shallow] + 0.01 and not math.isnan(val[best])
-    return Finding(held, verdict, {"val_acc": val, "params": params}, recommended_depth=best)
+    test, params = mean_by(rows, "depth", "test_acc"), mean_by(rows, "depth", "params")
+    detail = (
+        f"{clause.sentence()}. At about {params[choice.chosen]:,.0f} parameters the one-SE rule on "
+        f"validation picks depth {choice.chosen} (best validation {pct(choice.best_mean)} at depth "
+        f"{choice.best}); test "
+        f"accuracy depth {choice.chosen}: {pct(test[choice.chosen])}, depth {shallow}: {pct(test[shallow])}"
+    )
+    depth = choice.chosen if clause.outcome == stats.HELD else None
+    sentence = (
+        f"depth {choice.chosen} at a fixed budget of {params[choice.chosen]:,.0f} parameters, test "
+        f"{pct(test[choice.chosen])}"
+    )
+    return decide(
+        [clause],
+        rows,
+        detail,
+        numbers={"one_se": choice.to_dict()},
+        recommended_depth=depth,
+        recommendation=sentence if depth else "",
+    )
 
 
 def plot(rows: list[Row], figure) -> None:
-    left, right = figure.subplots(1, 2)
-    lines(left, rows, "depth", "val_acc", logx=True)
-    left.set_title("validation accuracy vs depth at a fixed budget")
-    lines(right, rows, "depth", "params", logx=True)
+    left, middle, right = figure.subplots(1, 3)
+    for ax, metric, title in (
+        (left, "val_acc", "validation (selects)"),
+        (middle, "test_acc", "test (reports)"),
+    ):
+        lines(
+            ax,
+            rows,
+            "depth",
+            metric,
+            logx=True,
+            xlabel="depth (width solved for the budget)",
+            ylabel=f"{metric.split('_')[0]} accuracy (%)",
+            scale=100,
+        )
+        ax.set_title(f"{title} accuracy at a fixed budget", fontsize=10)
+    lines(right, rows, "depth", "params", logx=True, xlabel="depth", ylabel="parameters")
     right.set(title="parameters (the budget held fixed)", ylim=(0, None))
 
 

@@ -1,0 +1,256 @@
+"""Every preset's rule against its own null (docs/statistics.md §6), on synthetic per-seed rows.
+
+Each preset's stored numbers are simulated with a known effect: present → the verdict is held; absent → not
+held in at least 90% of 200 draws (the false-positive rate is the test's number); reversed → did not hold.
+A seed shares an offset across the cells it trains (that is what pairing removes), plus per-cell noise.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from depthlab import stats
+from depthlab.study.presets import cost, depth, gradients, nondeep, normalization, width_vs_depth
+
+SEEDS = range(5)
+DRAWS = 200
+
+
+def row(seed: int, **fields) -> dict:
+    tags = {k: v for k, v in fields.items() if k not in ("metrics", "diagnostics", "history", "status")}
+    return {
+        **tags,
+        "seed": seed,
+        "status": fields.get("status", "ok"),
+        "metrics": fields.get("metrics", {}),
+        "diagnostics": fields.get("diagnostics", {}),
+        "history": fields.get("history", {"converged": True}),
+    }
+
+
+def scaled(table: dict, effect: float) -> dict:
+    """The table's values moved from its first entry by ``effect`` times their distance from it."""
+    first = next(iter(table.values()))
+    return {k: first + effect * (v - first) for k, v in table.items()}
+
+
+def false_positive_rate(simulate, analyze) -> float:
+    rng = np.random.default_rng(0)
+    return sum(analyze(simulate(0.0, rng)).outcome == stats.HELD for _ in range(DRAWS)) / DRAWS
+
+
+def check_rule(simulate, analyze) -> None:
+    rng = np.random.default_rng(1)
+    present, reversed_ = analyze(simulate(1.0, rng)), analyze(simulate(-1.0, rng))
+    assert present.outcome == stats.HELD, present.verdict
+    assert reversed_.outcome == stats.NOT_HELD, reversed_.verdict
+    assert false_positive_rate(simulate, analyze) <= 0.10
+
+
+# --- depth ------------------------------------------------------------------------------------------------
+DEPTHS = (1, 2, 4, 8, 16)
+TRAIN = {
+    "plain": dict(zip(DEPTHS, (0.40, 0.75, 0.90, 0.93, 0.80), strict=True)),
+    "plain+BN": dict(zip(DEPTHS, (0.40, 0.76, 0.91, 0.95, 0.90), strict=True)),
+    "residual+BN": dict(zip(DEPTHS, (0.40, 0.77, 0.92, 0.96, 0.97), strict=True)),
+}
+VAL = dict(zip(DEPTHS, (0.32, 0.58, 0.64, 0.66, 0.665), strict=True))
+
+
+def depth_rows(effect: float, rng, noise: float = 0.008) -> list[dict]:
+    rows = []
+    for seed in SEEDS:
+        offset = rng.normal(0, 0.01)
+        for variant, table in TRAIN.items():
+            train, val = scaled(table, effect), scaled(VAL, effect)
+            for d in DEPTHS:
+                acc = {
+                    "train_acc": train[d] + offset + rng.normal(0, noise),
+                    "val_acc": val[d] - 0.01 * (variant != "residual+BN") + offset + rng.normal(0, noise),
+                    "test_acc": val[d] + offset + rng.normal(0, noise),
+                }
+                rows.append(row(seed, variant=variant, depth=d, metrics=acc))
+    return rows
+
+
+def test_depth_rule_against_its_null():
+    check_rule(depth_rows, depth.analyze)
+
+
+def test_depth_plain_degradation_alone_absent_is_not_held():
+    # Everything else present; plain nets keep their accuracy at the deepest depth.
+    def no_degradation(effect, rng):
+        rows = depth_rows(1.0, rng)
+        for r in rows:
+            if r["variant"] == "plain" and r["depth"] == 16:
+                r["metrics"]["train_acc"] += 0.13  # back to its peak
+        return rows
+
+    assert false_positive_rate(no_degradation, depth.analyze) <= 0.10
+
+
+def test_depth_degradation_on_unconverged_runs_is_inconclusive_not_held():
+    rows = depth_rows(1.0, np.random.default_rng(2))
+    for r in rows:
+        if r["variant"] == "plain" and r["depth"] == 16:
+            r["history"] = {"converged": False}  # a slower start, not (yet) degradation
+    finding = depth.analyze(rows)
+    clause = next(c for c in finding.clauses if c.comparison is depth.PLAIN_DEGRADES)
+    assert clause.outcome == stats.INCONCLUSIVE and finding.outcome == stats.INCONCLUSIVE
+
+
+def test_depth_recommends_only_a_depth_outside_the_noise():
+    rng = np.random.default_rng(3)
+    present, flat = depth.analyze(depth_rows(1.0, rng)), depth.analyze(depth_rows(0.0, rng))
+    assert present.recommended_depth in (4, 8, 16) and "test accuracy" in present.recommendation
+    assert flat.recommended_depth is None
+
+
+# --- gradients --------------------------------------------------------------------------------------------
+LOG_RATIO = {
+    "sigmoid/default": 3.0,
+    "tanh/default": 2.0,
+    "tanh/xavier": 0.5,
+    "relu/xavier": 1.5,
+    "relu/he": 0.1,
+}
+
+
+def gradient_rows(effect: float, rng) -> list[dict]:
+    rows = []
+    for seed in SEEDS:
+        for setup, decades in LOG_RATIO.items():
+            log_ratio = effect * decades if setup != "relu/he" else (0.1 if effect >= 0 else 3.0)
+            log_ratio += rng.normal(0, 0.3)
+            rms = [10.0**-log_ratio, 10.0 ** (-log_ratio / 2), 1.0]  # first, middle, last hidden layer
+            rows.append(row(seed, part="init", setup=setup, depth=24, diagnostics={"act_grad_rms_init": rms}))
+        for setup in gradients.TRAINED:
+            if effect == 0:
+                stalls = rng.random() < 0.3  # the same stall rate for both inits
+            else:
+                stalls = (setup == "relu/xavier") == (effect > 0)
+            loss = math.log(10) - 0.01 if stalls else 0.4 + rng.normal(0, 0.05)
+            rows.append(row(seed, part="trained", setup=setup, metrics={"train_loss": loss}))
+    return rows
+
+
+def test_gradients_rule_against_its_null():
+    check_rule(gradient_rows, gradients.analyze)
+
+
+def test_stall_rates_are_compared_with_fisher_and_newcombe():
+    clause, numbers = gradients.stall_clause(gradient_rows(1.0, np.random.default_rng(0)))
+    assert numbers["stalled"] == {"relu/xavier": (5, 5), "relu/he": (0, 5)}
+    assert numbers["fisher_p"] == pytest.approx(1 / 252)  # one table of C(10, 5) is this extreme
+    assert clause.interval.low == pytest.approx(stats.rate_difference(5, 5, 0, 5).low)
+
+
+# --- normalization ----------------------------------------------------------------------------------------
+LRS = (0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def normalization_rows(effect: float, rng) -> list[dict]:
+    rows = []
+    for seed in SEEDS:
+        for norm in ("none", "batch"):
+            better = (norm == "batch") == (effect > 0) and effect != 0
+            top = 1.0 if better else (0.1 if effect != 0 else rng.choice([0.1, 0.3]))
+            base_steps = 300 if better else 800 if effect != 0 else 500
+            for lr in LRS:
+                ok = lr <= top
+                steps = base_steps * math.exp(rng.normal(0, 0.15))
+                history = {"converged": True, "steps": 1500, "curve": [(50, 2.0), (int(steps), 0.9)]}
+                metrics = {
+                    "train_acc": 0.9 if ok else 0.1,
+                    "train_loss": 0.3 + 0.1 * abs(math.log10(lr / 0.1)),
+                }
+                status = "ok" if ok else "diverged"
+                rows.append(row(seed, norm=norm, lr=lr, status=status, metrics=metrics, history=history))
+    return rows
+
+
+def test_normalization_rule_against_its_null():
+    check_rule(normalization_rows, normalization.analyze)
+
+
+def test_steps_to_reads_the_learning_curve_and_censors_at_the_budget():
+    curve = {"curve": [(50, 2.1), (100, 1.2), (150, 0.95)], "steps": 400}
+    assert normalization.steps_to({"history": curve}) == 150
+    assert normalization.steps_to({"history": curve}, target=0.5) == 400
+
+
+# --- width vs depth ---------------------------------------------------------------------------------------
+WVD = dict(zip((2, 3, 5, 9, 17), (0.60, 0.64, 0.66, 0.66, 0.65), strict=True))
+
+
+def width_rows(effect: float, rng) -> list[dict]:
+    rows = []
+    for seed in SEEDS:
+        offset = rng.normal(0, 0.01)
+        for d, acc in scaled(WVD, effect).items():
+            metrics = {
+                "val_acc": acc + offset + rng.normal(0, 0.006),
+                "test_acc": acc + offset + rng.normal(0, 0.006),
+                "params": 20_000,
+            }
+            rows.append(row(seed, depth=d, metrics=metrics))
+    return rows
+
+
+def test_width_vs_depth_rule_against_its_null():
+    check_rule(width_rows, width_vs_depth.analyze)
+
+
+def test_width_vs_depth_selects_on_validation_and_reports_on_test():
+    rows = width_rows(1.0, np.random.default_rng(0))
+    for r in rows:  # validation says depth 17 is best by far; test says it is no better than depth 2
+        if r["depth"] == 17:
+            r["metrics"]["val_acc"] += 0.2
+            r["metrics"]["test_acc"] = [s for s in rows if s["depth"] == 2 and s["seed"] == r["seed"]][0][
+                "metrics"
+            ]["test_acc"]
+    finding = width_vs_depth.analyze(rows)
+    assert finding.numbers["one_se"]["chosen"] == 17 and finding.outcome != stats.HELD
+
+
+# --- cost -------------------------------------------------------------------------------------------------
+def cost_rows(effect: float, rng) -> list[dict]:
+    rows = []
+    for seed in SEEDS:
+        shapes = {}
+        for d in (2, 4, 8, 16):
+            slow = 3.0 ** (effect * math.log2(d / 2) / 3)  # 3x slower at depth 16 when present
+            for family in cost.FAMILIES:
+                times = [0.1 * slow * math.exp(rng.normal(0, 0.1)) for _ in range(5)]
+                shapes[f"{family}/{d}"] = {"latency_ms": times, "flops": 40_000.0, "params": 20_000}
+        rows.append(row(seed, diagnostics={"latency": shapes}))
+    return rows
+
+
+def test_cost_rule_against_its_null():
+    check_rule(cost_rows, cost.analyze)
+
+
+# --- nondeep ----------------------------------------------------------------------------------------------
+def nondeep_rows(effect: float, rng) -> list[dict]:
+    rows = []
+    behind = {1.0: 0.005, 0.0: nondeep.CLOSE, -1.0: 0.08}[effect]  # absent: exactly at the 3-point margin
+    speedup = {1.0: 1.6, 0.0: 1.0, -1.0: 0.7}[effect]
+    for seed in SEEDS:
+        resnet = 0.95 + rng.normal(0, 0.01)
+        for model, acc, deploy in (("resnet20", resnet, 1.0), ("parnet_lite", resnet - behind, speedup)):
+            train_ms = 2.0 * math.exp(rng.normal(0, 0.05))
+            diagnostics = {
+                "cost": {"infer_step_time": train_ms, "longest_path_depth": 12},
+                "cost_deploy": {"infer_step_time": train_ms / deploy * math.exp(rng.normal(0, 0.05))},
+            }
+            metrics = {"test_acc": acc + rng.normal(0, 0.005), "params": 50_000}
+            rows.append(row(seed, model=model, metrics=metrics, diagnostics=diagnostics))
+    return rows
+
+
+def test_nondeep_rule_against_its_null():
+    check_rule(nondeep_rows, nondeep.analyze)
