@@ -3,7 +3,7 @@
 API (every request carries the token; see ``security.py``):
 
 - ``GET  /api/options``                     models and the keys each takes, data sets, layer names, caps
-- ``POST /api/validate``   ``{"settings"}``   ``{"command"}``, or 400 ``{"error"}`` with the CLI's message
+- ``POST /api/validate``   ``{"settings"}``   ``{"command"}`` or ``{"error"}`` (the CLI's message), both 200
 - ``POST /api/jobs``       ``{"settings", "paused"}``  201 job info; 400 bad setting; 429 too many jobs
 - ``GET  /api/jobs`` / ``GET /api/jobs/{id}``  job infos
 - ``POST /api/jobs/{id}/control``  ``{"action": "play" | "pause" | "step" | "stop"}``
@@ -71,8 +71,8 @@ class PlayApi:
         try:
             body = await _json_body(request)
             setup = await run_in_threadpool(self._checked_setup, body.get("settings", {}))
-        except DepthlabError as err:
-            return _error(400, str(err))
+        except DepthlabError as err:  # an answer, not a failure: the page asks before it starts anything
+            return JSONResponse({"error": str(err)})
         return JSONResponse({"command": setup.command()})
 
     def _checked_setup(self, raw) -> settings.Setup:

@@ -159,7 +159,11 @@
     try {
       const sides = comparing() ? SIDES : ["A"];
       const answers = [];
-      for (const side of sides) answers.push(await api("POST", "/api/validate", { settings: settingsFor(side) }));
+      for (const side of sides) {
+        const answer = await api("POST", "/api/validate", { settings: settingsFor(side) });
+        if (answer.error) throw new Error(sides.length > 1 ? `${side}: ${answer.error}` : answer.error);
+        answers.push(answer);
+      }
       $("command").textContent = answers.map((a) => a.command).join("\n");
       showError("");
       return true;
@@ -245,7 +249,7 @@
     const lo = Math.floor(Math.log10(min)), hi = Math.ceil(Math.log10(max));
     const stride = [1, 2, 5, 10, 20].find((k) => (hi - lo) / k <= 7) || 50;
     const out = [];
-    for (let e = Math.ceil(lo / stride) * stride; e <= hi; e += stride) out.push(Math.pow(10, e));
+    for (let e = Math.ceil(lo / stride) * stride; e <= hi; e += stride) out.push(Number("1e" + e)); // exact
     return out;
   }
   const expLabel = (v) => (v == null ? "" : "1e" + Math.round(Math.log10(v)));
@@ -449,7 +453,7 @@
       const box = document.createElement("div"); box.className = "side"; box.dataset.side = side;
       if (comparing()) { const h = document.createElement("h3"); h.className = `legend-${side.toLowerCase()}`; h.textContent = side === "A" ? "A" : `B (${$("c-twin").value})`; box.appendChild(h); }
       for (const v of hist[side].verdictList) {
-        const div = document.createElement("div"); div.className = `verdict ${v.status}`;
+        const div = document.createElement("div"); div.className = `verdict ${v.status}`; div.title = v.line;
         const space = v.line.indexOf(" ");
         const tag = document.createElement("span"); tag.className = "tag"; tag.textContent = v.line.slice(0, space);
         div.append(tag, document.createTextNode(v.line.slice(space)));
