@@ -1,0 +1,91 @@
+"""Learning-curve extrapolation and successive halving on synthetic curves (the truth is known)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from depthlab.advise import halving
+from depthlab.advise.curves import Prediction, exponential, extrapolate, power_law
+
+STEPS = np.arange(25, 301, 25)  # a first rung of 300 steps, evaluated every 25
+TARGET = 3000
+
+
+def noisy(values, seed, sd=0.004):
+    return values + np.random.default_rng(seed).normal(0, sd, len(values))
+
+
+@pytest.mark.parametrize(
+    "family, params",
+    [(exponential, (0.9, 0.6, 400.0)), (exponential, (0.8, 0.3, 50.0)), (power_law, (0.92, 0.5, 0.4))],
+)
+def test_the_interval_covers_the_true_value_at_the_target(family, params):
+    truth = float(family(TARGET, *params))
+    covered = 0
+    for seed in range(20):
+        p = extrapolate(STEPS, noisy(family(STEPS, *params), seed), TARGET)
+        covered += p.low <= truth <= p.high
+    assert covered >= 17  # a 95% interval misses at most a few of 20 curves
+
+
+def test_noise_free_saturating_curve_is_extrapolated_closely():
+    p = extrapolate(STEPS, exponential(STEPS, 0.9, 0.6, 400.0), TARGET)
+    assert p.mean == pytest.approx(float(exponential(TARGET, 0.9, 0.6, 400.0)), abs=0.01)
+    assert p.family == "exponential"
+
+
+def test_short_or_flat_curves_fall_back_to_the_last_value_with_a_wide_interval():
+    flat = extrapolate(STEPS, np.full(len(STEPS), 0.1), TARGET)
+    assert flat.mean == pytest.approx(0.1) and flat.high - flat.low >= 0.1
+    short = extrapolate([10, 20], [0.3, 0.4], TARGET)
+    assert short.mean == pytest.approx(0.4) and short.family == "last value"
+
+
+def test_widening_by_seed_spread_adds_in_quadrature():
+    p = Prediction(0.8, 0.78, 0.82, TARGET, "exponential")
+    wide = p.widened(0.01)
+    assert wide.high - wide.mean == pytest.approx(math.hypot(0.02, 1.959964 * 0.01), rel=1e-4)
+
+
+def crossing_pair() -> dict[int, Prediction]:
+    """Depth 2 learns fast and saturates at 80%; depth 6 starts slower and ends at 90%: at 300 steps the
+    shallow net is ahead (about 79% vs 62%)."""
+    fast = noisy(exponential(STEPS, 0.8, 0.3, 50.0), 1)
+    slow = noisy(exponential(STEPS, 0.9, 0.6, 400.0), 2)
+    assert fast[-1] > slow[-1] + 0.1  # the premise: by current accuracy the slow starter would be cut
+    return {2: extrapolate(STEPS, fast, TARGET), 6: extrapolate(STEPS, slow, TARGET)}
+
+
+def test_a_crossing_pair_keeps_the_slow_starter_that_ends_higher():
+    predictions = crossing_pair()
+    assert halving.ranked(predictions)[0] == 6
+    assert 6 in halving.survivors(predictions, keep=1)
+    assert 6 in halving.finalists(predictions, count=1)
+
+
+def test_survivors_keep_the_best_predictions_and_one_wildcard():
+    p = {
+        d: Prediction(m, m - 0.02, m + 0.02, TARGET, "x") for d, m in {1: 0.5, 2: 0.7, 3: 0.8, 4: 0.6}.items()
+    }
+    assert halving.survivors(p, keep=2) == [2, 3]  # no pruned interval reaches the leader's 0.8
+    p[1] = Prediction(0.5, 0.2, 0.85, TARGET, "x")  # uncertain: could still be the best
+    assert halving.survivors(p, keep=2) == [1, 2, 3]
+
+
+def test_finalists_favour_shallow_depths_that_may_tie_the_best():
+    p = {
+        1: Prediction(0.60, 0.55, 0.65, TARGET, "x"),
+        2: Prediction(0.78, 0.74, 0.83, TARGET, "x"),  # its interval reaches the best's prediction
+        4: Prediction(0.80, 0.78, 0.82, TARGET, "x"),
+        6: Prediction(0.79, 0.77, 0.81, TARGET, "x"),
+    }
+    assert halving.finalists(p, count=2) == [2, 4]
+    assert halving.finalists(p, count=3) == [2, 4, 6]
+
+
+def test_rung_steps_follow_the_halving_schedule():
+    assert halving.rung_steps(9, 1, 3, 2700) == [300, 900]  # 9 -> 3 -> 1
+    assert halving.rung_steps(10, 1, 3, 2700) == [100, 300, 900]
+    assert halving.rung_steps(6, 2, 3, 900) == [300]
+    assert halving.rung_steps(2, 2, 3, 900) == []
