@@ -1,27 +1,32 @@
 """The studies' measured directions, on tiny versions of the real preset grids (real training, real numbers).
 
 Each test shrinks one preset (fewer depths, one seed, fewer steps) and checks the direction the preset's claim
-predicts, and that the preset's computed verdict agrees with the numbers.
+predicts on real nets. No test asserts a verdict here: a verdict needs 5 seeds trained to convergence, and
+the rules themselves are tested against their nulls in test_study_rules.py.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from depthlab.study.plan import Plan
 from depthlab.study.presets import composition, gradients, overfitting, representation, residual
 from depthlab.study.report import rows_for
 from depthlab.study.runner import execute
 from depthlab.study.store import Store
-from depthlab.study.suite import Plan
 
 pytestmark = pytest.mark.slow
 
 
-def run_tiny(module, size: dict, tmp_path, data: str = "mnist1d", measure: bool = True):
-    """Run ``module``'s grid at a test size (``measure=False`` drops the diagnostics); returns the rows."""
+def run_tiny(
+    module, size: dict, tmp_path, data: str = "mnist1d", measure: bool = True, only: dict | None = None
+):
+    """Run ``module``'s grid at a test size (``measure=False`` drops the diagnostics; ``only`` keeps the specs
+    with these top-level values); returns the rows."""
     module.SIZES["test"] = size
     try:
-        plan = Plan(module.STUDY, data, "", module.grid("test", data))
+        specs = [s for s in module.grid("test", data) if all(s.get(k) == v for k, v in (only or {}).items())]
+        plan = Plan(module.STUDY, data, "", specs)
     finally:
         del module.SIZES["test"]
     for spec in plan.specs if not measure else []:
@@ -39,18 +44,15 @@ def test_residual_plain_degrades_with_depth_and_residual_does_not(tmp_path):
     assert acc[("plain+BN", 32)] < acc[("plain+BN", 4)] - 0.15
     assert acc[("residual+BN", 32)] >= 0.9 * max(acc[("residual+BN", 4)], acc[("residual+BN", 32)])
     assert acc[("residual+BN", 32)] > acc[("plain+BN", 32)] + 0.15
-    finding = residual.analyze(rows)
-    assert finding.held is True and "depth 32" in finding.verdict
 
 
-def test_gradients_vanish_with_saturating_units_and_xavier_stalls_deep_relu(tmp_path):
-    rows = run_tiny(gradients, {"depths": [24], "seeds": [0], "steps": 250, "width": 48}, tmp_path)
-    by = {r["setup"]: r for r in rows}
-    ratio = {name: gradients.loss_ratio(row) for name, row in by.items()}
-    assert ratio["sigmoid/default"] > 1e3 and ratio["tanh/default"] > 1e2  # orders of magnitude lost
-    assert ratio["relu/he"] < 10
-    assert by["relu/he"]["metrics"]["train_acc"] > by["relu/xavier"]["metrics"]["train_acc"] + 0.1
-    assert gradients.analyze(rows).held is True
+def test_gradients_vanish_with_saturating_units_and_not_with_relu_he(tmp_path):
+    # The init measurements only (no training): a direction checked on the real nets, not a verdict.
+    size = {"depths": [24], "seeds": [0], "steps": 250, "width": 32}
+    rows = [r for r in run_tiny(gradients, size, tmp_path, only={"task": "init"}) if r["part"] == "init"]
+    decades = {r["setup"]: gradients.log_ratio(r) for r in rows}
+    assert decades["sigmoid/default"] > 3 and decades["tanh/default"] > 2  # orders of magnitude lost
+    assert abs(decades["relu/he"]) < 1
 
 
 def test_probe_accuracy_rises_with_layer_index_on_a_trained_net(tmp_path):
@@ -59,7 +61,6 @@ def test_probe_accuracy_rises_with_layer_index_on_a_trained_net(tmp_path):
     probes = rows[0]["diagnostics"]["probes"][1:]  # stem, then each block
     assert probes[-1] > probes[0] + 0.05
     assert representation.rank_correlation(probes) > 0.5
-    assert representation.analyze(rows).held is True
 
 
 def test_rank_correlation_matches_hand_values():
@@ -80,8 +81,6 @@ def test_composition_deep_narrow_represents_the_sawtooth_a_shallow_net_cannot(tm
     assert (
         min(r["metrics"]["test_loss"] for r in shallow) > 100 * constructed[5]["metrics"]["test_loss"] + 0.01
     )
-    finding = composition.analyze(rows)
-    assert finding.held is True and "32 pieces" in finding.verdict
 
 
 def test_overfitting_gap_grows_with_depth_and_dropout_narrows_it(tmp_path):
@@ -90,4 +89,3 @@ def test_overfitting_gap_grows_with_depth_and_dropout_narrows_it(tmp_path):
     gap = {(r["depth"], r["dropout"]): overfitting.gap(r) for r in rows}
     assert gap[(8, 0.0)] > gap[(2, 0.0)]
     assert gap[(8, 0.3)] < gap[(8, 0.0)]
-    assert overfitting.analyze(rows).held is True
