@@ -96,7 +96,7 @@ def with_builder(study: str, specs: list[dict[str, Any]], ref: str) -> tuple[lis
             "it sweeps the builder's depth alone"
         )
     if constant:
-        notes.append(f"{ref} has no parameter {', '.join(constant)}: its own defaults apply")
+        notes.append(f"{', '.join(constant)} left at {func}()'s defaults (no such parameter)")
     return dedupe(out), "; ".join(notes)
 
 
