@@ -355,3 +355,124 @@ def test_fuzz_cli_key_value_overrides_parse_and_route_or_raise_a_depthlab_error(
         dataset_options("xor", **data_keys)
 
     _valid_or_depthlab_error(parse_and_route)
+
+
+# ---- a user's own data and model ---------------------------------------------------------------------------
+
+ROWS = "".join(f"{i % 7}.5,{'ab'[i % 2]},{'pos' if i % 3 else 'neg'}\n" for i in range(30))
+OWN_BUILDER = (
+    "from torch import nn\n"
+    "def build(depth: int, width: int = 8, input_shape=(2,), num_classes=2):\n"
+    "    return nn.Sequential(nn.Linear(input_shape[0], width), nn.Linear(width, num_classes))\n"
+    "def failing(depth):\n"
+    "    raise ValueError('no\\nway')\n"
+    "def odd(depth):\n"
+    "    return 'a string'\n"
+)
+OWN_FILES = {
+    "t.csv": "a,b,label\n" + ROWS,
+    "empty.csv": "",
+    "ragged.csv": "a,b,label\n1,x,pos\n2,y,neg,extra\n",
+    "binary.csv": "\x00\x01\x02PNG" * 10,
+    "gaps.csv": "a,b,label\n" + ROWS.replace("3.5,", ",", 2),
+    "one_class.csv": "a,b,label\n" + "".join(f"{i},x,pos\n" for i in range(20)),
+    "thin.csv": "a,b,label\n" + ROWS + "1.5,a,rare\n",
+    "sheet.xlsx": "not a supported type",
+    "nets.py": OWN_BUILDER,
+}
+TRAIN = ["train", "mlp", "steps=1", "--out", "out"]
+OWN_CLI_CASES = [
+    (
+        [*TRAIN, "--data", "t.csv", "--target", "lable"],
+        "unknown target column 'lable'; did you mean 'label'?",
+    ),
+    ([*TRAIN, "--data", "empty.csv", "--target", "label"], "empty.csv: the file is empty"),
+    ([*TRAIN, "--data", "ragged.csv"], "ragged rows: line 3 has 4 fields, line 1 has 3"),
+    ([*TRAIN, "--data", "binary.csv"], "not a text table"),
+    ([*TRAIN, "--data", "gaps.csv"], "missing values in 1 column: 'a' (2); pass impute=mean"),
+    ([*TRAIN, "--data", "gaps.csv", "--impute", "avg"], "unknown value for impute 'avg'"),
+    ([*TRAIN, "--data", "t.csv", "--task", "ranking"], "unknown value for task 'ranking'"),
+    ([*TRAIN, "--data", "one_class.csv", "--target", "label"], "has one class only ('pos')"),
+    ([*TRAIN, "--data", "thin.csv"], "too few rows per class for a stratified split"),
+    ([*TRAIN, "--data", "sheet.xlsx"], "unknown data file type '.xlsx'"),
+    ([*TRAIN, "--data", "missing.csv"], "data file 'missing.csv' does not exist"),
+    (["train", "nope.py:build", "--data", "xor", "--out", "out"], "builder file 'nope.py' does not exist"),
+    (
+        ["train", "nets.py:biuld", "--data", "xor"],
+        "unknown function in nets.py 'biuld'; did you mean 'build'?",
+    ),
+    (["train", "nets.py:failing", "depth=2", "--data", "xor"], "raised ValueError: no way"),
+    (["train", "nets.py:odd", "depth=2", "--data", "xor"], "returned str, not a torch.nn.Module"),
+    (["train", "nets.py:build", "depth=2", "widht=3", "--data", "xor"], "did you mean 'width'?"),
+    (["study", "depth", "--data", "xor", "--target", "y", "--out", "out"], "apply to a data file"),
+    (["study", "depth", "--data", "t.csv", "--target", "lable", "--out", "out"], "did you mean 'label'?"),
+    (["study", "depth", "--model", "nets.py:biuld", "--out", "out"], "did you mean 'build'?"),
+]
+
+
+@pytest.mark.parametrize("argv, expected", OWN_CLI_CASES, ids=[" ".join(a) for a, _ in OWN_CLI_CASES])
+def test_bad_own_data_or_builder_is_one_line_and_writes_nothing(argv, expected, workdir, capsys):
+    for name, text in OWN_FILES.items():
+        (workdir / name).write_text(text, encoding="latin-1")
+    before = snapshot(workdir)
+    code, _, err = run_cli(argv, capsys)
+    assert_one_line_error(code, err, expected)
+    assert snapshot(workdir) == before
+
+
+OWN_API_CASES = {
+    "X and y of different lengths": lambda tmp: __import__("depthlab.data").data.from_arrays(
+        torch.zeros(5, 2), torch.zeros(4)
+    ),
+    "npz without y": lambda tmp: load_dataset(_npz(tmp, x=torch.zeros(4, 2).numpy())),
+    "a file edited since planned": lambda tmp: load_dataset(_write(tmp, "t.csv"), sha256="0" * 64),
+    "a damaged parquet file": lambda tmp: load_dataset(_write(tmp, "t.parquet", "PAR1 not really")),
+    "a split column with odd values": lambda tmp: load_dataset(_write(tmp, "t.csv"), split_column="b"),
+    "a torch Dataset of single tensors": lambda tmp: load_dataset(
+        torch.utils.data.TensorDataset(torch.zeros(3))
+    ),
+    "a number as data": lambda tmp: load_dataset(42),
+}
+
+
+def _write(tmp: Path, name: str, text: str | None = None) -> Path:
+    (tmp / name).write_text(OWN_FILES.get(name, "") if text is None else text)
+    return tmp / name
+
+
+def _npz(tmp: Path, **arrays) -> Path:
+    import numpy as np
+
+    np.savez(tmp / "d.npz", **arrays)
+    return tmp / "d.npz"
+
+
+@pytest.mark.parametrize("case", sorted(OWN_API_CASES))
+def test_bad_own_data_in_python_is_one_depthlab_error(case, tmp_path):
+    with pytest.raises(DepthlabError) as err:
+        OWN_API_CASES[case](tmp_path)
+    assert "\n" not in str(err.value)
+
+
+CSV_TEXT = st.text(alphabet=st.sampled_from(list('ab,1.5-\n"x\t ')), max_size=80)
+
+
+@FUZZ
+@given(text=CSV_TEXT, impute=st.sampled_from([None, "mean", "drop"]))
+def test_fuzz_any_small_csv_loads_or_is_a_depthlab_error(text, impute, tmp_path_factory):
+    path = tmp_path_factory.mktemp("fuzz") / "f.csv"
+    path.write_text(text)
+    _valid_or_depthlab_error(lambda: load_dataset(path, impute=impute))
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_builder_overrides_are_valid_or_a_depthlab_error(data, tmp_path_factory):
+    from depthlab.models.registry import MODELS as REGISTRY
+
+    path = tmp_path_factory.getbasetemp() / "fuzz_nets.py"
+    if not path.exists():
+        path.write_text(OWN_BUILDER)
+    ref = f"{path}:build"
+    overrides = data.draw(_fields_and_noise(REGISTRY.get(ref).config_cls))
+    _valid_or_depthlab_error(lambda: model_config(ref, **overrides))
