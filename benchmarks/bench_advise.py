@@ -4,7 +4,6 @@ For each data set the grid trains every depth in ``--depths`` with ``--grid-seed
 same ``fit(steps=T, plateau_window, plateau_tol)`` runs as the advisor's finalists); the advisor then runs
 from an empty store with ``--seeds`` seeds per finalist. Reported, per data set, against the targets:
 
-
 - test accuracy of the advised depth (grid mean over seeds) within 1 point of the grid's best depth (best by
   mean validation accuracy; its test mean);
 - mean absolute error of the advisor's predicted validation accuracy at the depths it pruned, against the
@@ -18,7 +17,7 @@ and scikit-learn's bundled breast-cancer table, written as a CSV and loaded as a
 on it). The grid's runs are cached in ``--out``/grid-<data>.json so a rerun reuses them.
 
     python benchmarks/bench_advise.py [--data mnist1d,digits,breast_cancer] [--depths 1,2,3,4,5,6]
-        [--steps 1500] [--grid-seeds 5] [--seeds 3] [--out runs/bench_advise]
+        [--steps 1500] [--grid-seeds 5] [--seeds 3] [--eta 3] [--finalists 2] [--out runs/bench_advise]
 """
 
 from __future__ import annotations
@@ -119,6 +118,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--grid-seeds", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--eta", type=int, default=3)
+    parser.add_argument("--finalists", type=int, default=2)
     parser.add_argument("--out", default="runs/bench_advise")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -134,7 +135,7 @@ def main() -> None:
         )
         grid_s = time.perf_counter() - started
         started = time.perf_counter()
-        advice_dir = out / f"advice-{key}-{args.steps}"
+        advice_dir = out / f"advice-{key}-{args.steps}-eta{args.eta}-f{args.finalists}"
         result = advise(
             name,
             "mlp",
@@ -142,6 +143,8 @@ def main() -> None:
             depths=tuple(depths),
             steps=args.steps,
             seeds=args.seeds,
+            eta=args.eta,
+            finalists=args.finalists,
             train=TRAIN,
             out=str(advice_dir),
             quiet=True,
@@ -155,7 +158,9 @@ def main() -> None:
             "advice": [(c["depth"], c["status"], c["accuracy"]) for c in advice["candidates"]],
         }
         print(json.dumps({key: results[key]}, indent=1), flush=True)
-    (out / "summary.json").write_text(json.dumps(results, indent=1))
+    (out / f"summary-{args.steps}-eta{args.eta}-f{args.finalists}.json").write_text(
+        json.dumps(results, indent=1)
+    )
 
 
 if __name__ == "__main__":
