@@ -187,3 +187,18 @@ def test_learning_on_the_wine_table_scikit_learn_ships_reaches_90_percent():
     model = create_model("mlp", depth=2, width=32, **data.model_kwargs())
     history = fit(model, data, epochs=30, batch_size=32, quiet=True)
     assert history.final["test_acc"] >= 0.90  # 36 held-out rows; depth-2 MLP reached 1.00 here
+
+
+def test_an_image_folder_by_path(tmp_path):
+    from PIL import Image
+
+    for label, shade in (("cat", 40), ("dog", 200)):
+        (tmp_path / "pets" / label).mkdir(parents=True)
+        for i in range(5):
+            Image.new("L", (6, 6), shade + i).save(tmp_path / "pets" / label / f"{i}.png")
+    data = load_dataset(str(tmp_path / "pets"), mode="L")
+    assert data.input_shape == (1, 6, 6) and data.meta["classes"] == ["cat", "dog"]
+    assert data.meta["rows"] == 10 and len(data.meta["sha256"]) == 64 and data.name == "pets"
+    from depthlab.data.registry import DATASETS
+
+    assert DATASETS.get(str(tmp_path / "pets")).layout == "image"  # image-only studies take it

@@ -56,7 +56,7 @@ def _image_entry(path: Path):
         data.name = path.name
         return data
 
-    return DatasetEntry(FolderOptions, load, {"root": str(path)})
+    return DatasetEntry(FolderOptions, load, {"root": str(path)}, layout="image")
 
 
 def entry_for(name: str | Path):
