@@ -32,6 +32,13 @@ def image_datasets() -> list[str]:
     return [name for name in DATASETS.names() if DATASETS.get(name).layout == "image"]
 
 
+def _image_folder(data: str) -> bool:
+    """Whether ``data`` is the path of a user's image folder (its registry entry has the image layout)."""
+    from depthlab.data.registry import DATASETS
+
+    return DATASETS.get(data).layout == "image"
+
+
 def data_for(study: Study, data: str | None) -> tuple[str, str, bool]:
     """(data set, note, whether --data applies) for a study and the user's ``--data`` choice."""
     if "scalar" in study.data_kinds:
@@ -42,7 +49,7 @@ def data_for(study: Study, data: str | None) -> tuple[str, str, bool]:
         )
     if data is None:
         return study.default_data, "", True
-    if "image" in study.data_kinds and data not in image_datasets():
+    if "image" in study.data_kinds and data not in image_datasets() and not _image_folder(data):
         return (
             study.default_data,
             f"needs image data; {data!r} is not, so it runs on {study.default_data!r}",
