@@ -1,105 +1,339 @@
-"""doctor: verdicts on constructed cases (the issue's oracles) and on hand-made watch tables."""
+"""The doctor against oracles: the issue's constructed nets run as a user runs them (twin on), hand-made watch
+tables with known ratios, autograd for dLoss/dh, and null simulations of the degradation rule."""
 
+import copy
 import math
+import warnings
 
+import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
 
+from depthlab import stats
 from depthlab.data import load_dataset
-from depthlab.diagnose.doctor import (
-    THRESHOLDS,
-    degradation_verdict,
-    doctor,
-    gradient_ratio,
-    verdicts,
-)
+from depthlab.diagnose import degradation as deg
+from depthlab.diagnose import diagnose, doctor, verdicts, watch
+from depthlab.diagnose.checks import RECENT_STEPS, THRESHOLDS, recorded_steps
+from depthlab.diagnose.remedies import pick
+from depthlab.diagnose.verdict import Verdict
 from depthlab.errors import DepthlabError
 
 
 @pytest.fixture(scope="module")
-def data():
+def mnist1d():
     return load_dataset("mnist1d")
 
 
-def flagged(report) -> set[str]:
-    return {v.check for v in report.problems}
+@pytest.fixture(scope="module")
+def circle():
+    return load_dataset("circle")
 
 
-def run(data, **config):
-    return doctor("mlp", data, steps=20, every=5, twin=False, depth=20, **config)
+def by_check(report_or_list) -> dict[str, Verdict]:
+    found = getattr(report_or_list, "verdicts", report_or_list)
+    return {v.check: v for v in found}
 
 
-def test_deep_sigmoid_mlp_with_default_init_is_flagged_vanishing(data):
-    report = run(data, activation="sigmoid")
-    assert "vanishing gradients" in flagged(report)
-    assert gradient_ratio(report.rows) < THRESHOLDS["vanishing_ratio"]
-    assert "activation=relu" in report.text() and "PROBLEM vanishing gradients" in report.text()
+def user_run(data, **config):
+    """``depthlab doctor mlp ...`` with a short watched run and a small degradation budget."""
+    return doctor("mlp", data, steps=20, every=5, twin_steps=40, plateau_window=50, **config)
 
 
-def test_deep_relu_mlp_with_he_init_and_batchnorm_is_healthy(data):
-    report = run(data, activation="relu", init="he_normal", norm="batch")
-    assert flagged(report) == set()
+# --- the constructed nets ---
 
 
-def test_huge_init_scale_is_flagged_exploding(data):
-    report = run(data, activation="relu", init="normal(1.0)")
-    assert "exploding gradients" in flagged(report)
+def test_relu_xavier_depth_24_is_flagged_vanishing_and_he_init_is_the_remedy(mnist1d):
+    # He et al. 2015's "stalls completely" case: Xavier halves the gradient's variance per ReLU layer
+    report = user_run(mnist1d, depth=24, activation="relu", init="xavier_uniform")
+    v = by_check(report)["vanishing gradients"]
+    assert v.status == "PROBLEM" and v.remedy == {"init": "he_normal"}
+    assert v.line().startswith("PROBLEM vanishing gradients: dLoss/dh RMS") and v.line().endswith(
+        "— try init=he_normal"
+    )
+    # the ratio at init is about 2^-11 (22 hidden layers, variance halved per layer): measured 5.8e-4
+    assert "0.0005" in v.message or "0.0006" in v.message
+    assert by_check(report)["degradation"].status == "note"  # 40 steps is no plateau: not judged
 
 
-def rows_for(grads, dead=(math.nan,), saturated=(math.nan,), step=0):
+def test_sigmoid_depth_20_is_flagged_vanishing_and_the_remedy_changes_the_activation(mnist1d):
+    report = user_run(mnist1d, depth=20, activation="sigmoid")
+    v = by_check(report)["vanishing gradients"]
+    assert v.status == "PROBLEM" and v.remedy == {"activation": "relu", "init": "he_normal"}
+    assert "PROBLEM vanishing gradients" in report.text().splitlines()[1]  # problems come first
+
+
+def test_relu_he_batchnorm_depth_20_has_no_problem(mnist1d):
+    report = user_run(mnist1d, depth=20, activation="relu", init="he_normal", norm="batch")
+    assert report.problems == []
+    assert by_check(report)["vanishing gradients"].status == "ok"
+    assert by_check(report)["exploding gradients"].status == "ok"
+
+
+def test_huge_init_is_flagged_exploding_with_a_scaled_init(mnist1d):
+    report = user_run(mnist1d, depth=20, activation="relu", init="normal(1.0)")
+    v = by_check(report)["exploding gradients"]
+    assert v.status == "PROBLEM" and v.remedy == {"init": "he_normal"}
+
+
+def test_a_remedy_never_repeats_a_setting(mnist1d):
+    report = user_run(mnist1d, depth=20, activation="sigmoid", init="he_normal")
+    assert by_check(report)["vanishing gradients"].remedy == {"activation": "relu"}  # init is already He
+    settings = {"activation": "relu", "init": "he_normal", "norm": "batch", "residual": False}
+    assert pick(settings, [{"init": "he_normal"}, {"norm": "batch"}, {"residual": True}]) == {
+        "residual": True
+    }
+    assert pick(settings | {"residual": True}, [{"norm": "batch"}, {"residual": True}]) == {}
+    assert pick(None, [{"norm": "batch"}]) == {}  # an unknown model has no dials to name
+
+
+# --- degradation ---
+
+
+def test_a_slower_start_is_not_degradation(mnist1d):
+    # the issue's case: depth 20 is behind depth 10 after 200 steps, but neither run has converged
+    report = doctor(
+        "mlp",
+        mnist1d,
+        steps=10,
+        every=5,
+        twin_steps=200,
+        depth=20,
+        activation="relu",
+        init="he_normal",
+        norm="batch",
+    )
+    v = by_check(report)["degradation"]
+    losses = report.twin["train_loss"]
+    assert losses["20"][0] > losses["10"][0] and report.twin["converged"]["20"][0] is False
+    assert v.status == "note" and v.message.startswith("slower to train at 200 steps")
+    assert "degradation" not in {p.check for p in report.problems}
+
+
+def test_a_deep_net_stalled_at_its_plateau_is_degraded_against_its_twin(circle):
+    # plain sigmoid depth 8 stalls at ln 2 (a flat loss: a plateau), depth 4 fits the circle
+    report = doctor(
+        "mlp",
+        circle,
+        steps=10,
+        every=5,
+        twin_steps=300,
+        plateau_window=100,
+        depth=8,
+        width=16,
+        activation="sigmoid",
+        lr=0.01,
+        batch_size=64,
+    )
+    v = by_check(report)["degradation"]
+    assert v.status == "PROBLEM" and v.remedy == {"residual": True, "norm": "batch"}
+    assert all(report.twin["converged"]["8"].values()) and len(report.twin["converged"]["8"]) == 3
+    assert all(
+        loss == pytest.approx(math.log(2), abs=0.01) for loss in report.twin["train_loss"]["8"].values()
+    )
+
+
+def test_a_residual_net_and_its_twin_at_convergence_show_no_degradation(circle):
+    report = doctor(
+        "mlp",
+        circle,
+        steps=10,
+        every=5,
+        twin_steps=600,
+        plateau_window=100,
+        depth=8,
+        width=16,
+        activation="relu",
+        init="he_normal",
+        norm="batch",
+        residual=True,
+        lr=0.01,
+        batch_size=64,
+    )
+    v = by_check(report)["degradation"]
+    assert v.status == "ok" and "all 6 runs reached a plateau" in v.message
+
+
+def twin_runs(deep, shallow, deep_converged=True, shallow_converged=True):
+    runs = deg.TwinRuns(8, 4)
+    for seed, (a, b) in enumerate(zip(deep, shallow, strict=True)):
+        runs.loss.setdefault(8, {})[seed], runs.loss.setdefault(4, {})[seed] = a, b
+        runs.converged.setdefault(8, {})[seed] = deep_converged
+        runs.converged.setdefault(4, {})[seed] = shallow_converged
+        runs.steps.setdefault(8, {})[seed] = runs.steps.setdefault(4, {})[seed] = 100
+    return runs
+
+
+PLAN = deg.TwinPlan(steps=100, plateau_window=20, seeds=5)
+
+
+def simulated(gap, sd=0.05, n=5, draws=200, **flags):
+    rng = np.random.default_rng(0)
+    statuses = []
+    for _ in range(draws):
+        shallow = rng.uniform(0.1, 0.5, n)  # seeds differ a lot; the pairing removes it
+        runs = twin_runs(shallow + gap + rng.normal(0, sd, n), shallow, **flags)
+        statuses.append(deg.verdict(runs, PLAN, None).status)
+    return {s: statuses.count(s) / draws for s in ("PROBLEM", "ok", "note")}
+
+
+def test_degradation_rule_under_its_null_present_and_reversed():
+    assert simulated(gap=0.0)["PROBLEM"] <= 0.10  # absent: not flagged in >= 90% of 200 draws
+    assert simulated(gap=0.3)["PROBLEM"] >= 0.9  # present
+    assert simulated(gap=-0.3)["ok"] >= 0.9  # reversed: did not hold
+    assert simulated(gap=0.0, sd=0.01)["ok"] >= 0.9  # inside the minimum effect: did not hold
+
+
+def test_degradation_needs_the_deeper_run_converged():
+    assert simulated(gap=0.3, deep_converged=False)["note"] == 1.0  # never a problem before the plateau
+    # the shallower still improving bounds its plateau from above: a gap stands, "no gap" is not judged
+    assert simulated(gap=0.3, shallow_converged=False)["PROBLEM"] >= 0.9
+    assert simulated(gap=-0.3, shallow_converged=False)["note"] == 1.0
+
+
+def test_degradation_comparison_is_the_stats_layer():
+    assert deg.COMPARISON.min_effect == deg.MIN_LOSS_GAP and deg.COMPARISON.method == "t"
+    runs = twin_runs([0.9, 0.8, 0.85], [0.2, 0.25, 0.3])
+    expected = stats.paired_t([0.7, 0.55, 0.55])
+    text = deg.verdict(runs, PLAN, None).message
+    assert f"{expected.low:+.3f}" in text and f"{expected.high:+.3f}" in text
+
+
+# --- the table checks and diagnose(w) ---
+
+
+def rows_for(act_grads, step=0, update=0.001, dead=math.nan, weight=1.0, grad=1.0):
     return [
         {
             "step": step,
             "layer": i,
             "depth": i + 1,
             "name": f"l{i}",
-            "grad_norm": g,
-            "weight_norm": 1.0,
-            "dead_frac": dead[i % len(dead)],
-            "saturated_frac": saturated[i % len(saturated)],
+            "grad_norm": grad,
+            "weight_norm": weight,
+            "update_ratio": update,
+            "act_grad_rms": g,
+            "dead_frac": dead,
+            "saturated_frac": math.nan,
+            "out_std": 1.0,
         }
-        for i, g in enumerate(grads)
+        for i, g in enumerate(act_grads)
     ]
 
 
-def test_verdicts_on_hand_made_tables():
-    healthy = {v.check: v for v in verdicts(rows_for([1.0, 0.5, 2.0], dead=[0.1]))}
-    assert not any(v.flagged for v in healthy.values())
-    assert healthy["vanishing gradients"].value == pytest.approx(0.5)  # 1.0 / 2.0
-    found = {v.check: v for v in verdicts(rows_for([1e-5, 1.0], dead=[0.0, 0.8]), "diverged", 42)}
-    assert found["vanishing gradients"].flagged and found["dead units"].flagged
-    assert "'l1': 80%" in found["dead units"].evidence
-    assert found["divergence"].flagged and "step 42" in found["divergence"].evidence
-    assert verdicts(rows_for([1e3, 1.0]))[1].flagged  # exploding by the first/last ratio
-    assert verdicts(rows_for([1e3, 1e3]))[1].flagged  # both ends blown up: caught by gradient/weight norm
-    assert {v.check for v in verdicts(rows_for([1.0, 1.0], saturated=[0.9])) if v.flagged} == {"saturation"}
+def test_flow_ratio_is_first_over_last_hidden_layer_at_init_and_median():
+    # hidden layers l0..l2, head l3 (excluded): first/last = 1e-3 / 1 at step 0, 1 afterwards
+    rows = rows_for([1e-3, 0.5, 1.0, 7.0]) + rows_for([1.0, 1.0, 1.0, 9.0], step=10)
+    rows += rows_for([2.0, 1.0, 1.0, 9.0], step=20)
+    v = by_check(verdicts(rows))["vanishing gradients"]
+    assert v.status == "PROBLEM" and "is 0.001 at step 0 and 1 (median over 3 recorded steps)" in v.message
+    healthy = rows_for([0.5, 1.0, 1.0, 7.0])
+    assert by_check(verdicts(healthy))["vanishing gradients"].status == "ok"
+    at_threshold = rows_for([THRESHOLDS["vanishing_ratio"], 1.0, 1.0, 1.0])
+    assert by_check(verdicts(at_threshold))["vanishing gradients"].status == "ok"  # flagged *below*
 
 
-def test_only_the_last_step_counts_for_dead_units():
-    rows = rows_for([1.0, 1.0], dead=[0.9], step=0) + rows_for([1.0, 1.0], dead=[0.1], step=10)
-    assert not {v.check: v for v in verdicts(rows)}["dead units"].flagged
+def test_exploding_by_gradient_growth_step_size_or_infinity():
+    grows = rows_for([300.0, 10.0, 1.0, 1.0])
+    assert by_check(verdicts(grows))["exploding gradients"].status == "PROBLEM"
+    big_step = rows_for([1.0, 1.0, 1.0, 1.0], update=0.8)
+    v = by_check(verdicts(big_step, config={"lr": 0.1}))["exploding gradients"]
+    assert v.status == "PROBLEM" and v.remedy == {"lr": 0.01} and "by 0.8 of its norm" in v.message
+    zero_weight = rows_for([1.0, 1.0, 1.0, 1.0], update=math.inf, weight=0.0)  # a zero-initialized layer
+    assert by_check(verdicts(zero_weight))["exploding gradients"].status == "ok"
+    infinite = rows_for([1.0, 1.0, 1.0, 1.0], grad=math.inf)
+    assert by_check(verdicts(infinite))["exploding gradients"].status == "PROBLEM"
 
 
-def test_degradation_verdict():
-    assert degradation_verdict(20, 0.40, 10, 0.60, 0.02).flagged
-    assert not degradation_verdict(20, 0.61, 10, 0.60, 0.02).flagged
-    assert "depth 20 fits 40.0%" in degradation_verdict(20, 0.40, 10, 0.60, 0.02).evidence
+def test_units_at_the_last_step_and_divergence_from_the_weights():
+    rows = rows_for([1.0] * 4, dead=0.9) + rows_for([1.0] * 4, step=10, dead=0.1)
+    assert by_check(verdicts(rows))["dead units"].status == "ok"
+    assert by_check(verdicts(rows_for([1.0] * 4, dead=0.9)))["dead units"].status == "PROBLEM"
+    nan_weights = rows_for([1.0] * 4) + rows_for([1.0] * 4, step=10, weight=math.nan)
+    v = by_check(verdicts(nan_weights))["divergence"]
+    assert v.status == "PROBLEM" and "step 10" in v.message
+    v = by_check(verdicts(rows_for([1.0] * 4), status="diverged", diverged_step=42))["divergence"]
+    assert v.status == "PROBLEM" and "step 42" in v.message
 
 
-def test_bad_input(data):
-    with pytest.raises(DepthlabError, match="threshold"):
+def test_recorded_steps_reads_the_first_and_the_recent_steps_only():
+    rows = [r for s in range(200) for r in rows_for([1.0, 1.0, 1.0], step=s)]
+    steps = recorded_steps(rows)
+    assert [s[0]["step"] for s in steps] == [0, *range(200 - RECENT_STEPS, 200)]
+    assert all(len(s) == 3 for s in steps)
+
+
+def sigmoid_net(depth=12, width=32):
+    layers = [nn.Flatten(), nn.Linear(40, width), nn.Sigmoid()]
+    for _ in range(depth - 2):
+        layers += [nn.Linear(width, width), nn.Sigmoid()]
+    return nn.Sequential(*layers, nn.Linear(width, 10))
+
+
+def test_diagnose_a_users_own_loop_live_and_when_done(mnist1d):
+    torch.manual_seed(0)
+    model = sigmoid_net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = mnist1d.x_train[:128], mnist1d.y_train[:128]
+    with watch(model, every=2, optimizer=opt) as w:
+        with warnings.catch_warnings():  # watch may warn that nothing is recorded yet: true, and no problem
+            warnings.simplefilter("ignore", RuntimeWarning)
+            assert all(v.status in ("ok", "note") for v in diagnose(w))
+        for step in range(6):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            if step == 2:  # a watch still recording: a pending step, partial records
+                live = by_check(diagnose(w))
+                assert live["vanishing gradients"].status == "PROBLEM"
+            opt.step()
+    v = by_check(diagnose(w))["vanishing gradients"]
+    assert v.status == "PROBLEM" and v.remedy == {} and "try a ReLU-family activation" in v.message
+    config = {"activation": "sigmoid", "init": "default", "norm": "none", "residual": False}
+    assert by_check(diagnose(w, config))["vanishing gradients"].remedy == {
+        "activation": "relu",
+        "init": "he_normal",
+    }
+    with pytest.raises(DepthlabError, match="Watch"):
+        diagnose(w.rows)
+
+
+def test_act_grad_rms_is_autograds_dloss_dh():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(inplace=True), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 3))
+    reference = copy.deepcopy(model)
+    reference[1].inplace = False
+    x, y = torch.randn(16, 5), torch.randint(0, 3, (16,))
+    outputs = []
+
+    def keep(_module, _inputs, out):
+        out.retain_grad()
+        outputs.append(out)
+
+    for i in (0, 2, 4):
+        reference[i].register_forward_hook(keep)
+    F.cross_entropy(reference(x), y).backward()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with watch(model, optimizer=opt) as w:
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    expected = [h.grad.pow(2).mean().sqrt().item() for h in outputs]
+    assert [r["act_grad_rms"] for r in w.rows] == pytest.approx(expected, rel=1e-5)
+
+
+def test_bad_input(mnist1d):
+    with pytest.raises(DepthlabError, match="vanishing_ratio"):
         verdicts(rows_for([1.0]), thresholds={"vanishing": 0.1})
     with pytest.raises(DepthlabError, match="mlpp"):
-        doctor("mlpp", data, steps=1)
+        doctor("mlpp", mnist1d, steps=1)
     with pytest.raises(DepthlabError, match="widht"):
-        doctor("mlp", data, steps=1, widht=3)
+        doctor("mlp", mnist1d, steps=1, widht=3)
+    with pytest.raises(DepthlabError, match="seeds=0"):
+        doctor("mlp", mnist1d, steps=1, seeds=0)
 
 
-def test_any_module_can_see_the_doctor(data):
-    from torch import nn
-
-    layers = [nn.Flatten(), nn.Linear(40, 32), nn.Sigmoid()]
-    for _ in range(10):
-        layers += [nn.Linear(32, 32), nn.Sigmoid()]
-    report = doctor(nn.Sequential(*layers, nn.Linear(32, 10)), data, steps=4, every=2, lr=1e-3)
-    assert report.model == "Sequential" and "vanishing gradients" in flagged(report)
-    assert report.twin is None  # no registered config to halve: no degradation check
+def test_any_module_can_see_the_doctor(mnist1d):
+    report = doctor(sigmoid_net(depth=10), mnist1d, steps=4, every=2, lr=1e-3)
+    v = by_check(report)["vanishing gradients"]
+    assert report.model == "Sequential" and v.status == "PROBLEM" and v.remedy == {}
+    assert report.twin is None and "degradation" not in by_check(report)  # no config to halve

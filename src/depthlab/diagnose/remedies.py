@@ -1,0 +1,94 @@
+"""What to try, as overrides the user can paste back, never one the run already has.
+
+Each problem lists alternatives in the order the seeds recommend them (Glorot & Bengio 2010; He et al. 2015,
+arXiv 1502.01852; Ioffe & Szegedy 2015, arXiv 1502.03167; He et al. 2016, arXiv 1512.03385). The first
+alternative whose dials the model has and that changes something is the remedy; overrides equal to the
+current setting are dropped. Without a known config (any nn.Module) there are no dials to name: the remedy
+is empty and the message says what to try in words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+SATURATING = ("sigmoid", "tanh", "softsign")
+HE_INITS = ("he_normal", "he_uniform")
+
+
+def pick(config: Mapping[str, Any] | None, alternatives: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The first alternative (its overrides that differ from ``config``) that the config can take."""
+    if config is None:
+        return {}
+    for alternative in alternatives:
+        if not all(key in config for key in alternative):
+            continue
+        changed = {k: v for k, v in alternative.items() if config[k] != v}
+        if changed:
+            return changed
+    return {}
+
+
+def _activation_fix(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    if config.get("activation") in SATURATING:
+        return [{"activation": "relu", "init": "he_normal"}]
+    return []
+
+
+def vanishing(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    if config is None:
+        return {}
+    alternatives = _activation_fix(config)
+    if config.get("init") not in HE_INITS and config.get("activation") not in SATURATING:
+        alternatives.append({"init": "he_normal"})
+    return pick(config, [*alternatives, {"norm": "batch"}, {"residual": True}])
+
+
+def exploding_gradients(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Gradients that grow toward the input: too large an init, or plain BatchNorm nets (Yang et al. 2019,
+    arXiv 1902.08129: batch normalization itself explodes gradients in deep plain nets)."""
+    if config is None:
+        return {}
+    alternatives = []
+    if config.get("norm") == "batch" and not config.get("residual"):
+        alternatives.append({"residual": True})
+    if config.get("init") not in HE_INITS + ("xavier_uniform", "xavier_normal"):
+        alternatives.append(
+            {"init": "xavier_uniform" if config.get("activation") in SATURATING else "he_normal"}
+        )
+    return pick(config, [*alternatives, {"norm": "batch"}, {"residual": True}, {"grad_clip": 1.0}])
+
+
+def smaller_steps(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A step that rewrites a layer, or a loss that became NaN: a tenth of the learning rate, then clipping
+    and warmup."""
+    if config is None:
+        return {}
+    alternatives = []
+    if isinstance(config.get("lr"), (int, float)):
+        alternatives.append({"lr": float(f"{config['lr'] / 10:.3g}")})
+    return pick(config, [*alternatives, {"grad_clip": 1.0}, {"warmup": 100}])
+
+
+def dead_units(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    if config is None:
+        return {}
+    alternatives = []
+    if isinstance(config.get("lr"), (int, float)):
+        alternatives.append({"lr": float(f"{config['lr'] / 10:.3g}")})
+    return pick(
+        config, [*alternatives, {"activation": "leaky_relu"}, {"init": "he_normal"}, {"norm": "batch"}]
+    )
+
+
+def saturation(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    if config is None:
+        return {}
+    return pick(config, [*_activation_fix(config), {"init": "xavier_uniform"}, {"norm": "batch"}])
+
+
+def degradation(config: Mapping[str, Any] | None, shallower: int) -> dict[str, Any]:
+    """He et al. 2016's cure (shortcuts, with BN), else the shallower depth that fit better."""
+    if config is None:
+        return {}
+    return pick(config, [{"residual": True, "norm": "batch"}, {"depth": shallower}])
