@@ -38,7 +38,7 @@ def test_doctor_prints_verdicts_and_writes_the_table(capsys, tmp_path):
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert "PROBLEM vanishing gradients" in out and "try:" in out
+    assert "PROBLEM vanishing gradients" in out and "— try activation=relu" in out
     assert len(csv_path.read_text().splitlines()) == 1 + 2 * 12  # header + 2 recorded steps x 12 layers
     assert png.read_bytes()[:4] == b"\x89PNG"
 
