@@ -21,8 +21,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 COLUMNS = (
     "step",
     "case",
@@ -62,8 +60,10 @@ TARGETS = (
 )
 
 
-def device_name(device: torch.device) -> str:
-    """The device as the table names it: the GPU's name, or ``cpu``."""
+def device_name(device) -> str:
+    """The device (a ``torch.device``) as the table names it: the GPU's name, or ``cpu``."""
+    import torch  # lazily: printing the table needs no torch
+
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return "cpu"
@@ -73,6 +73,8 @@ def emit(path: str | None, **row) -> None:
     """Append one row (a JSON object) to ``path`` at once; a no-op when no path was given."""
     if not path:
         return
+    import torch
+
     row.setdefault("torch", torch.__version__)
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(row, default=str) + "\n")
@@ -152,11 +154,59 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def study_row(directory: str, plans: list, device: str, label: str) -> dict:
+    """The study step's row: how many of the planned runs are stored, by status, and the first error."""
+    from depthlab.study.spec import run_hash
+    from depthlab.study.store import Store
+
+    keys = [run_hash(s) for p in plans for s in p.specs]
+    with Store(directory) as store:
+        rows = store.get_many(keys)
+    statuses = [r["status"] for r in rows.values()]
+    counts = {s: statuses.count(s) for s in ("ok", "diverged", "failed")}
+    errors = [r.get("error") or "" for r in rows.values() if r["status"] == "failed"]
+    status = "ok" if not counts["failed"] and len(rows) == len(keys) else "incomplete"
+    if counts["failed"]:
+        status = f"failed: {errors[0].splitlines()[0][:200]}"
+    return {
+        "step": "study",
+        "key": "study/quick",
+        "case": f"{label} --device {device} ({len(plans)} presets)",
+        "dtype": "fp32",
+        "memory_format": "default",
+        "batch": "per preset",
+        "mode": "eager, local workers",
+        "value": f"{len(rows)}/{len(keys)} stored: {counts['ok']} ok, {counts['diverged']} diverged,"
+        f" {counts['failed']} failed",
+        "status": status,
+    }
+
+
+def emit_study_row(path: str, directory: str, plans: list, device: str, label: str) -> int:
+    """Append the study row to ``path``; 0 when every planned run is stored and none failed."""
+    row = study_row(directory, plans, device, label)
+    import torch
+
+    emit(path, device=device_name(torch.device("cpu" if device == "auto" else device)), **row)
+    print(row["value"], "-", row["status"])
+    return 0 if row["status"] == "ok" else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rows", nargs="+", help="JSONL files written with --json")
     parser.add_argument("--out", help="also write the table to this file")
+    parser.add_argument(
+        "--study", help="append the row of the study stored in this directory to ROWS, and stop"
+    )
+    parser.add_argument("--device", default="cuda", help="--study: the device the study ran with")
+    parser.add_argument("--names", nargs="*", default=[], help="--study: the presets it ran (default: all)")
     args = parser.parse_args(argv)
+    if args.study:
+        from depthlab.study.plan import plan
+
+        plans = plan(args.names or None, "quick", None, args.device)
+        return emit_study_row(args.rows[0], args.study, plans, args.device, "depthlab study --quick")
     table = markdown(read_rows(args.rows))
     sys.stdout.write(table)
     if args.out:
