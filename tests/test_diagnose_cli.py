@@ -7,7 +7,7 @@ from depthlab.cli import main
 
 def test_inspect_prints_the_cost_table_and_layers(capsys):
     assert (
-        main(["inspect", "mlp", "depth=5", "width=16", "--batch-size", "4", "--repeats", "1", "--layers"])
+        main(["inspect", "mlp", "depth=5", "width=16", "--batch-size", "4", "--time", "0.01", "--layers"])
         == 0
     )
     out = capsys.readouterr().out

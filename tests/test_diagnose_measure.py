@@ -1,10 +1,14 @@
 """measure: params and FLOPs against hand formulas, labels, memory methods."""
 
+import sys
+
 import pytest
 import torch
 from torch import nn
 
+from depthlab.cli import main
 from depthlab.diagnose import count_flops, count_params, measure
+from depthlab.diagnose.measure import step_seconds
 from depthlab.errors import DepthlabError
 
 
@@ -28,7 +32,7 @@ def test_params_trainable_and_shared_count_once():
 
 def test_measure_report_fields_and_values():
     model = nn.Sequential(nn.Flatten(), nn.Linear(40, 16), nn.ReLU(), nn.Linear(16, 10))
-    report = measure(model, (1, 40), batch_size=8, repeats=2, warmup=1)
+    report = measure(model, (1, 40), batch_size=8, time_budget=0.05)
     assert report["params"] == 40 * 16 + 16 + 16 * 10 + 10
     assert report["param_count"] == pytest.approx(report["params"] / 1e6)
     assert report["flops"] == 2 * (40 * 16 + 16 * 10)  # per sample
@@ -52,7 +56,7 @@ def test_measure_report_fields_and_values():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_measure_on_cuda_uses_the_allocator():
-    report = measure(nn.Linear(64, 64), (64,), batch_size=32, device="cuda", repeats=2, warmup=1)
+    report = measure(nn.Linear(64, 64), (64,), batch_size=32, device="cuda", time_budget=0.05)
     assert (
         report["memory_method"] == "cuda_allocator" and report["infer_peak_memory_mb"] > 64 * 64 * 4 / 2**20
     )
@@ -63,6 +67,51 @@ def test_measure_bad_input():
     with pytest.raises(DepthlabError, match="dtype"):
         measure(model, (4,), dtype="float8")
     with pytest.raises(DepthlabError, match="input_shape"):
-        measure(model, (5,), repeats=1, warmup=0)
+        measure(model, (5,), time_budget=0.01)
     with pytest.raises(DepthlabError, match="batch_size"):
         measure(model, (4,), batch_size=0)
+
+
+class FakeClock:
+    """A clock that moves only when the timed function runs: each call takes the next of ``durations``."""
+
+    def __init__(self, durations):
+        self.now, self.calls, self.durations = 0.0, 0, durations
+
+    def __call__(self) -> float:
+        return self.now
+
+    def step(self) -> None:
+        self.now += self.durations[self.calls % len(self.durations)]
+        self.calls += 1
+
+
+@pytest.mark.parametrize("budget", [0.1, 1.0])
+def test_a_noisy_step_is_timed_until_the_budget_is_spent(budget):
+    clock = FakeClock([0.003, 0.001])  # never steady: the interquartile range stays as large as the median
+    median = step_seconds(clock.step, budget, clock)
+    warmup = 0.003  # the first call sizes the blocks and is not part of the budget
+    assert budget < clock.now - warmup <= budget + 0.003  # stops at the first block past the budget
+    assert clock.calls == pytest.approx(budget / 0.002, abs=3)  # so a larger budget buys more calls
+    assert 0.001 - 1e-9 <= median <= 0.003 + 1e-9  # the median of the calls' own durations
+
+
+def test_a_steady_step_stops_long_before_the_budget():
+    clock = FakeClock([0.005])
+    assert step_seconds(clock.step, 10.0, clock) == pytest.approx(0.005)
+    assert clock.calls == 1 + 4  # the sizing call, then the fewest blocks the confidence rule accepts
+
+
+def test_inspect_time_option_is_the_budget_of_each_timed_step(monkeypatch, capsys):
+    budgets = []
+
+    def fake_step_seconds(fn, budget, clock=None):
+        budgets.append(budget)
+        return 0.004
+
+    monkeypatch.setattr(sys.modules["depthlab.diagnose.measure"], "step_seconds", fake_step_seconds)
+    assert main(["inspect", "mlp", "width=8", "--batch-size", "4", "--time", "0.25"]) == 0
+    assert budgets == [0.25, 0.25]  # inference and training
+    assert "4.000" in capsys.readouterr().out  # the step time in ms, as step_seconds reported it
+    assert main(["inspect", "mlp", "--time", "0"]) == 2
+    assert "time budget 0.0" in capsys.readouterr().err

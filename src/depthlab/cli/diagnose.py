@@ -50,7 +50,9 @@ def inspect(
     batch_size: int = typer.Option(64, "--batch-size", help="batch for latency, throughput, memory"),
     device: str = typer.Option(None, "--device", help="cpu or cuda (default: cpu)"),
     form: str = typer.Option("train", "--form", help="train, or deploy (re-parameterized)"),
-    repeats: int = typer.Option(20, "--repeats", help="timed calls (median reported)"),
+    time_budget: float = typer.Option(
+        1.0, "--time", help="seconds of timed calls per step timed (adaptive: stops early once steady)"
+    ),
     layers: bool = typer.Option(False, "--layers", help="add the per-layer table"),
 ) -> None:
     """Print MODEL's params, FLOPs, longest-path depth, weight layers, latency and memory."""
@@ -62,9 +64,7 @@ def inspect(
     sizing = _data_kwargs(data)
     net = create_model(model, **(sizing | parse_pairs(overrides or [])))
     shape = tuple(net.config.input_shape)
-    report = measure(
-        net, shape, batch_size, device=device, form=form, repeats=repeats, warmup=min(10, repeats)
-    )
+    report = measure(net, shape, batch_size, device=device, form=form, time_budget=time_budget)
     console = Console()
     console.print(_measure_table(model, report))
     if layers:

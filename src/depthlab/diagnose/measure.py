@@ -7,7 +7,10 @@ sample, ``infer_step_time`` in ms per batch, ``infer_samples_per_sec``, ``train_
 FLOPs come from ``torch.utils.flop_counter.FlopCounterMode``, which counts matmuls, convolutions and attention
 (2 FLOPs per multiply-add, so ``macs = flops / 2``); elementwise ops (norms, activations) are not counted.
 
-Timing: warm up, synchronize, time each call with ``perf_counter``, report the median (spec/performance.md).
+Timing: ``torch.utils.benchmark``'s adaptive timing (``Timer.adaptive_autorange``): one call sizes the blocks
+of calls and warms up, then blocks are timed (synchronizing the GPU) until the median is known to 10% or the
+time budget is spent; the median per call is reported, with torch's thread count (spec/performance.md).
+FLOPs are counted on two samples (per-sample FLOPs of matmuls and convolutions do not depend on the batch).
 
 Peak memory. CUDA: the caching allocator's ``max_memory_allocated`` over the call (params included). CPU has
 no allocator statistics, and ``tracemalloc`` sees only Python objects, not torch's buffers, so it is an
@@ -20,12 +23,13 @@ lower bound: workspace buffers and allocator slack are not seen.
 from __future__ import annotations
 
 import copy
-import statistics
-import time
+import math
+import warnings
 from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.utils import benchmark
 from torch.utils.flop_counter import FlopCounterMode
 
 from depthlab.diagnose.depth import longest_path_depth, model_form
@@ -52,6 +56,15 @@ def count_flops(model: nn.Module, x: torch.Tensor, backward: bool = False) -> in
     return int(counter.get_total_flops())
 
 
+def forward_and_train_flops(model: nn.Module, x: torch.Tensor) -> tuple[int, int]:
+    """FLOPs of one forward, and of forward + backward, on batch ``x``, from one counted training step."""
+    with FlopCounterMode(display=False) as counter:
+        output = model(x)
+        forward = counter.get_total_flops()  # the ops recorded so far: the forward's
+        _loss(output).backward()
+    return int(forward), int(counter.get_total_flops())
+
+
 def _loss(output) -> torch.Tensor:
     tensors = (
         [output] if isinstance(output, torch.Tensor) else [t for t in output if isinstance(t, torch.Tensor)]
@@ -59,23 +72,13 @@ def _loss(output) -> torch.Tensor:
     return sum(t.float().mean() for t in tensors)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def median_time(fn: Callable[[], object], device: torch.device, repeats: int = 30, warmup: int = 10) -> float:
-    """Median wall time of ``fn()`` in seconds, after ``warmup`` calls, synchronizing around each call."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def step_seconds(fn: Callable[[], object], budget: float, clock: Callable[[], float] | None = None) -> float:
+    """Median seconds per call of ``fn()`` by ``Timer.adaptive_autorange`` within ``budget`` seconds of timed
+    calls (see the module docstring); ``clock`` replaces torch's timer, which synchronizes the GPU."""
+    timer = benchmark.Timer(
+        "fn()", globals={"fn": fn}, num_threads=torch.get_num_threads(), **({"timer": clock} if clock else {})
+    )
+    return timer.adaptive_autorange(threshold=0.1, min_run_time=min(0.01, budget), max_run_time=budget).median
 
 
 def _tensor_bytes(tensors) -> int:
@@ -181,15 +184,24 @@ def measure(
     device: str | None = None,
     dtype: str = "float32",
     form: str = "train",
-    repeats: int = 30,
-    warmup: int = 10,
+    time_budget: float = 1.0,
     train: bool = True,
+    repeats: int | None = None,
+    warmup: int | None = None,
 ) -> dict:
-    """Cost of ``model`` on a random batch of ``batch_size`` x ``input_shape``, measured on a copy."""
+    """Cost of ``model`` on a random batch of ``batch_size`` x ``input_shape``, measured on a copy.
+
+    ``time_budget``: seconds of timed calls per step timed (inference, training). ``repeats`` and ``warmup``
+    are accepted from older callers and ignored: the timing is adaptive (see the module docstring).
+    """
     check(
         isinstance(batch_size, int) and batch_size >= 1, f"batch_size={batch_size!r}: must be an integer >= 1"
     )
-    check(repeats >= 1 and warmup >= 0, f"repeats={repeats}, warmup={warmup}: need repeats >= 1, warmup >= 0")
+    check_budget(time_budget)
+    if repeats is not None or warmup is not None:
+        warnings.warn(
+            "measure: repeats/warmup are ignored; pass time_budget", DeprecationWarning, stacklevel=2
+        )
     if dtype not in DTYPES:
         raise unknown("dtype", dtype, DTYPES)
     target = torch.device(device) if device else next(model.parameters(), torch.empty(0)).device
@@ -199,10 +211,10 @@ def measure(
         report = _labels(model, target, dtype, batch_size, form) | _static(measured, x, form)
     except RuntimeError as err:
         raise DepthlabError(f"input_shape={tuple(input_shape)}: the model cannot run on it ({err})") from None
-    report |= _timed("infer", _infer_step(measured, x), measured, x, target, repeats, warmup, batch_size)
+    report |= _timed("infer", _infer_step(measured, x), measured, x, time_budget)
     if train:
         measured.train()
-        report |= _timed("train", _train_step(measured, x), measured, x, target, repeats, warmup, batch_size)
+        report |= _timed("train", _train_step(measured, x), measured, x, time_budget)
     return report
 
 
@@ -219,10 +231,11 @@ def _labels(model: nn.Module, device: torch.device, dtype: str, batch_size: int,
 
 def _static(model: nn.Module, x: torch.Tensor, form: str) -> dict:
     total, trainable = count_params(model)
-    flops = count_flops(model, x) / len(x)
-    train_flops = count_flops(model, x, backward=True) / len(x)
+    few = x[:2]  # per-sample FLOPs and depth do not depend on the batch; two samples keep batch norm defined
+    forward, train = forward_and_train_flops(model, few)
+    flops, train_flops = forward / len(few), train / len(few)
     model.zero_grad(set_to_none=True)
-    depth = longest_path_depth(model, x[:2] if len(x) > 1 else x)  # already in ``form``
+    depth = longest_path_depth(model, few)  # already in ``form``
     return {
         "params": total,
         "params_trainable": trainable,
@@ -237,12 +250,20 @@ def _static(model: nn.Module, x: torch.Tensor, form: str) -> dict:
     }
 
 
-def _timed(prefix: str, step, model, x, device, repeats: int, warmup: int, batch_size: int) -> dict:
-    seconds = median_time(step, device, repeats, warmup)
+def check_budget(seconds: float) -> None:
+    """A time budget must be a positive, finite number of seconds."""
+    check(
+        isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0,
+        f"time budget {seconds!r}: must be a positive number of seconds",
+    )
+
+
+def _timed(prefix: str, step, model: nn.Module, x: torch.Tensor, budget: float) -> dict:
+    seconds = step_seconds(step, budget)
     memory, method = peak_memory(model, x, train=prefix == "train")
     return {
         f"{prefix}_step_time": seconds * 1e3,
-        f"{prefix}_samples_per_sec": batch_size / seconds,
+        f"{prefix}_samples_per_sec": len(x) / seconds,
         f"{prefix}_peak_memory_mb": memory,
         "memory_method": method,
     }
