@@ -82,6 +82,9 @@ def test_finalists_favour_shallow_depths_that_may_tie_the_best():
     }
     assert halving.finalists(p, count=2) == [2, 4]
     assert halving.finalists(p, count=3) == [2, 4, 6]
+    p[1] = Prediction(0.60, 0.40, 0.90, TARGET, "x")  # shallower and may tie, but less likely than depth 2
+    assert halving.finalists(p, count=2) == [2, 4]
+    assert halving.finalists(p, count=3) == [1, 2, 4]
 
 
 def test_rung_steps_follow_the_halving_schedule():

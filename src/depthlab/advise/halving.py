@@ -49,11 +49,12 @@ def survivors(predictions: Mapping[int, Prediction], keep: int) -> list[int]:
 
 def finalists(predictions: Mapping[int, Prediction], count: int) -> list[int]:
     """The depths trained to a plateau with several seeds, chosen for the one-SE rule: the predicted best,
-    then the shallowest depths whose interval reaches the best's prediction, then the next best."""
+    then the shallower depths whose interval reaches the best's prediction (they may tie it, and the rule
+    prefers them), most likely ties first, then the next best."""
     order = ranked(predictions)
     best = order[0]
     leader = _mean(predictions[best])
-    close = sorted(d for d in order[1:] if d < best and predictions[d].high >= leader)
+    close = [d for d in order[1:] if d < best and predictions[d].high >= leader]  # by predicted mean
     chosen = [best, *close[: count - 1]]
     chosen += [d for d in order if d not in chosen][: count - len(chosen)]
     return sorted(chosen)
