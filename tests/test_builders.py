@@ -199,7 +199,10 @@ def test_study_depth_sweeps_a_builder_in_spawned_workers_and_reruns_when_it_is_e
     assert "no parameter norm, residual" in first.note and len(first.specs) == 2  # variants collapsed
     spec = first.specs[0]
     assert spec["model"]["name"] == f"{nets.resolve()}:build" and spec["data"]["name"] == str(table.resolve())
-    assert spec["sources"]["model"] == builder_source_hash(f"{nets}:build") and spec["data"]["sha256"]
+    assert spec["sources"]["model"] == builder_source_hash(f"{nets}:build")
+    assert (
+        spec["data"]["sha256"][:12] in first.note and "table.csv" in first.note
+    )  # the report names the file
     monkeypatch.chdir(Path(__file__).parent)  # the workers' working directory knows nothing of nets.py
     done = execute(first.specs, tmp_path / "study", workers=2, quiet=True)
     assert done.statuses == {"ok": 2}

@@ -24,28 +24,31 @@ SWEEPS_BUILDER_DEPTH = ("depth",)  # studies whose point is the depth sweep itse
 
 def with_data_file(
     specs: list[dict[str, Any]], data: str, options: Mapping[str, Any]
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], str]:
     """Specs on ``data`` (a path) with its absolute path, the user's options and its sha256; the file is
-    loaded once here, so a bad target or a missing value fails before any run starts."""
+    loaded once here, so a bad target or a missing value fails before any run starts. The note is what was
+    done to the file (its sha256, rows, target, columns), so the report names it."""
     from depthlab.data.sources import resolve, source_sha256
 
     path = str(resolve(data))
     sha = source_sha256(Path(path))
-    _load_once(path, json.dumps(dict(options), sort_keys=True), sha)
-    return [
+    described = _load_once(path, json.dumps(dict(options), sort_keys=True), sha)
+    specs = [
         {**s, "data": {**s["data"], "name": path, **options, "sha256": sha}}
         if s.get("data", {}).get("name") == data
         else s
         for s in specs
     ]
+    return specs, described
 
 
 @lru_cache(maxsize=8)
-def _load_once(path: str, options_json: str, sha256: str) -> None:
+def _load_once(path: str, options_json: str, sha256: str) -> str:
     # every study of a suite shares the file: read and check it once per content and options
-    from depthlab.data import load_dataset
+    from depthlab.data import describe, load_dataset
 
-    load_dataset(path, **json.loads(options_json), sha256=sha256)
+    lines = describe(load_dataset(path, **json.loads(options_json), sha256=sha256).meta)
+    return "; ".join(lines[:2])
 
 
 def builder_parameters(ref: str) -> set[str]:
@@ -127,7 +130,8 @@ def apply_own(
         )
     notes = []
     if applies and is_data_file(data):
-        specs = with_data_file(specs, data, options or {})
+        specs, described = with_data_file(specs, data, options or {})
+        notes.append(described)
     if model and applies:
         specs, note = with_builder(study, specs, model)
         notes.append(note)
