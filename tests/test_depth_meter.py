@@ -8,7 +8,6 @@ from torch import nn
 
 from depthlab.diagnose import longest_path_depth
 from depthlab.errors import DepthlabError
-from depthlab.models import list_models
 
 
 def mlp(depth: int, width: int = 8) -> nn.Sequential:
@@ -129,15 +128,16 @@ def test_frozen_layers_and_modes_are_restored():
     assert torch.equal(model[2].running_mean, running)
 
 
-def test_registry_models_report_their_own_depth():
-    if "mlp" not in list_models():
-        pytest.skip("mlp not registered")
+@pytest.mark.parametrize(
+    "name, depth",
+    [("mlp", 6), ("cnn1d", 6), ("resnet_cifar", 20), ("resnet_cifar", 32), ("plain_cifar", 20)],
+)
+def test_registry_models_are_as_deep_as_their_depth_dial(name, depth):
+    # the dial counts weight layers on the longest path (ResNet-20: 19 convs + the head; shortcuts add none)
     from depthlab.models import create_model
 
-    for name in [n for n in ("mlp", "cnn1d", "resnet_cifar", "plain_cifar") if n in list_models()]:
-        model = create_model(name, depth=20 if "cifar" in name else 6)
-        shape = model.config.input_shape
-        assert longest_path_depth(model, torch.randn(2, *shape)).depth == model.depth, name
+    model = create_model(name, depth=depth)
+    assert longest_path_depth(model, torch.randn(2, *model.config.input_shape)).depth == depth
 
 
 def test_bad_form():
@@ -146,8 +146,6 @@ def test_bad_form():
 
 
 def test_parnet_s_is_12_deep_in_both_forms_and_fuses_branches():
-    if "parnet_s" not in list_models():
-        pytest.skip("parnet_s not registered")
     from depthlab.models import create_model
 
     model = create_model("parnet_s", input_shape=(3, 32, 32))
