@@ -1,0 +1,142 @@
+"""The rules of the residual, overfitting, representation, composition and transfer studies, each against its
+own null on synthetic per-seed rows (docs/statistics.md §6): effect present -> held; effect absent -> not held
+in at least 90% of 200 simulated draws; effect reversed -> did not hold.
+
+Rows are what the store gives a preset: grid tags, status, metrics, diagnostics and history. Seeds share a
+per-seed offset across variants, as paired runs do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from depthlab import stats
+from depthlab.study.presets import composition, residual
+
+SEEDS = range(5)
+DRAWS = 200
+
+
+def row(
+    seed: int, metrics: dict | None = None, diagnostics: dict | None = None, converged=True, **tags
+) -> dict:
+    return {
+        "seed": seed,
+        "status": "ok",
+        "metrics": metrics or {},
+        "diagnostics": diagnostics or {},
+        "history": {"converged": converged},
+        **tags,
+    }
+
+
+def false_positive_rate(make_rows, analyze, draws: int = DRAWS) -> float:
+    """Fraction of ``draws`` simulated data sets (``make_rows(rng)``) on which ``analyze`` says held."""
+    rng = np.random.default_rng(12345)
+    return sum(analyze(make_rows(rng)).outcome == stats.HELD for _ in range(draws)) / draws
+
+
+# ---- residual --------------------------------------------------------------------------------------------
+
+
+def residual_rows(rng, ref=0.97, deep=0.80, resid=0.97, noise=0.01, converged=True, responses=(3.0, 1.0)):
+    rows = []
+    for seed in SEEDS:
+        shared = rng.normal(0, noise)
+        cells = {
+            (residual.PLAIN, 8): ref,
+            (residual.PLAIN, 20): deep,
+            (residual.RESIDUAL, 8): ref,
+            (residual.RESIDUAL, 20): resid,
+        }
+        for (variant, depth), acc in cells.items():
+            level = responses[0] if variant == residual.PLAIN else responses[1]
+            diag = {"response_std": list(level * np.exp(rng.normal(0, 0.1, 6)))} if depth == 20 else {}
+            rows.append(
+                row(
+                    seed,
+                    {"train_acc": acc + shared + rng.normal(0, noise)},
+                    diag,
+                    converged=converged or variant == residual.RESIDUAL,
+                    variant=variant,
+                    depth=depth,
+                    reference=8,
+                )
+            )
+    return rows
+
+
+def test_residual_present_holds_and_reversed_does_not():
+    rng = np.random.default_rng(0)
+    assert residual.analyze(residual_rows(rng)).outcome == stats.HELD
+    reversed_rows = residual_rows(rng, ref=0.80, deep=0.97, resid=0.80)
+    assert residual.analyze(reversed_rows).outcome == stats.NOT_HELD
+
+
+@pytest.mark.parametrize(
+    "absent",
+    [
+        {"deep": 0.97},  # plain does not degrade
+        {"resid": 0.80},  # residual no better than plain at depth
+        {"deep": 0.97, "resid": 0.97},  # nothing differs
+    ],
+)
+def test_residual_null_is_rarely_held(absent):
+    assert false_positive_rate(lambda rng: residual_rows(rng, **absent), residual.analyze) <= 0.10
+
+
+def test_residual_degradation_on_unconverged_plain_runs_is_not_held():
+    finding = residual.analyze(residual_rows(np.random.default_rng(1), converged=False))
+    assert finding.outcome == stats.INCONCLUSIVE
+    assert finding.clauses[0].outcome == stats.INCONCLUSIVE  # DEGRADES: a slower start, not degradation
+
+
+def test_residual_response_comparison_reads_the_stored_layer_responses():
+    finding = residual.analyze(residual_rows(np.random.default_rng(2), responses=(3.0, 1.0)))
+    assert finding.numbers["responses"]["estimate"] == pytest.approx(np.log10(3.0), abs=0.1)
+    assert finding.numbers["responses"]["outcome"] == stats.HELD
+
+
+# ---- composition -----------------------------------------------------------------------------------------
+
+
+def composition_rows(rng, optimum_top=0.05, optimum_covered=1e-15, construct=1e-14, ks=(2, 3, 5)):
+    rows = []
+    for k in ks:
+        top = optimum_top * (1 + rng.normal(0, 0.05)) if k == max(ks) else 0.02
+        rows.append(row(0, {"test_loss": construct}, {"pieces": 2**k}, k=k, shape=composition.CONSTRUCTED))
+        optimum = optimum_covered if 2 * k + 1 >= 2**k else top
+        rows.append(row(0, {"test_loss": optimum}, {"pieces": 2 * k + 1}, k=k, shape=composition.OPTIMUM))
+        for seed in SEEDS:
+            for shape in (composition.DEEP, composition.SHALLOW):
+                rows.append(
+                    row(seed, {"test_loss": 0.0835 + rng.normal(0, 1e-4)}, {"pieces": 1}, k=k, shape=shape)
+                )
+    return rows
+
+
+def test_composition_present_holds_and_reports_constant_fits():
+    finding = composition.analyze(composition_rows(np.random.default_rng(0)))
+    assert finding.outcome == stats.HELD
+    assert finding.numbers["trained"][composition.DEEP]["constant"] == 5  # every trained net: MSE ~ 1/12
+    assert "learned a constant in 5" in finding.verdict
+
+
+@pytest.mark.parametrize(
+    "absent",
+    [
+        {"optimum_top": 0.004},  # a shallow net could fit the largest k: depth does not win
+        {
+            "optimum_covered": 0.03
+        },  # the shallow budget fails even where it covers 2^k: the gap is not the budget
+    ],
+)
+def test_composition_null_is_rarely_held(absent):
+    rate = false_positive_rate(lambda rng: composition_rows(rng, **absent), composition.analyze)
+    assert rate <= 0.10
+
+
+def test_composition_reversed_does_not_hold():
+    rows = composition_rows(np.random.default_rng(0), optimum_top=0.001, construct=0.05)
+    assert composition.analyze(rows).outcome == stats.NOT_HELD
