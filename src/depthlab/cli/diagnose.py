@@ -8,13 +8,19 @@ from rich.table import Table
 
 from depthlab.cli.app import app
 from depthlab.config import parse_pairs
+from depthlab.errors import DepthlabError
 
 
 @app.command("doctor")
 def doctor(
-    model: str = typer.Argument(..., help="a model name, e.g. mlp, cnn1d, resnet_cifar"),
+    model: str = typer.Argument(
+        ..., help="a model name (mlp, cnn1d, resnet_cifar) or a builder FILE.py:build"
+    ),
     overrides: list[str] = typer.Argument(None, help="key=value for the model or training"),  # noqa: B008
-    data: str = typer.Option("mnist1d", "--data", help="a data set name"),
+    data: str = typer.Option("mnist1d", "--data", help="a data set name or a data file"),
+    target: str = typer.Option(None, "--target", help="the target column of a data file"),
+    task: str = typer.Option(None, "--task", help="classification | regression (default: inferred)"),
+    impute: str = typer.Option(None, "--impute", help="missing values: mean | median | drop"),
     steps: int = typer.Option(200, "--steps", help="training steps of the brief run"),
     every: int = typer.Option(10, "--every", help="record the per-layer table every k steps"),
     twin: bool = typer.Option(True, "--twin/--no-twin", help="train a half-depth twin (degradation)"),
@@ -30,7 +36,8 @@ def doctor(
 
     plan = {"twin_steps": twin_steps, "plateau_window": plateau_window, "seeds": seeds}
     pairs = parse_pairs(overrides or [])
-    report = run_doctor(model, data, steps=steps, every=every, twin=twin, **plan, **pairs)
+    dataset = _load(data, target, task, impute)
+    report = run_doctor(model, dataset, steps=steps, every=every, twin=twin, **plan, **pairs)
     typer.echo(report.text())
     if csv:
         from depthlab.diagnose.watch import write_csv
@@ -44,9 +51,12 @@ def doctor(
 
 @app.command("inspect")
 def inspect(
-    model: str = typer.Argument(..., help="a model name, e.g. resnet_cifar, parnet_s"),
+    model: str = typer.Argument(..., help="a model name (resnet_cifar, parnet_s) or a builder FILE.py:build"),
     overrides: list[str] = typer.Argument(None, help="key=value for the model"),  # noqa: B008
-    data: str = typer.Option(None, "--data", help="size the model for this data set"),
+    data: str = typer.Option(None, "--data", help="size the model for this data set or data file"),
+    target: str = typer.Option(None, "--target", help="the target column of a data file"),
+    task: str = typer.Option(None, "--task", help="classification | regression (default: inferred)"),
+    impute: str = typer.Option(None, "--impute", help="missing values: mean | median | drop"),
     batch_size: int = typer.Option(64, "--batch-size", help="batch for latency, throughput, memory"),
     device: str = typer.Option(None, "--device", help="cpu or cuda (default: cpu)"),
     form: str = typer.Option("train", "--form", help="train, or deploy (re-parameterized)"),
@@ -61,9 +71,12 @@ def inspect(
     from depthlab.diagnose.measure import measure
     from depthlab.models import create_model
 
-    sizing = _data_kwargs(data)
+    sizing = _load(data, target, task, impute).model_kwargs() if data else {}
     net = create_model(model, **(sizing | parse_pairs(overrides or [])))
-    shape = tuple(net.config.input_shape)
+    shape = getattr(getattr(net, "config", None), "input_shape", None) or sizing.get("input_shape")
+    if not shape:
+        raise DepthlabError(f"{model}: its input shape is unknown; pass --data (or input_shape=...)")
+    shape = tuple(shape)
     report = measure(net, shape, batch_size, device=device, form=form, time_budget=time_budget)
     console = Console()
     console.print(_measure_table(model, report))
@@ -74,12 +87,14 @@ def inspect(
         console.print(_layer_table(layer_table(model_form(net, form), torch.randn(2, *shape))))
 
 
-def _data_kwargs(name: str | None) -> dict:
-    if name is None:
-        return {}
-    from depthlab.data import load_dataset
+def _load(name: str, target: str | None, task: str | None, impute: str | None):
+    """The data set (a user's file with its options), its record printed when it is a file."""
+    from depthlab.data import describe, load_dataset
 
-    return load_dataset(name).model_kwargs()
+    data = load_dataset(name, target=target, task=task, impute=impute)
+    for line in describe(data.meta):
+        typer.echo(line)
+    return data
 
 
 _ROWS = (
