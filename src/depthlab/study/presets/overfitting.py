@@ -1,58 +1,96 @@
 """Overfitting study: on little data a deeper net overfits more, and dropout narrows the gap (Srivastava et
 al. 2014, JMLR 15:1929).
 
-MLPs over training-set size x depth x dropout; the evidence is the generalization gap as maps over size and
-depth, with and without dropout. The gap is measured in cross-entropy (test loss minus training loss): once
-every net fits a small training set perfectly, the accuracy gap saturates near 1 - test accuracy, while the
-loss gap still shows how over-confident, i.e. how overfit, each net is. The accuracy gap is reported beside
-it.
+MLPs over training-set size x depth x dropout, trained to a plateau (or the step budget). The claim is about
+the accuracy gap, so the rule judges the gap between training and test accuracy, and test accuracy, per
+seed, paired, at the smallest training set (where the claim is made; it has the full seed count):
+
+- deeper overfits more: accuracy gap of the deep net minus the shallow net's (no dropout);
+- dropout narrows it: the deep net's accuracy gap without dropout minus with dropout;
+- dropout helps: the deep net's test accuracy with dropout minus without.
+
+The other sizes (fewer seeds) show where depth overfits and where dropout helps: Srivastava et al. find no
+gain from dropout on the smallest MNIST subsets and a gain at intermediate sizes. The cross-entropy gap is
+drawn too, labelled as what it is: over-confidence on the test set.
 """
 
 from __future__ import annotations
 
-from depthlab.study.presets.base import Finding, Row, Study, finished, mean, metric, pct, undecided, where
+from depthlab import stats
+from depthlab.study.presets.base import Finding, Row, Study, decide, metric, pct, per_seed, undecided, where
+from depthlab.study.presets.plotting import lines
 from depthlab.study.spec import expand
 
 SIZES = {
     "quick": {
-        "train_sizes": [250, 1000],
-        "depths": [2, 4, 8],
-        "dropouts": [0.0, 0.3],
-        "seeds": [0, 1],
-        "steps": 400,
+        "train_sizes": [300, 1000, 3000],
+        "depths": [2, 8],
+        "dropout": 0.3,
+        "seeds": [0, 1, 2, 3, 4],
+        "other_seeds": [0, 1],
+        "steps": 1500,
     },
     "full": {
-        "train_sizes": [100, 250, 500, 1000, 2000, 3600],
-        "depths": [2, 3, 4, 6, 8, 12, 16],
-        "dropouts": [0.0, 0.1, 0.3, 0.5],
-        "seeds": [0, 1, 2],
-        "steps": 4000,
+        "train_sizes": [100, 300, 1000, 2000, 3600],
+        "depths": [2, 4, 8, 16],
+        "dropout": 0.3,
+        "seeds": list(range(10)),
+        "other_seeds": list(range(5)),
+        "steps": 6000,
     },
 }
+
+DEEPER_OVERFITS = stats.Comparison(
+    "deeper overfits more",
+    "train minus test accuracy at the smallest training set, deep minus shallow, no dropout",
+    direction=1,
+    min_effect=0.02,
+)
+DROPOUT_NARROWS = stats.Comparison(
+    "dropout narrows the gap",
+    "deep net's train minus test accuracy, without minus with dropout, smallest training set",
+    direction=1,
+    min_effect=0.02,
+)
+DROPOUT_HELPS = stats.Comparison(
+    "dropout helps the deep net",
+    "deep net's test accuracy, with minus without dropout, smallest training set",
+    direction=1,
+    min_effect=0.01,
+)
+
+
+def _variants(depths: list[int], dropout: float) -> dict[str, dict]:
+    out = {}
+    for d in depths:
+        for p in (0.0, dropout):
+            out[f"depth {d}, dropout {p:g}"] = {
+                "model.depth": d,
+                "model.dropout": p,
+                "tags.depth": d,
+                "tags.dropout": p,
+            }
+    return out
 
 
 def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
     base = {
         "study": "overfitting",
-        "model": {"name": "mlp", "width": 128},
+        "model": {"name": "mlp", "width": 64},
         "data": {"name": data},
-        "train": {"steps": s["steps"], "lr": 2e-3, "batch_size": 128},
+        "train": {"steps": s["steps"], "lr": 2e-3, "batch_size": 128, "plateau_window": 200},
     }
-    return expand(
+    specs = expand(
         base,
         {
             "data.train_size": s["train_sizes"],
-            "model.depth": s["depths"],
-            "model.dropout": s["dropouts"],
+            "variant": _variants(s["depths"], s["dropout"]),
             "seed": s["seeds"],
         },
     )
-
-
-def gap(row: Row) -> float:
-    """Test loss minus training loss (cross-entropy)."""
-    return metric(row, "test_loss") - metric(row, "train_loss")
+    smallest = min(s["train_sizes"])  # the judged cells get every seed; the others show the trend
+    return [sp for sp in specs if sp["data"]["train_size"] == smallest or sp["seed"] in s["other_seeds"]]
 
 
 def accuracy_gap(row: Row) -> float:
@@ -60,8 +98,28 @@ def accuracy_gap(row: Row) -> float:
     return metric(row, "train_acc") - metric(row, "test_acc")
 
 
-def _gap(rows: list[Row], measure=gap, **tags) -> float:
-    return mean(measure(r) for r in finished(where(rows, **tags)))
+def loss_gap(row: Row) -> float:
+    """Test loss minus training loss (cross-entropy): over-confidence on unseen data."""
+    return metric(row, "test_loss") - metric(row, "train_loss")
+
+
+def clauses(rows: list[Row]) -> list[stats.Clause]:
+    small = min(r["train_size"] for r in rows)
+    shallow, deep = min(r["depth"] for r in rows), max(r["depth"] for r in rows)
+    drop = max(r["dropout"] for r in rows)
+
+    def cell(value, depth, dropout):
+        return per_seed(rows, value, train_size=small, depth=depth, dropout=dropout)
+
+    return [
+        DEEPER_OVERFITS.judge_paired(cell(accuracy_gap, deep, 0.0), cell(accuracy_gap, shallow, 0.0)),
+        DROPOUT_NARROWS.judge_paired(cell(accuracy_gap, deep, 0.0), cell(accuracy_gap, deep, drop)),
+        DROPOUT_HELPS.judge_paired(cell("test_acc", deep, drop), cell("test_acc", deep, 0.0)),
+    ]
+
+
+def _mean(rows: list[Row], value, **tags) -> float:
+    return stats.paired_t(per_seed(rows, value, **tags).values()).estimate
 
 
 def analyze(rows: list[Row]) -> Finding:
@@ -70,47 +128,47 @@ def analyze(rows: list[Row]) -> Finding:
     small = min(r["train_size"] for r in rows)
     shallow, deep = min(r["depth"] for r in rows), max(r["depth"] for r in rows)
     drop = max(r["dropout"] for r in rows)
-    g = {
-        (d, p): _gap(rows, train_size=small, depth=d, dropout=p) for d in (shallow, deep) for p in (0.0, drop)
+    gains = {
+        n: _mean(rows, "test_acc", train_size=n, depth=deep, dropout=drop)
+        - _mean(rows, "test_acc", train_size=n, depth=deep, dropout=0.0)
+        for n in sorted({r["train_size"] for r in rows})
     }
-    grows = g[(deep, 0.0)] > g[(shallow, 0.0)] + 0.05
-    narrows = g[(deep, drop)] < g[(deep, 0.0)] - 0.05
-    acc = {(d, p): _gap(rows, accuracy_gap, train_size=small, depth=d, dropout=p) for d, p in g}
-    test = {
-        p: mean(metric(r, "test_acc") for r in finished(where(rows, train_size=small, depth=deep, dropout=p)))
-        for p in (0.0, drop)
-    }
-    verdict = (
-        f"with {small} training examples the loss gap is {g[(shallow, 0.0)]:.2f} at depth {shallow} and "
-        f"{g[(deep, 0.0)]:.2f} at depth {deep} ({'grows' if grows else 'does not grow'} with depth; accuracy "
-        f"gap {pct(acc[(shallow, 0.0)])} → {pct(acc[(deep, 0.0)])}); dropout {drop} "
-        f"{'narrows' if narrows else 'does not narrow'} the depth-{deep} loss gap to {g[(deep, drop)]:.2f} "
-        f"(accuracy gap {pct(acc[(deep, drop)])}, test accuracy {pct(test[0.0])} → {pct(test[drop])})"
+
+    def at(value, depth, dropout):
+        return pct(_mean(rows, value, train_size=small, depth=depth, dropout=dropout))
+
+    detail = (
+        f"with {small} training examples the accuracy gap is {at(accuracy_gap, shallow, 0.0)} at depth "
+        f"{shallow} and {at(accuracy_gap, deep, 0.0)} at depth {deep}; with dropout {drop:g} the depth-{deep}"
+        f" gap is {at(accuracy_gap, deep, drop)} and its test accuracy {at('test_acc', deep, 0.0)} → "
+        f"{at('test_acc', deep, drop)}. Dropout's test-accuracy gain at depth {deep} by training-set size "
+        "(mean over seeds): " + ", ".join(f"{n}: {100 * g:+.1f} pts" for n, g in gains.items())
     )
-    return Finding(grows and narrows, verdict, {"gap": {f"{d}/{p}": v for (d, p), v in g.items()}})
+    finding = decide(clauses(rows), where(rows, train_size=small), detail)
+    finding.numbers = {"dropout_gain_by_size": gains}
+    return finding
 
 
 def plot(rows: list[Row], figure) -> None:
-    drops = sorted({r["dropout"] for r in rows})
-    sizes, depths = sorted({r["train_size"] for r in rows}), sorted({r["depth"] for r in rows})
-    axes = figure.subplots(1, len(drops))
-    top = max((gap(r) for r in finished(rows) if gap(r) == gap(r)), default=1.0)
-    for ax, p in zip(axes, drops, strict=True):
-        table = [[_gap(rows, train_size=n, depth=d, dropout=p) for d in depths] for n in sizes]
-        image = ax.imshow(table, cmap="magma", vmin=0, vmax=top, aspect="auto", origin="lower")
-        for i, line in enumerate(table):
-            for j, value in enumerate(line):
-                ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="cyan", fontsize=8)
-        ax.set(
-            xticks=range(len(depths)),
-            xticklabels=depths,
-            yticks=range(len(sizes)),
-            yticklabels=sizes,
-            xlabel="depth",
-            ylabel="training examples",
-            title=f"loss gap (test - train), dropout {p}",
+    axes = figure.subplots(1, 3)
+    panels = (
+        (accuracy_gap, "train − test accuracy (pts)", "accuracy gap (overfitting)", 100),
+        ("test_acc", "test accuracy (%)", "test accuracy", 100),
+        (loss_gap, "test − train cross-entropy", "loss gap (over-confidence)", 1),
+    )
+    for ax, (value, ylabel, title, scale) in zip(axes, panels, strict=True):
+        lines(
+            ax,
+            rows,
+            "train_size",
+            value,
+            by="variant",
+            logx=True,
+            scale=scale,
+            ylabel=ylabel,
+            xlabel="training examples",
         )
-    figure.colorbar(image, ax=axes[-1])
+        ax.set_title(title, fontsize=10)
 
 
 STUDY = Study(

@@ -40,11 +40,19 @@ from depthlab.study.presets.plotting import PALETTE, cell_interval, curves, labe
 from depthlab.study.spec import expand
 
 SIZES = {
-    "quick": {"depths": [4, 8, 20], "reference": 8, "seeds": [0, 1, 2, 3, 4], "steps": 1500, "width": 48},
+    "quick": {
+        "depths": [4, 8, 20],
+        "reference": 8,
+        "seeds": [0, 1, 2, 3, 4],
+        "other_seeds": [0, 1],
+        "steps": 1500,
+        "width": 48,
+    },
     "full": {
         "depths": [4, 8, 16, 32, 64, 128],
         "reference": 8,
         "seeds": list(range(10)),
+        "other_seeds": list(range(5)),
         "steps": 8000,
         "width": 128,
     },
@@ -85,6 +93,8 @@ def grid(size: str, data: str) -> list[dict]:
     }
     specs = expand(base, {"variant": VARIANTS, "model.depth": s["depths"], "seed": s["seeds"]})
     deepest = max(s["depths"])
+    judged = (s["reference"], deepest)  # the compared cells get every seed; the others show the trend
+    specs = [sp for sp in specs if sp["model"]["depth"] in judged or sp["seed"] in s["other_seeds"]]
     for spec in specs:  # responses and lesions: at the deepest depth, every seed (one forward pass each)
         spec["diagnostics"] = ["response_std", "lesion"] if spec["model"]["depth"] == deepest else []
     return specs

@@ -2,27 +2,62 @@
 al. 2014, arXiv 1411.1792).
 
 Pretrain on the first half of the classes, copy the stem and the first blocks into a fresh net for the other
-half, keep them frozen or fine-tune them, and train on few labels; the control trains from scratch. The
-evidence is test accuracy on the new classes against the number of transferred layers.
+half, keep them frozen (no gradients, BatchNorm in eval mode so its running statistics stay the source's) or
+fine-tune them, and train on few labels; the control trains from scratch. Every setting of a seed shares
+the seed's source net and data order. The rule, paired by seed, at a stated number of transferred layers
+(``SIZES[...]["judged"]``, fixed before looking, never the best of several):
+
+- transfer helps: fine-tuned test accuracy minus scratch;
+- more so when fine-tuned: fine-tuned minus frozen.
 """
 
 from __future__ import annotations
 
-from depthlab.study.presets.base import Finding, Row, Study, finished, mean, metric, pct, undecided, where
+from depthlab import stats
+from depthlab.study.presets.base import Finding, Row, Study, decide, pct, per_seed, undecided, where
+from depthlab.study.presets.plotting import PALETTE, cell_interval, label_axes
 from depthlab.study.spec import expand
 
 SIZES = {
-    "quick": {"layers": [1, 3, 5], "seeds": [0, 1], "steps": 300, "train_size": 100},
-    "full": {"layers": [1, 2, 3, 4, 5, 6, 7], "seeds": [0, 1, 2, 3], "steps": 3000, "train_size": 100},
+    "quick": {
+        "layers": [1, 3],
+        "judged": 3,
+        "seeds": [0, 1, 2, 3, 4],
+        "other_seeds": [0, 1],
+        "steps": 1000,
+        "train_size": 100,
+    },
+    "full": {
+        "layers": [1, 2, 3, 4, 5, 6, 7],
+        "judged": 4,
+        "seeds": list(range(10)),
+        "other_seeds": list(range(5)),
+        "steps": 4000,
+        "train_size": 100,
+    },
 }
+SCRATCH, FROZEN, TUNED = "scratch", "frozen", "fine-tuned"
+
+TRANSFER_HELPS = stats.Comparison(
+    "transfer helps",
+    "test accuracy on the new classes, fine-tuned transfer minus scratch",
+    direction=1,
+    min_effect=0.01,
+)
+FINE_TUNING_HELPS = stats.Comparison(
+    "more so when fine-tuned",
+    "test accuracy on the new classes, fine-tuned minus frozen (same layers transferred)",
+    direction=1,
+    min_effect=0.01,
+)
 
 
 def _setups(layers: list[int]) -> dict[str, dict]:
     setups = {
-        "scratch": {"transfer.layers": 0, "transfer.frozen": False, "tags.layers": 0, "tags.mode": "scratch"}
+        SCRATCH: {"transfer.layers": 0, "transfer.frozen": False, "tags.layers": 0, "tags.mode": SCRATCH}
     }
     for n in layers:
-        for mode, frozen in (("frozen", True), ("fine-tuned", False)):
+        for mode, frozen in ((FROZEN, True), (TUNED, False)):
             setups[f"{mode} {n}"] = {
                 "transfer.layers": n,
                 "transfer.frozen": frozen,
@@ -34,53 +69,89 @@ def _setups(layers: list[int]) -> dict[str, dict]:
 
 def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
-    depth = max(s["layers"]) + 1
     base = {
         "study": "transfer",
         "task": "transfer",
-        "model": {"name": "mlp", "width": 64, "depth": depth, "norm": "batch"},
+        "model": {"name": "mlp", "width": 64, "depth": max(s["layers"]) + 2, "norm": "batch"},
         "data": {"name": data},
-        "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 64},
+        "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 64, "plateau_window": 100},
         "transfer": {"train_size": s["train_size"]},
+        "tags": {"judged": s["judged"]},
     }
-    return expand(base, {"setup": _setups(s["layers"]), "seed": s["seeds"]})
+    specs = expand(base, {"setup": _setups(s["layers"]), "seed": s["seeds"]})
+    judged = (0, s["judged"])  # the compared cells get every seed; the others show the trend
+    return [sp for sp in specs if sp["transfer"]["layers"] in judged or sp["seed"] in s["other_seeds"]]
+
+
+def clauses(rows: list[Row]) -> list[stats.Clause]:
+    n = rows[0].get("judged", max(r["layers"] for r in rows))
+    scratch = per_seed(rows, "test_acc", mode=SCRATCH)
+    tuned = per_seed(rows, "test_acc", mode=TUNED, layers=n)
+    frozen = per_seed(rows, "test_acc", mode=FROZEN, layers=n)
+    return [TRANSFER_HELPS.judge_paired(tuned, scratch), FINE_TUNING_HELPS.judge_paired(tuned, frozen)]
 
 
 def _acc(rows: list[Row], **tags) -> float:
-    return mean(metric(r, "test_acc") for r in finished(where(rows, **tags)))
+    return cell_interval(per_seed(rows, "test_acc", **tags).values()).estimate
 
 
 def analyze(rows: list[Row]) -> Finding:
     if (pending := undecided(rows, 3)) is not None:
         return pending
-    scratch = _acc(rows, mode="scratch")
-    layers = sorted({r["layers"] for r in rows if r["mode"] != "scratch"})
-    tuned = {n: _acc(rows, mode="fine-tuned", layers=n) for n in layers}
-    frozen = {n: _acc(rows, mode="frozen", layers=n) for n in layers}
-    best = max(tuned, key=tuned.get)
-    held = tuned[best] > scratch + 0.01
-    verdict = (
-        f"on the held-out classes with few labels: scratch {pct(scratch)}; fine-tuned after transferring "
-        f"{', '.join(f'{n}: {pct(v)}' for n, v in tuned.items())}; frozen "
-        f"{', '.join(f'{n}: {pct(v)}' for n, v in frozen.items())} layers; best: fine-tuned {best} layers, "
-        f"{'+' if tuned[best] >= scratch else ''}{100 * (tuned[best] - scratch):.1f} points over scratch"
+    n = rows[0].get("judged", max(r["layers"] for r in rows))
+    layers = sorted({r["layers"] for r in rows if r["mode"] != SCRATCH})
+    tuned = {k: _acc(rows, mode=TUNED, layers=k) for k in layers}
+    frozen = {k: _acc(rows, mode=FROZEN, layers=k) for k in layers}
+    detail = (
+        f"test accuracy on the held-out classes with few labels: scratch {pct(_acc(rows, mode=SCRATCH))}; "
+        f"fine-tuned after transferring {', '.join(f'{k}: {pct(v)}' for k, v in tuned.items())}; frozen "
+        f"{', '.join(f'{k}: {pct(v)}' for k, v in frozen.items())} layers (judged at {n} layers)"
     )
-    return Finding(held, verdict, {"scratch": scratch, "fine-tuned": tuned, "frozen": frozen})
+    judged_rows = where(rows, mode=SCRATCH) + where(rows, layers=n)
+    finding = decide(clauses(rows), judged_rows, detail)
+    finding.numbers = {"scratch": _acc(rows, mode=SCRATCH), TUNED: tuned, FROZEN: frozen}
+    return finding
 
 
 def plot(rows: list[Row], figure) -> None:
     ax = figure.subplots(1, 1)
-    layers = sorted({r["layers"] for r in rows if r["mode"] != "scratch"})
-    for mode in ("frozen", "fine-tuned"):
-        ax.plot(layers, [_acc(rows, mode=mode, layers=n) for n in layers], marker="o", label=mode)
-    ax.axhline(_acc(rows, mode="scratch"), color="gray", linestyle="--", label="scratch")
-    ax.set(
-        title="test accuracy on new classes vs transferred layers",
-        xlabel="layers transferred",
-        ylabel="test accuracy",
+    layers = sorted({r["layers"] for r in rows if r["mode"] != SCRATCH})
+    for offset, mode in ((-0.06, FROZEN), (0.06, TUNED)):
+        colour = PALETTE(mode)
+        ivs = [
+            cell_interval([100 * v for v in per_seed(rows, "test_acc", mode=mode, layers=k).values()])
+            for k in layers
+        ]
+        xs = [k + offset for k in layers]
+        ax.errorbar(
+            xs,
+            [iv.estimate for iv in ivs],
+            yerr=[
+                [iv.estimate - iv.low if iv.n > 1 else 0 for iv in ivs],
+                [iv.high - iv.estimate if iv.n > 1 else 0 for iv in ivs],
+            ],
+            marker="o",
+            capsize=3,
+            color=colour,
+            label=mode,
+        )
+        for k, x in zip(layers, xs, strict=True):
+            seeds = [100 * v for v in per_seed(rows, "test_acc", mode=mode, layers=k).values()]
+            ax.scatter([x] * len(seeds), seeds, s=10, alpha=0.3, color=colour, linewidths=0)
+    scratch = cell_interval([100 * v for v in per_seed(rows, "test_acc", mode=SCRATCH).values()])
+    ax.axhline(scratch.estimate, color=PALETTE(SCRATCH), ls="--", label="scratch (mean)")
+    if scratch.n > 1:
+        ax.axhspan(
+            scratch.low, scratch.high, color=PALETTE(SCRATCH), alpha=0.12, label="scratch 95% interval"
+        )
+    ax.set_xticks(layers)
+    label_axes(
+        ax,
+        "layers transferred",
+        "test accuracy on the new classes (%)",
+        "transfer to new classes vs layers transferred",
     )
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
 
 
 STUDY = Study(
