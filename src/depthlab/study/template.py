@@ -71,7 +71,8 @@ the minimum effect) and <b>inconclusive</b> (anything else); see docs/statistics
     <tr><th>clause</th><th>effect [95% interval]</th><th>seeds</th><th>outcome</th><th>rule</th></tr>
     {% for c in s.finding.clauses %}
     <tr><td>{{ c.comparison.name }}</td>
-      <td>{{ c.interval.format(c.comparison.scale, c.comparison.unit) }}</td>
+      <td>{% if c.interval.n %}{{ c.interval.format(c.comparison.scale, c.comparison.unit) }}
+        {%- else %}no paired seeds yet{% endif %}</td>
       <td>{{ c.interval.n }}</td>
       <td class="{{ css[c.outcome] }}">{{ c.outcome }}</td>
       <td class="rule">{{ c.comparison.rule() }}</td></tr>

@@ -97,7 +97,7 @@ def analyze(rows: list[Row]) -> Finding:
         for label in (low, high)
     }
     detail = (
-        f"{clause.sentence()}. Depth {depths[0]} → {depths[-1]}: FLOPs ×{grow['fixed width']:.1f} at a fixed "
+        f"Depth {depths[0]} → {depths[-1]}: FLOPs ×{grow['fixed width']:.1f} at a fixed "
         f"width, ×{grow['matched FLOPs']:.2f} at matched FLOPs; batch-1 latency at matched FLOPs "
         f"{median[low]:.3f} ms → {median[high]:.3f} ms (medians, this CPU, one thread)"
     )

@@ -170,7 +170,7 @@ def analyze(rows: list[Row]) -> Finding:
         return pending
     judged = clauses(rows)
     depth, sentence, numbers = recommend(rows)
-    detail = "; ".join(c.sentence() for c in judged) + f". Recommended: {sentence}"
+    detail = f"Recommended: {sentence}" if sentence else ""
     return decide(judged, rows, detail, numbers=numbers, recommended_depth=depth, recommendation=sentence)
 
 
@@ -190,6 +190,7 @@ def plot(rows: list[Row], figure) -> None:
             xlabel="depth (weight layers)",
             ylabel=f"{title} (%)",
             scale=100,
+            bounds=(0, 100),
         )
         ax.set_title(f"{title} at convergence vs depth", fontsize=10)
     deepest = max(tags_of(rows, "depth"))

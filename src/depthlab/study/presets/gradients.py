@@ -154,8 +154,8 @@ def analyze(rows: list[Row]) -> Finding:
         return pending
     judged, numbers = clauses(rows)
     (kx, nx), (kh, nh) = numbers["stalled"]["relu/xavier"], numbers["stalled"]["relu/he"]
-    detail = "; ".join(c.sentence() for c in judged) + (
-        f". Stalled (final training loss within {STALL_MARGIN} of ln 10): relu/xavier {kx}/{nx}, relu/he "
+    detail = (
+        f"Stalled (final training loss within {STALL_MARGIN} of ln 10): relu/xavier {kx}/{nx}, relu/he "
         f"{kh}/{nh} (Fisher one-sided p = {numbers['fisher_p']:.3g})"
     )
     trained = where(rows, part="trained")

@@ -100,16 +100,12 @@ def analyze(rows: list[Row]) -> Finding:
         for m in MODELS
         for form in ("cost", "cost_deploy")
     }
-    detail = (
-        "; ".join(c.sentence() for c in (close, faster))
-        + ". "
-        + "; ".join(
-            f"{m}: test {pct(mean(acc[m].values()))}, longest path {depth[m]:.0f} layers, "
-            f"{params[m]:,.0f} params, "
-            f"{latency[(m, 'cost')]:.2f} ms train form / {latency[(m, 'cost_deploy')]:.2f} ms deploy form "
-            "(batch 64, this CPU)"
-            for m in MODELS
-        )
+    detail = "; ".join(
+        f"{m}: test {pct(mean(acc[m].values()))}, longest path {depth[m]:.0f} layers, "
+        f"{params[m]:,.0f} params, "
+        f"{latency[(m, 'cost')]:.2f} ms train form / {latency[(m, 'cost_deploy')]:.2f} ms deploy form "
+        "(batch 64, this CPU)"
+        for m in MODELS
     )
     return decide([close, faster], rows, detail, numbers={"longest_path_depth": depth, "params": params})
 

@@ -135,15 +135,11 @@ def analyze(rows: list[Row]) -> Finding:
         }
         faster = FASTER.judge(ratio.values())
     diverged = {n: sum(r["status"] == "diverged" for r in where(rows, norm=n)) for n in top}
-    detail = (
-        "; ".join(c.sentence() for c in (higher, faster))
-        + ". "
-        + "; ".join(
-            f"{n}: trains up to lr {10 ** mean(top[n].values()):.2g} (geometric mean over seeds), best lr "
-            f"{best[n]}, median steps to loss {TARGET_LOSS} "
-            f"{_median(steps.get(n, {}).values())}, {diverged[n]} runs diverged"
-            for n in top
-        )
+    detail = "; ".join(
+        f"{n}: trains up to lr {10 ** mean(top[n].values()):.2g} (geometric mean over seeds), best lr "
+        f"{best[n]}, median steps to loss {TARGET_LOSS} "
+        f"{_median(steps.get(n, {}).values())}, {diverged[n]} runs diverged"
+        for n in top
     )
     used = [r for n in best if best[n] is not None for r in where(rows, norm=n, lr=best[n])]
     numbers = {"best_lr": best, "highest_lr_log10": top, "diverged": diverged}
@@ -166,6 +162,7 @@ def plot(rows: list[Row], figure) -> None:
         xlabel="learning rate (SGD, momentum 0.9)",
         ylabel="final training accuracy (%)",
         scale=100,
+        bounds=(0, 100),
     )
     left.axhline(100 * TRAINS, color="grey", ls="--", lw=0.8)
     left.set(xscale="log")

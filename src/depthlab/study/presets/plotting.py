@@ -65,9 +65,12 @@ def lines(
     xlabel: str | None = None,
     ylabel: str | None = None,
     scale: float = 1.0,
+    bounds: tuple[float, float] | None = None,
 ) -> None:
     """One line per value of tag ``by``: mean over ok seeds with 95% error bars against tag ``x``, seeds as
-    faint dots, divergences as x at the bottom; ``scale`` multiplies y (100 for accuracy in points)."""
+    faint dots, divergences as x at the bottom; ``scale`` multiplies y (100 for accuracy in points); the
+    y-range follows the data (not 0-100 when the effect is 3 points) but stays within ``bounds`` (an
+    accuracy's interval may reach past 100% with two seeds; the axis does not)."""
     groups = tags_of(rows, by) if by else [None]
     for group in groups:
         part = where(rows, **{by: group}) if by else rows
@@ -77,6 +80,9 @@ def lines(
         ax.set_xscale("log", base=2)
     if logy:
         ax.set_yscale("log")
+    if bounds is not None:
+        low, high = ax.get_ylim()
+        ax.set_ylim(max(low, bounds[0]), min(high, bounds[1]))
     label_axes(ax, xlabel or x, ylabel or (y if isinstance(y, str) else ""))
     if by:
         ax.legend(fontsize=7)
@@ -149,7 +155,8 @@ def curves(
     if logy:
         ax.set_yscale("log")
     label_axes(ax, "step", "training loss", title)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
 
 
 def _curve(row: Row) -> list[tuple[int, float]]:

@@ -85,7 +85,7 @@ def analyze(rows: list[Row]) -> Finding:
     )
     test, params = mean_by(rows, "depth", "test_acc"), mean_by(rows, "depth", "params")
     detail = (
-        f"{clause.sentence()}. At about {params[choice.chosen]:,.0f} parameters the one-SE rule on "
+        f"At about {params[choice.chosen]:,.0f} parameters the one-SE rule on "
         f"validation picks depth {choice.chosen} (best validation {pct(choice.best_mean)} at depth "
         f"{choice.best}); test "
         f"accuracy depth {choice.chosen}: {pct(test[choice.chosen])}, depth {shallow}: {pct(test[shallow])}"
@@ -120,6 +120,7 @@ def plot(rows: list[Row], figure) -> None:
             xlabel="depth (width solved for the budget)",
             ylabel=f"{metric.split('_')[0]} accuracy (%)",
             scale=100,
+            bounds=(0, 100),
         )
         ax.set_title(f"{title} accuracy at a fixed budget", fontsize=10)
     lines(right, rows, "depth", "params", logx=True, xlabel="depth", ylabel="parameters")
