@@ -32,12 +32,13 @@ from depthlab.diagnose import remedies
 from depthlab.diagnose.verdict import NOTE, OK, PROBLEM, Verdict
 from depthlab.errors import unknown
 
+# measured ranges behind each threshold: docs/diagnose.md (MNIST-1D, 200 steps, two seeds per net)
 THRESHOLDS = {
-    "vanishing_ratio": 1e-2,  # healthy nets measure >= 0.08, vanishing ones <= 2e-3 (docs/diagnose.md)
-    "exploding_ratio": 1e2,  # healthy nets measure <= 25, exploding ones >= 300
-    "update_ratio": 0.5,  # healthy runs' largest step <= 0.21 of a layer, runs that blow up >= 0.56
-    "dead_frac": 0.5,
-    "saturated_frac": 0.5,
+    "vanishing_ratio": 1e-2,  # healthy >= 0.1 at init, >= 0.5 as the median; vanishing <= 6e-4 at init
+    "exploding_ratio": 1e2,  # healthy <= 24 at init; exploding >= 370 at init or >= 320 as the median
+    "update_ratio": 0.5,  # healthy runs' largest step <= 0.21 of a layer; runs that die or diverge >= 0.56
+    "dead_frac": 0.5,  # nets that train <= 0.5 (0.32 at depth 20); nets that died 1.0
+    "saturated_frac": 0.5,  # healthy <= 0.01; saturated sigmoid/tanh nets 0.57-0.82
 }
 RECENT_STEPS = 50
 
