@@ -368,6 +368,8 @@ OWN_BUILDER = (
     "    raise ValueError('no\\nway')\n"
     "def odd(depth):\n"
     "    return 'a string'\n"
+    "def bare(depth):\n"
+    "    return nn.Linear(2, 2)\n"
 )
 OWN_FILES = {
     "t.csv": "a,b,label\n" + ROWS,
@@ -407,6 +409,10 @@ OWN_CLI_CASES = [
     (["study", "depth", "--data", "xor", "--target", "y", "--out", "out"], "apply to a data file"),
     (["study", "depth", "--data", "t.csv", "--target", "lable", "--out", "out"], "did you mean 'label'?"),
     (["study", "depth", "--model", "nets.py:biuld", "--out", "out"], "did you mean 'build'?"),
+    (["inspect", "nets.py:bare", "depth=1"], "nets.py:bare: its input shape is unknown; pass --data"),
+    (["doctor", "mlp", "--data", "t.csv", "--target", "lable"], "did you mean 'label'?"),
+    (["doctor", "nets.py:failing", "depth=2", "--data", "t.csv"], "raised ValueError: no way"),
+    (["doctor", "nets.py:failing", "--data", "t.csv"], "builder nets.py:failing: set depth=... (no default)"),
 ]
 
 

@@ -28,6 +28,7 @@ from torch import nn
 from depthlab.errors import DepthlabError, unknown
 
 FROM_DATA = ("input_shape", "num_classes")
+REQUIRED = type("Required", (), {"__repr__": lambda self: "<required>"})()  # a parameter without a default
 _SIMPLE = (bool, int, float, str)
 _FILES: dict[tuple[str, str], Any] = {}  # (path, sha256) -> module
 
@@ -125,9 +126,15 @@ def config_class(fn: Callable, label: str) -> type:
     for p in params:
         default = p.default
         tp = hints.get(p.name) or (type(default) if isinstance(default, _SIMPLE) else Any)
-        spec = dataclasses.field() if default is p.empty else dataclasses.field(default=default)
-        fields.append((p.name, tp, spec))
-    return dataclasses.make_dataclass(getattr(fn, "__name__", "build"), fields, kw_only=True)
+        fields.append((p.name, tp, dataclasses.field(default=REQUIRED if default is p.empty else default)))
+
+    def __post_init__(config) -> None:  # a parameter without a default must be set
+        missing = [f.name for f in dataclasses.fields(config) if getattr(config, f.name) is REQUIRED]
+        if missing:
+            raise DepthlabError(f"builder {label}: set {', '.join(f'{m}=...' for m in missing)} (no default)")
+
+    name = getattr(fn, "__name__", "build")
+    return dataclasses.make_dataclass(name, fields, kw_only=True, namespace={"__post_init__": __post_init__})
 
 
 def _literal(value: Any) -> Any:
