@@ -172,3 +172,14 @@ def test_cli_prints_the_table_and_the_answer(capsys, tmp_path):
     data = json.loads((tmp_path / "advice.json").read_text())
     assert f"recommended depth: {data['recommended_depth']} " in printed
     assert not math.isnan(data["steps_used"])
+
+
+def test_a_time_budget_becomes_steps_at_the_probed_step_time():
+    from depthlab.advise.config import Budget
+    from depthlab.advise.plan import steps_from_seconds
+
+    assert steps_from_seconds(Budget(60.0, "seconds"), 0.01, spent_seconds=10.0) == pytest.approx(50 / 0.0125)
+    with pytest.raises(
+        DepthlabError, match=r"budget of 5 s is too small for even the probes: they took 6.0 s"
+    ):
+        steps_from_seconds(Budget(5.0, "seconds"), 0.01, spent_seconds=6.0)
