@@ -236,3 +236,22 @@ def test_study_says_in_one_line_when_a_preset_needs_dials_the_builder_lacks(nets
     assert all(s["model"]["name"] != f"{nets.resolve()}:bare" for s in plans["gradients"].specs)
     assert all(s["model"]["name"] == f"{nets.resolve()}:bare" for s in plans["depth"].specs)
     torch.manual_seed(0)
+
+
+def test_the_depth_verdict_on_a_builder_without_norm_or_residual_judges_its_depth_sweep(nets, table):
+    from depthlab.study.plan import plan
+    from depthlab.study.presets.base import finished
+
+    (p,) = plan(["depth"], data=str(table), model=f"{nets}:bare")
+    gen = torch.Generator().manual_seed(0)
+    rows = []
+    for spec in p.specs:  # synthetic results: depth 1 -> 2 gains 10 points, then flat
+        depth = spec["tags"]["depth"]
+        acc = 0.8 + (0.1 if depth > 1 else 0.0) + 0.002 * torch.randn((), generator=gen).item()
+        metrics = {"train_acc": acc, "val_acc": acc, "test_acc": acc}
+        rows.append({**spec["tags"], "status": "ok", **metrics, "metrics": metrics, "history": {}})
+    assert len(finished(rows)) == len(rows) and {r["variant"] for r in rows} == {"bare"}
+    finding = p.study.analyze(rows)
+    assert finding.clauses[0].comparison.name == "depth adds capacity"
+    assert finding.clauses[0].outcome == "held"
+    assert "need norm and residual parameters" in finding.verdict

@@ -114,14 +114,15 @@ def is_data_file(data: str | None) -> bool:
 
 
 def apply_own(
-    study: str,
+    study: Any,
     specs: list[dict[str, Any]],
     data: str,
     applies: bool,
     model: str | None,
     options: Mapping[str, Any] | None,
-) -> tuple[list[dict[str, Any]], str]:
-    """One study's specs on the user's data file and builder, and a note (empty when nothing to say)."""
+) -> tuple[Any, list[dict[str, Any]], str]:
+    """One study (its analysis adapted when a builder collapses its variants), its specs on the user's data
+    file and builder, and a note (empty when nothing to say)."""
     from depthlab.errors import DepthlabError
 
     if options and not is_data_file(data) and applies:
@@ -133,8 +134,51 @@ def apply_own(
         specs, described = with_data_file(specs, data, options or {})
         notes.append(described)
     if model and applies:
-        specs, note = with_builder(study, specs, model)
+        specs, note = with_builder(study.name, specs, model)
         notes.append(note)
+        variants = {s.get("tags", {}).get("variant") for s in specs}
+        if study.name == "depth" and len(variants) == 1:
+            study = builder_depth_study(study, variants.pop())
     elif model:
         notes.append("--model does not apply (it runs on its own task)")
-    return specs, "; ".join(n for n in notes if n)
+    return study, specs, "; ".join(n for n in notes if n)
+
+
+def builder_depth_study(study: Any, variant: str) -> Any:
+    """The depth study on a builder without norm / residual: the capacity clauses (depth adds capacity,
+    returns diminish) judged on its one variant, and the recommended depth; the plain / BN / residual clauses
+    need those dials and are not judged."""
+    import dataclasses
+
+    from depthlab.study.presets import depth as preset
+    from depthlab.study.presets.base import decide, per_seed, tags_of, undecided
+
+    def on_builder(comparison, statistic: str):
+        return dataclasses.replace(comparison, statistic=statistic)
+
+    gain_rule = on_builder(preset.GAIN, f"training accuracy, the second depth minus the first ({variant})")
+    diminishing_rule = on_builder(
+        preset.DIMINISHING, f"validation-accuracy gain of the last step minus that of the first ({variant})"
+    )
+
+    def analyze(rows: list[dict]) -> Any:
+        if (pending := undecided(rows, 4)) is not None:
+            return pending
+        depths = tags_of(rows, "depth")
+        val = {d: per_seed(rows, "val_acc", variant=variant, depth=d) for d in depths}
+        train = {d: per_seed(rows, "train_acc", variant=variant, depth=d) for d in depths[:2]}
+        gain = gain_rule.judge_paired(train[depths[1]], train[depths[0]])
+        late, early = (
+            preset.gains(val[depths[-1]], val[depths[-2]]),
+            preset.gains(val[depths[1]], val[depths[0]]),
+        )
+        judged = [gain, diminishing_rule.judge_paired(late, early)]
+        depth, sentence, numbers = preset.recommend(rows)
+        detail = (
+            "; ".join(c.sentence() for c in judged)
+            + ". The plain / BN / residual clauses need norm and residual parameters in the builder. "
+            + f"Recommended: {sentence}"
+        )
+        return decide(judged, rows, detail, numbers=numbers, recommended_depth=depth, recommendation=sentence)
+
+    return dataclasses.replace(study, analyze=analyze)

@@ -86,7 +86,7 @@ def plan(
         if model or data_options or data is not None:  # the user's own file or builder
             from depthlab.study.own import apply_own
 
-            specs, own_note = apply_own(name, specs, chosen, applies, model, data_options)
+            study, specs, own_note = apply_own(study, specs, chosen, applies, model, data_options)
             note = "; ".join(n for n in (note, own_note) if n)
         plans.append(Plan(study, chosen, note, specs, applies))
     _validate(plans)
