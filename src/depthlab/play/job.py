@@ -30,7 +30,7 @@ from depthlab.errors import DepthlabError
 from depthlab.play import settings, verdicts, views
 from depthlab.train.callbacks import Callback, TrainState
 
-RECORD_EVERY_S = 0.04  # record (and publish) at most ~25 steps a second
+RECORD_EVERY_S = 0.05  # record (and publish) at most ~20 steps a second
 METRICS_EVERY_S = 0.25  # train/test loss and accuracy, decision boundary
 VERDICTS_EVERY_S = 1.0  # the doctor's checks
 WINDOW = 300  # records per watch window
