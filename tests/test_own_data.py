@@ -202,3 +202,21 @@ def test_an_image_folder_by_path(tmp_path):
     from depthlab.data.registry import DATASETS
 
     assert DATASETS.get(str(tmp_path / "pets")).layout == "image"  # image-only studies take it
+
+
+def test_a_torch_dataset_too_big_for_memory_points_to_the_streaming_loader():
+    from depthlab.data import torch_loader
+    from depthlab.errors import DepthlabError
+
+    x, y = torch.randn(40, 8), torch.arange(40) % 2
+    dataset = torch.utils.data.TensorDataset(x, y)
+    with pytest.raises(DepthlabError, match="stream it with depthlab.data.torch_loader"):
+        from_torch(dataset, max_in_memory_bytes=40 * 8 * 4 - 1)  # one byte short of the float32 tensor
+    assert len(from_torch(dataset, max_in_memory_bytes=40 * 8 * 4).y_train) > 0
+    batches = list(torch_loader(dataset, batch_size=16, seed=0))
+    assert [len(b[1]) for b in batches] == [16, 16, 8]
+    seen = torch.cat([b[0] for b in batches])
+    by_first = seen[seen[:, 0].argsort()]
+    assert torch.equal(by_first, x[x[:, 0].argsort()]) and not torch.equal(
+        seen, x
+    )  # every row once, shuffled
