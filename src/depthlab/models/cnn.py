@@ -22,17 +22,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from torch import nn
 
-from depthlab.errors import check, unknown
+from depthlab.errors import check
 from depthlab.models.base import DepthNet
 from depthlab.models.blocks import LayerBlock, NormAct, Subsample, block_layout
 from depthlab.models.layers import init_model
 from depthlab.models.options import DialsConfig, check_at_least
 from depthlab.models.registry import register_model
 
-POOLS = ("flatten", "avg")
+Pool = Literal["flatten", "avg"]
+POOLS = get_args(Pool)
 _CONVS = {1: nn.Conv1d, 2: nn.Conv2d}
 
 
@@ -42,7 +44,7 @@ class CNNConfig(DialsConfig):
     width: int = 32
     kernel_size: int = 3
     downsample: int = 2  # how many of the first convs have stride 2
-    pool: str = "flatten"  # flatten | avg
+    pool: Pool = "flatten"
 
     spatial_dims = 1  # 1 for sequences (C, L), 2 for images (C, H, W)
 
@@ -54,8 +56,6 @@ class CNNConfig(DialsConfig):
         check_at_least("kernel_size", self.kernel_size, 1)
         check(self.kernel_size % 2 == 1, f"kernel_size={self.kernel_size}: must be odd (padding keeps sizes)")
         check_at_least("downsample", self.downsample, 0)
-        if self.pool not in POOLS:
-            raise unknown("pool", self.pool, POOLS)
 
 
 @dataclass

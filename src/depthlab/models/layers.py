@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from typing import Literal
 
 import torch
 from torch import nn
@@ -18,7 +20,20 @@ from depthlab.errors import DepthlabError, unknown
 LEAKY_SLOPE = 0.01
 PRELU_INIT = 0.25  # He et al. 2015 start PReLU slopes at 0.25
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "gelu", "silu", "softsign", "identity")
+# The one table of activations: name -> factory taking the channel count (only PReLU uses it: a slope per
+# channel, He et al. 2015). The names and the configs' ``Activation`` type are read from it.
+ACTIVATION_FACTORIES: dict[str, Callable[[int], nn.Module]] = {
+    "sigmoid": lambda _: nn.Sigmoid(),
+    "tanh": lambda _: nn.Tanh(),
+    "relu": lambda _: nn.ReLU(),
+    "leaky_relu": lambda _: nn.LeakyReLU(LEAKY_SLOPE),
+    "prelu": lambda channels: nn.PReLU(channels, init=PRELU_INIT),
+    "gelu": lambda _: nn.GELU(),
+    "silu": lambda _: nn.SiLU(),
+    "softsign": lambda _: nn.Softsign(),
+    "identity": lambda _: nn.Identity(),
+}
+ACTIVATIONS = tuple(ACTIVATION_FACTORIES)
 NORMS = ("none", "batch", "layer")
 INITS = (
     "default",
@@ -30,25 +45,16 @@ INITS = (
     "lecun_normal",
     "normal",
 )
+# Config field types: ``depthlab.config.build`` checks a value against them (with a close-match suggestion).
+Activation = Literal[ACTIVATIONS]  # a Literal built from the table, so the names live in one place
+Norm = Literal[NORMS]
 
 
 def make_activation(name: str, channels: int = 1) -> nn.Module:
     """An activation module by name; ``prelu`` learns one slope per channel (He et al. 2015, channel-wise)."""
-    if name == "prelu":
-        return nn.PReLU(channels, init=PRELU_INIT)
-    factories = {
-        "sigmoid": nn.Sigmoid,
-        "tanh": nn.Tanh,
-        "relu": nn.ReLU,
-        "gelu": nn.GELU,
-        "silu": nn.SiLU,
-        "softsign": nn.Softsign,
-        "identity": nn.Identity,
-        "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE),
-    }
-    if name not in factories:
+    if name not in ACTIVATION_FACTORIES:
         raise unknown("activation", name, ACTIVATIONS)
-    return factories[name]()
+    return ACTIVATION_FACTORIES[name](channels)
 
 
 def make_norm(name: str, channels: int, dims: int) -> nn.Module:

@@ -1,11 +1,15 @@
-"""Range and name checks shared by the model configs' ``__post_init__`` (errors name value and rule)."""
+"""Range checks shared by the model configs' ``__post_init__`` (errors name value and rule).
+
+Names with a fixed set of choices (activation, norm, pool, ...) are ``Literal`` field types instead, checked
+by ``depthlab.config.build`` with a close-match suggestion.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from depthlab.errors import DepthlabError, check, unknown
-from depthlab.models.layers import ACTIVATIONS, NORMS, parse_init
+from depthlab.errors import DepthlabError, check
+from depthlab.models.layers import Activation, Norm, parse_init
 
 
 def check_at_least(name: str, value: int, low: int) -> None:
@@ -18,12 +22,8 @@ def check_dropout(value: float) -> None:
     check(0.0 <= value < 1.0, f"dropout={value!r}: must satisfy 0 <= dropout < 1")
 
 
-def check_layer_names(activation: str, norm: str, init: str) -> None:
-    """Activation, norm and init must be known names (init may be ``normal(std)``)."""
-    if activation not in ACTIVATIONS:
-        raise unknown("activation", activation, ACTIVATIONS)
-    if norm not in NORMS:
-        raise unknown("norm", norm, NORMS)
+def check_init(init: str) -> None:
+    """``init`` must be a known name or ``normal(std)`` (not a closed set, so not a Literal)."""
     parse_init(init)
 
 
@@ -53,8 +53,8 @@ class DialsConfig:
     width: int = 100
     input_shape: tuple[int, ...] = (1, 40)
     num_classes: int = 10
-    activation: str = "relu"
-    norm: str = "none"  # none | batch | layer
+    activation: Activation = "relu"
+    norm: Norm = "none"
     residual: bool = False
     preact: bool = False  # residual blocks as h + W act(norm(h)) instead of h + act(norm(W h))
     init: str = "default"  # a name from layers.INITS; "default" keeps PyTorch's
@@ -67,5 +67,5 @@ class DialsConfig:
     def __post_init__(self):
         check_common(self)
         check_shape(self.input_shape, *self.input_rule())
-        check_layer_names(self.activation, self.norm, self.init)
+        check_init(self.init)
         check_dropout(self.dropout)

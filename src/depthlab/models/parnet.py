@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from depthlab.errors import DepthlabError, check, unknown
-from depthlab.models.layers import ACTIVATIONS
+from depthlab.errors import DepthlabError
+from depthlab.models.layers import Activation
 from depthlab.models.options import check_at_least, check_dropout, check_shape
 from depthlab.models.parnet_blocks import FusionBlock, ParNetBlock
 from depthlab.models.registry import register_model
@@ -53,9 +53,9 @@ class ParNetConfig:
     stream3_width: int = 0  # 0: 4 * width
     final_width: int = 0  # 0: 16 * width
     stem_width: int = 0  # 0: min(64, width), as the official code
-    stem_stride: int = 2  # 1 for small images (CIFAR, digits, MNIST)
-    final_stride: int = 2  # 1 drops the last downsampling (the CIFAR adaptation)
-    activation: str = "silu"  # the paper's; the released YAMLs build "relu"
+    stem_stride: Literal[1, 2] = 2  # 1 for small images (CIFAR, digits, MNIST)
+    final_stride: Literal[1, 2] = 2  # 1 drops the last downsampling (the CIFAR adaptation)
+    activation: Activation = "silu"  # the paper's; the released YAMLs build "relu"
     dropout: float = 0.0  # before the Linear head (0.1 for L and XL)
     odd_input: Literal["error", "pad"] = "error"
 
@@ -66,10 +66,6 @@ class ParNetConfig:
         check_shape(self.input_shape, 3, "ParNet (an image model)")
         for name in ("stream2_width", "stream3_width", "final_width", "stem_width"):
             check_at_least(name, getattr(self, name), 0)
-        for name in ("stem_stride", "final_stride"):
-            check(getattr(self, name) in (1, 2), f"{name}={getattr(self, name)!r}: must be 1 or 2")
-        if self.activation not in ACTIVATIONS:
-            raise unknown("activation", self.activation, ACTIVATIONS)
         check_dropout(self.dropout)
 
     @property

@@ -23,8 +23,8 @@ from torch import nn
 
 from depthlab.errors import check
 from depthlab.models.base import DepthNet
-from depthlab.models.layers import init_model, make_activation, make_norm
-from depthlab.models.options import check_common, check_layer_names, check_shape
+from depthlab.models.layers import Activation, Norm, init_model, make_activation, make_norm
+from depthlab.models.options import check_common, check_init, check_shape
 from depthlab.models.registry import register_model
 
 MIN_SIZE = 8  # two stride-2 stages need at least 8x8 to leave a 2x2 map
@@ -37,8 +37,8 @@ class ResNetCifarConfig:
     input_shape: tuple[int, ...] = (3, 32, 32)
     num_classes: int = 10
     residual: bool = True  # False gives the plain twin
-    norm: str = "batch"  # none | batch | layer (the paper: batch)
-    activation: str = "relu"
+    norm: Norm = "batch"  # the paper: batch
+    activation: Activation = "relu"
     init: str = "he_normal"
 
     def __post_init__(self):
@@ -52,7 +52,7 @@ class ResNetCifarConfig:
             min(self.input_shape[1:]) >= MIN_SIZE,
             f"input_shape={tuple(self.input_shape)}: height and width must be >= {MIN_SIZE}",
         )
-        check_layer_names(self.activation, self.norm, self.init)
+        check_init(self.init)
 
     @property
     def blocks_per_stage(self) -> int:
