@@ -25,15 +25,17 @@ def fetch(
 
 @data_app.command("show")
 def show(
-    name: str = typer.Argument(..., help="a data set name (see `depthlab list datasets`)"),
+    name: str = typer.Argument(..., help="a data set name (see `depthlab list datasets`) or a data file"),
     options: list[str] = OPTIONS_ARGUMENT,
     seed: int = typer.Option(0, "--seed", help="seed of the val split and any randomness"),
 ) -> None:
     """Load NAME and print its splits, shapes, classes and resolved options."""
-    from depthlab.data import load_dataset
+    from depthlab.data import describe, load_dataset
 
     data = load_dataset(name, seed=seed, **parse_pairs(options or []))
     typer.echo(repr(data))
+    for line in describe(data.meta):  # a user's file: what was done to it
+        typer.echo(line)
     typer.echo(f"task: {data.task}; x {data.x_train.dtype}, y {data.y_train.dtype}")
     if data.task == "classification":
         typer.echo(f"train class counts: {data.y_train.bincount(minlength=data.num_classes).tolist()}")
