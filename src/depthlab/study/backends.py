@@ -95,6 +95,9 @@ def import_ray():
     return ray
 
 
+RAY_RETRIES = 3  # a run whose worker dies (OOM kill, lost node) is redone this many times (Ray's default)
+
+
 def _ray(
     jobs: Sequence[Job], run_fn: RunFn, workers: int, address: str | None, on_start: OnStart
 ) -> Iterator[tuple[str, dict]]:
@@ -102,21 +105,51 @@ def _ray(
     if not ray.is_initialized():
         # address=None starts a local instance unless RAY_ADDRESS names a cluster; "auto" joins a running one.
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    task = ray.remote(num_cpus=1)(ray_run)
+    gpus = gpu_share(ray, jobs, workers)
+    task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=RAY_RETRIES)(ray_run)
     threads = 1 if address else threads_per_worker(workers)
-    pending, in_flight = iter(jobs), []
+    pending, in_flight = iter(jobs), {}
 
     def submit_next() -> None:
         for key, spec in pending:
             on_start(key)
-            in_flight.append(task.remote(run_fn, key, spec, threads))
+            in_flight[task.remote(run_fn, key, spec, threads)] = (key, spec)
             return
 
     for _ in range(workers):
         submit_next()
-    while in_flight:
-        done, _ = ray.wait(in_flight, num_returns=1)
-        for ref in done:
-            in_flight.remove(ref)
-            yield ray.get(ref)
-            submit_next()
+    try:
+        while in_flight:
+            done, _ = ray.wait(list(in_flight), num_returns=1)
+            for ref in done:
+                _, spec = in_flight.pop(ref)
+                yield _ray_result(ray, ref, spec)
+                submit_next()
+    finally:  # the study stopped (an error, or the caller closed the generator): so do its runs in flight
+        for ref in in_flight:
+            ray.cancel(ref, force=True)
+
+
+def _ray_result(ray, ref, spec: dict) -> tuple[str, dict]:
+    """The (key, result) of a finished Ray task; a run whose worker died on every try is one clear error
+    (the runs finished so far are already stored, so rerunning the study picks up where it stopped)."""
+    from depthlab.study.progress import describe
+
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayError as err:
+        raise DepthlabError(
+            f"run {describe(spec)} lost its Ray worker {RAY_RETRIES + 1} times ({type(err).__name__});"
+            " the finished runs are stored: rerun the command to continue"
+        ) from None
+
+
+def gpu_share(ray, jobs: Sequence[Job], workers: int) -> float:
+    """GPUs each Ray task asks for: none unless a run trains on CUDA (Ray hides the GPUs from tasks that ask
+    for none); then an equal share, so ``workers`` runs fit on the cluster's GPUs at once."""
+    if not any((spec.get("train") or {}).get("device") == "cuda" for _, spec in jobs):
+        return 0
+    available = ray.cluster_resources().get("GPU", 0)
+    if not available:
+        raise DepthlabError("device=cuda but the Ray cluster has no GPU (valid here: --device cpu or auto)")
+    return min(1.0, available / workers)
