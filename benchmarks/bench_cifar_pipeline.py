@@ -13,10 +13,12 @@ random horizontal flip), in one process:
 
 Samples/s: training steps only (``fit``'s evaluations are excluded from its samples/s); median of
 ``--repeats`` runs after one warm-up run of each. On CUDA, ``--amp bf16`` and ``--channels-last`` apply to
-both sides (on the CPU both sides ignore them, as ``fit`` does).
+both sides (on the CPU both sides ignore them, as ``fit`` does); ``--compile`` compiles ``fit``'s model
+(``reduce-overhead``: CUDA graphs; its compilation counts in the first, warm-up, run). The GPU check's
+comparison (steady-state timing, batch 128 and 512) is ``bench_engine.py --cifar``.
 
     python benchmarks/bench_cifar_pipeline.py [--n 4000] [--steps 40] [--depth 8] [--repeats 3]
-        [--device auto] [--amp off|bf16] [--channels-last] [--threads N]
+        [--device auto] [--amp off|bf16] [--channels-last] [--compile] [--threads N]
 """
 
 from __future__ import annotations
@@ -114,6 +116,8 @@ def engine(model, data: Dataset, args, device: torch.device) -> float:
         augment="crop_flip",
         amp=args.amp,
         channels_last=args.channels_last,
+        compile=args.compile,
+        compile_mode="reduce-overhead",
         device=device.type,
         quiet=True,
         eval_every=10**6,
@@ -138,6 +142,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--amp", default="off", choices=["off", "bf16"])
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="fit: torch.compile reduce-overhead (CUDA)")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
