@@ -225,6 +225,9 @@ def check_rows(
     """Every check on a watch table (and, when given, the run's status)."""
     limit = limits(thresholds)
     steps = recorded_steps(rows)
+    if not steps and status != "diverged":  # a watch that has not finished a step yet
+        checks = (VANISHING, EXPLODING, DEAD, SATURATION, DIVERGENCE)
+        return [Verdict(c, NOTE, "not judged: no recorded step yet") for c in checks]
     return [
         vanishing_verdict(steps, limit, config),
         exploding_verdict(steps, limit, config),
