@@ -16,6 +16,7 @@ from typing import Any
 from torch import nn
 
 from depthlab import config as cfg
+from depthlab.models.timm_names import from_timm_names
 from depthlab.registry import Registry
 
 
@@ -67,6 +68,7 @@ def model_config(name: str, **overrides: Any):
 
 
 def _config(entry: ModelEntry, overrides: dict[str, Any]):
+    overrides = from_timm_names(entry.config_cls, entry.defaults, overrides)
     kept = {k: v for k, v in overrides.items() if k not in entry.ignores}
     return cfg.build(entry.config_cls, kept, **entry.defaults)
 
