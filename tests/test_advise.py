@@ -183,3 +183,59 @@ def test_a_time_budget_becomes_steps_at_the_probed_step_time():
         DepthlabError, match=r"budget of 5 s is too small for even the probes: they took 6.0 s"
     ):
         steps_from_seconds(Budget(5.0, "seconds"), 0.01, spent_seconds=6.0)
+
+
+BUILDER = """
+from pathlib import Path
+
+from torch import nn
+
+
+def build(depth, input_shape=(2,), num_classes=2, width=8):
+    with open(Path(__file__).with_name("built.txt"), "a") as log:  # which depths the advisor asked for
+        log.write(f"{depth}\\n")
+    layers, features = [nn.Flatten()], input_shape[0]
+    for _ in range(depth - 1):
+        layers += [nn.Linear(features, width), nn.ReLU()]
+        features = width
+    return nn.Sequential(*layers, nn.Linear(features, num_classes))
+"""
+
+
+def test_a_users_csv_and_builder_file(tmp_path, capsys):
+    import sqlite3
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 2))
+    rows = "\n".join(f"{a:.4f},{b:.4f},{int(a * b > 0)}" for a, b in x)
+    (tmp_path / "quadrants.csv").write_text("a,b,label\n" + rows + "\n")
+    (tmp_path / "nets.py").write_text(BUILDER)
+    out = tmp_path / "out"
+    args = [
+        "advise",
+        "--data",
+        str(tmp_path / "quadrants.csv"),
+        "--target",
+        "label",
+        "--model",
+        f"{tmp_path / 'nets.py'}:build",
+        "--depths",
+        "1,2,3",
+        "--steps",
+        "60",
+        "--out",
+        str(out),
+        "-q",
+    ]
+    assert main(args) == 0, capsys.readouterr().err
+    data = json.loads((out / "advice.json").read_text())
+    assert data["question"]["data_options"] == {"target": "label"}
+    assert data["recommended_depth"] in (1, 2, 3)
+    assert {int(d) for d in (tmp_path / "built.txt").read_text().split()} == {1, 2, 3}  # the user's builder
+    trained = [c for c in data["candidates"] if c["seeds"]]
+    assert trained and all(c["seeds"] == 3 and c["measured"] for c in trained)
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        spec = json.loads(conn.execute("SELECT spec FROM runs LIMIT 1").fetchone()[0])
+    assert spec["model"]["source"] and spec["data"]["sha256"]  # edited files are not mistaken for stored ones

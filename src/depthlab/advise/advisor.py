@@ -25,7 +25,7 @@ from depthlab.advise.probes import probe
 from depthlab.advise.recommend import Advice, Candidate, recommend
 from depthlab.data import Dataset, load_dataset
 from depthlab.errors import DepthlabError
-from depthlab.models import create_model
+from depthlab.models import builder_source_hash, create_model
 from depthlab.train import TrainConfig
 from depthlab.train.engine import resolve_config
 
@@ -196,9 +196,10 @@ def predict(run: dict, target: int) -> Prediction:
 
 
 def _context(config: AdviseConfig, data: Dataset) -> dict[str, Any]:
-    """What every stored piece depends on besides its own fields (a changed data file changes its hash)."""
+    """What every stored piece depends on besides its own fields (an edited data file or builder changes its
+    hash, so its pieces are not reused)."""
     return {
         "data": {"name": config.data, **config.data_options, "sha256": data.meta.get("sha256")},
-        "model": {"name": config.model, **config.model_options},
+        "model": {"name": config.model, **config.model_options, "source": builder_source_hash(config.model)},
         "probe_train": {k: v for k, v in config.train.items()},
     }
