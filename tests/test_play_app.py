@@ -274,3 +274,27 @@ def test_the_docs_name_every_route():
     routes = re.findall(r'Route\((?:jobs \+ )?"([^"]+)"', Path(app_module.__file__).read_text())
     for route in routes:
         assert route.split("/")[-1] in doc, route
+
+
+# -- the user's own file ---------------------------------------------------------------------------
+def test_the_users_csv_is_offered_by_name_and_trains(tmp_path):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(120, 2, generator=gen)
+    lines = ["a,b,label"] + [f"{p:.4f},{q:.4f},{int(p > 0)}" for p, q in x.tolist()]
+    path = tmp_path / "mine.csv"
+    path.write_text("\n".join(lines) + "\n")
+    app = create_app(token="t", user_data=settings.UserData(str(path), "label"))
+    with TestClient(app, base_url=BASE, headers={"x-depthlab-token": "t"}) as c:
+        options = c.get("/api/options").json()
+        assert options["user_data"] == "mine.csv" and "user" in options["data"]
+        r = c.post(
+            "/api/jobs", json={"settings": {"model": "mlp", "data": "user", "depth": 2}}, headers=ORIGIN
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["command"] == f"depthlab train mlp depth=2 --data {path} --target label"
+        job = app.state.manager.get(r.json()["id"])
+        wait_for(lambda: update(job)["layers"] is not None)
+        assert len(job.points["train"]) + len(job.points["test"]) < 120  # its own splits (val held out)
+        bad = c.post("/api/jobs", json={"settings": {"data": "user", "noise": 0.1}}, headers=ORIGIN)
+        assert bad.status_code == 400 and "unknown option 'noise'" in bad.json()["error"]
+    app.state.manager.stop_all()

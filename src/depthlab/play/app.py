@@ -146,8 +146,8 @@ class PlayApi:
                 if job.seq != sent:
                     sent = job.seq
                     yield f"data: {job.message}\n\n"
-                    if not job.active and job.thread.ident and not job.thread.is_alive():
-                        return  # the last update of a finished job
+                    if job.finished and sent == job.seq:
+                        return  # that was the last update of a finished job
                     await asyncio.sleep(SEND_EVERY_S)
                     continue
                 try:

@@ -98,6 +98,11 @@ class Job(Callback):
     def active(self) -> bool:
         return self.status in ACTIVE
 
+    @property
+    def finished(self) -> bool:
+        """The thread has published its last update (a final status) and touches the model no more."""
+        return self._finished
+
     def control(self, action: str) -> None:
         """``play``, ``pause``, ``step`` (one step, then paused) or ``stop``."""
         if action == "play":

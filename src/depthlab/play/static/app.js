@@ -26,7 +26,7 @@
   const latest = { A: null, B: null };
   const painted = { A: -1, B: -1 };
   let hist = { A: newHistory(), B: newHistory() };
-  const perf = { paints: [], latencies: [], painted: 0 };
+  const perf = { paints: [], latencies: [], painted: 0, paintMs: [], bytes: 0 };
   let playing = false, frameQueued = false, charts = {};
 
   function newHistory() {
@@ -190,7 +190,8 @@
     const es = new EventSource(`/api/jobs/${id}/events`);
     sources[side] = es;
     es.onmessage = (e) => {
-      latest[side] = JSON.parse(e.data);
+      latest[side] = JSON.parse(e.data); perf.bytes = e.data.length;
+      if (!["running", "paused", "starting"].includes(latest[side].status)) es.close(); // the last one
       if (!frameQueued) { frameQueued = true; requestAnimationFrame(paint); }
     };
     es.onerror = () => {
@@ -503,6 +504,7 @@
     frameQueued = false;
     const fresh = SIDES.filter((s) => latest[s] && latest[s].seq !== painted[s]);
     if (!fresh.length) return;
+    const began = performance.now();
     for (const s of fresh) absorb(s, latest[s]);
     showSides(); paintLayerCharts(); paintCurves(); paintHeat();
     for (const s of fresh) if (hist[s].newBoundary) { hist[s].newBoundary = false; paintBoundary(s); }
@@ -512,7 +514,8 @@
       painted[s] = latest[s].seq;
       if (s === "A" && latest.A.status === "running") {
         perf.painted += 1; perf.paints.push(now); perf.latencies.push(now - latest.A.t);
-        if (perf.latencies.length > 200) perf.latencies.shift();
+        perf.paintMs.push(performance.now() - began);
+        if (perf.latencies.length > 200) { perf.latencies.shift(); perf.paintMs.shift(); }
       }
     }
     paintStatus();
@@ -615,7 +618,8 @@
   }
 
   window.depthlabPlay = {
-    stats: () => ({ painted: perf.painted, latencies: [...perf.latencies], status: latest.A && latest.A.status,
+    stats: () => ({ painted: perf.painted, latencies: [...perf.latencies], paintMs: [...perf.paintMs],
+      bytes: perf.bytes, status: latest.A && latest.A.status,
       step: latest.A && latest.A.step, timing: latest.A && latest.A.timing }),
     jobs,
   };
