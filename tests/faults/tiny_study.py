@@ -53,13 +53,15 @@ def tiny_specs(runs: int = 6, epochs: int = 4) -> list[dict[str, Any]]:
 
 def tiny_plan(runs: int = 6, name: str = "tiny", claim: str = "tiny nets learn noisy xor"):
     """A study plan (as ``write_report`` takes it) over :func:`tiny_specs`."""
+    from depthlab import stats
+    from depthlab.study.plan import Plan
     from depthlab.study.presets.base import Finding, Study, finished, mean_by
     from depthlab.study.presets.plotting import lines
-    from depthlab.study.suite import Plan
 
     def analyze(rows):
         accuracy = mean_by(rows, "depth", "test_acc")
-        return Finding(bool(finished(rows)), f"test accuracy by depth: {accuracy}")
+        outcome = stats.HELD if finished(rows) else stats.INCONCLUSIVE
+        return Finding(outcome, f"test accuracy by depth: {accuracy}")
 
     def plot(rows, figure):
         lines(figure.add_subplot(1, 1, 1), rows, "depth", "test_acc")

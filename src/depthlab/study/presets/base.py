@@ -41,11 +41,6 @@ class Finding:
     recommendation: str = ""  # the sentence behind recommended_depth (e.g. its test accuracy)
 
     def __post_init__(self) -> None:
-        # Transitional: presets not yet rebuilt on stated comparisons pass (held, verdict, numbers).
-        if self.outcome is None or isinstance(self.outcome, bool):
-            self.outcome = {True: stats.HELD, False: stats.NOT_HELD, None: stats.INCONCLUSIVE}[self.outcome]
-        if isinstance(self.clauses, dict):
-            self.numbers, self.clauses = self.clauses, []
         if self.outcome not in stats.OUTCOMES:
             raise ValueError(f"outcome {self.outcome!r}: must be one of {stats.OUTCOMES}")
 
