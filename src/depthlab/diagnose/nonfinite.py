@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from depthlab.diagnose.watch import weight_of
+from depthlab.diagnose.weights import weight_layers, weight_of
 from depthlab.train.callbacks import Callback, TrainState
 
 _NOT_REPLAYED = ("checkpoint_dir", "resume")  # a replay writes nothing and starts from scratch
@@ -38,7 +38,7 @@ class FirstNonFinite(Callback):
 
     def on_train_start(self, state: TrainState) -> None:
         self._step = state.step + 1
-        self.layers = [(n, m) for n, m in state.model.named_modules() if weight_of(m) is not None]
+        self.layers = list(weight_layers(state.model).items())
         for index, (name, module) in enumerate(self.layers):
             self._handles.append(module.register_forward_hook(self._hook(name, index == 0)))
 

@@ -8,13 +8,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from depthlab.diagnose.depth import _all_params_tracked
 from depthlab.diagnose.graph import graph_depth
-from depthlab.diagnose.watch import weight_of
+from depthlab.diagnose.weights import weight_layers, weight_of
 from depthlab.models.params import count_params
 
 
 def layer_table(model: nn.Module, example_input: torch.Tensor) -> list[dict]:
     """One row per weight layer in execution order: depth index, name, kind, params, output, FLOPs/sample."""
-    layers = {name: m for name, m in model.named_modules() if weight_of(m) is not None}
+    layers = weight_layers(model)
     order, shapes = [], {}
 
     def tap(name):

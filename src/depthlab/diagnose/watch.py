@@ -47,6 +47,7 @@ from torch import nn
 
 from depthlab.diagnose import stats
 from depthlab.diagnose.graph import graph_depth
+from depthlab.diagnose.weights import weight_layers, weight_of
 from depthlab.errors import DepthlabError
 
 FORWARD_COLUMNS = (
@@ -66,15 +67,6 @@ COLUMNS = ("step", "layer", "depth", "name", "kind", *STEP_COLUMNS, *FORWARD_COL
 UNIT_LAST = (nn.Linear, nn.Bilinear, nn.Embedding)  # their units lie on the last dim; conv channels on dim 1
 
 
-def weight_of(module: nn.Module) -> nn.Parameter | None:
-    """The module's own weight: ``weight`` if it has rank >= 2, else its first own rank >= 2 parameter."""
-    own = [p for p in module.parameters(recurse=False) if p.dim() >= 2]
-    weight = getattr(module, "weight", None)
-    if isinstance(weight, nn.Parameter) and weight.dim() >= 2:
-        return weight
-    return own[0] if own else None
-
-
 class Watch:
     """Records per-layer gradient/activation statistics every ``every`` steps; see the module docstring."""
 
@@ -84,7 +76,7 @@ class Watch:
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise DepthlabError(f"every={every!r}: must be an integer >= 1")
         self.model, self.every, self.optimizer = model, every, optimizer
-        self.layers = {name: m for name, m in model.named_modules() if weight_of(m) is not None}
+        self.layers = weight_layers(model)
         if not self.layers:
             raise DepthlabError(
                 f"watch: {type(model).__name__} has no weight layer (no parameter of rank >= 2)"
