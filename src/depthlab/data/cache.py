@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from depthlab import atomic
-from depthlab.errors import DepthlabError
 
 
 def cache_dir() -> Path:
@@ -49,9 +48,3 @@ def load_arrays(path: Path) -> dict[str, np.ndarray] | None:
             return {key: archive[key] for key in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError):
         return None
-
-
-def require(condition: bool, path: Path | str, problem: str) -> None:
-    """Raise a DepthlabError naming the file unless ``condition`` holds."""
-    if not condition:
-        raise DepthlabError(f"{path}: {problem}")

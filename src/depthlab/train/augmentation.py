@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import torch
 
+from depthlab.data import augment as ops
 from depthlab.errors import DepthlabError, unknown
 from depthlab.seeds import AUGMENT_STREAM, derive_seed
 
@@ -38,8 +39,6 @@ class EpochAugment:
     """Calls ``depthlab.data.augment.augment`` with a generator seeded per epoch."""
 
     def __init__(self, name: str, seed: int, device: torch.device):
-        from depthlab.data import augment as ops  # lazily: most runs do not augment
-
         self.options = ops.AugmentOptions(**AUGMENTS[name])
         self.apply: Callable = ops.augment
         self.seed, self.device = seed, device

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -28,7 +28,6 @@ class TrainState:
     loss: torch.Tensor | None = None
     ema: nn.Module | None = None
     stop: bool = False  # a callback sets it to end the run after this step
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def loss_value(self) -> float:

@@ -34,7 +34,6 @@ class TrainedRun:
     config: TrainConfig
     model_config: Any
     data_name: str
-    notes: list[str] = field(default_factory=list)
     data_meta: dict[str, Any] = field(default_factory=dict)  # a user's file: its name, sha256, encodings
 
 
@@ -79,7 +78,6 @@ def train_named(
         config,
         getattr(model, "config", None),
         data_name,
-        [recipe.note] if recipe and recipe.note else [],
         data.meta,
     )
     if out is not None:

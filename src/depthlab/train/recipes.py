@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from depthlab.registry import Registry
@@ -28,8 +28,6 @@ class Recipe:
     train: dict[str, Any]
     data: str | None = None
     note: str = ""
-    source: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 RECIPES: Registry[Recipe] = Registry("recipe")
@@ -48,16 +46,14 @@ _HE_CIFAR = dict(
     augment="crop_flip",
 )
 _HE_WARMUP = dict(warmup=400, warmup_mode="constant", warmup_factor=0.1)
-_HE_SOURCE = "He et al. 2016, arXiv 1512.03385, section 4.2"
 
 for _name in ("resnet_cifar", "plain_cifar"):
-    RECIPES.register(_name, Recipe(_HE_CIFAR, data="cifar10", source=_HE_SOURCE))
+    RECIPES.register(_name, Recipe(_HE_CIFAR, data="cifar10"))
     RECIPES.register(
         f"{_name}_110",
         Recipe(
             {**_HE_CIFAR, **_HE_WARMUP},
             data="cifar10",
-            source=_HE_SOURCE,
             note="lr 0.01 for the first 400 iterations (the 110-layer warm-up)",
         ),
     )
@@ -85,7 +81,6 @@ RECIPES.register(
         note="lr=0.001 is the released value and looks too small for SGD at batch 1024"
         " (about 0.4 would be usual);"
         " set lr= to override",
-        source="ParNet released training script, arXiv 2110.07641",
     ),
 )
 
@@ -109,7 +104,6 @@ RECIPES.register(
         ),
         data="cifar10",
         note="no CIFAR recipe was released with ParNet; these are depthlab's settings",
-        source="depthlab",
     ),
 )
 
