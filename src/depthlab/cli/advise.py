@@ -6,6 +6,7 @@ import typer
 
 from depthlab.cli.app import app
 from depthlab.config import parse_pairs
+from depthlab.defaults import output_dir
 
 
 @app.command("advise")
@@ -23,7 +24,9 @@ def advise(
     target: str = typer.Option(None, "--target", help="the target column of a data file"),
     task: str = typer.Option(None, "--task", help="classification | regression (default: inferred)"),
     impute: str = typer.Option(None, "--impute", help="missing values: mean | median | drop"),
-    out: str = typer.Option("runs/advise", "--out", help="folder for advice.json, advice.html and the store"),
+    out: str = typer.Option(
+        output_dir("advise"), "--out", help="folder for advice.json, advice.html and the store"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="only the table and the answer"),
 ) -> None:
     """Recommend the shallowest depth within one SE of the best that meets the latency budget."""

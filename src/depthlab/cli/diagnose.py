@@ -8,6 +8,7 @@ from rich.table import Table
 
 from depthlab.cli.app import app
 from depthlab.config import parse_pairs
+from depthlab.defaults import DEFAULT_DATA
 from depthlab.errors import DepthlabError
 
 
@@ -17,7 +18,7 @@ def doctor(
         ..., help="a model name (mlp, cnn1d, resnet_cifar) or a builder FILE.py:build"
     ),
     overrides: list[str] = typer.Argument(None, help="key=value for the model or training"),  # noqa: B008
-    data: str = typer.Option("mnist1d", "--data", help="a data set name or a data file"),
+    data: str = typer.Option(DEFAULT_DATA, "--data", help="a data set name or a data file"),
     target: str = typer.Option(None, "--target", help="the target column of a data file"),
     task: str = typer.Option(None, "--task", help="classification | regression (default: inferred)"),
     impute: str = typer.Option(None, "--impute", help="missing values: mean | median | drop"),

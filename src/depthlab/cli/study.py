@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from depthlab.cli.app import app
+from depthlab.defaults import DEFAULT_DATA, output_dir
 
 
 @app.command("study")
@@ -14,7 +15,7 @@ def study(
     names: Annotated[list[str] | None, typer.Argument(help="studies (default: all); see --list")] = None,
     quick: bool = typer.Option(False, "--quick", help="the small grids (default)"),
     full: bool = typer.Option(False, "--full", help="the large grids, for bigger machines"),
-    data: str = typer.Option(None, "--data", help="data set name or file (default: mnist1d)"),
+    data: str = typer.Option(None, "--data", help=f"data set name or file (default: {DEFAULT_DATA})"),
     target: str = typer.Option(None, "--target", help="the target column of a data file"),
     task: str = typer.Option(None, "--task", help="classification | regression (default: inferred)"),
     impute: str = typer.Option(None, "--impute", help="missing values: mean | median | drop"),
@@ -25,7 +26,9 @@ def study(
     backend: str = typer.Option("local", "--backend", help="local | ray"),
     address: str = typer.Option(None, "--ray-address", help="Ray cluster address (default: a local one)"),
     device: str = typer.Option(None, "--device", help="auto | cpu | cuda: where runs train (default auto)"),
-    out: str = typer.Option("runs/study", "--out", help="results directory (SQLite, report, PNGs, CSV)"),
+    out: str = typer.Option(
+        output_dir("study"), "--out", help="results directory (SQLite, report, PNGs, CSV)"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress display"),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="rerun runs that raised before"),
     report_only: bool = typer.Option(False, "--report-only", help="only rewrite the report from stored runs"),

@@ -15,13 +15,13 @@ import torch
 from torch import nn
 
 from depthlab import config as cfg
+from depthlab.defaults import DEFAULT_DATA
 from depthlab.errors import DepthlabError
 from depthlab.train.config import TrainConfig
 from depthlab.train.engine import fit
 from depthlab.train.history import History
 from depthlab.train.recipes import recipe as get_recipe
 
-DEFAULT_DATA = "mnist1d"
 _FROM_DATA = ("input_shape", "num_classes")  # set by the data set, not by the user
 
 
