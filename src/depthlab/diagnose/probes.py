@@ -103,6 +103,8 @@ def fit_probe(
     mean, std = x_train.mean(0), x_train.std(0).clamp_min(1e-6)
     a, b = (x_train - mean) / std, (x_test - mean) / std
     probe = nn.Linear(a.shape[1], num_classes, device=a.device)
+    nn.init.zeros_(probe.weight)  # the loss is convex: a fixed start gives the same probe on every call
+    nn.init.zeros_(probe.bias)
     optimizer = torch.optim.LBFGS(
         probe.parameters(), max_iter=steps, history_size=20, line_search_fn="strong_wolfe"
     )

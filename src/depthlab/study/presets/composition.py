@@ -52,16 +52,16 @@ DEPTH_WINS = stats.Comparison(
     "best test MSE of a (2k+1)-piece fit minus the deep construction's test MSE",
     direction=1,
     min_effect=SOLVED,
-    unit="",
-    scale=1.0,
+    unit=" ×1e-3",
+    scale=1000.0,
 )
 BUDGET_SUFFICES = stats.Comparison(
     "the shallow budget suffices where 2k+1 >= 2^k",
     f"{SOLVED} minus the best test MSE of a (2k+1)-piece fit, at the largest such k",
     direction=1,
     min_effect=0.0,
-    unit="",
-    scale=1.0,
+    unit=" ×1e-3",
+    scale=1000.0,
 )
 
 
