@@ -45,6 +45,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from depthlab import atomic
 from depthlab.diagnose import stats
 from depthlab.diagnose.graph import graph_depth
 from depthlab.diagnose.weights import weight_layers, weight_of
@@ -383,13 +384,14 @@ def _forward_stats(raw: dict) -> dict:
 
 def write_csv(rows: list[dict], path: str | Path) -> Path:
     """Write watch rows as CSV with the standard columns; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    return atomic.write_with(path, write)
 
 
 NOTHING_RECORDED = (

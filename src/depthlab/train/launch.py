@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from depthlab import atomic
 from depthlab import config as cfg
 from depthlab.defaults import DEFAULT_DATA
 from depthlab.errors import DepthlabError
@@ -100,4 +101,4 @@ def write_results(run: TrainedRun, out: Path, model_name: str) -> None:
         "train_config": cfg.as_dict(run.config),
         "history": run.history.to_dict(),
     }
-    (out / "result.json").write_text(json.dumps(result, indent=2))
+    atomic.write_text(out / "result.json", json.dumps(result, indent=2))
