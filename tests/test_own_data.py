@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from depthlab.data import describe, from_arrays, from_torch, load_dataset
-from depthlab.data.sources import data_sha256
+from depthlab.data.registry import data_sha256
 
 N = 120
 

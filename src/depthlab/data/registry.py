@@ -12,35 +12,29 @@ resolves to an entry for that file (``depthlab.data.user``), so every caller of 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from depthlab import config as cfg
 from depthlab.data.dataset import Dataset
+from depthlab.data.entry import DatasetEntry, Loader
 from depthlab.errors import DepthlabError, unknown
 from depthlab.registry import Registry
 
-Loader = Callable[[Any, int], Dataset]
-
-
-@dataclass(frozen=True)
-class DatasetEntry:
-    options_cls: type
-    load: Loader
-    defaults: dict[str, Any]
-    layout: str = "any"  # "image": examples are (C, H, W), what an image-only model (ParNet) can take
-
 
 class DatasetRegistry(Registry[DatasetEntry]):
-    """The registry, plus paths: ``get("my.csv")`` is the entry of that file (see ``depthlab.data.user``)."""
+    """The registry, plus paths: ``get("my.csv")`` is the entry of that file. ``depthlab.data.user`` sets
+    ``path_entry`` and ``object_loader`` when it is imported (a hook, so the registry does not import it back:
+    the user's loaders register data sets of their own, like the image folder)."""
+
+    path_entry: Callable[[str], DatasetEntry] | None = None
+    object_loader: Callable[..., Dataset] | None = None
 
     def get(self, name: str) -> DatasetEntry:
         from depthlab.data.sources import looks_like_path
 
-        if name not in self._items and looks_like_path(name):
-            from depthlab.data.user import entry_for
-
-            return entry_for(name)
+        if name not in self._items and looks_like_path(name) and self.path_entry is not None:
+            return self.path_entry(name)
         if name not in self._items:
             listed = str(unknown(self.kind, name, self._items)).rstrip(")")
             raise DepthlabError(
@@ -92,10 +86,8 @@ def load_dataset(
     """
     own = {k: v for k, v in (("target", target), ("task", task), ("impute", impute)) if v is not None}
     opts = {**opts, **own}
-    from depthlab.data.user import is_data_object, load_object
-
-    if is_data_object(name):
-        return load_object(name, seed=cfg.coerce("seed", seed, int), **opts)
+    if not isinstance(name, (str, Path)) and DATASETS.object_loader is not None:
+        return DATASETS.object_loader(name, seed=cfg.coerce("seed", seed, int), **opts)
     name = str(name)
     entry = DATASETS.get(name)
     options = cfg.build(entry.options_cls, opts, **entry.defaults)
@@ -109,3 +101,12 @@ def load_dataset(
 def list_datasets(pattern: str = "*") -> list[str]:
     """Registered data-set names matching a shell pattern."""
     return DATASETS.names(pattern)
+
+
+def data_sha256(name: object) -> str | None:
+    """The sha256 of the data a name refers to when it is a path (what studies key runs on), else None."""
+    from depthlab.data.sources import looks_like_path, resolve, source_sha256
+
+    if not looks_like_path(name) or (isinstance(name, str) and name in DATASETS.names()):
+        return None
+    return source_sha256(resolve(name))

@@ -75,12 +75,3 @@ def check_unchanged(path: Path, expected: str | None) -> str:
             f"{path}: content changed (sha256 {actual[:12]}, expected {expected[:12]}); plan the study again"
         )
     return actual
-
-
-def data_sha256(name: object) -> str | None:
-    """The sha256 of the data a name refers to when it is a path, else None (a registered data set)."""
-    from depthlab.data.registry import DATASETS
-
-    if not looks_like_path(name) or (isinstance(name, str) and name in DATASETS.names()):
-        return None
-    return source_sha256(resolve(name))

@@ -13,7 +13,9 @@ from typing import Any
 
 from depthlab import config as cfg
 from depthlab.data.dataset import Dataset
+from depthlab.data.entry import DatasetEntry
 from depthlab.data.imagefolder import ImageFolderOptions, load_image_folder
+from depthlab.data.registry import DATASETS
 from depthlab.data.sources import ARRAY_SUFFIXES, TABLE_SUFFIXES, check_unchanged, resolve
 from depthlab.data.user_options import UserDataOptions
 from depthlab.errors import DepthlabError
@@ -47,8 +49,6 @@ class FolderOptions(ImageFolderOptions):
 
 
 def _image_entry(path: Path):
-    from depthlab.data.registry import DatasetEntry
-
     def load(options: FolderOptions, seed: int) -> Dataset:
         data = load_image_folder(options, seed)
         rows = len(data.y_train) + len(data.y_val) + len(data.y_test)
@@ -61,8 +61,6 @@ def _image_entry(path: Path):
 
 def entry_for(name: str | Path):
     """The registry entry of a data file or folder (an unknown suffix raises naming the known ones)."""
-    from depthlab.data.registry import DatasetEntry
-
     path = resolve(name)
     if path.is_dir():
         return _image_entry(path)
@@ -75,11 +73,6 @@ def entry_for(name: str | Path):
     raise DepthlabError(
         f"{path}: unknown data file type {path.suffix!r} (known: {known}, or an image folder)"
     )
-
-
-def is_data_object(obj: Any) -> bool:
-    """Whether ``obj`` is data given in Python rather than a name or a path."""
-    return not isinstance(obj, (str, Path))
 
 
 def load_object(obj: Any, seed: int = 0, **opts: Any) -> Dataset:
@@ -106,3 +99,7 @@ def load_object(obj: Any, seed: int = 0, **opts: Any) -> Dataset:
         f"cannot load data from a {type(obj).__name__}: give a data set name, a path, (X, y) arrays, "
         "a torch Dataset, a Hugging Face dataset or a pandas DataFrame"
     )
+
+
+DATASETS.path_entry = entry_for  # paths and Python objects reach the registry through these hooks
+DATASETS.object_loader = load_object

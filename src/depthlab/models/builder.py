@@ -169,20 +169,13 @@ def call_builder(fn: Callable, label: str, config: Any) -> nn.Module:
     return model
 
 
-def entry_for_function(fn: Callable, label: str | None = None):
-    """The registry entry of a builder function: its signature as the config, data keys it lacks ignored."""
-    from depthlab.models.registry import ModelEntry
-
+def builder_parts(fn: Callable, label: str | None = None) -> tuple[type, Callable[[Any], nn.Module], tuple]:
+    """(config class, build(config), data keys it lacks) of a builder: the pieces of its registry entry."""
     label = label or getattr(fn, "__name__", repr(fn))
     config_cls = config_class(fn, label)
     accepted = {f.name for f in dataclasses.fields(config_cls)}
     ignores = tuple(k for k in FROM_DATA if k not in accepted)
-    return ModelEntry(config_cls, lambda config: call_builder(fn, label, config), {}, ignores, fn)
-
-
-def entry_for(ref: str):
-    """The registry entry of a builder reference (``file.py:fn`` or ``pkg.module:fn``)."""
-    return entry_for_function(load_builder(ref), ref)
+    return config_cls, lambda config: call_builder(fn, label, config), ignores
 
 
 def _source_file(fn: Callable) -> Path | None:
@@ -193,15 +186,12 @@ def _source_file(fn: Callable) -> Path | None:
     return Path(source) if source else None
 
 
-def builder_source_hash(name: str) -> str | None:
-    """sha256 (16 hex digits) of the file defining a builder reference or a ``@register_model`` builder;
-    None for depthlab's own models (their code is versioned with depthlab)."""
-    from depthlab.models.registry import MODELS
-
+def source_hash(name: str, source: Callable | None = None) -> str | None:
+    """sha256 (16 hex digits) of the file defining a builder reference, or defining ``source`` (a registered
+    builder function); None when there is no such file."""
     if is_reference(name):
         target = name.split(":")[0]
         path = Path(target).expanduser() if target.endswith(".py") else _source_file(load_builder(name))
     else:
-        source = MODELS.get(name).source
         path = _source_file(source) if source is not None else None
     return file_sha256(path.resolve())[:16] if path and path.is_file() else None

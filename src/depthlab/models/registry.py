@@ -33,9 +33,27 @@ class ModelRegistry(Registry[ModelEntry]):
     """The registry, plus builder references: ``get("nets.py:build")`` imports that builder."""
 
     def get(self, name: str) -> ModelEntry:
-        from depthlab.models.builder import entry_for, is_reference
+        from depthlab.models.builder import is_reference, load_builder
 
-        return entry_for(name) if name not in self._items and is_reference(name) else super().get(name)
+        if name not in self._items and is_reference(name):
+            return _builder_entry(load_builder(name), name)
+        return super().get(name)
+
+
+def _builder_entry(fn: Callable, label: str) -> ModelEntry:
+    """A user's builder as an entry: its signature is the config (see ``depthlab.models.builder``)."""
+    from depthlab.models.builder import builder_parts
+
+    config_cls, build, ignores = builder_parts(fn, label)
+    return ModelEntry(config_cls, build, {}, ignores, fn)
+
+
+def builder_source_hash(name: str) -> str | None:
+    """sha256 (16 hex digits) of the file defining a builder reference or a ``@register_model`` builder,
+    which studies key runs on; None for depthlab's own models (their code is versioned with depthlab)."""
+    from depthlab.models.builder import is_reference, source_hash
+
+    return source_hash(name, None if is_reference(name) else MODELS.get(name).source)
 
 
 MODELS = ModelRegistry("model")
@@ -52,9 +70,7 @@ def register_model(name: str | Callable | None = None, config_cls: type | None =
 
     def decorator(build: Callable[[Any], nn.Module]):
         if config_cls is None:
-            from depthlab.models.builder import entry_for_function
-
-            MODELS.register(name or build.__name__, entry_for_function(build, name or build.__name__))
+            MODELS.register(name or build.__name__, _builder_entry(build, name or build.__name__))
         else:
             MODELS.register(name, ModelEntry(config_cls, build, defaults))
         return build
