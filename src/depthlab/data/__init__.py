@@ -17,6 +17,7 @@ from depthlab.data import (  # noqa: F401
     small_images,
     synthetic,
     toys2d,  # circle, xor2d, gauss, spiral2d
+    user,  # paths and Python objects: a user's own data (hooks into the registry)
 )
 from depthlab.data.arrays import from_arrays
 from depthlab.data.augment import AugmentOptions, device_generator
