@@ -8,7 +8,13 @@ from depthlab.models import (  # noqa: F401  (registers the models)
     resnet,
     resnet_cifar,
 )
-from depthlab.models.builder import builder_source_hash
-from depthlab.models.registry import MODELS, create_model, list_models, model_config, register_model
+from depthlab.models.registry import (
+    MODELS,
+    builder_source_hash,
+    create_model,
+    list_models,
+    model_config,
+    register_model,
+)
 
 __all__ = ["MODELS", "builder_source_hash", "create_model", "list_models", "model_config", "register_model"]
