@@ -1,7 +1,9 @@
 """``depthlab`` command line: thin wrappers that parse, call the library and print.
 
 Bad input (DepthlabError, or a usage error from the parser) prints one line to stderr and exits 2 — never a
-traceback. Each command module registers its commands on ``app`` when imported below.
+traceback. Each command module registers its commands on ``app`` when imported below. Command modules import
+the library (torch, matplotlib, the study runner) inside each command, not at the top: ``depthlab --help``
+and a typo's error then answer without paying seconds of torch import.
 """
 
 from __future__ import annotations
