@@ -7,10 +7,11 @@
 #
 # Steps, each under its own time limit (GPU_CHECK_BUDGET_<STEP>=seconds overrides one), in this order:
 #   tests   the gpu-marked tests (pytest -m gpu)
-#   engine  bench_engine --cifar: ResNet-20 naive DataLoader loop vs fit (bf16, channels_last, CUDA graphs), b128/512
+#   engine  bench_engine --cifar: ResNet-20, naive DataLoader loop vs fit (bf16, channels_last, CUDA graphs)
 #   parnet  bench_parnet: ParNet-S train/deploy, sequential/CUDA streams, vs ResNet-34/50; eager/graph/compile
 #   watch   bench_watch: the overhead of watch every=10 (and every=1)
-#   study   the quick study with --device cuda (studies with diagnostics first; it resumes, so partial counts)
+#   study   the quick study with --device cuda, presets with diagnostics first; stopped at its limit it is a
+#           partial result (each finished run counts; a failed run fails the check)
 # Every benchmark appends its numbers to rows.jsonl as it measures them, so a step that hangs or fails still
 # leaves the numbers before it and the other steps' numbers. The end: one Markdown table on stdout, also
 # written to $OUT/gpu_check.md when OUT is set (with each step's log in $OUT/gpu_check_logs/).
@@ -29,7 +30,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --dry-run) DRY=1 ;;
     --only) ONLY="$2"; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "gpu_check: unknown option '$1' (valid: --dry-run, --only STEPS)" >&2; exit 2 ;;
   esac
   shift
@@ -107,7 +108,9 @@ run_step() {  # name command...: run under the step's budget; its log in $LOGS/n
   timeout --kill-after=10 "$budget" "$@" >"$LOGS/$name.log" 2>&1
   rc=$?
   tail -n 4 "$LOGS/$name.log" | sed 's/^/   /'
-  if [[ $rc -eq 124 || $rc -eq 137 ]]; then
+  if [[ ($rc -eq 124 || $rc -eq 137) && $name == study ]]; then
+    status="stopped at $budget s (resumable: the study row counts what finished)"
+  elif [[ $rc -eq 124 || $rc -eq 137 ]]; then
     status="timed out after $budget s (the rows before the limit are kept)"; FAILED=1
   elif [[ $rc -ne 0 ]]; then
     status="failed: exit $rc (see $name.log)"; FAILED=1

@@ -165,7 +165,7 @@ def study_row(directory: str, plans: list, device: str, label: str) -> dict:
     statuses = [r["status"] for r in rows.values()]
     counts = {s: statuses.count(s) for s in ("ok", "diverged", "failed")}
     errors = [r.get("error") or "" for r in rows.values() if r["status"] == "failed"]
-    status = "ok" if not counts["failed"] and len(rows) == len(keys) else "incomplete"
+    status = "ok" if len(rows) == len(keys) else "partial (stopped at the time limit; a rerun resumes)"
     if counts["failed"]:
         status = f"failed: {errors[0].splitlines()[0][:200]}"
     return {
@@ -183,13 +183,14 @@ def study_row(directory: str, plans: list, device: str, label: str) -> dict:
 
 
 def emit_study_row(path: str, directory: str, plans: list, device: str, label: str) -> int:
-    """Append the study row to ``path``; 0 when every planned run is stored and none failed."""
+    """Append the study row to ``path``; 0 unless a run failed (a study cut short by the time limit is a
+    partial result: every run it finished counts)."""
     row = study_row(directory, plans, device, label)
     import torch
 
     emit(path, device=device_name(torch.device("cpu" if device == "auto" else device)), **row)
     print(row["value"], "-", row["status"])
-    return 0 if row["status"] == "ok" else 1
+    return 1 if row["status"].startswith("failed") else 0
 
 
 def main(argv: list[str] | None = None) -> int:
