@@ -91,7 +91,8 @@ step_row() {  # step status seconds: the step's own row in the table
 import json, sys
 rows, step, status, seconds, device, torch_version = sys.argv[1:]
 row = {"step": step, "case": "step", "device": device, "torch": torch_version, "dtype": "–",
-       "memory_format": "–", "batch": "–", "mode": "–", "value": float(seconds), "unit": "s", "status": status}
+       "memory_format": "–", "batch": "–", "mode": "–", "value": float(seconds), "unit": "s",
+       "status": status}
 with open(rows, "a", encoding="utf-8") as f:
     f.write(json.dumps(row) + "\n")
 EOF
@@ -156,7 +157,11 @@ if wants parnet; then
 fi
 
 if wants watch; then
-  if [[ $DRY -eq 1 ]]; then size=(--depth 4 --width 16 --steps 5 --rounds 1); else size=(--steps 100 --rounds 7); fi
+  if [[ $DRY -eq 1 ]]; then
+    size=(--depth 4 --width 16 --steps 5 --rounds 1)
+  else
+    size=(--steps 100 --rounds 7)
+  fi
   run_step watch "$PY" benchmarks/bench_watch.py --device "$DEV" "${size[@]}" --json "$ROWS"
 fi
 
@@ -178,7 +183,8 @@ fi
 echo
 "$PY" benchmarks/gpu_table.py "$ROWS" ${OUT:+--out "$OUT/gpu_check.md"}
 echo
-verdict=$([[ $FAILED -eq 0 ]] && echo "every step passed" || echo "a step FAILED or ran out of time (see the table)")
+verdict="every step passed"
+[[ $FAILED -eq 0 ]] || verdict="a step FAILED or ran out of time (see the table)"
 kept=$([[ -n "${OUT:-}" ]] && echo "$OUT/gpu_check_rows.jsonl" || echo "$ROWS")
 echo "gpu_check: $SECONDS s; rows: $kept; logs: $LOGS; $verdict"
 exit $FAILED
