@@ -235,6 +235,10 @@ def test_study_says_in_one_line_when_a_preset_needs_dials_the_builder_lacks(nets
     assert "needs dials" in plans["gradients"].note and "runs on its own model" in plans["gradients"].note
     assert all(s["model"]["name"] != f"{nets.resolve()}:bare" for s in plans["gradients"].specs)
     assert all(s["model"]["name"] == f"{nets.resolve()}:bare" for s in plans["depth"].specs)
+    from depthlab.study.plan import reproduce
+
+    again = reproduce(plans["depth"], "quick", "out")  # the report's command reruns it on the builder
+    assert f"--model {nets.resolve()}:bare" in again and f"--data {table}" in again
     torch.manual_seed(0)
 
 

@@ -182,3 +182,15 @@ def builder_depth_study(study: Any, variant: str) -> Any:
         return decide(judged, rows, detail, numbers=numbers, recommended_depth=depth, recommendation=sentence)
 
     return dataclasses.replace(study, analyze=analyze)
+
+
+def own_arguments(specs: list[dict[str, Any]]) -> list[str]:
+    """The ``--model`` / ``--target`` / ``--task`` / ``--impute`` words that reproduce specs on the user's own
+    builder and file (empty for depthlab's own models and data sets)."""
+    words: list[str] = []
+    model = next((s["model"]["name"] for s in specs if "model" in s.get("sources", {})), None)
+    words += ["--model", model] if model else []
+    data = next((s["data"] for s in specs if "sha256" in s.get("data", {})), {})
+    for key in ("target", "task", "impute"):
+        words += [f"--{key}", str(data[key])] if data.get(key) is not None else []
+    return words

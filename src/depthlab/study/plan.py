@@ -125,15 +125,29 @@ def device_of(plans: list[Plan]) -> str | None:
 
 
 def command(
-    names: list[str] | None, size: str, data: str | None, out: str | Path, device: str | None = None
+    names: list[str] | None,
+    size: str,
+    data: str | None,
+    out: str | Path,
+    device: str | None = None,
+    own: list[str] | None = None,
 ) -> str:
-    """The exact command line that reproduces a suite (or one study of it)."""
+    """The exact command line that reproduces a suite (or one study of it); ``own``: the words naming the
+    user's builder and file options (``own_of``)."""
     words = ["depthlab", "study", *(names or []), f"--{size}"]
     words += ["--data", data] if data else []
+    words += own or []
     words += ["--device", device] if device else []
     return shlex.join([*words, "--out", str(out)])
 
 
+def own_of(plans: list[Plan]) -> list[str]:
+    """``--model`` / ``--target`` ... when the plans run the user's builder or file."""
+    from depthlab.study.own import own_arguments
+
+    return own_arguments([s for p in plans for s in p.specs])
+
+
 def reproduce(p: Plan, size: str, out: str | Path) -> str:
     """The command that reruns one planned study (``--data`` only where it applies)."""
-    return command([p.study.name], size, p.data if p.data_applies else None, out, device_of([p]))
+    return command([p.study.name], size, p.data if p.data_applies else None, out, device_of([p]), own_of([p]))

@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 
 from depthlab import atomic, stats
-from depthlab.study.plan import Plan, command, device_of, reproduce
+from depthlab.study.plan import Plan, command, device_of, own_of, reproduce
 from depthlab.study.presets.base import Finding, Row
 from depthlab.study.presets.plotting import PALETTE
 from depthlab.study.spec import run_hash
@@ -175,7 +175,7 @@ def write_report(plans: list[Plan], out: str | Path, *, size: str = "quick", dat
         recommends=recommending(sections),
         data=data or "each study's default",
         size=size,
-        command=command(None, size, data, out, device_of(plans)),
+        command=command(None, size, data, out, device_of(plans), own_of(plans)),
         fmt=_fmt,
         machine=machine,
     )
