@@ -259,3 +259,12 @@ def test_the_depth_verdict_on_a_builder_without_norm_or_residual_judges_its_dept
     assert finding.clauses[0].comparison.name == "depth adds capacity"
     assert finding.clauses[0].outcome == "held"
     assert "need norm and residual parameters" in finding.verdict
+
+
+def test_study_model_takes_a_registered_name_too():
+    from depthlab.study.plan import plan
+
+    (p,) = plan(["depth"], model="cnn1d")
+    assert {s["model"]["name"] for s in p.specs} == {"cnn1d"} and p.note == ""
+    assert {s["tags"]["variant"] for s in p.specs} == {"plain", "plain+BN", "residual+BN"}  # it has the dials
+    assert all("sources" not in s for s in p.specs)  # depthlab's own code: keyed by config as before

@@ -70,7 +70,7 @@ def with_builder(study: str, specs: list[dict[str, Any]], ref: str) -> tuple[lis
     from depthlab.models import builder_source_hash
     from depthlab.study.spec import dedupe
 
-    target, func = ref.split(":")
+    target, _, func = ref.rpartition(":")  # a registered name (--model mlp) has no colon: func is the name
     absolute = f"{Path(target).expanduser().resolve()}:{func}" if target.endswith(".py") else ref
     params = builder_parameters(absolute)
     specs_on = [s for s in specs if s.get("task", "train") == "train" and "model" in s]
@@ -91,7 +91,14 @@ def with_builder(study: str, specs: list[dict[str, Any]], ref: str) -> tuple[lis
             continue
         model = {k: v for k, v in spec["model"].items() if k in params}
         tags = {**spec.get("tags", {}), **({"variant": func} if lacking else {})}
-        out.append({**spec, "model": {**model, "name": absolute}, "tags": tags, "sources": {"model": source}})
+        out.append(
+            {
+                **spec,
+                "model": {**model, "name": absolute},
+                "tags": tags,
+                **({"sources": {"model": source}} if source else {}),
+            }
+        )
     notes = []
     if lacking:
         notes.append(
