@@ -61,7 +61,7 @@ if [[ $DRY -eq 1 ]]; then
   declare -A BUDGET=([tests]=120 [engine]=120 [parnet]=120 [watch]=120 [study]=150)
 else
   TOTAL=470
-  declare -A BUDGET=([tests]=80 [engine]=190 [parnet]=100 [watch]=25 [study]=55)
+  declare -A BUDGET=([tests]=110 [engine]=175 [parnet]=90 [watch]=25 [study]=50)
 fi
 for step in "${!BUDGET[@]}"; do
   override="GPU_CHECK_BUDGET_${step^^}"
