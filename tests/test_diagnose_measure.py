@@ -54,6 +54,7 @@ def test_measure_report_fields_and_values():
     assert report["memory_method"] == "tensor_sizes"
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_measure_on_cuda_uses_the_allocator():
     report = measure(nn.Linear(64, 64), (64,), batch_size=32, device="cuda", time_budget=0.05)
