@@ -107,7 +107,8 @@ def with_builder(study: str, specs: list[dict[str, Any]], ref: str) -> tuple[lis
         )
     if constant:
         notes.append(f"{', '.join(constant)} left at {func}()'s defaults (no such parameter)")
-    return dedupe(out), "; ".join(notes)
+    # collapsed variants are one run under one tag; otherwise keep every spec (equal runs share a result)
+    return (dedupe(out) if lacking else out), "; ".join(notes)
 
 
 def is_data_file(data: str | None) -> bool:
