@@ -281,6 +281,7 @@ def test_gpu_only_options_are_noted_on_cpu_and_not_on_cuda():
     assert runtime.gpu_only_notes(TrainConfig(), torch.device("cpu")) == []
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_bf16_and_compile_on_cuda_train_like_fp32():
     # on a GPU the options do change the numerics (bf16 rounds to 8 bits of mantissa): close, not equal

@@ -145,3 +145,20 @@ def test_a_row_cut_short_by_a_killed_writer_is_skipped(tmp_path):
     with open(rows, "a") as f:
         f.write('{"step": "watch", "case": "b", "val')
     assert [r["case"] for r in gpu_table.read_rows([str(rows)])] == ["a"]
+
+
+def test_every_test_that_skips_without_cuda_is_marked_gpu_so_the_check_runs_it():
+    """A CUDA-only test without the gpu marker would never run in the GPU check (``pytest -m gpu``)."""
+    unmarked = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        lines = path.read_text().splitlines()
+        file_marked = any("pytestmark" in line for line in lines) and "pytest.mark.gpu" in path.read_text()
+        for i, line in enumerate(lines):
+            needs_cuda = "skipif" in line and ("cuda.is_available()" in line or "cuda.device_count()" in line)
+            if (
+                needs_cuda
+                and not file_marked
+                and not any("mark.gpu" in x for x in lines[max(0, i - 3) : i + 3])
+            ):
+                unmarked.append(f"{path.name}:{i + 1}")
+    assert not unmarked
