@@ -150,3 +150,23 @@ def test_runs_on_cuda_ask_ray_for_a_share_of_the_gpus_and_cpu_runs_for_none():
     assert gpu_share(FakeCluster(8), [("a", {"train": {"steps": 3}}), ("b", {})], workers=4) == 0
     with pytest.raises(DepthlabError, match="device=cuda but the Ray cluster has no GPU"):
         gpu_share(FakeCluster(0), cuda_jobs, workers=2)
+
+
+@pytest.mark.slow
+def test_ray_tasks_import_a_builder_by_path(tmp_path):
+    builder = tmp_path / "raynets.py"
+    builder.write_text(
+        "from torch import nn\n"
+        "def build(depth: int, input_shape=(2,), num_classes=2):\n"
+        "    return nn.Sequential(nn.Linear(input_shape[0], 8), *[nn.Linear(8, 8) for _ in range(depth)],\n"
+        "                         nn.Linear(8, num_classes))\n"
+    )
+    specs = [
+        {**spec, "model": {"name": f"{builder}:build", "depth": spec["model"]["depth"]}}
+        for spec in tiny_specs(depths=(1, 2))
+    ]
+    done = execute(specs, tmp_path / "ray", workers=2, backend="ray", quiet=True)
+    assert done.statuses == {"ok": 2}
+    rows = stored(tmp_path / "ray", specs)
+    assert {row["metrics"]["params"] for row in rows.values()} == {24 + 72 + 18, 24 + 2 * 72 + 18}
+    assert {row["env"]["pid"] for row in rows.values()}.isdisjoint({os.getpid()})
