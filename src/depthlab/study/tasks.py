@@ -207,6 +207,7 @@ def freeze(module: torch.nn.Module) -> None:
     for p in module.parameters():
         p.requires_grad_(False)
     module.train = types.MethodType(_stay_in_eval, module)
+    module.eval()
 
 
 def _stay_in_eval(self: torch.nn.Module, mode: bool = True) -> torch.nn.Module:
