@@ -28,7 +28,8 @@ SIZES = {
         "dropout": 0.3,
         "seeds": [0, 1, 2, 3, 4],
         "other_seeds": [0, 1],
-        "steps": 1500,
+        "steps": 1000,
+        "width": 32,
     },
     "full": {
         "train_sizes": [100, 300, 1000, 2000, 3600],
@@ -37,6 +38,7 @@ SIZES = {
         "seeds": list(range(10)),
         "other_seeds": list(range(5)),
         "steps": 6000,
+        "width": 128,
     },
 }
 
@@ -77,7 +79,7 @@ def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
     base = {
         "study": "overfitting",
-        "model": {"name": "mlp", "width": 64},
+        "model": {"name": "mlp", "width": s["width"]},
         "data": {"name": data},
         "train": {"steps": s["steps"], "lr": 2e-3, "batch_size": 128, "plateau_window": 200},
     }

@@ -46,7 +46,7 @@ SIZES = {
         "seeds": [0, 1, 2, 3, 4],
         "other_seeds": [0, 1],
         "steps": 1500,
-        "width": 48,
+        "width": 32,
     },
     "full": {
         "depths": [4, 8, 16, 32, 64, 128],
