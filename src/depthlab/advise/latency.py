@@ -17,6 +17,7 @@ from depthlab.models.parnet_blocks import ParNetBlock
 from depthlab.models.reparam import reparameterize_model
 
 REPEATS = 5
+WARMUP = 10
 
 
 def deploy_form(model: nn.Module) -> tuple[nn.Module, str]:
@@ -37,7 +38,8 @@ def latency_ms(
         stmt="model(x)", globals={"model": model, "x": x}, num_threads=torch.get_num_threads()
     )
     with torch.inference_mode():  # the timer runs its statement in this thread, so this mode applies
-        model(x)  # warm-up: lazy allocations, oneDNN kernel choice
+        for _ in range(WARMUP):  # lazy allocations, oneDNN kernel choice, the thread pool's first wake-up
+            model(x)
         medians = [
             timer.blocked_autorange(min_run_time=min_run_time / REPEATS).median for _ in range(REPEATS)
         ]
