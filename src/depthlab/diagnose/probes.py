@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from depthlab.errors import DepthlabError, check
+from depthlab.errors import DepthlabError, check, unknown
 
 MAX_FEATURES = 1024
 
@@ -47,8 +47,6 @@ def _resolve(model: nn.Module, names: Sequence[str]) -> list[nn.Module]:
     modules = dict(model.named_modules())
     missing = [n for n in names if n not in modules]
     if missing:
-        from depthlab.errors import unknown
-
         raise unknown("module", missing[0], [n for n in modules if n])
     return [modules[n] for n in names]
 
