@@ -17,7 +17,7 @@ from depthlab.data.dataset import Dataset
 from depthlab.data.targets import class_labels, infer_task, regression_values, standardize_target
 from depthlab.data.user_options import UserDataOptions
 from depthlab.data.user_splits import column_parts, describe_parts, seeded_parts, split_dataset
-from depthlab.errors import DepthlabError, check, unknown
+from depthlab.errors import check, unknown
 
 TARGET_NAMES = ("target", "label", "labels", "y", "class")
 
@@ -79,6 +79,25 @@ def encode_target(values: pd.Series, task: str | None, notes: list[str]) -> tupl
     return task, regression_values(values, name), []
 
 
+def split_rows(frame: pd.DataFrame, y: torch.Tensor, task: str, classes: list, options, seed: int):
+    """(row indices per split, how they were made): the split column, or seeded (stratified) fractions."""
+    if options.split_column is not None:
+        return column_parts(frame[options.split_column].tolist(), options.split_column), "split column"
+    labels = y if task == "classification" else None
+    parts = seeded_parts(labels, classes, len(frame), options.test_fraction, options.val_fraction, seed)
+    return parts, f"seeded{' stratified' if labels is not None else ''} (test fixed, val seed {seed})"
+
+
+def encode_features(frame: pd.DataFrame, train: torch.Tensor, features: list[str], options) -> tuple:
+    """(features of every row, the fitted columns): statistics from the training rows only."""
+    rows = frame.iloc[train.numpy()]
+    fitted = [cols.fit_column(rows[c], options.impute, options.max_categories) for c in features]
+    if not options.standardize:
+        for col in fitted:
+            col.mean, col.std = 0.0, 1.0
+    return torch.from_numpy(cols.transform(frame, fitted)), fitted
+
+
 def frame_to_dataset(
     frame: pd.DataFrame, options: UserDataOptions, seed: int, name: str, meta: dict
 ) -> Dataset:
@@ -88,18 +107,8 @@ def frame_to_dataset(
     features = feature_columns(frame, target, options.split_column, notes)
     frame = drop_missing(frame, features + [target], target, options.impute, notes)
     task, y, classes = encode_target(frame[target], options.task, notes)
-    if options.split_column is not None:
-        parts, how = column_parts(frame[options.split_column].tolist(), options.split_column), "split column"
-    else:
-        labels = y if task == "classification" else None
-        parts = seeded_parts(labels, classes, len(frame), options.test_fraction, options.val_fraction, seed)
-        how = f"seeded{' stratified' if labels is not None else ''} (test fixed, val seed {seed})"
-    train = frame.iloc[parts["train"].numpy()]
-    fitted = [cols.fit_column(train[c], options.impute, options.max_categories) for c in features]
-    if not options.standardize:
-        for col in fitted:
-            col.mean, col.std = 0.0, 1.0
-    x = torch.from_numpy(cols.transform(frame, fitted))
+    parts, how = split_rows(frame, y, task, classes, options, seed)
+    x, fitted = encode_features(frame, parts["train"], features, options)
     record: dict[str, Any] = {}
     if task == "regression":
         y, record = standardize_target(y, parts["train"])
@@ -118,9 +127,3 @@ def frame_to_dataset(
     }
     num_classes = len(classes) if task == "classification" else 1
     return split_dataset(name, x, y, parts, task, num_classes, meta)
-
-
-def check_frame(frame: Any) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise DepthlabError(f"expected a pandas DataFrame, got {type(frame).__name__}")
-    return frame
