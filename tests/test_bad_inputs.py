@@ -438,7 +438,16 @@ OWN_API_CASES = {
         torch.utils.data.TensorDataset(torch.zeros(3))
     ),
     "a number as data": lambda tmp: load_dataset(42),
+    "a torch Dataset of non-tensors": lambda tmp: load_dataset(_Words()),
 }
+
+
+class _Words(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, index: int):
+        return "a word", 0
 
 
 def _write(tmp: Path, name: str, text: str | None = None) -> Path:

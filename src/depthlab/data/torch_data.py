@@ -28,7 +28,13 @@ def _first_item(dataset: Any) -> tuple[torch.Tensor, Any]:
     item = dataset[0]
     if not isinstance(item, (tuple, list)) or len(item) != 2:
         raise DepthlabError(f"{type(dataset).__name__}[0] is {type(item).__name__}; expected an (x, y) pair")
-    return torch.as_tensor(item[0]), item[1]
+    try:
+        return torch.as_tensor(item[0]), item[1]
+    except (TypeError, ValueError, RuntimeError):
+        raise DepthlabError(
+            f"{type(dataset).__name__}[0]: x is a {type(item[0]).__name__}; expected a tensor or an array "
+            "(give the dataset a transform that makes one, e.g. torchvision's ToTensor)"
+        ) from None
 
 
 def from_torch(
