@@ -231,7 +231,12 @@ def test_a_builder_that_raises_is_a_failed_run_and_the_study_goes_on(nets, table
 def test_study_says_in_one_line_when_a_preset_needs_dials_the_builder_lacks(nets, table):
     from depthlab.study.plan import plan
 
-    plans = {p.study.name: p for p in plan(["gradients", "depth"], data=str(table), model=f"{nets}:bare")}
+    names = ["gradients", "depth", "nondeep"]  # nondeep needs images: it keeps its own data and model
+    plans = {
+        p.study.name: p
+        for p in plan(names, data=str(table), model=f"{nets}:bare", data_options={"target": "y"})
+    }
+    assert "--model does not apply" in plans["nondeep"].note
     assert "needs dials" in plans["gradients"].note and "runs on its own model" in plans["gradients"].note
     assert all(s["model"]["name"] != f"{nets.resolve()}:bare" for s in plans["gradients"].specs)
     assert all(s["model"]["name"] == f"{nets.resolve()}:bare" for s in plans["depth"].specs)

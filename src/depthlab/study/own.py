@@ -148,7 +148,7 @@ def apply_own(
         if study.name == "depth" and len(variants) == 1:
             study = builder_depth_study(study, variants.pop())
     elif model:
-        notes.append("--model does not apply (it runs on its own task)")
+        notes.append("--model does not apply (it keeps its own data and model)")
     return study, specs, "; ".join(n for n in notes if n)
 
 

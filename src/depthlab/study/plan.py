@@ -86,7 +86,11 @@ def plan(
         if model or data_options or data is not None:  # the user's own file or builder
             from depthlab.study.own import apply_own
 
-            study, specs, own_note = apply_own(study, specs, chosen, applies, model, data_options)
+            takes = applies and data in (
+                None,
+                chosen,
+            )  # a study that fell back to its own data keeps its model
+            study, specs, own_note = apply_own(study, specs, chosen, takes, model, data_options)
             note = "; ".join(n for n in (note, own_note) if n)
         plans.append(Plan(study, chosen, note, specs, applies))
     _validate(plans)
