@@ -80,6 +80,18 @@ if [[ $DRY -eq 0 && $HAS_CUDA != 1 ]]; then
   echo "gpu_check: no CUDA GPU visible to torch $TORCH_VERSION ($PY); use --dry-run on a CPU" >&2
   exit 2
 fi
+# Everything the steps import, checked before any GPU time is spent (a missing one is one line, exit 2).
+missing=$("$PY" - <<'EOF'
+import importlib.util
+needed = ["pytest", "hypothesis", "numpy", "mnist1d", "sklearn", "matplotlib", "rich", "safetensors", "typer",
+          "jinja2", "PIL", "pandas", "depthlab"]
+print(" ".join(m for m in needed if importlib.util.find_spec(m) is None))
+EOF
+)
+if [[ -n "$missing" ]]; then
+  echo "gpu_check: $PY lacks: $missing (pip install -e '.[dev]' keeps an installed CUDA torch)" >&2
+  exit 2
+fi
 DEV=$([[ $DRY -eq 1 ]] && echo cpu || echo cuda)
 echo "gpu_check: $DEVICE_NAME, torch $TORCH_VERSION (CUDA $CUDA_VERSION), python $PY, dry run: $DRY"
 command -v nvidia-smi >/dev/null && nvidia-smi >"$LOGS/nvidia-smi.log" 2>&1
@@ -125,7 +137,7 @@ wants() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 if wants tests; then
   mapfile -t GPU_TESTS < <(grep -l "pytest.mark.gpu" tests/test_*.py)
-  run_step tests "$PY" -m pytest -q -p no:cacheprovider -n 0 -m gpu -rfEs "${GPU_TESTS[@]}"
+  run_step tests "$PY" -m pytest -q -p no:cacheprovider -m gpu -rfEs "${GPU_TESTS[@]}"
   summary=$(grep -E "[0-9]+ (passed|failed|skipped|deselected|error)" "$LOGS/tests.log" | tail -n 1)
   "$PY" - "$ROWS" "$DEVICE_NAME" "$TORCH_VERSION" "${summary:-no summary}" <<'EOF'
 import json, sys
