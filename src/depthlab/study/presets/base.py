@@ -131,10 +131,11 @@ def seeds_of(rows: Iterable[Row], value: Value, **tags: Any) -> list[float]:
     return [v for v in per_seed(rows, value, **tags).values() if math.isfinite(v)]
 
 
-def converged(rows: Iterable[Row]) -> tuple[int, int]:
-    """(runs that stopped on a plateau, finished runs): ``history.converged`` as the engine stored it."""
-    done = finished(rows)
-    return sum(bool((r.get("history") or {}).get("converged")) for r in done), len(done)
+def converged(rows: Iterable[Row]) -> tuple[int, int] | None:
+    """(runs that stopped on a plateau, finished runs that watched for one), from ``history.converged`` as
+    the engine stored it; None when no run had the plateau rule on (a fixed budget, or no training)."""
+    watched = [r for r in finished(rows) if (r.get("history") or {}).get("converged") is not None]
+    return (sum(bool(r["history"]["converged"]) for r in watched), len(watched)) if watched else None
 
 
 def settled(row: Row) -> bool:

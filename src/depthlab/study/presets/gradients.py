@@ -136,7 +136,8 @@ def stall_clause(rows: list[Row]) -> tuple[stats.Clause, dict]:
     iv = stats.rate_difference(kx, nx, kh, nh)
     clause = stats.Clause(XAVIER_STALLS, iv, stats.outcome(iv, 1, XAVIER_STALLS.min_effect))
     p = stats.fisher_p(kx, nx, kh, nh, alternative="greater") if min(nx, nh) else math.nan
-    return clause, {"stalled": counts, "fisher_p": p}
+    steps = max(((r.get("history") or {}).get("steps") or 0 for r in where(rows, part="trained")), default=0)
+    return clause, {"stalled": counts, "fisher_p": p, "steps": steps}
 
 
 def clauses(rows: list[Row]) -> tuple[list[stats.Clause], dict]:
@@ -155,6 +156,8 @@ def analyze(rows: list[Row]) -> Finding:
     judged, numbers = clauses(rows)
     (kx, nx), (kh, nh) = numbers["stalled"]["relu/xavier"], numbers["stalled"]["relu/he"]
     detail = (
+        f"Trained for a fixed {numbers['steps']} SGD steps (no plateau rule: a stalled net's loss is flat "
+        "from the start). "
         f"Stalled (final training loss within {STALL_MARGIN} of ln 10): relu/xavier {kx}/{nx}, relu/he "
         f"{kh}/{nh} (Fisher one-sided p = {numbers['fisher_p']:.3g})"
     )
