@@ -48,7 +48,7 @@ DEPLOY_FASTER = stats.Comparison(
     "ParNet's deploy form is faster than its training form",
     "log2 of inference latency (batch 64), training form over deploy form, ParNet",
     1,
-    math.log2(1.05),
+    0.07,  # log2(1.05): 5% faster
     scale=1.0,
     unit=" doublings",
 )
