@@ -128,7 +128,7 @@ class Advisor:
         return trainable
 
     def _plan(self, trainable: list[int], candidates: dict[int, Candidate]) -> Plan:
-        budget = self.budget
+        budget, per_step = self.budget, 0.0
         if budget is not None and budget.unit == "seconds":
             spent = sum(
                 candidates[d].probe["seconds_per_step"] * candidates[d].probe["steps"] for d in trainable
@@ -137,7 +137,7 @@ class Advisor:
             steps = self.steps_used + steps_from_seconds(budget, per_step, spent)
         else:
             steps = budget.amount if budget is not None else None
-        plan = make_plan(len(trainable), self.config, steps, self.steps_used)
+        plan = make_plan(len(trainable), self.config, steps, self.steps_used, per_step)
         self.log(
             f"plan: {len(trainable)} depths, rungs {plan.rungs} steps, finalists at {plan.full_steps} steps"
         )

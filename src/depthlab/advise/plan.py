@@ -10,6 +10,8 @@ from depthlab.advise.config import MIN_RUNG_STEPS, AdviseConfig, Budget
 from depthlab.advise.halving import rung_steps
 from depthlab.errors import DepthlabError
 
+EVAL_OVERHEAD = 1.25  # a time budget also pays for the validation reads of the learning curves
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -38,9 +40,15 @@ def worst_case_cost(candidates: int, config: AdviseConfig, full_steps: int) -> i
     return total + min(alive, candidates) * config.seeds * full_steps
 
 
-def make_plan(candidates: int, config: AdviseConfig, budget_steps: float | None, spent: int) -> Plan:
+def make_plan(
+    candidates: int,
+    config: AdviseConfig,
+    budget_steps: float | None,
+    spent: int,
+    seconds_per_step: float = 0.0,
+) -> Plan:
     """The largest full budget (at most ``config.steps``) whose plan fits in what is left of ``budget_steps``
-    after the ``spent`` probe steps."""
+    after the ``spent`` probe steps (``seconds_per_step`` set: the budget was a time, and errors say so)."""
 
     def plan_for(steps: int) -> Plan:
         rungs = rung_steps(candidates, config.finalists, config.eta, steps)
@@ -53,10 +61,18 @@ def make_plan(candidates: int, config: AdviseConfig, budget_steps: float | None,
     low, high = smallest, config.steps  # cost grows with the full budget: bisect on it
     need = plan_for(low).cost
     if spent + need > budget_steps:
+        smallest = (
+            f"the smallest plan ({candidates} depths, first rung of {MIN_RUNG_STEPS} steps, "
+            f"{config.seeds} seeds per finalist) needs {need} more steps"
+        )
+        if seconds_per_step:
+            seconds = math.ceil(need * EVAL_OVERHEAD * seconds_per_step)
+            raise DepthlabError(
+                f"time budget too small: {smallest}, about {seconds} s at the probed step time"
+            )
         raise DepthlabError(
-            f"budget of {budget_steps:g} steps is too small: the probes took {spent} steps and the "
-            f"smallest plan ({candidates} depths, first rung of {MIN_RUNG_STEPS} steps, "
-            f"{config.seeds} seeds per finalist) needs {need} more; give at least --budget {spent + need}"
+            f"budget of {budget_steps:g} steps is too small: the probes took {spent} steps and {smallest}; "
+            f"give at least --budget {spent + need}"
         )
     while low < high:
         mid = (low + high + 1) // 2
@@ -86,7 +102,7 @@ def steps_from_seconds(budget: Budget, seconds_per_step: float, spent_seconds: f
         raise DepthlabError(
             f"budget of {budget.describe()} is too small for even the probes: they took {spent_seconds:.1f} s"
         )
-    return left / (1.25 * seconds_per_step)
+    return left / (EVAL_OVERHEAD * seconds_per_step)
 
 
 def grid_steps(depths: int, config: AdviseConfig, full_steps: int) -> int:
