@@ -36,6 +36,10 @@ def train(
     from depthlab.data import describe
 
     own = {k: v for k, v in (("target", target), ("task", task), ("impute", impute)) if v is not None}
+    if own:
+        from depthlab.data.registry import check_file_options
+
+        check_file_options(data, own)
     run = train_named(model, parse_pairs(overrides or []) | own, data, recipe, out, quiet)
     for line in describe(run.data_meta):
         console.print(line, soft_wrap=True, markup=False, highlight=False)

@@ -110,3 +110,18 @@ def data_sha256(name: object) -> str | None:
     if not looks_like_path(name) or (isinstance(name, str) and name in DATASETS.names()):
         return None
     return source_sha256(resolve(name))
+
+
+def is_data_file(name: object) -> bool:
+    """Whether ``name`` is a user's file or folder rather than a registered data set."""
+    from depthlab.data.sources import looks_like_path
+
+    return isinstance(name, (str, Path)) and str(name) not in DATASETS.names() and looks_like_path(name)
+
+
+def check_file_options(name: object, options: dict[str, Any]) -> None:
+    """``target`` / ``task`` / ``impute`` apply to a data file only: one line when given for another."""
+    given = [k for k in ("target", "task", "impute") if options.get(k) is not None]
+    if given and not is_data_file(name):
+        flags, what = "/".join(f"--{k}" for k in given), repr(name) if name else "the default"
+        raise DepthlabError(f"{flags}: for a data file only; {what} is a registered data set")

@@ -113,12 +113,9 @@ def with_builder(study: str, specs: list[dict[str, Any]], ref: str) -> tuple[lis
 
 def is_data_file(data: str | None) -> bool:
     """Whether ``--data`` names a user's file or folder rather than a registered data set."""
-    if data is None:
-        return False
-    from depthlab.data.registry import DATASETS
-    from depthlab.data.sources import looks_like_path
+    from depthlab.data.registry import is_data_file as file_given
 
-    return data not in DATASETS.names() and looks_like_path(data)
+    return data is not None and file_given(data)
 
 
 def apply_own(
@@ -131,12 +128,10 @@ def apply_own(
 ) -> tuple[Any, list[dict[str, Any]], str]:
     """One study (its analysis adapted when a builder collapses its variants), its specs on the user's data
     file and builder, and a note (empty when nothing to say)."""
-    from depthlab.errors import DepthlabError
+    from depthlab.data.registry import check_file_options
 
-    if options and not is_data_file(data) and applies:
-        raise DepthlabError(
-            f"--target/--task/--impute apply to a data file; {data!r} is a registered data set"
-        )
+    if applies:
+        check_file_options(data, dict(options or {}))
     notes = []
     if applies and is_data_file(data):
         specs, described = with_data_file(specs, data, options or {})
