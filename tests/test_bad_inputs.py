@@ -413,6 +413,10 @@ OWN_CLI_CASES = [
     (["study", "depth", "--model", "nets.py:biuld", "--out", "out"], "did you mean 'build'?"),
     (["inspect", "nets.py:bare", "depth=1"], "nets.py:bare: its input shape is unknown; pass --data"),
     (["doctor", "mlp", "--data", "t.csv", "--target", "lable"], "did you mean 'label'?"),
+    (
+        ["doctor", "mlp", "--target", "y"],
+        "--target: for a data file only; 'mnist1d' is a registered data set",
+    ),
     (["doctor", "nets.py:failing", "depth=2", "--data", "t.csv"], "raised ValueError: no way"),
     (["doctor", "nets.py:failing", "--data", "t.csv"], "builder nets.py:failing: set depth=... (no default)"),
 ]

@@ -91,7 +91,9 @@ def inspect(
 def _load(name: str, target: str | None, task: str | None, impute: str | None):
     """The data set (a user's file with its options), its record printed when it is a file."""
     from depthlab.data import describe, load_dataset
+    from depthlab.data.registry import check_file_options
 
+    check_file_options(name, {"target": target, "task": task, "impute": impute})
     data = load_dataset(name, target=target, task=task, impute=impute)
     for line in describe(data.meta):
         typer.echo(line)
