@@ -38,11 +38,11 @@ def run_tiny(
 
 
 def test_residual_plain_degrades_with_depth_and_residual_does_not(tmp_path):
-    size = {"depths": [4, 32], "seeds": [0], "steps": 300, "width": 48}
+    size = {"depths": [4, 20], "reference": 4, "seeds": [0], "other_seeds": [0], "steps": 300, "width": 32}
     rows = run_tiny(residual, size, tmp_path, measure=False)  # the lesions are not what this test checks
     acc = {(r["variant"], r["depth"]): r["metrics"]["train_acc"] for r in rows}
-    assert acc[("plain+BN", 32)] < acc[("plain+BN", 4)] - 0.15
-    assert acc[("residual+BN", 32)] > acc[("plain+BN", 32)] + 0.15
+    assert acc[("plain+BN", 20)] < acc[("plain+BN", 4)] - 0.15
+    assert acc[("residual+BN", 20)] > acc[("plain+BN", 20)] + 0.15
 
 
 def test_gradients_vanish_with_saturating_units_and_not_with_relu_he(tmp_path):
@@ -57,15 +57,8 @@ def test_gradients_vanish_with_saturating_units_and_not_with_relu_he(tmp_path):
 def test_probe_accuracy_rises_with_layer_index_on_a_trained_net(tmp_path):
     size = {"models": {"mlp": {"model.name": "mlp", "model.depth": 6}}, "seeds": [0], "steps": 400}
     rows = run_tiny(representation, size, tmp_path)
-    probes = rows[0]["diagnostics"]["probes"][1:]  # stem, then each block
-    assert probes[-1] > probes[0] + 0.05
-    assert representation.rank_correlation(probes) > 0.5
-
-
-def test_rank_correlation_matches_hand_values():
-    assert representation.rank_correlation([0.1, 0.2, 0.3, 0.4]) == pytest.approx(1.0)
-    assert representation.rank_correlation([0.4, 0.3, 0.2, 0.1]) == pytest.approx(-1.0)
-    assert representation.rank_correlation([0.1, 0.3, 0.2]) == pytest.approx(0.5)  # 1 - 6*2/(3*8)
+    assert representation.rise(rows[0]) > 0.05  # last block minus stem, trained
+    assert representation.rise(rows[0]) > representation.rise(rows[0], "probes_init")
 
 
 def test_composition_deep_narrow_represents_the_sawtooth_a_shallow_net_cannot(tmp_path):
@@ -80,11 +73,23 @@ def test_composition_deep_narrow_represents_the_sawtooth_a_shallow_net_cannot(tm
     assert (
         min(r["metrics"]["test_loss"] for r in shallow) > 100 * constructed[5]["metrics"]["test_loss"] + 0.01
     )
+    optimum = {r["k"]: r["metrics"]["test_loss"] for r in rows if r["shape"] == composition.OPTIMUM}
+    assert optimum[2] < 1e-10 < 0.01 < optimum[5]  # 5 pieces cover tent^2's 4; 11 cannot cover tent^5's 32
+    assert min(r["metrics"]["test_loss"] for r in shallow) >= optimum[5]  # no trained net beats the optimum
 
 
-def test_overfitting_gap_grows_with_depth_and_dropout_narrows_it(tmp_path):
-    size = {"train_sizes": [250], "depths": [2, 8], "dropouts": [0.0, 0.3], "seeds": [0], "steps": 400}
+def test_overfitting_small_training_sets_are_fit_far_beyond_test_accuracy(tmp_path):
+    size = {
+        "train_sizes": [300],
+        "depths": [2, 8],
+        "dropout": 0.3,
+        "seeds": [0],
+        "other_seeds": [0],
+        "steps": 400,
+        "width": 32,
+    }
     rows = run_tiny(overfitting, size, tmp_path)
-    gap = {(r["depth"], r["dropout"]): overfitting.gap(r) for r in rows}
-    assert gap[(8, 0.0)] > gap[(2, 0.0)]
-    assert gap[(8, 0.3)] < gap[(8, 0.0)]
+    # The premise the rule builds on: every net fits 300 examples far better than it generalizes. Whether
+    # depth widens that gap on MNIST-1D is the rule's question, judged on 5 seeds, not asserted here.
+    gap = {(r["depth"], r["dropout"]): overfitting.accuracy_gap(r) for r in rows}
+    assert len(gap) == 4 and min(gap.values()) > 0.3
