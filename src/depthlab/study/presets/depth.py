@@ -30,7 +30,7 @@ from depthlab.study.presets.plotting import curves, lines
 from depthlab.study.spec import expand
 
 SIZES = {
-    "quick": {"depths": [1, 2, 4, 8, 16], "seeds": [0, 1, 2, 3, 4], "steps": 2000, "width": 32},
+    "quick": {"depths": [1, 2, 4, 8, 16], "seeds": [0, 1, 2, 3, 4], "steps": 2500, "width": 32},
     "full": {
         "depths": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64],
         "seeds": list(range(10)),
