@@ -483,7 +483,11 @@ CSV_TEXT = st.text(alphabet=st.sampled_from(list('ab,1.5-\n"x\t ')), max_size=80
 def test_fuzz_any_small_csv_loads_or_is_a_depthlab_error(text, impute, tmp_path_factory):
     path = tmp_path_factory.mktemp("fuzz") / "f.csv"
     path.write_text(text)
-    _valid_or_depthlab_error(lambda: load_dataset(path, impute=impute))
+    try:
+        data = load_dataset(path, impute=impute)
+    except DepthlabError:
+        return
+    assert all(torch.isfinite(s).all() for s in (data.x_train, data.x_val, data.x_test))
 
 
 @FUZZ
@@ -497,3 +501,29 @@ def test_fuzz_builder_overrides_are_valid_or_a_depthlab_error(data, tmp_path_fac
     ref = f"{path}:build"
     overrides = data.draw(_fields_and_noise(REGISTRY.get(ref).config_cls))
     _valid_or_depthlab_error(lambda: model_config(ref, **overrides))
+
+
+@FUZZ
+@given(
+    rows=st.integers(0, 14),
+    y_rows=st.integers(0, 14),
+    features=st.integers(1, 3),
+    holes=st.lists(st.integers(0, 41), max_size=4),
+    classes=st.integers(1, 4),
+    impute=st.sampled_from([None, "mean", "median", "drop"]),
+    task=st.sampled_from([None, "classification", "regression"]),
+)
+def test_fuzz_arrays_give_a_dataset_or_a_depthlab_error(rows, y_rows, features, holes, classes, impute, task):
+    from depthlab.data import from_arrays
+
+    x = torch.randn(rows, features)
+    flat = x.view(-1)
+    for i in (h for h in holes if h < flat.numel()):
+        flat[i] = float("nan")
+    y = torch.arange(y_rows) % classes
+    try:
+        data = from_arrays(x, y, impute=impute, task=task)
+    except DepthlabError:
+        return
+    splits = (data.x_train, data.x_val, data.x_test)
+    assert all(torch.isfinite(s).all() for s in splits)  # never a NaN handed on to training

@@ -45,6 +45,10 @@ def impute_features(x: np.ndarray, train: np.ndarray, impute: str | None, notes:
     if not counts:
         return x
     flat = x.reshape(len(x), -1).copy()
+    known = ~np.isnan(flat[train])
+    empty = [i for i in np.nonzero(missing)[0] if not known[:, i].any()]
+    if empty:
+        raise DepthlabError(f"feature {empty[0]} has no value in the training rows to impute from")
     fill = (np.nanmedian if impute == "median" else np.nanmean)(flat[train], axis=0)
     rows, features = np.nonzero(np.isnan(flat))
     flat[rows, features] = fill[features]

@@ -83,6 +83,8 @@ def fit_column(values: pd.Series, impute: str | None, max_categories: int) -> Co
         )
     numbers = values.astype(np.float64)
     fill = None if impute is None else float(numbers.median() if impute == "median" else numbers.mean())
+    if fill is not None and np.isnan(fill):
+        raise DepthlabError(f"column {values.name!r} has no value in the training rows to impute from")
     filled = numbers.fillna(fill) if fill is not None else numbers
     std = float(filled.std(ddof=0))
     return Column(str(values.name), "numeric", fill, float(filled.mean()), std if std > 0 else 1.0)
