@@ -377,6 +377,7 @@ OWN_FILES = {
     "ragged.csv": "a,b,label\n1,x,pos\n2,y,neg,extra\n",
     "binary.csv": "\x00\x01\x02PNG" * 10,
     "gaps.csv": "a,b,label\n" + ROWS.replace("3.5,", ",", 2),
+    "inf.csv": "a,b,label\n" + ROWS.replace("3.5,", "inf,", 1),
     "one_class.csv": "a,b,label\n" + "".join(f"{i},x,pos\n" for i in range(20)),
     "thin.csv": "a,b,label\n" + ROWS + "1.5,a,rare\n",
     "sheet.xlsx": "not a supported type",
@@ -393,6 +394,7 @@ OWN_CLI_CASES = [
     ([*TRAIN, "--data", "binary.csv"], "not a text table"),
     ([*TRAIN, "--data", "gaps.csv"], "missing values in 1 column: 'a' (2); pass impute=mean"),
     ([*TRAIN, "--data", "gaps.csv", "--impute", "avg"], "unknown value for impute 'avg'"),
+    ([*TRAIN, "--data", "inf.csv"], "infinite values in 'a' (1)"),
     ([*TRAIN, "--data", "t.csv", "--task", "ranking"], "unknown value for task 'ranking'"),
     ([*TRAIN, "--data", "one_class.csv", "--target", "label"], "has one class only ('pos')"),
     ([*TRAIN, "--data", "thin.csv"], "too few rows per class for a stratified split"),
@@ -444,6 +446,9 @@ OWN_API_CASES = {
         torch.utils.data.TensorDataset(torch.zeros(3))
     ),
     "a number as data": lambda tmp: load_dataset(42),
+    "infinite features": lambda tmp: load_dataset(
+        (torch.tensor([[1.0], [float("inf")]] * 5), torch.arange(10) % 2)
+    ),
     "a torch Dataset of non-tensors": lambda tmp: load_dataset(_Words()),
 }
 

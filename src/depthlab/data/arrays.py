@@ -39,6 +39,9 @@ def as_array(value: Any, what: str) -> np.ndarray:
 
 def impute_features(x: np.ndarray, train: np.ndarray, impute: str | None, notes: list[str]) -> np.ndarray:
     """NaN features filled with the training rows' mean/median per feature (or an error without impute)."""
+    infinite = np.isinf(x).reshape(len(x), -1).sum(0)
+    if infinite.any():
+        raise DepthlabError(f"infinite values in X ({int(infinite.sum())}); replace or drop those rows")
     missing = np.isnan(x).reshape(len(x), -1).sum(0)
     counts = {f"feature {i}": int(n) for i, n in enumerate(missing) if n}
     check_missing(counts, None if impute == "drop" else impute)

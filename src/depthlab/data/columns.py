@@ -61,6 +61,15 @@ def missing_counts(frame: pd.DataFrame, columns: list[str]) -> dict[str, int]:
     return {c: int(n) for c, n in counts.items() if n}
 
 
+def check_finite(frame: pd.DataFrame, columns: list[str]) -> None:
+    """Infinite numbers cannot be standardized: one error naming each column and its count."""
+    numeric = [c for c in columns if pd.api.types.is_float_dtype(frame[c])]
+    counts = {c: int(n) for c in numeric if (n := np.isinf(frame[c].to_numpy()).sum())}
+    if counts:
+        listed = ", ".join(f"{c!r} ({n})" for c, n in counts.items())
+        raise DepthlabError(f"infinite values in {listed}; replace or drop those rows")
+
+
 def check_missing(counts: dict[str, int], impute: str | None) -> None:
     """Without ``impute``, any missing value is an error naming the columns and counts."""
     if counts and impute is None:

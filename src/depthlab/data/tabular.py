@@ -53,6 +53,7 @@ def feature_columns(
 
 def drop_missing(frame: pd.DataFrame, used: list[str], target: str, impute: str | None, notes: list[str]):
     """Rows kept after the missing-value rule (every row, or without missing values / missing targets)."""
+    cols.check_finite(frame, used)
     counts = cols.missing_counts(frame, used)
     cols.check_missing(counts, impute)
     subset = used if impute == "drop" else [target]
