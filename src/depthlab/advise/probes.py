@@ -3,11 +3,12 @@
 Gradient flow at initialization predicts trainability (Glorot & Bengio 2010; Schoenholz et al. 2017, "Deep
 information propagation", arXiv 1611.01232): when the gradient reaching the first layer is a vanishing
 fraction of the last layer's, the early layers barely learn and more depth only adds cost. The probe watches a
-few optimizer steps (``depthlab.diagnose.watch``) and reads, at step 0, the first/last-layer ratio of the
-activation-gradient RMS (``act_grad_rms``, the doctor's measure; the weight-gradient norm where a watch has no
-such column). A depth is dropped when that ratio is below ``UNTRAINABLE_RATIO`` (ten times stricter than the
-doctor's warning: a flagged net may still train slowly, and dropping a trainable depth would cost the answer),
-or when the loss is already NaN/inf. The same steps time a training step of this depth.
+few optimizer steps (``depthlab.diagnose.watch``) and judges the flow at step 0 exactly as the doctor does
+(``depthlab.diagnose.checks.flow``: the first/last hidden-layer ratio of the activation-gradient RMS
+``act_grad_rms``, the head left out) against the doctor's own threshold (``THRESHOLDS["vanishing_ratio"]``),
+so a depth the advisor drops is one ``depthlab doctor`` flags for vanishing gradients, by one implementation.
+A net with fewer than two hidden layers has no ratio and is kept. A depth is also dropped when the loss is
+already NaN/inf. The same steps time a training step of this depth.
 """
 
 from __future__ import annotations
@@ -22,21 +23,21 @@ from torch import nn
 
 from depthlab.data import Dataset
 from depthlab.diagnose import watch
+from depthlab.diagnose.checks import THRESHOLDS, flow, recorded_steps
 from depthlab.train.config import TrainConfig
 from depthlab.train.evaluate import task_loss
 from depthlab.train.optim import build_optimizer
 
-UNTRAINABLE_RATIO = 1e-3
-FLOW_COLUMNS = ("act_grad_rms", "grad_norm")  # preferred first
+UNTRAINABLE_RATIO = THRESHOLDS["vanishing_ratio"]  # the doctor's: one threshold for both
 
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """What the probe saw: the gradient-flow ratio at init, seconds per training step, and the call."""
+    """What the probe saw: the gradient-flow ratio at init (NaN: fewer than two hidden layers, not judged),
+    seconds per training step, and the call."""
 
     depth: int
     flow_ratio: float
-    flow_column: str
     seconds_per_step: float
     finite: bool
     steps: int
@@ -51,26 +52,22 @@ class ProbeResult:
             return "loss is NaN/inf within the probe steps (try a lower lr or norm=batch)"
         if self.flow_ratio < UNTRAINABLE_RATIO:
             return (
-                f"gradient flow at init: first/last layer {self.flow_column} ratio {self.flow_ratio:.2g} < "
-                f"{UNTRAINABLE_RATIO:g} (vanishing; try norm=batch or residual=true)"
+                f"gradient flow at init: first/last hidden-layer act_grad_rms ratio {self.flow_ratio:.2g} < "
+                f"{UNTRAINABLE_RATIO:g}, the doctor's vanishing-gradient threshold (try norm=batch or "
+                "residual=true)"
             )
         return ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"trainable": self.trainable, "reason": self.reason()}
+        judged = self.flow_ratio if math.isfinite(self.flow_ratio) else None  # JSON has no NaN
+        return asdict(self) | {"flow_ratio": judged, "trainable": self.trainable, "reason": self.reason()}
 
 
-def flow_ratio(rows: list[dict]) -> tuple[float, str]:
-    """First/last weight layer (along the depth) ratio of the flow measure at the first recorded step."""
-    if not rows:
-        return math.nan, ""
-    column = next((c for c in FLOW_COLUMNS if c in rows[0]), FLOW_COLUMNS[-1])
-    first_step = min(r["step"] for r in rows)
-    layers = sorted((r for r in rows if r["step"] == first_step), key=lambda r: (r["depth"], r["layer"]))
-    first, last = layers[0][column], layers[-1][column]
-    if len(layers) < 2 or not (math.isfinite(first) and math.isfinite(last)) or last <= 0:
-        return (math.nan if len(layers) >= 2 else 1.0), column
-    return first / last, column
+def flow_ratio(rows: list[dict]) -> float:
+    """The doctor's first/last hidden-layer ``act_grad_rms`` ratio at the first recorded step (NaN when it
+    cannot be judged: fewer than two hidden layers)."""
+    found = flow(recorded_steps(rows))
+    return found.first if found is not None else math.nan
 
 
 def probe(model: nn.Module, data: Dataset, config: TrainConfig, depth: int, steps: int = 8) -> ProbeResult:
@@ -94,5 +91,4 @@ def probe(model: nn.Module, data: Dataset, config: TrainConfig, depth: int, step
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
     per_step = (time.perf_counter() - started) / max(1, steps - 1)
-    ratio, column = flow_ratio(w.rows)
-    return ProbeResult(depth, ratio, column, per_step, finite, steps)
+    return ProbeResult(depth, flow_ratio(w.rows), per_step, finite, steps)
