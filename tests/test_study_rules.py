@@ -176,10 +176,11 @@ def test_normalization_rule_against_its_null():
     check_rule(normalization_rows, normalization.analyze)
 
 
-def test_steps_to_reads_the_learning_curve_and_censors_at_the_budget():
+def test_steps_to_reads_the_learning_curve_and_never_is_censored_at_the_budget():
     curve = {"curve": [(50, 2.1), (100, 1.2), (150, 0.95)], "steps": 400}
     assert normalization.steps_to({"history": curve}) == 150
-    assert normalization.steps_to({"history": curve}, target=0.5) == 400
+    assert normalization.steps_to({"history": curve}, target=0.5) == math.inf  # never got there
+    assert normalization.censored({0: math.inf, 1: 150.0}, budget=1500) == {0: 1500, 1: 150.0}
 
 
 # --- width vs depth ---------------------------------------------------------------------------------------

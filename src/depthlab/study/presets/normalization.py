@@ -100,13 +100,19 @@ def highest_trained_lr(rows: list[Row], norm: str) -> dict:
 
 
 def steps_to(row: Row, target: float = TARGET_LOSS) -> float:
-    """The first recorded step at which the training loss (window mean) is at or below ``target``; the run's
-    step budget when it never gets there (censored: the comparison is then conservative)."""
+    """The first recorded step at which the training loss (window mean) is at or below ``target``; inf when
+    the run never got there (a stalled run stops early on its flat loss: its step count says nothing)."""
     history = row.get("history") or {}
     for step, loss in history.get("curve") or []:
         if loss is not None and loss <= target:
             return float(step)
-    return float(history.get("steps") or math.nan)
+    return math.inf
+
+
+def censored(steps: dict, budget: float) -> dict:
+    """Runs that never reached the loss count as reaching it at the step budget: conservative for the
+    variant that got there."""
+    return {seed: min(value, budget) for seed, value in steps.items()}
 
 
 def best_lr(rows: list[Row], norm: str) -> float | None:
@@ -128,7 +134,8 @@ def analyze(rows: list[Row]) -> Finding:
         faster = FASTER.judge([])
         steps = {}
     else:
-        steps = {n: per_seed(rows, steps_to, norm=n, lr=best[n]) for n in best}
+        budget = max(float((r.get("history") or {}).get("steps") or 0) for r in rows)
+        steps = {n: censored(per_seed(rows, steps_to, norm=n, lr=best[n]), budget) for n in best}
         ratio = {
             s: math.log2(steps["none"][s] / steps["batch"][s])
             for s in steps["none"].keys() & steps["batch"].keys()
@@ -175,6 +182,7 @@ def plot(rows: list[Row], figure) -> None:
         by="norm",
         xlabel="learning rate",
         ylabel=f"steps to training loss {TARGET_LOSS}",
+        bounds=(0, math.inf),
     )
     middle.set(xscale="log")
     middle.set_title("speed: steps to the stated loss", fontsize=10)
