@@ -1,37 +1,32 @@
-"""The study presets, by name (each maps to a claim in the seeds; see docs/studies.md)."""
+"""The study presets, by name (each maps to a claim in the seeds; see docs/studies.md).
+
+Each preset is the module ``depthlab.study.presets.<name>`` with a module-level ``STUDY``; the one list of
+names below is also the order the report shows them in.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 from depthlab.errors import unknown
-from depthlab.study.presets import (
-    composition,
-    cost,
-    depth,
-    gradients,
-    nondeep,
-    normalization,
-    overfitting,
-    representation,
-    residual,
-    transfer,
-    width_vs_depth,
-)
 from depthlab.study.presets.base import SIZES, Finding, Study
 
-_SUITE = (  # the report shows the studies in this order
-    depth,
-    gradients,
-    normalization,
-    residual,
-    overfitting,
-    representation,
-    composition,
-    cost,
-    transfer,
-    width_vs_depth,
-    nondeep,
+SUITE = (
+    "depth",
+    "gradients",
+    "normalization",
+    "residual",
+    "overfitting",
+    "representation",
+    "composition",
+    "cost",
+    "transfer",
+    "width_vs_depth",
+    "nondeep",
 )
-STUDIES: dict[str, Study] = {module.STUDY.name: module.STUDY for module in _SUITE}
+STUDIES: dict[str, Study] = {
+    name: importlib.import_module(f"depthlab.study.presets.{name}").STUDY for name in SUITE
+}
 
 
 def list_studies() -> list[str]:
@@ -46,4 +41,4 @@ def get_study(name: str) -> Study:
     return STUDIES[name]
 
 
-__all__ = ["SIZES", "STUDIES", "Finding", "Study", "get_study", "list_studies"]
+__all__ = ["SIZES", "STUDIES", "SUITE", "Finding", "Study", "get_study", "list_studies"]
