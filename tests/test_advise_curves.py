@@ -64,13 +64,45 @@ def test_a_crossing_pair_keeps_the_slow_starter_that_ends_higher():
     assert 6 in halving.finalists(predictions, count=1)
 
 
-def test_survivors_keep_the_best_predictions_and_one_wildcard():
+def test_survivors_are_the_depths_not_ruled_out_capped_by_the_highest_interval_tops():
     p = {
         d: Prediction(m, m - 0.02, m + 0.02, TARGET, "x") for d, m in {1: 0.5, 2: 0.7, 3: 0.8, 4: 0.6}.items()
     }
-    assert halving.survivors(p, keep=2) == [2, 3]  # no pruned interval reaches the leader's 0.8
+    assert halving.survivors(p, keep=2) == [3]  # every other top (<= 0.72) is below 3's bottom (0.78)
     p[1] = Prediction(0.5, 0.2, 0.85, TARGET, "x")  # uncertain: could still be the best
-    assert halving.survivors(p, keep=2) == [1, 2, 3]
+    p[2] = Prediction(0.7, 0.6, 0.79, TARGET, "x")  # reaches 3's bottom: not ruled out either
+    assert halving.contenders(p) == [1, 2, 3]
+    assert halving.survivors(p, keep=2) == [1, 3]  # the cap keeps the highest tops (0.85, 0.82), not 2 (0.79)
+
+
+def two_phase(t):
+    """A deep net's curve: a first rise to about 50%, a pause, a second rise after 400 steps to 74.5% at 1000
+    (the shape of MNIST-1D's deeper MLPs)."""
+    return 0.25 + 0.25 * (1 - np.exp(-t / 120)) + 0.25 / (1 + np.exp(-(t - 600) / 100))
+
+
+def test_a_two_phase_curve_is_not_ruled_out_by_a_shallow_net_that_has_saturated():
+    rung = np.arange(41, 334, 41)  # the 333-step rung of a 1000-step budget, read every 41 steps
+    kept = ahead = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        deep = extrapolate(rung, two_phase(rung) + rng.normal(0, 0.008, len(rung)), 1000)
+        shallow = extrapolate(
+            rung, exponential(rung, 0.6, 0.35, 80.0) + rng.normal(0, 0.008, len(rung)), 1000
+        )
+        ahead += halving.ranked({2: shallow, 5: deep})[0] == 2
+        kept += halving.contenders({2: shallow, 5: deep}) == [2, 5]  # 5's top reaches 2's bottom
+    assert (
+        ahead >= 15
+    )  # the premise: by point prediction the shallow net (60%) would win and 5 (74.5%) be cut
+    assert kept == 20
+
+
+def test_a_depth_far_below_the_others_is_ruled_out():
+    rung = np.arange(41, 334, 41)
+    low = extrapolate(rung, noisy(exponential(rung, 0.31, 0.15, 100.0), 3), 1000)  # depth 1 on MNIST-1D
+    high = extrapolate(rung, noisy(exponential(rung, 0.6, 0.35, 80.0), 4), 1000)
+    assert halving.survivors({1: low, 2: high}, keep=2) == [2]
 
 
 def test_finalists_favour_shallow_depths_that_may_tie_the_best():

@@ -20,7 +20,14 @@ from depthlab.advise.config import AdviseConfig, parse_budget
 from depthlab.advise.curves import Prediction, extrapolate
 from depthlab.advise.latency import latency_ms
 from depthlab.advise.ledger import Ledger
-from depthlab.advise.plan import Plan, check_probe_budget, grid_steps, make_plan, steps_from_seconds
+from depthlab.advise.plan import (
+    Plan,
+    check_probe_budget,
+    grid_steps,
+    make_plan,
+    rung_keep,
+    steps_from_seconds,
+)
 from depthlab.advise.probes import probe
 from depthlab.advise.recommend import Advice, Candidate, recommend
 from depthlab.data import Dataset, load_dataset
@@ -53,6 +60,9 @@ class Advisor:
             raise DepthlabError(f"advise needs a classification task; {config.data!r} is {self.data.task}")
         self.build(config.depths[0])  # an unknown model or option fails before anything is stored
         self.steps_used = 0
+        self.done: dict[
+            str, dict
+        ] = {}  # pieces already counted in this advice (a semifinal is a final's seed 0)
         self.log: Callable[[str], None] = (lambda _: None) if config.quiet else print
 
     def build(self, depth: int) -> nn.Module:
@@ -149,11 +159,13 @@ class Advisor:
         from depthlab.advise.runs import train_run
 
         fields = {"depth": depth, "seed": seed, "train": train, "curve_every": curve_every}
-        result = ledger.get_or_run(
-            kind, fields, lambda: train_run(self.build, self.data, depth, seed, train, curve_every)
-        )
-        self.steps_used += result["steps"]
-        return result
+        key = repr((kind, sorted(fields.items())))
+        if key not in self.done:
+            self.done[key] = ledger.get_or_run(
+                kind, fields, lambda: train_run(self.build, self.data, depth, seed, train, curve_every)
+            )
+            self.steps_used += self.done[key]["steps"]
+        return self.done[key]
 
     def _halving(self, ledger: Ledger, candidates: dict[int, Candidate], alive: list[int], plan: Plan):
         c = self.config
@@ -164,18 +176,17 @@ class Advisor:
                 candidates[d].prediction = predict(run, plan.full_steps)
                 candidates[d].rung_steps = steps
             predictions = {d: candidates[d].prediction for d in alive}
-            if k < len(plan.rungs) - 1:
-                keep = max(c.finalists, math.ceil(len(alive) / c.eta))
-                kept = halving.survivors(predictions, keep)
-            else:
-                kept = halving.finalists(predictions, c.finalists)
+            kept = halving.survivors(predictions, rung_keep(len(alive), c))
             for d in set(alive) - set(kept):
                 candidates[d].status, candidates[d].pruned_at_step = "pruned", steps
             self.log(f"rung {k + 1} at {steps} steps: kept {kept} of {alive}")
             alive = kept
         return alive
 
-    def _finals(self, ledger: Ledger, candidates: dict[int, Candidate], finalists: list[int], plan: Plan):
+    def _finals(self, ledger: Ledger, candidates: dict[int, Candidate], alive: list[int], plan: Plan):
+        """The last rung's survivors once at the full budget (seed 0, to a plateau); the finalists chosen on
+        those measured values get the other seeds. A depth cut here keeps its one measured value as its
+        prediction (its interval widened by the seed spread, as any single-seed estimate) and its run."""
         c = self.config
         train = {
             **c.train,
@@ -183,10 +194,23 @@ class Advisor:
             "plateau_window": c.plateau_window,
             "plateau_tol": c.plateau_tol,
         }
-        for d in finalists:
+        first = {d: self._run(ledger, "final", d, 0, train, None) for d in alive}
+        measured = {d: _measured(run, plan.full_steps) for d, run in first.items()}
+        chosen = halving.finalists(measured, c.finalists) if len(alive) > c.finalists else alive
+        for d in set(alive) - set(chosen):
+            candidates[d].status, candidates[d].pruned_at_step = "pruned", plan.full_steps
+            candidates[d].prediction, candidates[d].runs = measured[d], [first[d]]
+        self.log(f"full budget, one seed: finalists {chosen} of {alive}")
+        for d in chosen:
             candidates[d].status = "finalist"
             candidates[d].runs = [self._run(ledger, "final", d, s, train, None) for s in range(c.seeds)]
             self.log(f"depth {d}: {c.seeds} seeds trained to a plateau")
+
+
+def _measured(run: dict, steps: int) -> Prediction:
+    """One seed's validation accuracy at the full budget as a zero-width prediction."""
+    value = run["val_acc"] if run["status"] == "ok" and run["val_acc"] is not None else math.nan
+    return Prediction(value, value, value, steps, "one seed")
 
 
 def predict(run: dict, target: int) -> Prediction:

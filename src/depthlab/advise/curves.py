@@ -4,15 +4,20 @@ Domhan, Springenberg & Hutter 2015 (IJCAI, "Speeding up automatic hyperparameter
 networks by extrapolation of learning curves") fit a weighted ensemble of saturating parametric families to
 the first part of a curve and stop runs that are unlikely to beat the best; LC-PFN (Adriaensen et al. 2023,
 NeurIPS, arXiv 2310.20447) replaces the MCMC with a prior-fitted transformer. Here the same idea at the size a
-laptop affords: two saturating families fitted by least squares (``scipy.optimize.curve_fit``),
+laptop affords: three families fitted by least squares (``scipy.optimize.curve_fit``),
 
 - power law ``y(t) = c - a * t^(-b)`` (Domhan's ``pow3``),
 - exponential ``y(t) = c - a * exp(-t / tau)``,
+- log-linear ``y(t) = c + a * log(t)`` (a member that does not saturate),
 
-the prediction ``y(T)`` is the better-fitting family's, and the interval is the union of both families' 95%
-delta-method intervals (``J Σ J^T`` from the fit's covariance, plus the residual noise), so the choice of
-family is part of the uncertainty. Accuracies are clipped to [0, 1]. A curve too short or too flat to fit
-gives a prediction at its last value with an interval as wide as the spread of what was seen.
+the prediction ``y(T)`` is the best-fitting family's (smallest residual variance), and the interval is the
+union of all three families' 95% delta-method intervals (``J Σ J^T`` from the fit's covariance, plus the
+residual noise), so the choice of family is part of the uncertainty. The log-linear member is there because
+a saturating fit to a curve that is still rising at the end of the rung reads a pause as the ceiling: deeper
+MLPs on MNIST-1D sit at 48-54% for the first 333 steps and rise to 67-70% by 1000; while a curve still moves,
+its upper bound stays at least where its current rate of rise would take it. Accuracies are clipped to
+[0, 1]. A curve too short or too flat to fit gives a prediction at its last value with an interval as wide as
+the spread of what was seen.
 """
 
 from __future__ import annotations
@@ -60,6 +65,10 @@ def exponential(t: np.ndarray, c: float, a: float, tau: float) -> np.ndarray:
     return c - a * np.exp(-t / tau)
 
 
+def log_linear(t: np.ndarray, c: float, a: float) -> np.ndarray:
+    return c + a * np.log(t)
+
+
 def _clip(value: float) -> float:
     return float(min(1.0, max(0.0, value)))
 
@@ -67,7 +76,8 @@ def _clip(value: float) -> float:
 def _fit(
     family: Callable, steps: np.ndarray, values: np.ndarray, target: int, p0: list, bounds: tuple
 ) -> tuple[float, float, float] | None:
-    """(prediction at target, its standard error, residual sum of squares), or None when the fit fails."""
+    """(prediction at target, its standard error, residual variance, its degrees of freedom), or None when
+    the fit fails."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # covariance warnings on near-flat curves: handled below
@@ -76,7 +86,8 @@ def _fit(
         return None
     residual = values - family(steps, *params)
     sse = float(residual @ residual)
-    sigma2 = sse / max(1, len(steps) - len(params))
+    dof = max(1, len(steps) - len(params))
+    sigma2 = sse / dof
     step = 1e-6 * np.maximum(1.0, np.abs(params))
     jac = np.array(
         [
@@ -87,7 +98,7 @@ def _fit(
     if not np.all(np.isfinite(cov)):
         return None
     var = float(jac @ cov @ jac) + sigma2
-    return float(family(target, *params)), math.sqrt(max(var, 0.0)), sse
+    return float(family(target, *params)), math.sqrt(max(var, 0.0)), sigma2, dof
 
 
 def extrapolate(steps: Sequence[float], values: Sequence[float], target: int) -> Prediction:
@@ -116,15 +127,24 @@ def extrapolate(steps: Sequence[float], values: Sequence[float], target: int) ->
             [top, max(top - y[0], 1e-3), span / 3],
             ([0.0, 0.0, 1e-3], [1.0, 10.0, 100.0 * target]),
         ),
+        "log-linear": _fit(log_linear, t, y, target, [y[0], 0.01], ([-np.inf, -np.inf], [np.inf, np.inf])),
     }
     fits = {k: v for k, v in fits.items() if v is not None}
     if not fits:
         return _flat(y, target)
     family = min(fits, key=lambda k: fits[k][2])
-    lows = [m - Z95 * se for m, se, _ in fits.values()]
-    highs = [m + Z95 * se for m, se, _ in fits.values()]
+    plausible = [f for f in fits.values() if _not_rejected(f, fits[family])]
+    lows = [m - Z95 * se for m, se, *_ in plausible]
+    highs = [m + Z95 * se for m, se, *_ in plausible]
     mean = _clip(fits[family][0])
     return Prediction(mean, min(_clip(min(lows)), mean), max(_clip(max(highs)), mean), int(target), family)
+
+
+def _not_rejected(fit: tuple, best: tuple) -> bool:
+    """A family joins the interval unless its residual variance is significantly above the best family's
+    (one-sided F test at 5%): a log-linear line through a curve that has already flattened fits it badly
+    and says nothing about where it goes."""
+    return fit[2] <= best[2] * float(sps.f.ppf(0.95, fit[3], best[3]))
 
 
 def _flat(values: np.ndarray, target: int) -> Prediction:

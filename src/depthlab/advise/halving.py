@@ -3,10 +3,14 @@
 Successive halving (Jamieson & Talwalkar 2016, AISTATS, arXiv 1502.07943; Li et al. 2018, Hyperband, JMLR,
 arXiv 1603.06560) trains every candidate briefly, keeps the best ``1/eta``, multiplies the budget by ``eta``
 and repeats. Ranking by the accuracy reached *so far* assumes learning curves do not cross, which penalizes
-deeper nets that start slower (ASHA in Ray Tune keeps the top quarter by current value). Here each rung ranks
-depths by the accuracy their curve is *predicted* to reach at the full budget (``curves.extrapolate``), and
-one more depth survives as a wildcard when its interval's upper end still reaches the leader's prediction: the
-depth a wrong point prediction would have cut the most unfairly.
+deeper nets that start slower (ASHA in Ray Tune keeps the top quarter by current value). Here each rung
+judges depths by the 95% interval of the accuracy their curve is *predicted* to reach at the full budget
+(``curves.extrapolate``): a depth is ruled out only when its interval's upper end is below the
+best lower end of any depth (what the evidence cannot rule out is kept, as in racing methods: Maron & Moore
+1994, Hoeffding races), and when more depths remain than the rung may keep, the ones kept are those with the
+highest upper end (optimism in the face of uncertainty: Auer et al. 2002, UCB), since the depth a wrong
+point prediction would cut most unfairly is the one whose curve is least settled. The last rung's survivors
+are trained once at the full budget, and those measured values choose the finalists (``finalists``).
 """
 
 from __future__ import annotations
@@ -34,17 +38,19 @@ def ranked(predictions: Mapping[int, Prediction]) -> list[int]:
     return sorted(predictions, key=lambda d: (-_mean(predictions[d]), d))
 
 
+def contenders(predictions: Mapping[int, Prediction]) -> list[int]:
+    """The depths the evidence cannot rule out: interval top at least the best interval bottom."""
+    floor = max(p.low for p in predictions.values())
+    return sorted(d for d, p in predictions.items() if p.high >= floor)
+
+
 def survivors(predictions: Mapping[int, Prediction], keep: int) -> list[int]:
-    """The ``keep`` best by prediction, plus one wildcard: the pruned depth with the highest interval top, if
-    that top reaches the leader's predicted mean."""
-    order = ranked(predictions)
-    kept, rest = order[:keep], order[keep:]
-    if rest:
-        leader = _mean(predictions[order[0]])
-        wildcard = max(rest, key=lambda d: (predictions[d].high, -d))
-        if predictions[wildcard].high >= leader:
-            kept.append(wildcard)
-    return sorted(kept)
+    """The contenders; when more than ``keep``, the ``keep`` with the highest interval tops (shallower first
+    on ties): a depth that may still be the best is not cut for a low point prediction."""
+    alive = contenders(predictions)
+    if len(alive) <= keep:
+        return alive
+    return sorted(sorted(alive, key=lambda d: (-predictions[d].high, d))[:keep])
 
 
 def finalists(predictions: Mapping[int, Prediction], count: int) -> list[int]:

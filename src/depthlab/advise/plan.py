@@ -27,17 +27,21 @@ class Plan:
         return max(1, (self.rungs[0] if self.rungs else self.full_steps) // 8)
 
 
+def rung_keep(alive: int, config: AdviseConfig) -> int:
+    """How many depths a rung may keep: ``1/eta`` of them (at least the finalists), plus one."""
+    return max(config.finalists, math.ceil(alive / config.eta)) + 1
+
+
 def worst_case_cost(candidates: int, config: AdviseConfig, full_steps: int) -> int:
-    """Training steps of the halving (each rung keeping ``1/eta`` plus a wildcard) and the finalists."""
+    """Training steps of the halving's rungs, one full-budget run of each depth the last rung keeps (the
+    finalists' first seed among them), and the finalists' other seeds."""
     rungs = rung_steps(candidates, config.finalists, config.eta, full_steps)
     alive, total = candidates, 0
-    for k, steps in enumerate(rungs):
+    for steps in rungs:
         total += alive * steps
-        last = k == len(rungs) - 1
-        alive = (
-            config.finalists if last else min(alive, max(config.finalists, math.ceil(alive / config.eta)) + 1)
-        )
-    return total + min(alive, candidates) * config.seeds * full_steps
+        alive = min(alive, rung_keep(alive, config))
+    finalists = min(alive, config.finalists)
+    return total + alive * full_steps + finalists * (config.seeds - 1) * full_steps
 
 
 def make_plan(

@@ -160,7 +160,7 @@ def recommend(
     for c in candidates:
         if c.prediction is not None:
             c.predicted = c.prediction.widened(sd)
-        if c.runs:
+        if c.runs and c.status != "pruned":  # a depth cut after one full-budget seed keeps it as a prediction
             c.measured = stats.paired_t(c.scores())
     one_se = stats.one_se_rule({c.depth: c.scores() for c in finalists})
     clause, band = None, None
