@@ -34,6 +34,7 @@ RECORD_EVERY_S = 0.05  # record (and publish) at most ~20 steps a second
 METRICS_EVERY_S = 0.25  # train/test loss and accuracy, decision boundary
 VERDICTS_EVERY_S = 1.0  # the doctor's checks
 WINDOW = 300  # records per watch window
+VIEWS_SHARE = 0.1  # metrics and verdicts each take at most this share of the time
 MIN_RECORDS_FOR_VERDICTS = 5
 ACTIVE = ("starting", "running", "paused")
 
@@ -80,6 +81,7 @@ class Job(Callback):
             "verdicts": "[]",
         }
         self._clock = {"record": 0.0, "metrics": 0.0, "verdicts": 0.0, "rate": time.perf_counter()}
+        self._cost: dict[str, float] = {}  # seconds the last metrics / verdicts took
         self._rate_step, self._steps_per_s, self._records, self.step = 0, 0.0, 0, 0
         self._recording = True
         self._timing = {"train_ms": 0.0, "stats_ms": 0.0, "views_ms": 0.0, "json_ms": 0.0}
@@ -276,16 +278,27 @@ class Job(Callback):
             self._clock["rate"], self._rate_step = now, state.step
 
     def _refresh_views(self, state: TrainState, now: float) -> None:
-        if now - self._clock["metrics"] >= METRICS_EVERY_S or self._paused:
+        """Metrics and boundary every METRICS_EVERY_S, verdicts every VERDICTS_EVERY_S, but never more than
+        VIEWS_SHARE of the time each: on a deep net an evaluation pass costs several training steps."""
+        if self._due("metrics", now, METRICS_EVERY_S):
             metrics = views.metrics_view(state.model, self.data, state.step)
             self._parts["metrics"] = json.dumps(metrics, allow_nan=False)
             board = views.boundary_view(state.model, self.data, state.step)
             self._parts["boundary"] = json.dumps(board, allow_nan=False)
-            self._clock["metrics"] = now
-        if now - self._clock["verdicts"] >= VERDICTS_EVERY_S or self._paused:
+            self._spent("metrics", now)
+        if self._due("verdicts", time.perf_counter(), VERDICTS_EVERY_S):
+            started = time.perf_counter()
             self._update_verdicts()
-            self._clock["verdicts"] = now
+            self._spent("verdicts", started)
         self._timing["views_ms"] = 1000 * (time.perf_counter() - now)
+
+    def _due(self, view: str, now: float, every: float) -> bool:
+        wait = max(every, self._cost.get(view, 0.0) / VIEWS_SHARE)
+        return self._paused or now - self._clock[view] >= wait
+
+    def _spent(self, view: str, started: float) -> None:
+        self._clock[view] = time.perf_counter()
+        self._cost[view] = self._clock[view] - started
 
     def _update_verdicts(self) -> None:
         if len(self.watch.rows) < MIN_RECORDS_FOR_VERDICTS * len(self.watch.layers):
