@@ -178,6 +178,12 @@ def test_cli_prints_the_table_and_the_answer(capsys, tmp_path):
     data = json.loads((tmp_path / "advice.json").read_text())
     assert f"recommended depth: {data['recommended_depth']} " in printed
     assert not math.isnan(data["steps_used"])
+    # the same settings from Python (typed, not strings) find every stored piece: they hash alike
+    again = depthlab.advise(
+        "spirals", depths=(1, 2), steps=40, out=str(tmp_path), model_options={"width": 8}, train={"lr": 0.01}
+    )
+    assert again.resumed == 2 + 2 + 2 * 3  # latency and probe per depth, 3 final seeds per depth
+    assert again.steps_used == data["steps_used"] and again.to_dict()["candidates"] == data["candidates"]
 
 
 def test_a_time_budget_becomes_steps_at_the_probed_step_time():

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from depthlab.config import coerce, field_types
 from depthlab.errors import DepthlabError, check
 
 MIN_FINAL_SEEDS = (
@@ -63,6 +64,25 @@ class AdviseConfig:
             check(key not in self.train, f"train option {key!r}: set by the advisor (use steps=/seeds=)")
         if self.plateau_window is None:
             self.plateau_window = max(1, self.steps // 10)
+        self._type_options()
+
+    def _type_options(self) -> None:
+        """Options as the configs they feed would read them (``"64"`` from the command line is ``64``), so the
+        same settings given from the CLI or from Python hash alike and share stored pieces. Keys a config does
+        not have are left for it to reject, with the valid ones."""
+        from depthlab.data.registry import DATASETS
+        from depthlab.models.registry import MODELS
+        from depthlab.train import TrainConfig
+
+        self.train = typed(self.train, TrainConfig)
+        self.model_options = typed(self.model_options, MODELS.get(self.model).config_cls)
+        self.data_options = typed(self.data_options, DATASETS.get(self.data).options_cls)
+
+
+def typed(options: dict[str, Any], cls: type) -> dict[str, Any]:
+    """Each value of ``options`` coerced to the type of the field of dataclass ``cls`` with its name."""
+    types = field_types(cls)
+    return {k: coerce(k, v, types[k]) if k in types else v for k, v in options.items()}
 
 
 @dataclass(frozen=True)
