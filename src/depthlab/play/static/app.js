@@ -282,8 +282,8 @@
     charts.grad = makeChart("chart-grad", "layer (input → output)", "‖∂L/∂W‖", true, [
       line("A now", COLORS.A), line("B now", COLORS.B),
       line("A at start", "rgba(76,201,240,0.45)", [4, 4], 1.5), line("B at start", "rgba(248,150,30,0.45)", [4, 4], 1.5),
-    ], 300);
-    charts.loss = makeChart("chart-loss", "step", "loss", false,
+    ], 340);
+    charts.loss = makeChart("chart-loss", "step", "loss", true,
       [line("A train", COLORS.A), line("A test", COLORS.A, [5, 4]), line("B train", COLORS.B), line("B test", COLORS.B, [5, 4])], 190);
     charts.acc = makeChart("chart-acc", "step", "accuracy", false,
       [line("A train", COLORS.A), line("A test", COLORS.A, [5, 4]), line("B train", COLORS.B), line("B test", COLORS.B, [5, 4])], 190, [0, 1]);
@@ -305,7 +305,7 @@
   function resizeCharts() {
     for (const [name, c] of Object.entries(charts)) {
       const el = c.root.parentElement;
-      c.setSize({ width: Math.max(200, el.clientWidth), height: name === "grad" ? 300 : 190 });
+      c.setSize({ width: Math.max(200, el.clientWidth), height: name === "grad" ? 340 : 190 });
     }
   }
 
