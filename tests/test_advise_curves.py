@@ -46,6 +46,20 @@ def test_widening_by_seed_spread_adds_in_quadrature():
     p = Prediction(0.8, 0.78, 0.82, TARGET, "exponential")
     wide = p.widened(0.01)
     assert wide.high - wide.mean == pytest.approx(math.hypot(0.02, 1.959964 * 0.01), rel=1e-4)
+    t4 = p.widened(0.01, dof=4)  # an sd estimated from 4 degrees of freedom: Student's t(4) 97.5% = 2.776
+    assert t4.mean - t4.low == pytest.approx(math.hypot(0.02, 2.776445 * 0.01), rel=1e-4)
+
+
+def test_the_pooled_seed_spread_is_at_least_one_validation_example():
+    from depthlab.advise.recommend import Candidate, pooled_seed_sd
+
+    def finalist(values):
+        return Candidate(3, runs=[{"val_acc": v, "status": "ok"} for v in values])
+
+    same = [finalist([0.97, 0.97, 0.97]), finalist([0.96, 0.96, 0.96])]
+    assert pooled_seed_sd(same, resolution=1 / 137) == (pytest.approx(1 / 137), 4)
+    spread = [finalist([0.5, 0.6, 0.7])]  # variance 0.01 on 2 degrees of freedom
+    assert pooled_seed_sd(spread, resolution=1 / 137) == (pytest.approx(0.1), 2)
 
 
 def crossing_pair() -> dict[int, Prediction]:

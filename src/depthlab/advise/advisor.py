@@ -89,6 +89,7 @@ class Advisor:
             self.steps_used,
             grid_steps(len(c.depths), c, plan.full_steps),
             resumed,
+            1.0 / max(1, len(self.data.y_val)),
         )
 
     # --- latency and probes ---------------------------------------------------------------------------------

@@ -45,10 +45,12 @@ class Prediction:
     at: int
     family: str
 
-    def widened(self, sd: float) -> Prediction:
-        """The interval widened by independent noise of standard deviation ``sd`` (seed-to-seed spread)."""
-        half_low = math.hypot(self.mean - self.low, Z95 * sd)
-        half_high = math.hypot(self.high - self.mean, Z95 * sd)
+    def widened(self, sd: float, dof: int | None = None) -> Prediction:
+        """The interval widened by independent noise of standard deviation ``sd`` (seed-to-seed spread), at
+        the 95% Student-t quantile when ``sd`` was estimated with ``dof`` degrees of freedom."""
+        q = float(sps.t.ppf(0.975, dof)) if dof else Z95
+        half_low = math.hypot(self.mean - self.low, q * sd)
+        half_high = math.hypot(self.high - self.mean, q * sd)
         return Prediction(
             self.mean, _clip(self.mean - half_low), _clip(self.mean + half_high), self.at, self.family
         )

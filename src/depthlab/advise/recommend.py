@@ -1,8 +1,10 @@
 """The recommendation: accuracy against depth with intervals, and the one-SE choice within the latency budget.
 
 Measured depths (the finalists) get the mean validation accuracy over seeds with its Student-t interval;
-pruned depths get their extrapolated prediction, its interval widened by the seed-to-seed spread pooled over
-the finalists (a prediction from one seed's curve stands for the mean over seeds only that loosely). The
+pruned depths get their extrapolated prediction (or the one full-budget seed they were cut on), its interval
+widened in quadrature by the seed-to-seed spread pooled over the finalists, at the Student-t quantile of its
+degrees of freedom and at least one validation example's worth (a prediction from one seed stands for the
+mean over seeds only that loosely). The
 recommended depth is the shallowest finalist whose mean is within one standard error of the best finalist's
 (Hastie, Tibshirani & Friedman, *The Elements of Statistical Learning*, 7.10), ``depthlab.stats.one_se_rule``;
 all finalists meet the latency budget, since slower depths were never trained. Its interval is the range of
@@ -137,13 +139,15 @@ class Advice:
         }
 
 
-def pooled_seed_sd(candidates: list[Candidate]) -> float:
-    """The seed-to-seed standard deviation of validation accuracy, pooled over the finalists."""
+def pooled_seed_sd(candidates: list[Candidate], resolution: float = 0.0) -> tuple[float, int]:
+    """The seed-to-seed standard deviation of validation accuracy pooled over the finalists, and its degrees
+    of freedom. At least ``resolution`` (one validation example's share): seeds that all land on the same
+    count of correct examples say the spread is below one example, not that it is zero."""
     groups = [np.asarray(c.scores()) for c in candidates if len(c.scores()) >= 2]
     dof = sum(len(g) - 1 for g in groups)
     if not dof:
-        return 0.0
-    return math.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof)
+        return resolution, 0
+    return max(resolution, math.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof)), dof
 
 
 def recommend(
@@ -153,13 +157,15 @@ def recommend(
     steps_used: int,
     steps_grid: int,
     resumed: int,
+    resolution: float = 0.0,
 ) -> Advice:
-    """Fill in intervals, apply the one-SE rule over the finalists and mark the chosen depth."""
+    """Fill in intervals, apply the one-SE rule over the finalists and mark the chosen depth; ``resolution``
+    is the accuracy one validation example is worth."""
     finalists = [c for c in candidates if c.status == "finalist"]
-    sd = pooled_seed_sd(finalists)
+    sd, dof = pooled_seed_sd(finalists, resolution)
     for c in candidates:
         if c.prediction is not None:
-            c.predicted = c.prediction.widened(sd)
+            c.predicted = c.prediction.widened(sd, dof)
         if c.runs and c.status != "pruned":  # a depth cut after one full-budget seed keeps it as a prediction
             c.measured = stats.paired_t(c.scores())
     one_se = stats.one_se_rule({c.depth: c.scores() for c in finalists})
