@@ -80,7 +80,8 @@ class Job(Callback):
             "boundary": "null",
             "verdicts": "[]",
         }
-        self._clock = {"record": 0.0, "metrics": 0.0, "verdicts": 0.0, "rate": time.perf_counter()}
+        now = time.perf_counter()  # step 0 is recorded (on_train_start); the pacing counts from here
+        self._clock = {"record": now, "metrics": 0.0, "verdicts": 0.0, "rate": now}
         self._cost: dict[str, float] = {}  # seconds the last metrics / verdicts took
         self._rate_step, self._steps_per_s, self._records, self.step = 0, 0.0, 0, 0
         self._recording = True
