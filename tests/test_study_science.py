@@ -89,7 +89,9 @@ def test_overfitting_small_training_sets_are_fit_far_beyond_test_accuracy(tmp_pa
         "width": 32,
     }
     rows = run_tiny(overfitting, size, tmp_path)
-    # The premise the rule builds on: every net fits 300 examples far better than it generalizes. Whether
-    # depth widens that gap on MNIST-1D is the rule's question, judged on 5 seeds, not asserted here.
+    # The premise the rule builds on: without dropout both nets fit 300 examples far better than they
+    # generalize, and dropout narrows that gap. Whether depth widens it on MNIST-1D is the rule's question,
+    # judged on 5 seeds, not asserted here.
     gap = {(r["depth"], r["dropout"]): overfitting.accuracy_gap(r) for r in rows}
-    assert len(gap) == 4 and min(gap.values()) > 0.3
+    assert min(gap[(2, 0.0)], gap[(8, 0.0)]) > 0.3
+    assert gap[(2, 0.3)] < gap[(2, 0.0)] and gap[(8, 0.3)] < gap[(8, 0.0)]
