@@ -117,6 +117,12 @@ def test_a_plain_sigmoid_mlp_of_depth_30_reads_vanishing_gradients(page, url, tm
     assert re.search(r"\d+ steps/s", status) and re.search(r"[\d.]+ updates/s", status)
     assert re.search(r"step→paint \d+ ms", status)
     shoot(page, tmp_path, "play-plain-sigmoid.png")
+    # the doctor's own measure (RMS of dLoss/dh per layer) draws the same picture
+    before = page.locator("#chart-grad canvas").screenshot()
+    page.select_option("#c-measure", "act_grad_rms")
+    page.wait_for_timeout(300)
+    assert blue_pixels(page, "#chart-grad canvas") > 200
+    assert page.locator("#chart-grad canvas").screenshot() != before
     # one click applies the doctor's remedy: the control, the address and the command follow
     button = page.locator("#verdicts .verdict.PROBLEM button").first
     key, value = button.inner_text().removeprefix("apply ").split("=")

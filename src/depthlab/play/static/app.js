@@ -279,7 +279,7 @@
 
   function buildCharts() {
     const both = (name, dash) => SIDES.map((s) => line(`${s} ${name}`, COLORS[s], dash));
-    charts.grad = makeChart("chart-grad", "layer (input → output)", "‖∂L/∂W‖", true, [
+    charts.grad = makeChart("chart-grad", "layer (input → output)", "gradient", true, [
       line("A now", COLORS.A), line("B now", COLORS.B),
       line("A at start", "rgba(76,201,240,0.45)", [4, 4], 1.5), line("B at start", "rgba(248,150,30,0.45)", [4, 4], 1.5),
     ], 340);
@@ -321,7 +321,7 @@
   }
 
   function paintLayerCharts() {
-    const { xs, col } = layerTable("grad_norm", true);
+    const { xs, col } = layerTable($("c-measure").value, true);
     const grad = (s) => col(hist[s].layers), first = (s) => col(hist[s].first);
     charts.grad.setData([xs, grad("A"), grad("B"), first("A"), first("B")]);
     const t = layerTable("act_std", false);
@@ -587,6 +587,7 @@
       $("c-" + k).value = v; onChange();
     });
     $("c-compare").addEventListener("change", onChange);
+    $("c-measure").addEventListener("change", () => { if (charts.grad) paintLayerCharts(); });
     $("c-twin").addEventListener("change", onChange);
     for (const b of document.querySelectorAll("[data-twin]")) b.addEventListener("click", () => {
       const a = readSettings(), kind = b.dataset.twin;
