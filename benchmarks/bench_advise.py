@@ -6,8 +6,9 @@ from an empty store with ``--seeds`` seeds per finalist. Reported, per data set,
 
 - test accuracy of the advised depth (grid mean over seeds) within 1 point of the grid's best depth (best by
   mean validation accuracy; its test mean);
-- mean absolute error of the advisor's predicted validation accuracy at the depths it pruned, against the
-  grid's mean validation accuracy there: at most 2 points;
+- mean absolute error of the advisor's predicted validation accuracy at the depths it pruned (extrapolated
+  at a rung, or the one full-budget seed a depth was cut on), against the grid's mean validation accuracy
+  there: at most 2 points;
 - coverage: the advisor's interval (measured or predicted) contains the grid's mean at >= 80% of depths;
 - the advisor's training steps (probes, rungs, finals) at most 30% of the grid's (steps actually run).
 
