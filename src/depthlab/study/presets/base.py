@@ -170,7 +170,11 @@ def decide(
     result = stats.combine(clauses)
     decider = stats.deciding(clauses)
     if result == stats.HELD:
-        head = f"held: all {len(clauses)} clauses held" if len(clauses) > 1 else "held"
+        head = (
+            f"held: all {len(clauses)} clauses held"
+            if len(clauses) > 1
+            else f"held: {clauses[0].comparison.name}"
+        )
     elif decider is not None:
         head = f"{result}, decided by {decider.comparison.name}"
         if result == stats.INCONCLUSIVE:

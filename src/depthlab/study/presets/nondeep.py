@@ -129,7 +129,14 @@ def plot(rows: list[Row], figure) -> None:
         for m in MODELS
         for form, key in (("train", "cost"), ("deploy", "cost_deploy"))
     }
-    bars(right, latency, ylabel="inference latency, batch 64 (ms)", title="training vs deploy form")
+    variants = {f"{m}\n{form}": m for m in MODELS for form in ("train", "deploy")}
+    bars(
+        right,
+        latency,
+        ylabel="inference latency, batch 64 (ms)",
+        title="training vs deploy form",
+        variants=variants,
+    )
     right.set_ylim(0, None)
 
 

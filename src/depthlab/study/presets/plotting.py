@@ -13,19 +13,14 @@ from typing import Any
 from depthlab import stats
 from depthlab.study.presets.base import Row, Value, finished, sort_key, tags_of, value_of, where
 
-# matplotlib's tab10, spelled out so the report does not depend on the user's rcParams.
+# matplotlib's tab10, then Dark2, then light Paired colours, spelled out so the report does not depend on the
+# user's rcParams: 24 distinct colours, enough for every variant of the quick suite to keep its own.
 COLOURS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
+    *("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"),
+    *("#17becf", "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"),
+    *("#000000", "#a6cee3", "#b2df8a", "#fb9a99", "#cab2d6", "#fdbf6f"),
 )
+SINGLE = "#333333"  # a panel with one series (no variants) does not take a variant's colour
 
 
 class Palette:
@@ -74,7 +69,7 @@ def lines(
     groups = tags_of(rows, by) if by else [None]
     for group in groups:
         part = where(rows, **{by: group}) if by else rows
-        colour = PALETTE(group if by else y if isinstance(y, str) else "value")
+        colour = PALETTE(group) if by else SINGLE
         _line(ax, part, x, y, colour, str(group) if by else None, scale)
     if logx:
         ax.set_xscale("log", base=2)
@@ -121,12 +116,20 @@ def label_axes(ax: Any, xlabel: str, ylabel: str, title: str | None = None) -> N
     ax.grid(alpha=0.3)
 
 
-def bars(ax: Any, cells: dict[str, list[float]], *, ylabel: str, title: str | None = None) -> None:
+def bars(
+    ax: Any,
+    cells: dict[str, list[float]],
+    *,
+    ylabel: str,
+    title: str | None = None,
+    variants: dict[str, str] | None = None,
+) -> None:
     """One bar per cell: the mean with its 95% error bar, the per-seed values as faint points, and a y-range
-    that starts near the data (not at 0) so a few points' gap is visible."""
+    that starts near the data (not at 0) so a few points' gap is visible; ``variants`` maps a cell to the
+    variant whose colour it takes (default: the cell's own name)."""
     names = list(cells)
     ivs = [cell_interval(cells[n]) for n in names]
-    colours = [PALETTE(n) for n in names]
+    colours = [PALETTE((variants or {}).get(n, n)) for n in names]
     positions = range(len(names))
     errs = [[_half(iv.estimate - iv.low) for iv in ivs], [_half(iv.high - iv.estimate) for iv in ivs]]
     ax.errorbar(positions, [iv.estimate for iv in ivs], yerr=errs, fmt="none", ecolor="black", capsize=5)

@@ -124,7 +124,8 @@ def plot(rows: list[Row], figure) -> None:
         )
         ax.set_title(f"{title} accuracy at a fixed budget", fontsize=10)
     lines(right, rows, "depth", "params", logx=True, xlabel="depth", ylabel="parameters")
-    right.set(title="parameters (the budget held fixed)", ylim=(0, None))
+    top = max((r["metrics"].get("params") or 0 for r in rows if r.get("metrics")), default=1)
+    right.set(title="parameters (the budget held fixed)", ylim=(0, 1.2 * top))
 
 
 STUDY = Study(
