@@ -122,3 +122,16 @@ def test_the_2d_views_cover_the_plane(jobs):
     assert all(0 <= p <= 1 for p in board["p"])
     assert [len(layer) for layer in board["units"]] == [4, 4]  # two hidden layers of 4 units
     assert len(job.points["train"]) == 250 and {p[2] for p in job.points["train"]} == {0, 1}
+
+
+def test_a_remedy_already_in_force_or_unknown_to_the_model_is_not_offered():
+    from depthlab.diagnose import Verdict
+    from depthlab.play.verdicts import as_json
+
+    verdict = Verdict(
+        "vanishing gradients", "PROBLEM", "ratio 0", {"norm": "batch", "residual": True, "x": 1}
+    )
+    shown = as_json(verdict, {"norm": "batch", "residual": False}, {"norm", "residual"})
+    assert shown["remedy"] == {"residual": "true"} and shown["line"].startswith("PROBLEM vanishing gradients")
+    healthy = as_json(Verdict("dead units", "ok", "none", {}), {}, {"norm"})
+    assert healthy == {"check": "dead units", "status": "ok", "line": "ok dead units: none", "remedy": {}}
