@@ -138,3 +138,12 @@ def test_rung_steps_follow_the_halving_schedule():
     assert halving.rung_steps(10, 1, 3, 2700) == [100, 300, 900]
     assert halving.rung_steps(6, 2, 3, 900) == [300]
     assert halving.rung_steps(2, 2, 3, 900) == []
+
+
+def test_the_worst_case_plan_counts_the_rung_the_full_budget_seeds_and_the_finalists_other_seeds():
+    from depthlab.advise.config import AdviseConfig
+    from depthlab.advise.plan import worst_case_cost
+
+    config = AdviseConfig(data="spirals", depths=tuple(range(1, 7)), steps=1000, seeds=3, finalists=2, eta=3)
+    # 6 x 333 at the rung; it keeps max(2, ceil(6/3)) + 1 = 3, each once to 1000; 2 finalists x 2 more seeds
+    assert worst_case_cost(6, config, 1000) == 6 * 333 + 3 * 1000 + 2 * 2 * 1000
