@@ -2,8 +2,9 @@
 
 The method (docs/advise.md): latency per depth on this machine (depths over the budget are never trained);
 cheap probes of gradient flow at init (untrainable depths dropped); successive halving over the remaining
-depths, each rung deciding by extrapolated learning curves; the finalists trained to a plateau with several
-seeds; the recommendation is the shallowest depth within one standard error of the best (the one-SE rule).
+depths, each rung cutting only the depths whose extrapolated interval is ruled out; one full-budget seed of
+each survivor, which chooses the finalists; the finalists trained to a plateau with several seeds; the
+recommendation is the shallowest depth within one standard error of the best (the one-SE rule).
 Every finished piece is stored, so a killed advise resumes without redoing it.
 """
 
