@@ -376,12 +376,12 @@
       const columns = hist[side].heat;
       if (!columns.length) continue;
       const c = heatCanvas(side), rows = columns[columns.length - 1].length;
-      c.width = HEAT_COLUMNS; c.height = Math.max(1, rows);
-      const ctx = c.getContext("2d"), img = ctx.createImageData(HEAT_COLUMNS, rows);
-      const offset = HEAT_COLUMNS - columns.length;
+      const width = columns.length; // the columns so far fill the width (the last HEAT_COLUMNS once full)
+      c.width = width; c.height = Math.max(1, rows);
+      const ctx = c.getContext("2d"), img = ctx.createImageData(width, rows);
       columns.forEach((column, x) => column.forEach((v, y) => {
         const [r, g, b] = v == null ? [20, 24, 36] : colour((v - lo) / (hi - lo));
-        const p = 4 * (y * HEAT_COLUMNS + x + offset);
+        const p = 4 * (y * width + x);
         img.data[p] = r; img.data[p + 1] = g; img.data[p + 2] = b; img.data[p + 3] = 255;
       }));
       ctx.putImageData(img, 0, 0);
