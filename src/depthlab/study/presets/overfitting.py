@@ -26,7 +26,7 @@ SIZES = {
         "train_sizes": [300, 1000, 3000],
         "depths": [2, 8],
         "dropout": 0.3,
-        "seeds": [0, 1, 2, 3, 4],
+        "seeds": list(range(10)),  # the judged cells: gaps of 300 examples vary by ~4 points a seed
         "other_seeds": [0, 1],
         "steps": 1000,
         "width": 32,
