@@ -66,3 +66,38 @@ def test_activation_grad_norms_match_autograd_on_a_linear_chain():
     loss = nn.functional.cross_entropy(model.forward_head(model.pool(hidden[-1])), data.y_train)
     grads = torch.autograd.grad(loss, hidden)
     assert norms == pytest.approx([float(g.pow(2).mean().sqrt()) for g in grads], rel=1e-5)
+
+
+def test_deploy_form_folds_every_batchnorm_of_a_resnet_and_computes_the_same_function():
+    from depthlab.study.tasks import deploy_form
+
+    torch.manual_seed(0)
+    model = create_model("resnet_cifar", depth=8, width=4, input_shape=(1, 8, 8), num_classes=10)
+    model.train()(torch.randn(32, 1, 8, 8))  # non-trivial running statistics to fold
+    model.eval()
+    fused = deploy_form(model)
+    x = torch.randn(16, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(fused(x), model(x), atol=1e-5)
+    assert not [m for m in fused.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]  # the original is left as it was
+
+
+def test_latency_task_reports_each_shape_with_its_flops_by_the_hand_formula():
+    from depthlab.study.tasks import run_spec
+
+    spec = {
+        "task": "latency",
+        "model": {"name": "mlp", "norm": "none"},
+        "data": {"name": "xor"},
+        "seed": 0,
+        "latency": {
+            "shapes": {"narrow": {"depth": 3, "width": 4}, "wide": {"depth": 2, "width": 16}},
+            "rounds": 2,
+        },
+    }
+    shapes = run_spec(spec)["diagnostics"]["latency"]
+    # FLOPs of the matrix products per example: 2 x (in x w + w x w per hidden block + w x classes)
+    assert shapes["narrow"]["flops"] == 2 * (2 * 4 + 4 * 4 + 4 * 2)
+    assert shapes["wide"]["flops"] == 2 * (2 * 16 + 16 * 2)
+    assert all(len(s["latency_ms"]) == 2 and min(s["latency_ms"]) > 0 for s in shapes.values())
