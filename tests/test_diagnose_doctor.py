@@ -234,6 +234,44 @@ def test_flow_ratio_is_first_over_last_hidden_layer_at_init_and_median():
     assert by_check(verdicts(at_threshold))["vanishing gradients"].status == "ok"  # flagged *below*
 
 
+def swinging(first: float, later: float, steps: int = 4, **kw) -> list[dict]:
+    """first/last hidden ratio ``first`` at step 0, then ``later`` at every recorded step after it."""
+    rows = rows_for([first, 1.0, 1.0, 1.0], **kw)
+    return rows + [
+        r for s in range(1, steps + 1) for r in rows_for([later, 1.0, 1.0, 1.0], step=10 * s, **kw)
+    ]
+
+
+def test_a_flow_that_swings_gives_one_problem_line_on_the_side_seen_first():
+    # tanh depth 20, default init, MNIST-1D: 2.8e-5 at init, then swinging between 2e-5 and 93 under Adam
+    found = by_check(verdicts(swinging(3e-5, 300.0)))
+    vanish, explode = found["vanishing gradients"], found["exploding gradients"]
+    assert [v.status for v in (vanish, explode)] == ["PROBLEM", "note"]
+    assert "swings from vanishing as initialized to exploding later; fix the vanishing gradients first" in (
+        vanish.message
+    )
+    assert "judged under vanishing gradients" in explode.message
+    found = by_check(verdicts(swinging(500.0, 1e-4)))  # the reverse swing: exploding is the one to fix
+    assert [found[c].status for c in ("vanishing gradients", "exploding gradients")] == ["note", "PROBLEM"]
+    assert "fix the exploding gradients first" in found["exploding gradients"].message
+    # both checks read the same two numbers: a vanished start with a median inside the band is no swing
+    found = by_check(verdicts(swinging(3e-5, 50.0)))
+    assert [found[c].status for c in ("vanishing gradients", "exploding gradients")] == ["PROBLEM", "ok"]
+    # a step that rewrites a layer is still its own problem during a swing
+    v = by_check(verdicts(swinging(3e-5, 300.0, update=0.8), config={"lr": 0.1}))["exploding gradients"]
+    assert v.status == "PROBLEM" and v.remedy == {"lr": 0.01}
+
+
+def test_a_ratio_that_underflowed_to_zero_is_said_to_be_an_underflow():
+    # sigmoid depth 30: dLoss/dh at the first hidden layer is exactly 0 in float32
+    v = by_check(verdicts(swinging(0.0, 0.0)))["vanishing gradients"]
+    assert v.status == "PROBLEM"
+    underflow = "is 0 (dLoss/dh there underflowed to 0: below float32's smallest normal number, 1.2e-38)"
+    assert f"{underflow} at step 0" in v.message
+    assert "and 0 (underflowed) (median over 5 recorded steps)" in v.message
+    assert "underflowed" not in by_check(verdicts(swinging(1e-3, 0.5)))["vanishing gradients"].message
+
+
 def test_exploding_by_gradient_growth_step_size_or_infinity():
     grows = rows_for([300.0, 10.0, 1.0, 1.0])
     assert by_check(verdicts(grows))["exploding gradients"].status == "PROBLEM"

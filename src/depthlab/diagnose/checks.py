@@ -8,7 +8,10 @@ docs/diagnose.md gives the ranges measured on healthy and sick nets that place e
   (arXiv 1502.01852), which unlike the weight-gradient norm does not depend on the layers' shapes. The ratio
   first/last is read at the first recorded step (at initialization, where the theory predicts it and where
   Adam has not yet rescaled the steps) and as the median over the recorded steps; vanishing is flagged when
-  either is below ``vanishing_ratio``, exploding when either is above ``exploding_ratio``.
+  either is below ``vanishing_ratio``, exploding when either is above ``exploding_ratio``. Both checks judge
+  these same two readings; when one is below and the other above (the flow swings from one side to the
+  other), one PROBLEM line names the side of the first reading, which is the one to fix first, and the other
+  check says so in a note. A ratio of exactly 0 is said to be an underflow (float32), not a missing number.
 - Step size: the largest ||W_after - W_before|| / ||W_before|| of any layer over the recorded steps; a step
   that rewrites more than ``update_ratio`` of a layer is flagged with the exploding check (too large a
   learning rate: the step, not the gradient, blows up), as is any infinite gradient.
@@ -95,9 +98,39 @@ class Flow:
     def text(self) -> str:
         return (
             f"dLoss/dh RMS of the first hidden layer ({self.first_layer!r}) over the last "
-            f"({self.last_layer!r}) is {self.first:.2g} at step {self.first_step} and {self.median:.2g} "
-            f"(median over {self.steps} recorded steps)"
+            f"({self.last_layer!r}) is {ratio_text(self.first)} at step {self.first_step} and "
+            f"{ratio_text(self.median, again=self.first == 0)} (median over {self.steps} recorded steps)"
         )
+
+
+def ratio_text(ratio: float, again: bool = False) -> str:
+    """A ratio in words; 0 means the first layer's dLoss/dh underflowed, not that nothing was measured."""
+    if ratio != 0:
+        return f"{ratio:.2g}"
+    if again:
+        return "0 (underflowed)"
+    return "0 (dLoss/dh there underflowed to 0: below float32's smallest normal number, 1.2e-38)"
+
+
+def swing(f: Flow, limit: Mapping[str, float]) -> str | None:
+    """The check seen first when the first reading and the median fall on opposite sides of the thresholds."""
+    low, high = limit["vanishing_ratio"], limit["exploding_ratio"]
+    if f.first < low and f.median > high:
+        return VANISHING
+    if f.first > high and f.median < low:
+        return EXPLODING
+    return None
+
+
+def swing_text(f: Flow, first: str) -> str:
+    """One line for a flow that swings: fix the side seen first, since the later readings grow out of it."""
+    later = EXPLODING if first == VANISHING else VANISHING
+    when = "as initialized" if f.first_step == 0 else f"at step {f.first_step}"
+    return (
+        f"{f.text()}: the flow swings from {first.split()[0]} {when} to {later.split()[0]} later; fix the "
+        f"{first} first: the first reading is what the activation, init and normalization set, and the later "
+        "readings are training acting on it"
+    )
 
 
 def flow(steps: list[list[dict]]) -> Flow | None:
@@ -120,6 +153,11 @@ def vanishing_verdict(steps, limit: Mapping[str, float], config: Mapping | None)
     f = flow(steps)
     if f is None:
         return Verdict(VANISHING, NOTE, "not judged: needs two hidden layers with act_grad_rms recorded")
+    side = swing(f, limit)
+    if side == VANISHING:
+        return _problem(VANISHING, swing_text(f, VANISHING), remedies.vanishing(config), config)
+    if side == EXPLODING:
+        return Verdict(VANISHING, NOTE, f"{f.text()}: judged under {EXPLODING} (the flow swings both ways)")
     low = limit["vanishing_ratio"]
     text = f"{f.text()} (flagged below {low:g})"
     if min(f.first, f.median) >= low:
@@ -142,7 +180,13 @@ def exploding_verdict(steps, limit: Mapping[str, float], config: Mapping | None)
     update, update_step, update_layer = _largest_update(steps)
     infinite = [r["name"] for s in steps for r in s if r.get("grad_norm") == math.inf]
     high, step_limit = limit["exploding_ratio"], limit["update_ratio"]
-    parts = [f"{f.text()} (flagged above {high:g})"] if f else []
+    side = swing(f, limit) if f else None
+    if side == VANISHING:
+        parts = [f"{f.text()}: judged under {VANISHING} (the flow swings both ways)"]
+    elif side == EXPLODING:
+        parts = [swing_text(f, EXPLODING)]
+    else:
+        parts = [f"{f.text()} (flagged above {high:g})"] if f else []
     if _finite(update):
         parts.append(
             f"the largest step changed {update_layer!r} by {update:.2g} of its norm at step {update_step} "
@@ -153,11 +197,12 @@ def exploding_verdict(steps, limit: Mapping[str, float], config: Mapping | None)
     if not parts:
         return Verdict(EXPLODING, NOTE, "not judged: no recorded step with gradients yet")
     text = "; ".join(parts)
-    if f is not None and max(f.first, f.median) > high or infinite:
+    grows = f is not None and side != VANISHING and max(f.first, f.median) > high
+    if grows or infinite:
         return _problem(EXPLODING, text, remedies.exploding_gradients(config), config)
     if _finite(update) and update > step_limit:
         return _problem(EXPLODING, text, remedies.smaller_steps(config), config, generic="step")
-    return Verdict(EXPLODING, OK, text)
+    return Verdict(EXPLODING, NOTE if side else OK, text)
 
 
 def unit_verdicts(steps, limit: Mapping[str, float], config: Mapping | None) -> list[Verdict]:
