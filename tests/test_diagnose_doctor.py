@@ -18,6 +18,7 @@ from depthlab.diagnose import diagnose, doctor, verdicts, watch
 from depthlab.diagnose.checks import RECENT_STEPS, THRESHOLDS, recorded_steps
 from depthlab.diagnose.remedies import pick
 from depthlab.diagnose.verdict import Verdict
+from depthlab.diagnose.watch import Watch
 from depthlab.errors import DepthlabError
 
 
@@ -315,8 +316,8 @@ def test_diagnose_a_users_own_loop_live_and_when_done(mnist1d):
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     x, y = mnist1d.x_train[:128], mnist1d.y_train[:128]
     with watch(model, every=2, optimizer=opt) as w:
-        with warnings.catch_warnings():  # watch may warn that nothing is recorded yet: true, and no problem
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with warnings.catch_warnings():  # before the first step: nothing recorded, and nothing wrong
+            warnings.simplefilter("error", RuntimeWarning)
             assert {v.status for v in diagnose(w)} == {"note"}
         for step in range(6):
             opt.zero_grad()
@@ -334,6 +335,40 @@ def test_diagnose_a_users_own_loop_live_and_when_done(mnist1d):
     }
     with pytest.raises(DepthlabError, match="Watch"):
         diagnose(w.rows)
+
+
+def test_a_live_watch_read_before_its_first_step_does_not_warn_and_a_missed_step_still_does(mnist1d):
+    model = sigmoid_net(depth=4)
+    x, y = mnist1d.x_train[:32], mnist1d.y_train[:32]
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def one_step():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        live = Watch(model)  # as the play page holds it: fit's callbacks end the steps
+        live.on_train_start(None)
+        assert {v.status for v in diagnose(live)} == {"note"}
+        one_step()
+        live.on_backward(None)
+        opt.step()
+        live.on_step(None)
+        live.on_train_end(None)
+        assert {r["step"] for r in live.rows} == {0}
+        with watch(model) as w:  # a plain loop read before its first step
+            assert w.rows == []
+            one_step()
+            opt.step()
+        assert {r["step"] for r in w.rows} == {0}
+    with pytest.warns(RuntimeWarning, match="watch recorded nothing"):  # updates by hand: steps run unseen
+        with watch(model) as w:
+            one_step()
+            with torch.no_grad():
+                for p in model.parameters():
+                    p -= 0.1 * p.grad
+            assert {v.status for v in diagnose(w)} == {"note"}
 
 
 def test_act_grad_rms_is_autograds_dloss_dh():

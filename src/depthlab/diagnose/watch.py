@@ -27,8 +27,9 @@ the optimizer step and ``zero_grad``. Three ways, in order of preference:
 4. No torch optimizer (updates by hand): call ``w.step()`` after ``loss.backward()`` and before the update;
    the update ratio of that step is then measured at the next ``w.step()`` (or on exit).
 
-When no step was seen at all, ``watch`` warns once (on exit, or when the table is read) how to fix it, rather
-than leave an empty table unexplained.
+When no step was seen at all, ``watch`` warns once (on exit, or when the table is read after a backward
+reached the layers and no step ended) how to fix it, rather than leave an empty table unexplained; reading a
+live watch before its first step does not warn.
 
 Forward hooks exist only during recorded steps (attached when the previous step ends, removed once read), and
 only grad-enabled forwards are measured (an evaluation pass in between is ignored). Statistics stay on the
@@ -161,6 +162,12 @@ class Watch:
         for handle in self._optimizer_handles:
             handle.remove()
         self._optimizer_handles = []
+
+    def _steps_missed(self) -> bool:
+        """While live, a sign that steps run unseen: a backward reached the layers and no step ended. A table
+        read before the first step (as a live page does) is empty for no fault; fit callbacks and
+        ``optimizer=`` always see their steps."""
+        return not self._external_steps and any("out_grad_norm" in r for r in self._forward.values())
 
     def _warn_if_empty(self) -> None:
         if self._records or self._warned:
@@ -325,7 +332,7 @@ class Watch:
     @property
     def rows(self) -> list[dict]:
         """One dict per recorded step x layer (steps whose update is still pending show it as NaN)."""
-        if self._active:
+        if self._active and self._steps_missed():
             self._warn_if_empty()
         ready = self._records if self._snapshot is None else self._records[:-1]
         if len(ready) > self._converted:
