@@ -8,10 +8,14 @@ import numpy as np
 import pytest
 
 from depthlab.cli import main
+from depthlab.diagnose.checks import THRESHOLDS
 from depthlab.errors import DepthlabError
 from depthlab.reference import BatchNorm, build_mlp, init_weight, run_example, train_xor, walk, xor_experiment
 from depthlab.reference.examples import SEED_LR, example1_layers, example1_verbatim, example3_net, train_mse
-from depthlab.reference.network import XOR_X
+from depthlab.reference.network import XOR_X, XOR_Y
+from depthlab.reference.report import EXPLODING_RATIO, VANISHING_RATIO, flow_verdict, xor_report
+
+XOR_Y_LABELS = XOR_Y.ravel().astype(int)
 
 
 def test_layers_reproduce_the_seeds_example1_exactly():
@@ -41,6 +45,47 @@ def test_gradient_norms_shrink_layer_by_layer_in_the_plain_stack():
     """σ' ≤ 1/4 at every layer: going back from the head, each layer's gradient is smaller."""
     norms = first_step(seed=0).first_grad_norms
     assert all(earlier < later for earlier, later in pairwise(norms))
+
+
+def test_act_grad_rms_is_the_hand_derived_dl_dh_of_each_dense_output():
+    """Stem 2->4, sigmoid, head 4->2, softmax cross-entropy: dL/dlogits = (p - onehot)/N at the head's
+    output, and (dL/dlogits W_head^T) * sigma'(h) at the stem's output."""
+    model = build_mlp(2, seed=4)
+    stem, head = (layer for layer in walk(model) if hasattr(layer, "params") and "W" in layer.params)
+    h = XOR_X @ stem.params["W"] + stem.params["b"]
+    a = 1 / (1 + np.exp(-h))
+    logits = a @ head.params["W"] + head.params["b"]
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    d_logits = (p - np.eye(2)[XOR_Y_LABELS]) / 4
+    d_h = (d_logits @ head.params["W"].T) * a * (1 - a)
+    result = train_xor(model, steps=1)
+    rms = [np.sqrt(np.mean(g**2)) for g in (d_h, d_logits)]
+    np.testing.assert_allclose(result.first_act_grad_rms, rms, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_report_judges_flow_by_dl_dh_as_the_doctor_does(seed):
+    plain = first_step(seed=seed)
+    assert plain.act_grad_ratio < VANISHING_RATIO  # measured 7e-6 to 2.5e-5
+    assert "(vanishing: below 0.01" in xor_report(plain, {"seed": seed})
+    bn = first_step(seed=seed, norm="batch")
+    assert "(gradients reach layer 1" in xor_report(bn, {"seed": seed})  # measured 0.10 to 0.90
+    # the doctor's thresholds, restated in the NumPy-only package
+    assert (VANISHING_RATIO, EXPLODING_RATIO) == (
+        THRESHOLDS["vanishing_ratio"],
+        THRESHOLDS["exploding_ratio"],
+    )
+
+
+def test_weight_gradient_norms_would_misjudge_a_batchnorm_net_that_dl_dh_does_not():
+    # seed 0: the first/last weight-gradient ratio is 5.9e-4, below the old 1e-3 bar; dL/dh's ratio is 0.10
+    bn = first_step(seed=0, norm="batch")
+    assert bn.first_to_last_ratio < 1e-3 and bn.act_grad_ratio > VANISHING_RATIO
+
+
+def test_a_zero_flow_is_said_to_reach_nothing():
+    assert flow_verdict(0.0).startswith("0 (vanishing: no gradient reaches layer 1")
+    assert "exploding" in flow_verdict(1e3) and "reach layer 1" in flow_verdict(1.0)
 
 
 def test_deep_plain_stack_stays_at_chance_while_batchnorm_trains():
@@ -114,13 +159,13 @@ def test_unknown_example_raises():
 
 
 def ratio_printed(text):
-    return float(re.search(r"ratio at step 0: (\S+)", text).group(1))
+    return float(re.search(r"\(head left out\) at step 0: (\S+)", text).group(1))
 
 
 def test_cli_xor_prints_vanishing_then_fixed(capsys):
     assert main(["reference", "xor", "--depth", "10", "--steps", "1"]) == 0
     plain = capsys.readouterr().out
-    assert "vanishing" in plain and "layer 10" in plain and ratio_printed(plain) < 1e-3
+    assert "vanishing" in plain and "layer 10" in plain and ratio_printed(plain) < VANISHING_RATIO
     assert main(["reference", "xor", "--depth", "10", "--steps", "1", "--residual"]) == 0
     residual = capsys.readouterr().out
     assert ratio_printed(residual) > 100 * ratio_printed(plain)

@@ -73,6 +73,7 @@ class Dense(Layer):
         return y + self.params["b"] if "b" in self.params else y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        self.dy_rms = float(np.sqrt(np.mean(dy**2)))  # RMS of dL/dh at this layer's output h
         self.grads["W"] = self.x.T @ dy
         if "b" in self.params:
             self.grads["b"] = dy.sum(axis=0)

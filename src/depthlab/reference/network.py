@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -92,6 +92,12 @@ def weight_grad_norms(model: Layer) -> list[float]:
     return [float(np.linalg.norm(layer.grads["W"])) for layer in dense_layers(model)]
 
 
+def act_grad_rms(model: Layer) -> list[float]:
+    """RMS of dL/dh at each Dense layer's output h, first to last, from the last backward: the doctor's
+    ``act_grad_rms``, which unlike ‖dL/dW‖ does not scale with the layer's shape."""
+    return [layer.dy_rms for layer in dense_layers(model)]
+
+
 @dataclass
 class TrainResult:
     """What a training run measured: loss per step, gradient norms at the first and last step, predictions."""
@@ -101,11 +107,20 @@ class TrainResult:
     last_grad_norms: list[float]
     predictions: np.ndarray
     accuracy: float
+    first_act_grad_rms: list[float] = field(default_factory=list)  # dL/dh RMS per Dense layer, first step
+    last_act_grad_rms: list[float] = field(default_factory=list)
 
     @property
     def first_to_last_ratio(self) -> float:
         """First-layer over last-layer weight-gradient norm at initialization (vanishing gradients: ≪ 1)."""
         return self.first_grad_norms[0] / max(self.first_grad_norms[-1], 1e-300)
+
+    @property
+    def act_grad_ratio(self) -> float:
+        """dL/dh RMS of the first hidden layer over the last (the head left out) at initialization, as the
+        doctor reads it."""
+        hidden = self.first_act_grad_rms[:-1]
+        return hidden[0] / max(hidden[-1], 1e-300)
 
 
 def train_xor(
@@ -123,15 +138,16 @@ def train_xor(
     net = model if loss == "ce" else Sequential([model, Sigmoid()])
     criterion = SoftmaxCrossEntropy() if loss == "ce" else MSE()
     target = XOR_Y.ravel().astype(int) if loss == "ce" else XOR_Y
-    optimizer, losses, first = SGD(model, lr=lr, momentum=momentum), [], []
+    optimizer, losses, first, first_rms = SGD(model, lr=lr, momentum=momentum), [], [], []
     for _ in range(steps):
         losses.append(criterion.forward(net.forward(XOR_X), target))
         net.backward(criterion.backward())
-        first = first or weight_grad_norms(model)
+        first, first_rms = first or weight_grad_norms(model), first_rms or act_grad_rms(model)
         optimizer.step()
     predictions = predict(net, XOR_X, loss)
     accuracy = float(np.mean((predictions > 0.5) == (XOR_Y.ravel() > 0.5)))
-    return TrainResult(losses, first, weight_grad_norms(model), predictions, accuracy)
+    grads = weight_grad_norms(model)
+    return TrainResult(losses, first, grads, predictions, accuracy, first_rms, act_grad_rms(model))
 
 
 def predict(net: Layer, x: np.ndarray, loss: str = "ce") -> np.ndarray:

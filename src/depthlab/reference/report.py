@@ -1,4 +1,12 @@
-"""Plain-text reports of reference runs: loss-curve summary, per-layer gradient norms, example sweeps."""
+"""Plain-text reports of reference runs: loss-curve summary, per-layer gradient flow, example sweeps.
+
+Gradient flow is judged as the doctor and the gradients study judge it: by the RMS of dL/dh at each Dense
+layer's output h, first hidden layer over last hidden layer (the head left out), at the first step, against
+the doctor's thresholds (Glorot & Bengio 2010; He et al. 2015, arXiv 1502.01852). The weight-gradient norms
+‖dL/dW‖ are printed too, but not judged: they scale with each layer's shape and input, so a first/last ratio
+of them compares different things (a BatchNorm XOR net whose dL/dh ratio is 0.1 has a weight-gradient ratio
+of 6e-4).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,8 @@ import numpy as np
 from depthlab.reference.examples import ExampleResult, steps_to
 from depthlab.reference.network import TrainResult
 
-VANISHING_RATIO = 1e-3
+# the doctor's thresholds (depthlab.diagnose.checks.THRESHOLDS), restated so this package stays NumPy-only
+VANISHING_RATIO, EXPLODING_RATIO = 1e-2, 1e2
 
 
 def loss_summary(losses: list[float], points: int = 5) -> str:
@@ -27,15 +36,33 @@ def xor_report(result: TrainResult, settings: dict) -> str:
         xor_title(settings),
         f"loss: {loss_summary(result.losses)}",
         f"accuracy (inference mode): {result.accuracy:.2f}   P(1) = {np.round(result.predictions, 3)}",
-        "weight-gradient norm per Dense layer, first step -> last step:",
+        "per Dense layer, first step -> last step: RMS of dL/dh at its output | weight-gradient norm ‖dL/dW‖",
     ]
-    for i, (first, last) in enumerate(zip(result.first_grad_norms, result.last_grad_norms, strict=True)):
-        lines.append(f"  layer {i + 1:2d}  {first:9.2e} -> {last:9.2e}")
-    ratio = result.first_to_last_ratio
-    vanishing = ratio < VANISHING_RATIO
-    verdict = "vanishing: the first layer barely moves" if vanishing else "gradients reach layer 1"
-    lines.append(f"first/last layer gradient-norm ratio at step 0: {ratio:.2e} ({verdict})")
+    rows = zip(
+        result.first_act_grad_rms,
+        result.last_act_grad_rms,
+        result.first_grad_norms,
+        result.last_grad_norms,
+        strict=True,
+    )
+    for i, (rms0, rms1, norm0, norm1) in enumerate(rows):
+        lines.append(f"  layer {i + 1:2d}  {rms0:9.2e} -> {rms1:9.2e}  |  {norm0:9.2e} -> {norm1:9.2e}")
+    lines.append(
+        "dL/dh RMS, first hidden layer over the last (head left out) at step 0: "
+        f"{flow_verdict(result.act_grad_ratio)}"
+    )
     return "\n".join(lines)
+
+
+def flow_verdict(ratio: float) -> str:
+    """The ratio and what it means, on the doctor's thresholds."""
+    if ratio == 0:
+        return "0 (vanishing: no gradient reaches layer 1, every path to it is dead or underflowed)"
+    if ratio < VANISHING_RATIO:
+        return f"{ratio:.2e} (vanishing: below {VANISHING_RATIO:g}, the first layer barely moves)"
+    if ratio > EXPLODING_RATIO:
+        return f"{ratio:.2e} (exploding: above {EXPLODING_RATIO:g}, the gradient grows toward the input)"
+    return f"{ratio:.2e} (gradients reach layer 1: within {VANISHING_RATIO:g} to {EXPLODING_RATIO:g})"
 
 
 def examples_report(name: str, results: list[ExampleResult]) -> str:
