@@ -61,7 +61,12 @@ def flow_verdict(ratio: float) -> str:
     if ratio < VANISHING_RATIO:
         return f"{ratio:.2e} (vanishing: below {VANISHING_RATIO:g}, the first layer barely moves)"
     if ratio > EXPLODING_RATIO:
-        return f"{ratio:.2e} (exploding: above {EXPLODING_RATIO:g}, the gradient grows toward the input)"
+        # the residual XOR nets land here and train (5/5): their last branches saturate, so the last hidden
+        # layer's dL/dh is small; the report names the doctor's reading without calling it a failure
+        return (
+            f"{ratio:.2e} (gradients reach layer 1 and grow toward it: above {EXPLODING_RATIO:g}, which the "
+            "doctor flags as exploding)"
+        )
     return f"{ratio:.2e} (gradients reach layer 1: within {VANISHING_RATIO:g} to {EXPLODING_RATIO:g})"
 
 
