@@ -25,7 +25,7 @@ EPOCHS = 4  # as in tiny_specs; 4 steps per epoch (128 xor points, batch 32)
 DELAY = 0.06  # seconds each write window stays open in the killed children
 # Each trial aims at the n-th opening of one phase; "random" kills after a random time instead.
 TARGETS = ("train", "checkpoint", "db") * 5 + ("random",) * 5 + ("report",) * 5
-TIMING_KEYS = {"time", "wall_time", "samples_per_sec"}
+TIMING_KEYS = {"time", "wall_time", "samples_per_sec", "cpu_seconds"}
 
 
 def _kill_trial(server: StudyServer, out: Path, target: str, rng: random.Random) -> tuple[int, str]:
