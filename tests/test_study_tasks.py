@@ -26,7 +26,7 @@ def test_class_subset_keeps_and_relabels_only_the_chosen_classes():
 @pytest.mark.parametrize("k", [1, 3, 6])
 def test_constructed_tent_net_computes_the_sawtooth_with_2_to_the_k_pieces(k):
     model = create_model("mlp", depth=k + 1, width=2, input_shape=(1,), num_classes=1)
-    set_tent_weights(model)
+    set_tent_weights(model, torch.zeros(1, 1))
     x = torch.rand(500, 1)
     target = x.clone()
     for _ in range(k):

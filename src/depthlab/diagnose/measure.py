@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import math
-import warnings
 from collections.abc import Callable
 
 import torch
@@ -186,22 +185,16 @@ def measure(
     form: str = "train",
     time_budget: float = 1.0,
     train: bool = True,
-    repeats: int | None = None,
-    warmup: int | None = None,
 ) -> dict:
     """Cost of ``model`` on a random batch of ``batch_size`` x ``input_shape``, measured on a copy.
 
-    ``time_budget``: seconds of timed calls per step timed (inference, training). ``repeats`` and ``warmup``
-    are accepted from older callers and ignored: the timing is adaptive (see the module docstring).
+    ``time_budget``: seconds of timed calls per step timed (inference, training); the timing is adaptive (see
+    the module docstring).
     """
     check(
         isinstance(batch_size, int) and batch_size >= 1, f"batch_size={batch_size!r}: must be an integer >= 1"
     )
     check_budget(time_budget)
-    if repeats is not None or warmup is not None:
-        warnings.warn(
-            "measure: repeats/warmup are ignored; pass time_budget", DeprecationWarning, stacklevel=2
-        )
     if dtype not in DTYPES:
         raise unknown("dtype", dtype, DTYPES)
     target = torch.device(device) if device else next(model.parameters(), torch.empty(0)).device

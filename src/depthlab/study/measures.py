@@ -19,6 +19,7 @@ from torch import nn
 
 from depthlab.data.dataset import Dataset
 from depthlab.diagnose import probes
+from depthlab.diagnose.weights import execution_order, weight_layers, weight_of
 from depthlab.train.evaluate import task_loss
 
 PROBE_SAMPLES = 2000  # probes use at most this many training examples (the probe is tiny; more adds little)
@@ -27,9 +28,9 @@ PROBE_SAMPLES = 2000  # probes use at most this many training examples (the prob
 PROBE_STEPS = 20
 
 
-def weight_layers(model: nn.Module) -> list[nn.Module]:
-    """Linear and conv layers in registration order (input to output for the sequential models here)."""
-    return [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
+def ordered_weight_layers(model: nn.Module, x: torch.Tensor) -> list[nn.Module]:
+    """The weight layers (diagnose's rank >= 2 rule) in the order a forward pass on ``x`` runs them."""
+    return [layer for _, layer in execution_order(model, x)]
 
 
 def layer_grad_norms(model: nn.Module, data: Dataset, batch_size: int = 256) -> list[float]:
@@ -37,11 +38,10 @@ def layer_grad_norms(model: nn.Module, data: Dataset, batch_size: int = 256) -> 
     model.train()
     model.zero_grad(set_to_none=True)
     x, y = data.x_train[:batch_size], data.y_train[:batch_size]
+    layers = ordered_weight_layers(model, x)
     task_loss(model(x), y, data.task).backward()
-    norms = [
-        float(layer.weight.grad.norm()) if layer.weight.grad is not None else 0.0
-        for layer in weight_layers(model)
-    ]
+    grads = [weight_of(layer).grad for layer in layers]
+    norms = [float(g.norm()) if g is not None else 0.0 for g in grads]
     model.zero_grad(set_to_none=True)
     return norms
 
@@ -114,7 +114,9 @@ def response_stds(model: nn.Module, x: torch.Tensor) -> list[float]:
     blocks without normalization the weight layers' outputs are used instead.
     """
     norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
-    taps = [m for m in model.blocks.modules() if isinstance(m, norms)] or weight_layers(model.blocks)
+    taps = [m for m in model.blocks.modules() if isinstance(m, norms)] or list(
+        weight_layers(model.blocks).values()
+    )
     stds: list[float] = []
     handles = [m.register_forward_hook(lambda _m, _i, out: stds.append(float(out.std()))) for m in taps]
     was_training = model.training

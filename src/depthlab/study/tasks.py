@@ -22,6 +22,7 @@ import torch
 from depthlab.data import Dataset, load_dataset
 from depthlab.errors import unknown
 from depthlab.models import create_model
+from depthlab.models.params import count_params
 from depthlab.study import measures
 from depthlab.train import fit
 
@@ -73,7 +74,7 @@ def _cost(form: str) -> Measure:
         from depthlab.diagnose.measure import measure  # pulls in the profiler: only cost runs need it
 
         measured = deploy_form(model) if form == "deploy" else model
-        return measure(measured, data.input_shape, batch_size=64, repeats=10, warmup=3, train=False)
+        return measure(measured, data.input_shape, batch_size=64, time_budget=0.5, train=False)
 
     return measure_cost
 
@@ -135,7 +136,7 @@ def train_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     diagnostics |= {name: diagnostic(name).measure(model, data) for name in wanted}
     metrics = {
         **history.to_dict()["final"],
-        "params": sum(p.numel() for p in model.parameters()),
+        "params": count_params(model)[0],
         "depth": int(getattr(model, "depth", 0)),
     }
     if history.status == "diverged":
@@ -180,7 +181,7 @@ def transfer_task(spec: Mapping[str, Any]) -> dict[str, Any]:
         pretrained, fit_seconds = pretrained_source(spec)
         copy_prefix(pretrained, model, layers, frozen)
     history, seconds = train_once(model, target, spec)
-    metrics = {**history.to_dict()["final"], "params": sum(p.numel() for p in model.parameters())}
+    metrics = {**history.to_dict()["final"], "params": count_params(model)[0]}
     return {
         "status": history.status,
         "metrics": metrics,
@@ -233,10 +234,10 @@ def pretrained_source(spec: Mapping[str, Any]) -> tuple[torch.nn.Module, float]:
 
 
 @torch.no_grad()
-def set_tent_weights(model: torch.nn.Module) -> None:
+def set_tent_weights(model: torch.nn.Module, x: torch.Tensor) -> None:
     """Make a width-2 ReLU MLP compute tent^(depth-1): each layer maps t to [relu(t), relu(t - 1/2)] and the
     next layer reads t = 2 a - 4 b (Telgarsky 2015, arXiv 1509.08101)."""
-    layers = measures.weight_layers(model)
+    layers = measures.ordered_weight_layers(model, x)
     layers[0].weight.copy_(torch.tensor([[1.0], [1.0]]))
     layers[0].bias.copy_(torch.tensor([0.0, -0.5]))
     for layer in layers[1:-1]:
@@ -250,11 +251,11 @@ def construct_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The hand-built deep sawtooth net (no training): its test error and its linear pieces."""
     data = dataset_for(spec)
     model = build_model(spec, data)
-    set_tent_weights(model)
+    set_tent_weights(model, data.x_test[:1])
     model.eval()
     with torch.no_grad():
         mse = float(torch.nn.functional.mse_loss(model(data.x_test), data.y_test))
-    metrics = {"test_loss": mse, "params": sum(p.numel() for p in model.parameters()), "depth": model.depth}
+    metrics = {"test_loss": mse, "params": count_params(model)[0], "depth": model.depth}
     return {
         "status": "ok",
         "metrics": metrics,
@@ -287,7 +288,7 @@ def init_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     model = build_model(spec, data)
     wanted = spec.get("diagnostics", [])
     diagnostics = {f"{name}_init": diagnostic(name).measure(model, data) for name in wanted}
-    metrics = {"params": sum(p.numel() for p in model.parameters()), "depth": int(getattr(model, "depth", 0))}
+    metrics = {"params": count_params(model)[0], "depth": int(getattr(model, "depth", 0))}
     return {"status": "ok", "metrics": metrics, "history": {}, "diagnostics": diagnostics, "fit_seconds": 0.0}
 
 
@@ -322,7 +323,7 @@ def latency_task(spec: Mapping[str, Any]) -> dict[str, Any]:
         label: {
             "latency_ms": times[label],
             "flops": count_flops(model, x) / batch,
-            "params": sum(p.numel() for p in model.parameters()),
+            "params": count_params(model)[0],
         }
         for label, model in models.items()
     }

@@ -17,7 +17,18 @@ drawn too, labelled as what it is: over-confidence on the test set.
 from __future__ import annotations
 
 from depthlab import stats
-from depthlab.study.presets.base import Finding, Row, Study, decide, metric, pct, per_seed, undecided, where
+from depthlab.study.presets.base import (
+    Finding,
+    Row,
+    Study,
+    data_spec,
+    decide,
+    metric,
+    pct,
+    per_seed,
+    undecided,
+    where,
+)
 from depthlab.study.presets.plotting import lines
 from depthlab.study.spec import expand
 
@@ -80,7 +91,7 @@ def grid(size: str, data: str) -> list[dict]:
     base = {
         "study": "overfitting",
         "model": {"name": "mlp", "width": s["width"]},
-        "data": {"name": data},
+        "data": data_spec(data),
         "train": {"steps": s["steps"], "lr": 2e-3, "batch_size": 128, "plateau_window": 200},
     }
     specs = expand(

@@ -14,7 +14,18 @@ from __future__ import annotations
 import math
 
 from depthlab import stats
-from depthlab.study.presets.base import Finding, Row, Study, decide, finished, pct, per_seed, undecided, where
+from depthlab.study.presets.base import (
+    Finding,
+    Row,
+    Study,
+    data_spec,
+    decide,
+    finished,
+    pct,
+    per_seed,
+    undecided,
+    where,
+)
 from depthlab.study.presets.plotting import PALETTE, cell_interval, label_axes
 from depthlab.study.spec import expand
 
@@ -54,7 +65,7 @@ def grid(size: str, data: str) -> list[dict]:
     base = {
         "study": "representation",
         "model": {"width": 64, "norm": "batch"},
-        "data": {"name": data},
+        "data": data_spec(data),
         "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 128, "plateau_window": 200},
         "diagnostics": ["probes"],
     }

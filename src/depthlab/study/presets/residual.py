@@ -28,6 +28,7 @@ from depthlab.study.presets.base import (
     Row,
     Study,
     converged,
+    data_spec,
     decide,
     finished,
     geo_mean,
@@ -86,7 +87,7 @@ def grid(size: str, data: str) -> list[dict]:
     base = {
         "study": "residual",
         "model": {"name": "mlp_basic", "width": s["width"], "norm": "batch", "init": "he_normal"},
-        "data": {"name": data},
+        "data": data_spec(data),
         "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 128, "plateau_window": 200},
         "tags": {"reference": s["reference"]},
     }

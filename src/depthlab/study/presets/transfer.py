@@ -14,7 +14,17 @@ the seed's source net and data order. The rule, paired by seed, at a stated numb
 from __future__ import annotations
 
 from depthlab import stats
-from depthlab.study.presets.base import Finding, Row, Study, decide, pct, per_seed, undecided, where
+from depthlab.study.presets.base import (
+    Finding,
+    Row,
+    Study,
+    data_spec,
+    decide,
+    pct,
+    per_seed,
+    undecided,
+    where,
+)
 from depthlab.study.presets.plotting import PALETTE, cell_interval, label_axes
 from depthlab.study.spec import expand
 
@@ -75,7 +85,7 @@ def grid(size: str, data: str) -> list[dict]:
         "study": "transfer",
         "task": "transfer",
         "model": {"name": "mlp", "width": 64, "depth": max(s["layers"]) + 2, "norm": "batch"},
-        "data": {"name": data},
+        "data": data_spec(data),
         "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 64, "plateau_window": 100},
         "transfer": {"train_size": s["train_size"]},
         "tags": {"judged": s["judged"]},
