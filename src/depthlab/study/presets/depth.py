@@ -26,7 +26,7 @@ from depthlab.study.presets.base import (
     undecided,
     where,
 )
-from depthlab.study.presets.plotting import curves, lines
+from depthlab.study.presets.plotting import accuracy_lines, curves
 from depthlab.study.spec import expand
 
 SIZES = {
@@ -180,7 +180,7 @@ def plot(rows: list[Row], figure) -> None:
         (left, "train_acc", "training accuracy"),
         (middle, "val_acc", "validation accuracy"),
     ):
-        lines(
+        accuracy_lines(
             ax,
             rows,
             "depth",
@@ -189,8 +189,6 @@ def plot(rows: list[Row], figure) -> None:
             logx=True,
             xlabel="depth (weight layers)",
             ylabel=f"{title} (%)",
-            scale=100,
-            bounds=(0, 100),
         )
         ax.set_title(f"{title} at convergence vs depth", fontsize=10)
     deepest = max(tags_of(rows, "depth"))

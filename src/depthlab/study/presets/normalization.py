@@ -28,7 +28,7 @@ from depthlab.study.presets.base import (
     undecided,
     where,
 )
-from depthlab.study.presets.plotting import curves, lines
+from depthlab.study.presets.plotting import accuracy_lines, curves, lines
 from depthlab.study.spec import expand
 
 SIZES = {
@@ -160,7 +160,7 @@ def _median(values) -> str:
 
 def plot(rows: list[Row], figure) -> None:
     left, middle, right = figure.subplots(1, 3)
-    lines(
+    accuracy_lines(
         left,
         rows,
         "lr",
@@ -168,8 +168,6 @@ def plot(rows: list[Row], figure) -> None:
         by="norm",
         xlabel="learning rate (SGD, momentum 0.9)",
         ylabel="final training accuracy (%)",
-        scale=100,
-        bounds=(0, 100),
     )
     left.axhline(100 * TRAINS, color="grey", ls="--", lw=0.8)
     left.set(xscale="log")

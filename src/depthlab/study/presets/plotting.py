@@ -83,6 +83,11 @@ def lines(
         ax.legend(fontsize=7)
 
 
+def accuracy_lines(ax: Any, rows: list[Row], x: str, metric: str, **kwargs: Any) -> None:
+    """``lines`` for an accuracy metric: plotted in points, the axis kept within 0-100%."""
+    lines(ax, rows, x, metric, scale=100, bounds=(0, 100), **kwargs)
+
+
 def _line(ax: Any, rows: list[Row], x: str, y: Value, colour: str, label: str | None, scale: float) -> None:
     ok = [r for r in finished(rows) if r["status"] == "ok"]
     xs = sorted({r[x] for r in ok}, key=sort_key)

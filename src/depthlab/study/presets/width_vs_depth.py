@@ -19,7 +19,7 @@ from depthlab.study.presets.base import (
     tags_of,
     undecided,
 )
-from depthlab.study.presets.plotting import lines
+from depthlab.study.presets.plotting import accuracy_lines, lines
 from depthlab.study.spec import expand
 
 SIZES = {
@@ -113,7 +113,7 @@ def plot(rows: list[Row], figure) -> None:
         (left, "val_acc", "validation (selects)"),
         (middle, "test_acc", "test (reports)"),
     ):
-        lines(
+        accuracy_lines(
             ax,
             rows,
             "depth",
@@ -121,8 +121,6 @@ def plot(rows: list[Row], figure) -> None:
             logx=True,
             xlabel="depth (width solved for the budget)",
             ylabel=f"{metric.split('_')[0]} accuracy (%)",
-            scale=100,
-            bounds=(0, 100),
         )
         ax.set_title(f"{title} accuracy at a fixed budget", fontsize=10)
     lines(right, rows, "depth", "params", logx=True, xlabel="depth", ylabel="parameters")
