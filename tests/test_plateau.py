@@ -32,7 +32,7 @@ def geometric_run(**overrides) -> History:
 
 def test_relative_improvement_is_the_hand_formula():
     assert relative_improvement(2.0, 1.5) == pytest.approx(0.25)
-    assert relative_improvement(1.0, 1.2) == pytest.approx(-0.2)  # worse counts as no improvement
+    assert relative_improvement(1.0, 1.2) == pytest.approx(-0.2)  # a rise is a negative improvement
     assert relative_improvement(0.0, 0.0) == 0.0
 
 
@@ -115,7 +115,7 @@ def test_curve_and_converged_survive_to_dict_and_json():
 def test_a_resumed_run_keeps_the_curve_and_stops_where_an_uninterrupted_one_does(tmp_path):
     data = blobs(n_train=500)  # 10 steps an epoch
     config = dict(
-        epochs=40, batch_size=50, lr=0.01, sync_every=5, plateau_window=15, plateau_tol=0.02, **QUIET
+        epochs=40, batch_size=50, lr=0.01, sync_every=5, plateau_window=15, plateau_tol=0.05, **QUIET
     )
     reference = fit(dropout_bn_mlp(), data, **config)
     assert reference.converged is True and 30 < reference.steps < 400

@@ -9,7 +9,7 @@ difference Newcombe's hybrid score interval, and Fisher's exact test.
 Outcomes, for a claim that predicts an effect of sign ``direction`` and size at least ``min_effect``:
 - held: the interval lies entirely on the predicted side, beyond the minimum effect;
 - did not hold: the interval lies entirely on the other side of zero, or entirely inside ±min_effect;
-- inconclusive: anything else (more seeds or longer runs would settle it).
+- inconclusive: anything else. :func:`reason` says, from the numbers, what was missing or what was measured.
 """
 
 from __future__ import annotations
@@ -140,6 +140,34 @@ def outcome(iv: Interval, direction: int = 1, min_effect: float = 0.0) -> str:
     return INCONCLUSIVE
 
 
+def reason(iv: Interval, direction: int, min_effect: float, scale: float = 1.0, unit: str = "") -> str:
+    """Why an interval is not "held", from its numbers: a reversed effect, an effect inside the minimum, or
+    for an inconclusive one which bound it straddles and about how many seeds would decide an effect of the
+    size measured (the interval narrows as 1/sqrt(n)); "" when it held."""
+    verdict = outcome(iv, direction, min_effect)
+    if verdict == HELD:
+        return ""
+    if not (math.isfinite(iv.low) and math.isfinite(iv.high)):
+        return f"only {iv.n} paired value(s): an interval needs at least 2"
+    bound = f"{direction * min_effect * scale + 0.0:g}{unit}"
+    low, high = sorted((direction * iv.low, direction * iv.high))
+    if verdict == NOT_HELD:
+        if high < 0:
+            return "the effect is reversed: the whole interval lies on the other side of 0"
+        return f"the whole interval lies within ±{bound.lstrip('-')}: too small to matter"
+    edge = min_effect if low <= min_effect < high else 0.0
+    half = (high - low) / 2
+    gap = abs(direction * iv.estimate - edge)
+    where = f"the minimum effect {bound}" if edge else "0"
+    if gap < 1e-12 or half <= 0:
+        return f"the interval straddles {where} with the estimate on it"
+    needed = math.ceil(iv.n * (half / gap) ** 2)
+    return (
+        f"the interval straddles {where}; an effect of this size would need about {needed} seeds "
+        f"(n={iv.n} now)"
+    )
+
+
 def paired_differences(a: Mapping[Any, float], b: Mapping[Any, float]) -> list[float]:
     """a[seed] - b[seed] for the seeds present (and finite) in both, in seed order."""
     shared = sorted(set(a) & set(b))
@@ -162,8 +190,12 @@ class Comparison:
     scale: float = 100.0  # accuracy fractions print as points
 
     def judge(self, diffs: Iterable[float]) -> Clause:
-        iv = interval(list(diffs), self.method)
-        return Clause(self, iv, outcome(iv, self.direction, self.min_effect))
+        return self.judge_interval(interval(list(diffs), self.method))
+
+    def judge_interval(self, iv: Interval) -> Clause:
+        """The clause for an interval computed elsewhere (a rate difference, say)."""
+        why = reason(iv, self.direction, self.min_effect, self.scale, self.unit)
+        return Clause(self, iv, outcome(iv, self.direction, self.min_effect), why)
 
     def judge_paired(self, a: Mapping[Any, float], b: Mapping[Any, float]) -> Clause:
         """Judge a[seed] - b[seed] over the shared seeds."""
@@ -183,10 +215,16 @@ class Clause:
     comparison: Comparison
     interval: Interval
     outcome: str
+    reason: str = ""  # what was missing or measured, when it did not hold
 
     def sentence(self) -> str:
         c = self.comparison
-        return f"{c.name}: {self.outcome}, {self.interval.format(c.scale, c.unit)}"
+        why = f" ({self.reason})" if self.reason and self.outcome != HELD else ""
+        return f"{c.name}: {self.outcome}, {self.interval.format(c.scale, c.unit)}{why}"
+
+    def overruled(self, outcome: str, reason: str) -> Clause:
+        """The same interval with another outcome and the reason for it (a gate the interval cannot see)."""
+        return Clause(self.comparison, self.interval, outcome, reason)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -194,6 +232,7 @@ class Clause:
             "statistic": self.comparison.statistic,
             "rule": self.comparison.rule(),
             "outcome": self.outcome,
+            "reason": self.reason,
             **self.interval.to_dict(),
         }
 

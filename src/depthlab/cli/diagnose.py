@@ -26,16 +26,15 @@ def doctor(
     every: int = typer.Option(10, "--every", help="record the per-layer table every k steps"),
     twin: bool = typer.Option(True, "--twin/--no-twin", help="train a half-depth twin (degradation)"),
     twin_steps: int = typer.Option(4000, "--twin-steps", help="step budget of each degradation run"),
-    plateau_window: int = typer.Option(400, "--plateau-window", help="degradation runs stop on a plateau"),
     seeds: int = typer.Option(3, "--seeds", help="paired seeds of the degradation runs"),
     csv: str = typer.Option(None, "--csv", help="write the per-layer table here"),
     plot: str = typer.Option(None, "--plot", help="write a gradient-flow PNG here"),
 ) -> None:
     """Train MODEL briefly with watch on and say what is wrong, with the evidence and the remedy; with the
-    twin, train MODEL and a half-depth twin to a plateau over paired seeds to judge degradation."""
+    twin, train MODEL and a half-depth twin for an equal budget over paired seeds to judge degradation."""
     from depthlab.diagnose.doctor import doctor as run_doctor
 
-    plan = {"twin_steps": twin_steps, "plateau_window": plateau_window, "seeds": seeds}
+    plan = {"twin_steps": twin_steps, "seeds": seeds}
     pairs = parse_pairs(overrides or [])
     dataset = _load(data, target, task, impute)
     report = run_doctor(model, dataset, steps=steps, every=every, twin=twin, **plan, **pairs)

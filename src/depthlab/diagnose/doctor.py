@@ -1,8 +1,8 @@
 """``doctor``: train with ``watch`` on, then name what is wrong, with the evidence and the overrides to try.
 
 The checks on the watch table live in ``checks.py`` (gradient flow by dLoss/dh, step size, dead and
-saturated units, divergence), degradation in ``degradation.py`` (a half-depth twin, both trained to a
-plateau over paired seeds), the remedies in ``remedies.py``. The cures are the seeds': ReLU-family
+saturated units, divergence), degradation in ``degradation.py`` (a half-depth twin, both trained for an
+equal budget over paired seeds), the remedies in ``remedies.py``. The cures are the seeds': ReLU-family
 activations, Xavier/He initialization (Glorot & Bengio 2010; He et al. 2015, arXiv 1502.01852), batch
 normalization (Ioffe & Szegedy 2015, arXiv 1502.03167) and skip connections (He et al. 2016, arXiv
 1512.03385). ``diagnose(w)`` runs the table checks on a user's own watch, without training anything.
@@ -113,16 +113,14 @@ def doctor(
     every: int = 10,
     twin: bool = True,
     twin_steps: int = 4000,
-    plateau_window: int = 400,
-    plateau_tol: float = 0.01,
     seeds: int = 3,
     thresholds: Mapping[str, float] | None = None,
     seed: int = 0,
     **overrides: Any,
 ) -> DoctorReport:
     """Train ``model`` for ``steps`` with watch on and check the table; with ``twin`` (a registered model of
-    depth >= 4) also train it and a half-depth twin to a plateau over ``seeds`` paired seeds (at most
-    ``twin_steps`` each) to judge degradation.
+    depth >= 4) also train it and a half-depth twin for ``twin_steps`` each over ``seeds`` paired seeds to
+    judge degradation (``degradation.judge``).
 
     ``model`` is a registered name (``overrides`` then go to its config or to training) or any nn.Module
     (``overrides`` go to training).
@@ -147,7 +145,7 @@ def doctor(
     depth = getattr(getattr(net, "config", None), "depth", None)
     twin_info = None
     if twin and isinstance(model, str) and isinstance(depth, int) and depth >= 4 and history.status == "ok":
-        plan = degradation.TwinPlan(twin_steps, plateau_window, plateau_tol, seeds)
+        plan = degradation.TwinPlan(twin_steps, seeds)
         runs = _twin_runs(model, dataset, model_kw, train_kw, depth, plan)
         found.append(degradation.verdict(runs, plan, settings))
         twin_info = runs.to_dict()
@@ -157,9 +155,12 @@ def doctor(
 def _twin_runs(name: str, data, model_kw, train_kw, depth: int, plan) -> degradation.TwinRuns:
     from depthlab.models import create_model
     from depthlab.train import fit
+    from depthlab.train.batches import steps_per_epoch
+    from depthlab.train.engine import resolve_config
 
-    run_kw = {"quiet": True} | dict(train_kw)
-    run_kw |= {"steps": plan.steps, "plateau_window": plan.plateau_window, "plateau_tol": plan.plateau_tol}
+    run_kw = {"quiet": True} | dict(train_kw) | {"steps": plan.steps, "eval_train": True}
+    per_epoch = steps_per_epoch(len(data.x_train), resolve_config(None, run_kw).batch_size)
+    run_kw["eval_every"] = max(1, plan.steps // degradation.K // per_epoch)  # a record at about mid-budget
 
     def build(d: int) -> nn.Module:
         return create_model(name, **(data.model_kwargs() | dict(model_kw) | {"depth": d}))

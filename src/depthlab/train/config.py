@@ -46,6 +46,9 @@ class TrainConfig:
     augment: str = "none"
     ema_decay: float | None = None
     eval_every: int = 1
+    # also score the whole training split in eval mode at each evaluation ("trainset_acc"): what the net fits
+    # so far, where the running train_acc averages batches seen in train mode (BatchNorm, dropout) as it moved
+    eval_train: bool = False
     checkpoint_dir: str | None = None
     checkpoint_every: int = 1
     resume: bool = False  # continue from checkpoint_dir's latest checkpoint when there is one
@@ -54,6 +57,7 @@ class TrainConfig:
     sync_every: int = 50  # steps between host reads of the loss (divergence check, progress bar, curve)
     plateau_window: int | None = None  # stop once the loss stops improving over this many steps (none: off)
     plateau_tol: float = 0.01  # relative improvement of the mean loss, window vs the window before, to go on
+    plateau_stop: bool = True  # false: record the step the plateau rule first held and train to the budget
 
     def __post_init__(self):
         check(self.epochs >= 1, f"epochs={self.epochs}: must be >= 1")

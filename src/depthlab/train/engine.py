@@ -140,14 +140,14 @@ class _Run:
 
     def _epochs(self, start_epoch: int, bar: ProgressBar) -> None:
         n_epochs = math.ceil(self.total_steps / self.per_epoch)
-        if self.history.converged:  # resumed from a run that had already reached its plateau
+        if self._stopped_on_plateau():  # resumed from a run that had already stopped on its plateau
             return
         for epoch in range(start_epoch, n_epochs):
             self.state.epoch = epoch + 1
             self._one_epoch(epoch, bar)
             if self.history.status == "diverged" or self.state.stop:
                 return
-            if self.history.converged:  # the plateau ends the run mid-epoch: record and checkpoint it
+            if self._stopped_on_plateau():  # the plateau ends the run mid-epoch: record and checkpoint it
                 self._end_epoch(True, bar)
                 return
             self._end_epoch(epoch + 1 == n_epochs, bar)
@@ -224,25 +224,34 @@ class _Run:
         if not self.pending:
             return False
         losses = torch.stack(self.pending).float()
+        sizes = list(self.pending_sizes)
         first_step = self.state.step - len(losses) + 1
         self._fold_pending(losses)
         bad_step = runtime.first_bad_step(losses, first_step, self.where)
         values = losses.tolist()  # already synced by first_bad_step: a copy, not another wait
-        self.history.curve.append((self.state.step, sum(values) / len(values)))
+        # a curve point weighs each step by its batch: the partial last batch of an epoch counts for its size
+        mean = sum(v * n for v, n in zip(values, sizes, strict=True)) / sum(sizes)
+        self.history.curve.append((self.state.step, mean))
         if bad_step is not None:
             self.history.status = "diverged"
             self.history.diverged_step = bad_step
             return True
         bar.update(self.state.step, loss=values[-1])
-        return self._plateau_reached(values)
+        return self._plateau_reached(values, sizes)
 
-    def _plateau_reached(self, values: list[float]) -> bool:
-        if self.plateau is None:
-            return False
-        self.plateau.add(values)
+    def _plateau_reached(self, values: list[float], sizes: list[int]) -> bool:
+        """Feed the plateau rule; True when it ends the run (``plateau_stop``). The first step at which it
+        held is kept either way, and a run that trains on past it stops checking."""
+        if self.plateau is None or self.history.converged:
+            return self._stopped_on_plateau()
+        self.plateau.add(values, sizes)
         if self.plateau.reached(self.where.world_size, self.device):
             self.history.converged = True
-        return bool(self.history.converged)
+            self.history.plateau_step = self.state.step
+        return self._stopped_on_plateau()
+
+    def _stopped_on_plateau(self) -> bool:
+        return bool(self.history.converged) and self.config.plateau_stop
 
     def _fold_pending(self, losses: torch.Tensor) -> None:
         """Add the pending steps to the epoch's running loss, accuracy and sample count."""
@@ -276,6 +285,8 @@ class _Run:
         }
         if self.ema is not None:
             record.update(_named("ema_val", self._evaluate(self.ema.module, "val")))
+        if self.config.eval_train:
+            record.update(_named("trainset", self._evaluate(self.model, "train")))
         record["lr"] = self.optimizer.param_groups[0]["lr"]
         self.eval_time += time.perf_counter() - started
         record["time"] = time.perf_counter() - self.t0
@@ -337,7 +348,7 @@ class _Run:
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler else None,
             "history": self.history.to_dict(),
-            "plateau": list(self.plateau.recent) if self.plateau is not None else [],
+            "plateau": self.plateau.state() if self.plateau is not None else [],
         }
         return tensors, meta
 
@@ -362,7 +373,8 @@ class _Run:
         self.history.records, self.history.curve = saved.records, saved.curve
         if self.plateau is not None:
             self.history.converged = saved.converged or None
-            self.plateau.add(meta.get("plateau", []))
+            self.history.plateau_step = saved.plateau_step
+            self.plateau = Plateau(self.config.plateau_window, self.config.plateau_tol, meta["plateau"])
         return meta["epoch"]
 
 

@@ -24,7 +24,8 @@ class History:
     )
     curve: list[tuple[int, float]] = field(
         default_factory=list
-    )  # (step, mean training loss) at each loss read
+    )  # (step, mean training loss, weighted by batch size) at each loss read
+    plateau_step: int | None = None  # the step at which the plateau rule first held
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict for JSON: NaN and inf become None."""
@@ -40,6 +41,7 @@ class History:
                 "notes": self.notes,
                 "converged": self.converged,
                 "curve": self.curve,
+                "plateau_step": self.plateau_step,
             }
         )
 

@@ -105,7 +105,7 @@ def pieces(row: Row) -> float:
 def exact_clause(comparison: stats.Comparison, value: float) -> stats.Clause:
     """A clause on an exact number (no sampling noise): its interval is the number itself."""
     iv = stats.Interval(value, value, value, 1, "exact")
-    return stats.Clause(comparison, iv, stats.outcome(iv, comparison.direction, comparison.min_effect))
+    return comparison.judge_interval(iv)
 
 
 def _exact(rows: list[Row], shape: str, k: int) -> float:

@@ -134,7 +134,7 @@ def stall_clause(rows: list[Row]) -> tuple[stats.Clause, dict]:
         counts[setup] = (sum(stalled(r) for r in runs), len(runs))
     (kx, nx), (kh, nh) = counts["relu/xavier"], counts["relu/he"]
     iv = stats.rate_difference(kx, nx, kh, nh)
-    clause = stats.Clause(XAVIER_STALLS, iv, stats.outcome(iv, 1, XAVIER_STALLS.min_effect))
+    clause = XAVIER_STALLS.judge_interval(iv)
     p = stats.fisher_p(kx, nx, kh, nh, alternative="greater") if min(nx, nh) else math.nan
     steps = max(((r.get("history") or {}).get("steps") or 0 for r in where(rows, part="trained")), default=0)
     return clause, {"stalled": counts, "fisher_p": p, "steps": steps}

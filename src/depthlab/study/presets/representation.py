@@ -117,7 +117,7 @@ def analyze(rows: list[Row]) -> Finding:
 def _named(clause: stats.Clause, model: str) -> stats.Clause:
     c = clause.comparison
     renamed = stats.Comparison(f"{model}: {c.name}", c.statistic, c.direction, c.min_effect, c.method)
-    return stats.Clause(renamed, clause.interval, clause.outcome)
+    return stats.Clause(renamed, clause.interval, clause.outcome, clause.reason)
 
 
 def plot(rows: list[Row], figure) -> None:
