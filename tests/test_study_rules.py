@@ -14,6 +14,7 @@ import pytest
 
 from depthlab import stats
 from depthlab.study.presets import cost, depth, gradients, nondeep, normalization, width_vs_depth
+from depthlab.study.presets.base import where
 
 SEEDS = range(5)
 DRAWS = 200
@@ -53,11 +54,20 @@ def check_rule(simulate, analyze) -> None:
 # --- depth ------------------------------------------------------------------------------------------------
 DEPTHS = (1, 2, 4, 8, 16)
 TRAIN = {
-    "plain": dict(zip(DEPTHS, (0.40, 0.75, 0.90, 0.93, 0.80), strict=True)),
-    "plain+BN": dict(zip(DEPTHS, (0.40, 0.76, 0.91, 0.95, 0.90), strict=True)),
+    "plain+BN": dict(zip(DEPTHS, (0.40, 0.76, 0.91, 0.95, 0.80), strict=True)),
     "residual+BN": dict(zip(DEPTHS, (0.40, 0.77, 0.92, 0.96, 0.97), strict=True)),
 }
 VAL = dict(zip(DEPTHS, (0.32, 0.58, 0.64, 0.66, 0.665), strict=True))
+BUDGET = 1600
+
+
+def budget_history(final: float, mid: float | None = None) -> dict:
+    """An equal-budget run's history: its eval-mode training accuracy at mid-budget (settled: as at the
+    end, unless given)."""
+    return {
+        "steps": BUDGET,
+        "records": [{"step": BUDGET // 2, "trainset_acc": final if mid is None else mid}],
+    }
 
 
 def depth_rows(effect: float, rng, noise: float = 0.008) -> list[dict]:
@@ -72,7 +82,8 @@ def depth_rows(effect: float, rng, noise: float = 0.008) -> list[dict]:
                     "val_acc": val[d] - 0.01 * (variant != "residual+BN") + offset + rng.normal(0, noise),
                     "test_acc": val[d] + offset + rng.normal(0, noise),
                 }
-                rows.append(row(seed, variant=variant, depth=d, metrics=acc))
+                history = budget_history(acc["train_acc"])
+                rows.append(row(seed, variant=variant, depth=d, metrics=acc, history=history))
     return rows
 
 
@@ -85,21 +96,33 @@ def test_depth_plain_degradation_alone_absent_is_not_held():
     def no_degradation(effect, rng):
         rows = depth_rows(1.0, rng)
         for r in rows:
-            if r["variant"] == "plain" and r["depth"] == 16:
-                r["metrics"]["train_acc"] += 0.13  # back to its peak
+            if r["variant"] == "plain+BN" and r["depth"] == 16:
+                r["metrics"]["train_acc"] += 0.15  # back to its peak
+                r["history"] = budget_history(r["metrics"]["train_acc"])
         return rows
 
     assert false_positive_rate(no_degradation, depth.analyze) <= 0.10
 
 
-def test_depth_degradation_on_unconverged_runs_is_inconclusive_not_held():
+def degradation_clause(finding):
+    return next(c for c in finding.clauses if c.comparison is depth.PLAIN_DEGRADES)
+
+
+def test_depth_gap_that_closes_is_a_slower_start_not_degradation():
     rows = depth_rows(1.0, np.random.default_rng(2))
-    for r in rows:
-        if r["variant"] == "plain" and r["depth"] == 16:
-            r["history"] = {"converged": False}  # a slower start, not (yet) degradation
-    finding = depth.analyze(rows)
-    clause = next(c for c in finding.clauses if c.comparison is depth.PLAIN_DEGRADES)
-    assert clause.outcome == stats.INCONCLUSIVE and finding.outcome == stats.INCONCLUSIVE
+    for r in where(rows, variant="plain+BN", depth=16):
+        r["history"] = budget_history(r["metrics"]["train_acc"], mid=0.40)  # 55 pts behind at mid-budget
+    clause = degradation_clause(depth.analyze(rows))
+    assert clause.outcome == stats.INCONCLUSIVE and clause.reason.startswith("slower to train")
+
+
+def test_depth_gap_judged_only_once_the_peak_net_settled():
+    rows = depth_rows(1.0, np.random.default_rng(2))
+    for r in where(rows, variant="plain+BN", depth=8):
+        r["history"] = budget_history(r["metrics"]["train_acc"], mid=0.85)  # still gaining 10 pts
+    clause = degradation_clause(depth.analyze(rows))
+    assert clause.outcome == stats.INCONCLUSIVE and clause.reason.startswith("too early")
+    assert depth.analyze(depth_rows(1.0, np.random.default_rng(2))).outcome == stats.HELD
 
 
 def test_depth_recommends_only_a_depth_outside_the_noise():
@@ -168,7 +191,8 @@ def normalization_rows(effect: float, rng) -> list[dict]:
                     "train_loss": 0.3 + 0.1 * abs(math.log10(lr / 0.1)),
                 }
                 status = "ok" if ok else "diverged"
-                rows.append(row(seed, norm=norm, lr=lr, status=status, metrics=metrics, history=history))
+                tags = {"norm": norm, "lr": lr, "regime": normalization.JUDGED}
+                rows.append(row(seed, status=status, metrics=metrics, history=history, **tags))
     return rows
 
 
@@ -176,11 +200,20 @@ def test_normalization_rule_against_its_null():
     check_rule(normalization_rows, normalization.analyze)
 
 
-def test_steps_to_reads_the_learning_curve_and_never_is_censored_at_the_budget():
+def test_steps_to_reads_the_learning_curve():
     curve = {"curve": [(50, 2.1), (100, 1.2), (150, 0.95)], "steps": 400}
     assert normalization.steps_to({"history": curve}) == 150
     assert normalization.steps_to({"history": curve}, target=0.5) == math.inf  # never got there
-    assert normalization.censored({0: math.inf, 1: 150.0}, budget=1500) == {0: 1500, 1: 150.0}
+
+
+def test_each_variant_is_timed_at_its_fastest_rate_diverged_counting_as_never():
+    def run(lr, reached, status="ok"):
+        curve = [(reached, 0.9)] if reached else [(1500, 1.8)]
+        return row(0, norm="batch", lr=lr, status=status, history={"curve": curve, "steps": 1500})
+
+    rows = [run(0.01, 900), run(0.1, 300), run(0.3, 100, "diverged"), run(1.0, None)]
+    assert normalization.fastest(rows, "batch", budget=1500) == {0: 300}
+    assert normalization.fastest([run(1.0, None)], "batch", budget=1500) == {0: 1500}  # never: the budget
 
 
 # --- width vs depth ---------------------------------------------------------------------------------------

@@ -40,7 +40,9 @@ def false_positive_rate(make_rows, analyze, draws: int = DRAWS) -> float:
 # ---- residual --------------------------------------------------------------------------------------------
 
 
-def residual_rows(rng, ref=0.97, deep=0.80, resid=0.97, noise=0.01, converged=True, responses=(3.0, 1.0)):
+def residual_rows(rng, ref=0.97, deep=0.80, resid=0.97, noise=0.01, deep_mid=None, responses=(3.0, 1.0)):
+    """Per-seed rows of an equal-budget residual study; the plain deep twin's mid-budget training accuracy is
+    ``deep_mid`` (default: as at the end, a gap that is not closing)."""
     rows = []
     for seed in SEEDS:
         shared = rng.normal(0, noise)
@@ -53,17 +55,11 @@ def residual_rows(rng, ref=0.97, deep=0.80, resid=0.97, noise=0.01, converged=Tr
         for (variant, depth), acc in cells.items():
             level = responses[0] if variant == residual.PLAIN else responses[1]
             diag = {"response_std": list(level * np.exp(rng.normal(0, 0.1, 6)))} if depth == 20 else {}
-            rows.append(
-                row(
-                    seed,
-                    {"train_acc": acc + shared + rng.normal(0, noise)},
-                    diag,
-                    converged=converged or variant == residual.RESIDUAL,
-                    variant=variant,
-                    depth=depth,
-                    reference=8,
-                )
-            )
+            final = acc + shared + rng.normal(0, noise)
+            mid = deep_mid if deep_mid is not None and (variant, depth) == (residual.PLAIN, 20) else final
+            r = row(seed, {"train_acc": final}, diag, variant=variant, depth=depth, reference=8)
+            r["history"] = {"steps": 1600, "records": [{"step": 800, "trainset_acc": mid}]}
+            rows.append(r)
     return rows
 
 
@@ -86,10 +82,11 @@ def test_residual_null_is_rarely_held(absent):
     assert false_positive_rate(lambda rng: residual_rows(rng, **absent), residual.analyze) <= 0.10
 
 
-def test_residual_degradation_on_unconverged_plain_runs_is_not_held():
-    finding = residual.analyze(residual_rows(np.random.default_rng(1), converged=False))
+def test_residual_gap_that_closes_is_a_slower_start_not_degradation():
+    finding = residual.analyze(residual_rows(np.random.default_rng(1), deep_mid=0.40))
     assert finding.outcome == stats.INCONCLUSIVE
-    assert finding.clauses[0].outcome == stats.INCONCLUSIVE  # DEGRADES: a slower start, not degradation
+    degrades = finding.clauses[0]  # the gap shrank from ~57 to ~17 pts over the last half
+    assert degrades.outcome == stats.INCONCLUSIVE and degrades.reason.startswith("slower to train")
 
 
 def test_residual_response_comparison_reads_the_stored_layer_responses():

@@ -72,4 +72,8 @@ def study(
         typer.echo(
             f"{summary.total} runs: {summary.skipped} already stored, {counts} ({summary.wall_seconds:.0f}s)"
         )
+    from depthlab.study import summary as verdicts
+
+    for text in verdicts.lines(verdicts.read(html.parent)):
+        typer.echo(text)
     typer.echo(f"report: {html}")

@@ -8,22 +8,22 @@ at once, which keeps the "current runs" display honest and bounds the work a cra
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
 from depthlab.errors import DepthlabError, unknown
-from depthlab.study.worker import RunFn, pool_initializer, pool_run, ray_run, safe_run
+from depthlab.study.worker import RunFn, pool_initializer, pool_run, ray_run, safe_run, set_threads
 
 BACKENDS = ("local", "ray")
 Job = tuple[str, dict[str, Any]]
 OnStart = Callable[[str], None]
 
 
-def threads_per_worker(workers: int) -> int:
-    """Cores split evenly between workers (at least one thread each)."""
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
+# Every run trains on one intra-op thread, whatever the worker count: a reduction split over several threads
+# sums in another order, and a stored number (and so a verdict) must not depend on how many workers ran the
+# suite. The default is one worker per core, so this costs nothing there.
+RUN_THREADS = 1
 
 
 def check_options(backend: str, workers: int) -> None:
@@ -53,10 +53,17 @@ def run_jobs(
 
 
 def _inline(jobs: Sequence[Job], run_fn: RunFn, on_start: OnStart) -> Iterator[tuple[str, dict]]:
-    # One worker: no process to spawn; this process keeps its thread setting (torch's default: every core).
-    for key, spec in jobs:
-        on_start(key)
-        yield key, safe_run(run_fn, spec)
+    # One worker: no process to spawn; runs get RUN_THREADS like a pool's, and this process its own back.
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        set_threads(RUN_THREADS)
+        for key, spec in jobs:
+            on_start(key)
+            yield key, safe_run(run_fn, spec)
+    finally:
+        set_threads(before)
 
 
 def _pool(jobs: Sequence[Job], run_fn: RunFn, workers: int, on_start: OnStart) -> Iterator[tuple[str, dict]]:
@@ -64,7 +71,7 @@ def _pool(jobs: Sequence[Job], run_fn: RunFn, workers: int, on_start: OnStart) -
     context = multiprocessing.get_context("spawn")
     pending = iter(jobs)
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=pool_initializer, initargs=(threads_per_worker(workers),)
+        workers, mp_context=context, initializer=pool_initializer, initargs=(RUN_THREADS,)
     ) as pool:
         in_flight = set()
 
@@ -107,7 +114,7 @@ def _ray(
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     gpus = gpu_share(ray, jobs, workers)
     task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=RAY_RETRIES)(ray_run)
-    threads = 1 if address else threads_per_worker(workers)
+    threads = RUN_THREADS
     pending, in_flight = iter(jobs), {}
 
     def submit_next() -> None:

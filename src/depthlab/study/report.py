@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from depthlab import atomic, stats
+from depthlab.study import summary
 from depthlab.study.plan import Plan, command, device_of, own_of, reproduce
 from depthlab.study.presets.base import Finding, Row
 from depthlab.study.presets.plotting import PALETTE
@@ -180,6 +181,7 @@ def write_report(plans: list[Plan], out: str | Path, *, size: str = "quick", dat
         machine=machine,
     )
     write_csv(plans, out)
+    summary.write([summary.record(s.name, s.finding) for s in sections], out)
     return atomic.write_text(out / "report.html", html)
 
 

@@ -95,7 +95,7 @@ def settled_step(history: Mapping[str, Any]) -> int | None:
     if history.get("converged") and not steps:  # stored before plateau_step existed: it stopped there
         steps.append(history.get("steps"))
     for record in history.get("records") or []:
-        acc = record.get("train_acc")
+        acc = record.get("trainset_acc", record.get("train_acc"))
         if acc is not None and acc >= FITS:
             steps.append(record["step"])
             break

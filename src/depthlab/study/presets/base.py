@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from depthlab import stats
+from depthlab.diagnose import degradation
+from depthlab.diagnose.degradation import Readings
+from depthlab.train.plateau import settled_step
 
 SIZES = ("quick", "full")
 Row = dict[str, Any]
@@ -78,10 +81,13 @@ class Study:
 MNIST1D_EVAL = {"num_samples": 12_000, "train_split": 0.5, "val_fraction": 0.4}
 
 
-def data_spec(name: str) -> dict[str, Any]:
-    """The ``data`` section of a preset's specs: MNIST-1D with large validation and test splits, any other
-    data set as it is registered."""
-    return {"name": name, **(MNIST1D_EVAL if name.startswith("mnist1d") else {})}
+def data_spec(name: str, train_size: int | None = None) -> dict[str, Any]:
+    """The ``data`` section of a preset's specs: MNIST-1D with large validation and test splits (and its
+    training split cut to ``train_size`` when the preset's regime needs it), any other data set, a user's
+    own included, as it is."""
+    if not name.startswith("mnist1d"):
+        return {"name": name}
+    return {"name": name, **MNIST1D_EVAL, **({"train_size": train_size} if train_size else {})}
 
 
 def metric(row: Row, name: str) -> float:
@@ -139,24 +145,48 @@ def converged(rows: Iterable[Row]) -> tuple[int, int] | None:
 
 
 def settled(row: Row) -> bool:
-    """Whether a run's training is over: it stopped on a plateau, or it fits its training set (a loss on its
-    way to 0 keeps improving relatively, so it may hit the budget with nothing left to fit)."""
-    if (row.get("history") or {}).get("converged"):
-        return True
-    return metric(row, "train_acc") >= FITS
-
-
-FITS = 0.999  # training accuracy at which a run has nothing left to fit
+    """Whether a run's training is over, by the lab's one convergence rule (``train.plateau.settled_step``):
+    its plateau rule held, or it fits its training set."""
+    history = {**(row.get("history") or {}), "final": {"train_acc": metric(row, "train_acc")}}
+    return settled_step(history) is not None
 
 
 def at_convergence(clause: stats.Clause, rows: Iterable[Row], doubtful: str = stats.HELD) -> stats.Clause:
-    """A claim about what nets can fit is judged at convergence: a clause with outcome ``doubtful`` (held,
-    for a claim that depth hurts: it may not rest on a slower start) that rests on runs that ran out of budget
-    before settling becomes inconclusive."""
-    unsettled = [r for r in finished(rows) if r["status"] == "ok" and not settled(r)]
+    """A claim about what nets can fit is judged at convergence: a clause with outcome ``doubtful`` that
+    rests on the given runs (only those its clause compares) while some ran out of budget before settling
+    becomes inconclusive, saying how many."""
+    used = [r for r in finished(rows) if r["status"] == "ok"]
+    unsettled = [r for r in used if not settled(r)]
     if clause.outcome != doubtful or not unsettled:
         return clause
-    return stats.Clause(clause.comparison, clause.interval, stats.INCONCLUSIVE)
+    return clause.overruled(
+        stats.INCONCLUSIVE,
+        f"{len(unsettled)} of the {len(used)} runs it compares ran out of budget before settling",
+    )
+
+
+def reading_at(row: Row, step: int, key: str = "trainset_acc") -> float:
+    """A run's evaluation record ``key`` nearest ``step`` (NaN when it has none)."""
+    records = [r for r in (row.get("history") or {}).get("records") or [] if r.get(key) is not None]
+    if not records:
+        return math.nan
+    return float(min(records, key=lambda r: abs(r["step"] - step))[key])
+
+
+def twin_readings(rows: Iterable[Row], shallow: dict, deep: dict) -> dict[Any, Readings]:
+    """Per seed, the training error (1 - accuracy, eval mode over the training split) of a shallower and a
+    deeper cell at the middle (``trainset_acc`` record) and the end (final ``train_acc``) of their equal
+    budget: the readings of ``diagnose.degradation.judge``."""
+    rows = list(rows)
+    a = {r["seed"]: r for r in finished(where(rows, **shallow)) if r["status"] == "ok"}
+    b = {r["seed"]: r for r in finished(where(rows, **deep)) if r["status"] == "ok"}
+    out = {}
+    for seed in sorted(a.keys() & b.keys(), key=sort_key):
+        mid = max((r.get("history") or {}).get("steps") or 0 for r in (a[seed], b[seed])) // degradation.K
+        readings = [reading_at(a[seed], mid), metric(a[seed], "train_acc")]
+        readings += [reading_at(b[seed], mid), metric(b[seed], "train_acc")]
+        out[seed] = Readings(*(1 - v for v in readings))
+    return out
 
 
 def decide(
@@ -177,8 +207,8 @@ def decide(
         )
     elif decider is not None:
         head = f"{result}, decided by {decider.comparison.name}"
-        if result == stats.INCONCLUSIVE:
-            head += " (more seeds or longer runs would settle it)"
+        if decider.reason:
+            head += f" ({decider.reason})"
     else:
         head = result
     verdict = f"{head}. {detail}".strip() if detail else head

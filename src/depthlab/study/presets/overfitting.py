@@ -1,16 +1,24 @@
 """Overfitting study: on little data a deeper net overfits more, and dropout narrows the gap (Srivastava et
 al. 2014, JMLR 15:1929).
 
-MLPs over training-set size x depth x dropout, trained to a plateau (or the step budget). The claim is about
-the accuracy gap, so the rule judges the gap between training and test accuracy, and test accuracy, per
-seed, paired, at the smallest training set (where the claim is made; it has the full seed count):
+MLPs over training-set size x depth x dropout, each trained for the same budget with a cosine-decayed rate
+(a constant Adam rate spikes now and then, and a run scored mid-spike decided this verdict before). The
+claim is about the accuracy gap, so the rule judges the gap between training and test accuracy, and test
+accuracy, per seed, paired, at the smallest training set (where the claim is made; it has the full seed
+count):
 
 - deeper overfits more: accuracy gap of the deep net minus the shallow net's (no dropout);
 - dropout narrows it: the deep net's accuracy gap without dropout minus with dropout;
 - dropout helps: the deep net's test accuracy with dropout minus without.
 
-The other sizes (fewer seeds) show where depth overfits and where dropout helps: Srivastava et al. find no
-gain from dropout on the smallest MNIST subsets and a gain at intermediate sizes. The cross-entropy gap is
+The judged cells get 20 seeds: the per-seed gaps on 300 examples vary by about 4 points, and an honest "did
+not hold" needs the interval inside the 2-point minimum effect, not only a point estimate near 0. Deeper nets
+often do *not* overfit more (Zhang et al. 2017, arXiv 1611.03530: nets fit random labels, so capacity does
+not explain generalization; Nakkiran et al. 2019, arXiv 1912.02292: test error can fall again as models
+grow), so "did not hold" is a possible, published answer here, reported with that context.
+
+The larger training set (5 seeds) shows where depth overfits and where dropout helps: Srivastava et al. find
+no gain from dropout on the smallest MNIST subsets and a gain at intermediate sizes. The cross-entropy gap is
 drawn too, labelled as what it is: over-confidence on the test set.
 """
 
@@ -34,11 +42,11 @@ from depthlab.study.spec import expand
 
 SIZES = {
     "quick": {
-        "train_sizes": [300, 1000, 3000],
+        "train_sizes": [300, 3000],
         "depths": [2, 8],
         "dropout": 0.3,
-        "seeds": list(range(10)),  # the judged cells: gaps of 300 examples vary by ~4 points a seed
-        "other_seeds": [0, 1],
+        "seeds": list(range(20)),  # the judged cells: gaps of 300 examples vary by ~4 points a seed
+        "other_seeds": list(range(5)),
         "steps": 1000,
         "width": 32,
     },
@@ -46,8 +54,8 @@ SIZES = {
         "train_sizes": [100, 300, 1000, 2000, 3600],
         "depths": [2, 4, 8, 16],
         "dropout": 0.3,
-        "seeds": list(range(10)),
-        "other_seeds": list(range(5)),
+        "seeds": list(range(20)),
+        "other_seeds": list(range(10)),
         "steps": 6000,
         "width": 128,
     },
@@ -92,7 +100,7 @@ def grid(size: str, data: str) -> list[dict]:
         "study": "overfitting",
         "model": {"name": "mlp", "width": s["width"]},
         "data": data_spec(data),
-        "train": {"steps": s["steps"], "lr": 2e-3, "batch_size": 128, "plateau_window": 200},
+        "train": {"steps": s["steps"], "lr": 2e-3, "batch_size": 128, "schedule": "cosine"},
     }
     specs = expand(
         base,
@@ -157,7 +165,13 @@ def analyze(rows: list[Row]) -> Finding:
         f"{at('test_acc', deep, drop)}. Dropout's test-accuracy gain at depth {deep} by training-set size "
         "(mean over seeds): " + ", ".join(f"{n}: {100 * g:+.1f} pts" for n, g in gains.items())
     )
-    finding = decide(clauses(rows), where(rows, train_size=small), detail)
+    judged = clauses(rows)
+    if judged[0].outcome == stats.NOT_HELD:
+        detail += (
+            ". Deeper nets often do not overfit more: Zhang et al. 2017 (arXiv 1611.03530), Nakkiran et al. "
+            "2019 (arXiv 1912.02292)"
+        )
+    finding = decide(judged, where(rows, train_size=small), detail)
     finding.numbers = {"dropout_gain_by_size": gains}
     return finding
 

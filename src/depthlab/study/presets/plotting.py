@@ -6,6 +6,7 @@ variant across every panel of the report (:data:`PALETTE`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -43,9 +44,13 @@ class Palette:
 PALETTE = Palette()
 
 
-def cell_interval(values: Iterable[float]) -> stats.Interval:
-    """Mean of one cell's per-seed values with its 95% t-interval (NaN bounds with one seed)."""
-    return stats.paired_t(values)
+def cell_interval(values: Iterable[float], bounds: tuple[float, float] | None = None) -> stats.Interval:
+    """Mean of one cell's per-seed values with its 95% t-interval (NaN bounds with one seed), cut to
+    ``bounds`` where the quantity has them (an accuracy's interval stays within [0, 100])."""
+    iv = stats.paired_t(values)
+    if bounds is None:
+        return iv
+    return dataclasses.replace(iv, low=max(iv.low, bounds[0]), high=min(iv.high, bounds[1]))
 
 
 def lines(
@@ -70,7 +75,7 @@ def lines(
     for group in groups:
         part = where(rows, **{by: group}) if by else rows
         colour = PALETTE(group) if by else SINGLE
-        _line(ax, part, x, y, colour, str(group) if by else None, scale)
+        _line(ax, part, x, y, colour, str(group) if by else None, scale, bounds)
     if logx:
         ax.set_xscale("log", base=2)
     if logy:
@@ -88,11 +93,20 @@ def accuracy_lines(ax: Any, rows: list[Row], x: str, metric: str, **kwargs: Any)
     lines(ax, rows, x, metric, scale=100, bounds=(0, 100), **kwargs)
 
 
-def _line(ax: Any, rows: list[Row], x: str, y: Value, colour: str, label: str | None, scale: float) -> None:
+def _line(
+    ax: Any,
+    rows: list[Row],
+    x: str,
+    y: Value,
+    colour: str,
+    label: str | None,
+    scale: float,
+    bounds: tuple[float, float] | None = None,
+) -> None:
     ok = [r for r in finished(rows) if r["status"] == "ok"]
     xs = sorted({r[x] for r in ok}, key=sort_key)
     cells = {v: [value_of(r, y) * scale for r in where(ok, **{x: v})] for v in xs}
-    ivs = {v: cell_interval(c) for v, c in cells.items()}
+    ivs = {v: cell_interval(c, bounds) for v, c in cells.items()}
     xs = [v for v in xs if math.isfinite(ivs[v].estimate)]
     means = [ivs[v].estimate for v in xs]
     errs = [
@@ -128,12 +142,13 @@ def bars(
     ylabel: str,
     title: str | None = None,
     variants: dict[str, str] | None = None,
+    bounds: tuple[float, float] | None = None,
 ) -> None:
-    """One bar per cell: the mean with its 95% error bar, the per-seed values as faint points, and a y-range
-    that starts near the data (not at 0) so a few points' gap is visible; ``variants`` maps a cell to the
-    variant whose colour it takes (default: the cell's own name)."""
+    """One bar per cell: the mean with its 95% error bar (cut to ``bounds``), the per-seed values as faint
+    points, and a y-range that starts near the data (not at 0) so a few points' gap is visible; ``variants``
+    maps a cell to the variant whose colour it takes (default: the cell's own name)."""
     names = list(cells)
-    ivs = [cell_interval(cells[n]) for n in names]
+    ivs = [cell_interval(cells[n], bounds) for n in names]
     colours = [PALETTE((variants or {}).get(n, n)) for n in names]
     positions = range(len(names))
     errs = [[_half(iv.estimate - iv.low) for iv in ivs], [_half(iv.high - iv.estimate) for iv in ivs]]
