@@ -207,3 +207,17 @@ def test_one_se_rule_on_a_hand_example():
     wider = {**per_depth, 8: [0.90, 0.82, 0.86]}  # same mean, SE 0.0231: depth 4 (0.84) is now within
     assert stats.one_se_rule(wider).chosen == 4
     assert stats.one_se_rule({1: [0.5], 2: [float("nan"), 0.6]}) is None  # no size with two finite scores
+
+
+def test_a_clause_that_did_not_hold_says_why_from_its_numbers():
+    # inconclusive: straddles the 2-point bound; half-width 2 pts at distance 1 pt needs (2/1)^2 = 4x the seeds
+    assert stats.reason(stats.Interval(0.01, -0.01, 0.03, 5, "t"), 1, 0.02, 100, " pts") == (
+        "the interval straddles the minimum effect 2 pts; an effect of this size would need about 20 seeds "
+        "(n=5 now)"
+    )
+    assert stats.reason(stats.Interval(0.05, 0.01, 0.09, 5, "t"), 1, 0.0) == ""  # held: no reason
+    assert "reversed" in stats.reason(stats.Interval(-0.05, -0.09, -0.01, 5, "t"), 1, 0.02)
+    assert "within ±2 pts" in stats.reason(stats.Interval(0.0, -0.01, 0.01, 5, "t"), 1, 0.02, 100, " pts")
+    assert "at least 2" in stats.reason(stats.Interval(0.1, math.nan, math.nan, 1, "t"), 1, 0.02)
+    clause = stats.Comparison("c", "s", 1, 0.02).judge([0.05, -0.04, 0.06, -0.02, 0.0])
+    assert clause.outcome == stats.INCONCLUSIVE and clause.reason in clause.sentence()

@@ -164,6 +164,17 @@ def test_gradients_rule_against_its_null():
     check_rule(gradient_rows, gradients.analyze)
 
 
+def test_each_init_is_judged_at_its_best_rate_on_the_one_grid():
+    def trained(seed, setup, lr, loss, status="ok"):
+        return row(seed, part="trained", setup=setup, lr=lr, status=status, metrics={"train_loss": loss})
+
+    rows = [trained(0, "relu/xavier", 0.01, math.log(10)), trained(0, "relu/xavier", 0.03, 0.5)]
+    rows += [trained(1, "relu/xavier", 0.01, 2.3025), trained(1, "relu/xavier", 0.03, 9.0, "diverged")]
+    best = gradients.best_runs(rows, "relu/xavier")
+    assert [(r["seed"], r["lr"]) for r in best] == [(0, 0.03), (1, 0.01)]
+    assert [gradients.stalled(r) for r in best] == [False, True]
+
+
 def test_stall_rates_are_compared_with_fisher_and_newcombe():
     clause, numbers = gradients.stall_clause(gradient_rows(1.0, np.random.default_rng(0)))
     assert numbers["stalled"] == {"relu/xavier": (5, 5), "relu/he": (0, 5)}
@@ -288,3 +299,30 @@ def nondeep_rows(effect: float, rng) -> list[dict]:
 
 def test_nondeep_rule_against_its_null():
     check_rule(nondeep_rows, nondeep.analyze)
+
+
+# --- timing clauses: the same verdict on a slower or a faster machine ----------------------------------------
+def times_scaled(value, factor: float, keys=("latency_ms", "infer_step_time")):
+    """A copy of stored rows with every measured time multiplied by ``factor``."""
+    if isinstance(value, dict):
+        return {
+            k: times_scaled(v, factor, keys) if k not in keys else _scale(v, factor) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [times_scaled(v, factor, keys) for v in value]
+    return value
+
+
+def _scale(value, factor):
+    return [factor * v for v in value] if isinstance(value, list) else factor * value
+
+
+@pytest.mark.parametrize("make_rows, analyze", [(cost_rows, cost.analyze), (nondeep_rows, nondeep.analyze)])
+@pytest.mark.parametrize("effect", [1.0, 0.0, -1.0])
+def test_a_timing_verdict_holds_on_a_machine_half_or_twice_as_fast(make_rows, analyze, effect):
+    rows = make_rows(effect, np.random.default_rng(7))
+    verdicts = {f: analyze(times_scaled(rows, f)) for f in (0.5, 1.0, 2.0)}
+    assert len({v.outcome for v in verdicts.values()}) == 1
+    assert len({tuple(c.outcome for c in v.clauses) for v in verdicts.values()}) == 1
+    # the scaling reached the stored times: the printed latencies changed
+    assert verdicts[0.5].verdict != verdicts[2.0].verdict

@@ -79,7 +79,40 @@ def test_two_workers_run_in_separate_processes_and_store_everything(tmp_path):
         rows = store.get_many(run_hash(s) for s in specs).values()
     pids = {row["metrics"]["pid"] for row in rows}
     assert len(pids) == 2 and os.getpid() not in pids
-    assert all(row["env"]["threads"] == max(1, (os.cpu_count() or 1) // 2) for row in rows)
+    assert all(row["env"]["threads"] == 1 for row in rows)  # one intra-op thread per run, always
+
+
+TIMINGS = {"cpu_seconds", "wall_time", "samples_per_sec", "time", "fit_seconds", "run_seconds", "finished_at"}
+PROCESS = {"env", "pid"}
+
+
+def without_timings(value):
+    """A stored row with every measured time (and the process) left out: what must not depend on workers."""
+    if isinstance(value, dict):
+        return {k: without_timings(v) for k, v in value.items() if k not in TIMINGS | PROCESS}
+    if isinstance(value, list):
+        return [without_timings(v) for v in value]
+    return value
+
+
+def test_stored_numbers_are_identical_with_one_and_two_workers(tmp_path):
+    # real training runs (BatchNorm MLPs wide enough for multi-threaded kernels), once inline and once in a
+    # pool of two: a verdict is a function of the seeds, so every stored number must be bit-equal
+    base = {
+        "study": "determinism",
+        "model": {"name": "mlp", "width": 96, "norm": "batch"},
+        "data": {"name": "mnist1d", "num_samples": 1500},
+        "train": {"steps": 40, "lr": 3e-3, "batch_size": 128, "schedule": "cosine", "eval_train": True},
+    }
+    specs = expand(base, {"model.depth": [3, 6], "seed": [0, 1]})
+    stored = {}
+    for workers in (1, 2):
+        out = tmp_path / f"workers{workers}"
+        execute(specs, out, workers=workers, quiet=True)
+        with Store(out) as store:
+            stored[workers] = without_timings(store.get_many(run_hash(s) for s in specs))
+    assert all(row["status"] == "ok" for row in stored[1].values())
+    assert stored[1] == stored[2]
 
 
 def test_a_second_runner_on_a_locked_directory_is_refused(tmp_path):
