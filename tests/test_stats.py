@@ -210,7 +210,7 @@ def test_one_se_rule_on_a_hand_example():
 
 
 def test_a_clause_that_did_not_hold_says_why_from_its_numbers():
-    # inconclusive: straddles the 2-point bound; half-width 2 pts at distance 1 pt needs (2/1)^2 = 4x the seeds
+    # inconclusive: straddles the 2-point bound; half-width 2 pts at distance 1 pt: (2/1)^2 = 4x the seeds
     assert stats.reason(stats.Interval(0.01, -0.01, 0.03, 5, "t"), 1, 0.02, 100, " pts") == (
         "the interval straddles the minimum effect 2 pts; an effect of this size would need about 20 seeds "
         "(n=5 now)"

@@ -301,7 +301,7 @@ def test_nondeep_rule_against_its_null():
     check_rule(nondeep_rows, nondeep.analyze)
 
 
-# --- timing clauses: the same verdict on a slower or a faster machine ----------------------------------------
+# --- timing clauses: the same verdict on a slower or a faster machine ------------------------------------
 def times_scaled(value, factor: float, keys=("latency_ms", "infer_step_time")):
     """A copy of stored rows with every measured time multiplied by ``factor``."""
     if isinstance(value, dict):
