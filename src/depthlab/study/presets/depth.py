@@ -216,8 +216,9 @@ def published(rows: list[Row]) -> str:
         f"regression 32%, MLP 68%, CNN 94% test accuracy. Here depth {first} (logistic regression) reaches "
         f"{pct(test[best_variant][first])} and the best net ({best_variant}, depth {best_depth}) "
         f"{pct(test[best_variant][best_depth])}, trained on {train_size:,} examples for an equal "
-        f"budget at width {width}: fewer training examples (the regime in which degradation can be judged) "
-        "and a narrower net account for the gap (the full MNIST-1D training set at width 100 reaches about 64%)"
+        f"budget at width {width}: fewer training examples (the regime in which degradation can be "
+        "judged) and a narrower net account for the gap (the full MNIST-1D training set at width 100 "
+        "reaches about 64%)"
     )
 
 
