@@ -178,12 +178,12 @@ def analyze(rows: list[Row]) -> Finding:
 
 def plot(rows: list[Row], figure) -> None:
     axes = figure.subplots(1, 3)
-    panels = (
-        (accuracy_gap, "train − test accuracy (pts)", "accuracy gap (overfitting)", 100),
-        ("test_acc", "test accuracy (%)", "test accuracy", 100),
-        (loss_gap, "test − train cross-entropy", "loss gap (over-confidence)", 1),
+    panels = (  # value, label, title, scale, bounds (an accuracy stays in [0, 100], a gap in [-100, 100])
+        (accuracy_gap, "train − test accuracy (pts)", "accuracy gap (overfitting)", 100, (-100, 100)),
+        ("test_acc", "test accuracy (%)", "test accuracy", 100, (0, 100)),
+        (loss_gap, "test − train cross-entropy", "loss gap (over-confidence)", 1, None),
     )
-    for ax, (value, ylabel, title, scale) in zip(axes, panels, strict=True):
+    for ax, (value, ylabel, title, scale, bounds) in zip(axes, panels, strict=True):
         lines(
             ax,
             rows,
@@ -192,6 +192,7 @@ def plot(rows: list[Row], figure) -> None:
             by="variant",
             logx=True,
             scale=scale,
+            bounds=bounds,
             ylabel=ylabel,
             xlabel="training examples",
         )

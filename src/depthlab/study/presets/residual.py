@@ -42,7 +42,7 @@ from depthlab.study.presets.base import (
     undecided,
     where,
 )
-from depthlab.study.presets.plotting import PALETTE, cell_interval, curves, label_axes, lines
+from depthlab.study.presets.plotting import PALETTE, accuracy_lines, cell_interval, curves, label_axes
 from depthlab.study.spec import expand
 
 SIZES = {
@@ -165,17 +165,10 @@ def analyze(rows: list[Row]) -> Finding:
 
 def plot(rows: list[Row], figure) -> None:
     axes = figure.subplots(1, 4)
-    lines(
-        axes[0],
-        rows,
-        "depth",
-        "train_acc",
-        by="variant",
-        logx=True,
-        scale=100,
-        ylabel="training accuracy (%)",
+    accuracy_lines(
+        axes[0], rows, "depth", "train_acc", by="variant", logx=True, ylabel="training accuracy (%)"
     )
-    axes[0].set_title("training accuracy at the end of training", fontsize=10)
+    axes[0].set_title("training accuracy at an equal budget", fontsize=10)
     deepest = max(r["depth"] for r in rows)
     curves(axes[1], rows, "variant", depth=deepest, title=f"learning curves (depth {deepest})")
     _per_layer(axes[2], rows, deepest, "response_std", lambda d: d.get("response_std") or [])
