@@ -10,7 +10,7 @@ from torch import nn
 from depthlab.data.dataset import Dataset
 from depthlab.errors import DepthlabError
 from depthlab.train import Callback, History, fit
-from depthlab.train.plateau import Plateau, relative_improvement
+from depthlab.train.plateau import Plateau, relative_improvement, settled_step
 from test_checkpoint import Crash, CrashAt, dropout_bn_mlp
 from test_engine import QUIET, FrozenMLP, blobs
 
@@ -142,3 +142,81 @@ def test_resuming_a_converged_run_trains_no_further(tmp_path):
 def test_bad_plateau_settings_name_the_value(overrides, word):
     with pytest.raises(DepthlabError, match=word):
         fit(FrozenMLP(), blobs(n_train=64), **overrides, **QUIET)
+
+
+# --- the rule a loss spike cannot fool ------------------------------------------------------------------------
+
+
+def test_a_window_with_one_spike_is_not_a_plateau_and_a_flat_one_is():
+    flat = Plateau(window=4, tol=0.01)
+    flat.add([1.0] * 8)
+    assert flat.reached()
+    spiked = Plateau(window=4, tol=0.01)
+    spiked.add([1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 1.0, 1.0])  # the later window's mean rose by half
+    assert not spiked.reached()
+
+
+def test_a_rising_loss_never_counts_as_converged():
+    rising = Plateau(window=4, tol=0.5)
+    rising.add([1.0, 1.0, 1.0, 1.0, 1.001, 1.001, 1.001, 1.001])  # rose by 0.1%: well inside the tolerance
+    assert not rising.reached()
+    # SGD past its stable rate on the line: the error is multiplied by -1.1 each step, the loss grows by 21%
+    m = (line_data().x_train ** 2).mean().item()
+    run = geometric_run(lr=1.05 / m, steps=60, plateau_window=20, plateau_tol=0.5)
+    losses = [loss for _, loss in run.curve]
+    assert all(b > a for a, b in zip(losses, losses[1:], strict=False))
+    assert run.status == "ok" and run.converged is False and run.steps == 60
+
+
+def test_the_run_does_not_stop_while_its_latest_read_is_spiking():
+    plateau = Plateau(window=6, tol=0.05)
+    plateau.add([1.0] * 6)
+    plateau.add([0.99] * 4)
+    plateau.add([1.01, 1.01])  # the windows are flat (1.0 vs 0.997) and the latest read sits on them
+    assert plateau.reached()
+    assert not plateau_on([1.0] * 10 + [1.2, 1.2], window=6, tol=0.05, latest=2)  # means 1.0 vs 1.067
+
+
+def plateau_on(losses, window, tol, latest):
+    plateau = Plateau(window=window, tol=tol)
+    plateau.add(losses[:-latest])
+    plateau.add(losses[-latest:])
+    return plateau.reached()
+
+
+def test_windows_weigh_each_step_by_its_batch_size():
+    # the later window ends on a 16-example step at 3.0 beside 128-example steps at 1.0: weighted, its mean is
+    # 1.08, a 1.8% improvement on 1.1 (a plateau); counted alike, 1.5, a rise (no plateau)
+    plateau = Plateau(window=4, tol=0.05)
+    plateau.add([1.1] * 4, [128] * 4)
+    plateau.add([1.0, 1.0, 1.0, 3.0], [128, 128, 128, 16])
+    after = (3 * 128 * 1.0 + 16 * 3.0) / (3 * 128 + 16)
+    assert after == pytest.approx(1.08) and 0 < relative_improvement(1.1, after) < 0.05
+    assert plateau.reached()
+    unweighted = Plateau(window=4, tol=0.05)
+    unweighted.add([1.1] * 4 + [1.0, 1.0, 1.0, 3.0])
+    assert not unweighted.reached()
+
+
+def test_the_curve_weighs_the_partial_last_batch_by_its_size():
+    class Losses(Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_step(self, state):
+            self.seen.append(state.loss.item())
+
+    rec = Losses()
+    run = fit(
+        dropout_bn_mlp(), blobs(n_train=84), epochs=1, batch_size=32, sync_every=10, callbacks=[rec], **QUIET
+    )
+    sizes = [32, 32, 20]  # 84 = 32 + 32 + 20
+    assert run.curve[0][1] == pytest.approx(sum(v * n for v, n in zip(rec.seen, sizes, strict=True)) / 84)
+
+
+def test_settled_is_the_plateau_step_or_fitting_the_training_set():
+    assert settled_step({"plateau_step": 400, "records": []}) == 400
+    fits = {"records": [{"step": 200, "trainset_acc": 0.98}, {"step": 400, "trainset_acc": 0.9995}]}
+    assert settled_step(fits) == 400
+    assert settled_step({"records": [{"step": 200, "train_acc": 0.5}], "final": {"train_acc": 0.6}}) is None
+    assert settled_step({"steps": 900, "records": [], "final": {"train_acc": 1.0}}) == 900
