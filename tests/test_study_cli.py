@@ -89,10 +89,7 @@ def _double(spec):
     return {"status": "ok", "metrics": {"value": 2 * spec["x"]}}
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("ray") is None,
-    reason="ray is not installed (pip install 'depthlab[ray]'); the Ray backend test needs it",
-)
+@pytest.mark.extra("ray")
 def test_ray_backend_runs_every_job_on_a_local_ray_instance():
     import ray
 
