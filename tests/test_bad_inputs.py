@@ -228,6 +228,8 @@ API_CASES = {
     "xor with a text seed": lambda: load_dataset("xor", seed="s"),
     "train config with a dict lr": lambda: cfg.build(TrainConfig, {"lr": {"a": 1}}),
     "train config with a list epochs": lambda: cfg.build(TrainConfig, {"epochs": [1, 2]}),
+    "a data seed beyond 64-bit generator seeds": lambda: load_dataset("circle", seed=10**20),
+    "an MNIST-1D data_seed beyond numpy's": lambda: dataset_options("mnist1d", data_seed=2**32),
 }
 
 
