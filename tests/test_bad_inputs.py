@@ -7,6 +7,8 @@ valid config or a DepthlabError, never another exception.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import subprocess
 import sys
@@ -426,6 +428,45 @@ def test_fuzz_cli_key_value_overrides_parse_and_route_or_raise_a_depthlab_error(
     assert {**routed[0], **routed[1], **routed[2]} == parsed  # every key routed, none twice
     for config, overrides in zip(built, routed, strict=True):
         _holds_the_given_values(config, overrides)
+
+
+PLAY = "http://127.0.0.1:8765"
+
+
+@functools.cache
+def _play_client():
+    """One in-process play app for every fuzzed request (validation builds configs and loads the toy data;
+    it starts no job)."""
+    from starlette.testclient import TestClient
+
+    from depthlab.play.app import create_app
+
+    client = TestClient(create_app(token="fuzz"), base_url=PLAY)
+    client.headers.update({"x-depthlab-token": "fuzz", "origin": PLAY})
+    return client
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_play_settings_are_a_command_or_one_line_naming_a_key_never_a_500(data):
+    from depthlab.data.registry import DATASETS
+    from depthlab.models.registry import MODELS as REGISTRY
+
+    classes = (REGISTRY.get("mlp").config_cls, TrainConfig, DATASETS.get("circle").options_cls)
+    types_: dict = {}
+    for cls in classes:  # a key two classes share goes to the first, as play routes it
+        types_ = cfg.field_types(cls) | types_
+    keys = data.draw(st.lists(st.sampled_from(sorted(types_)), unique=True, max_size=4))
+    overrides = {k: data.draw(GARBAGE | _plausible(types_[k]), label=k) for k in keys}
+    body = json.dumps({"settings": {"model": "mlp", "data": "circle", **overrides}})  # NaN, Infinity too
+    r = _play_client().post("/api/validate", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text  # validation answers; a 500 is a crash
+    if "error" in r.json():
+        names = set(overrides) | {field for cls in classes for field in cfg.field_types(cls)}
+        _one_line_naming_a_key(DepthlabError(r.json()["error"]), names)
+    else:
+        given = [k for k, v in overrides.items() if v is not None and str(v).strip()]
+        assert all(f" {k}=" in r.json()["command"] for k in given), (r.json(), overrides)
 
 
 # ---- a user's own data and model ---------------------------------------------------------------------------
