@@ -185,6 +185,7 @@ def test_a_bad_setting_is_the_clis_one_line_message(client):
         ("num_samples", "99999999999999999999", "num_samples=99999999999999999999: above the play cap"),
         ("noise", "loud", "noise='loud': expected float"),
         ("residual", "maybe", "residual='maybe': expected a boolean"),
+        ("checkpoint_dir", "/tmp/anywhere", "checkpoint_dir='/tmp/anywhere': not in play"),
     ],
 )
 def test_a_bad_value_is_a_400_naming_it_never_a_500(client, key, value, named):

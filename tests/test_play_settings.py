@@ -57,6 +57,7 @@ def test_a_bad_value_gets_the_cli_message(capsys, overrides):
         ({"input_shape": "2"}, ["input_shape", "set by the data set"]),
         ({"num_samples": 10**6}, ["num_samples=1000000", "cap of 20000"]),
         ({"data": "mnist1d", "final_seq_length": "4e3"}, ["final_seq_length=4000", "cap of 1024"]),
+        ({"checkpoint_dir": "/etc"}, ["checkpoint_dir='/etc'", "not in play"]),
     ],
 )
 def test_caps_and_names_are_enforced(raw, words):

@@ -97,6 +97,10 @@ def parse_setup(raw: dict[str, Any], user_data: UserData | None = None) -> Setup
     for key in ("input_shape", "num_classes"):
         if key in model_kw:
             raise DepthlabError(f"{key}={model_kw[key]!r}: set by the data set ({data}); leave it out")
+    if "checkpoint_dir" in train_kw:  # a path on this machine: the page writes no files (it exports them)
+        raise DepthlabError(
+            f"checkpoint_dir={train_kw['checkpoint_dir']!r}: not in play (export the weights instead)"
+        )
     setup = Setup(model, data, model_kw, train_kw, data_kw, values, user_data if data == USER_DATA else None)
     check_caps(setup)
     return setup
