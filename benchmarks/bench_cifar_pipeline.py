@@ -32,12 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from depthlab.data.augment import CIFAR10_MEAN, CIFAR10_STD
 from depthlab.data.dataset import Dataset
 from depthlab.models import create_model
 from depthlab.train import fit
 
 LR, MOMENTUM = 0.05, 0.9
+CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)  # per channel, training set
 
 
 class PerSampleCifar(torch.utils.data.Dataset):

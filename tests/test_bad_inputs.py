@@ -7,9 +7,14 @@ valid config or a DepthlabError, never another exception.
 
 from __future__ import annotations
 
+import functools
+import json
+import math
 import subprocess
 import sys
+import types
 from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
 
 import pytest
 import torch
@@ -225,6 +230,8 @@ API_CASES = {
     "xor with a text seed": lambda: load_dataset("xor", seed="s"),
     "train config with a dict lr": lambda: cfg.build(TrainConfig, {"lr": {"a": 1}}),
     "train config with a list epochs": lambda: cfg.build(TrainConfig, {"epochs": [1, 2]}),
+    "a data seed beyond 64-bit generator seeds": lambda: load_dataset("circle", seed=10**20),
+    "an MNIST-1D data_seed beyond numpy's": lambda: dataset_options("mnist1d", data_seed=2**32),
 }
 
 
@@ -293,17 +300,67 @@ MODELS = [name for name in list_models() if not name.startswith(("resnet18", "re
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def _plausible(tp: Any) -> st.SearchStrategy:
+    """Values a user would type for a field of type ``tp``, as text or as JSON would give them: many are
+    valid, so the fuzzers check the configs that do get built, not only the errors."""
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (Union, types.UnionType):
+        options = [_plausible(a) for a in args if a is not type(None)]
+        return st.one_of(*options, *([st.just("none")] if type(None) in args else []))
+    if origin is Literal:
+        return st.sampled_from([str(a) for a in args])
+    if origin is tuple:
+        return st.lists(st.integers(1, 8), min_size=1, max_size=3).map(lambda xs: ",".join(map(str, xs)))
+    numbers = {bool: st.booleans(), int: st.integers(0, 64), float: st.floats(0, 1)}
+    if tp in numbers:
+        return numbers[tp] | numbers[tp].map(lambda v: str(v).lower())
+    return GARBAGE
+
+
 def _fields_and_noise(cls: type) -> st.SearchStrategy:
-    return st.dictionaries(
-        st.one_of(st.sampled_from(sorted(cfg.field_types(cls))), st.text(max_size=6)), GARBAGE, max_size=4
+    """Garbage under field names and made-up keys, or plausible values under a few field names."""
+    types_ = cfg.field_types(cls)
+    noise = st.dictionaries(
+        st.one_of(st.sampled_from(sorted(types_)), st.text(max_size=6)), GARBAGE, max_size=4
     )
+    keys = st.lists(st.sampled_from(sorted(types_)), unique=True, max_size=3)
+    plausible = keys.flatmap(lambda ks: st.fixed_dictionaries({k: _plausible(types_[k]) for k in ks}))
+    return noise | plausible
 
 
-def _valid_or_depthlab_error(make) -> None:
+def _same(built: object, expected: object) -> bool:
+    """Equal, NaN counting as equal to NaN."""
+    if isinstance(built, float) and isinstance(expected, float) and math.isnan(built):
+        return math.isnan(expected)
+    return built == expected
+
+
+def _holds_the_given_values(config: object, overrides: dict) -> None:
+    """Every override that names a field is in the config as the one coercer reads it (no value dropped,
+    defaulted or altered on the way)."""
+    types = cfg.field_types(type(config))
+    for key in overrides.keys() & types.keys():
+        assert _same(getattr(config, key), cfg.coerce(key, overrides[key], types[key])), (key, config)
+
+
+def _one_line_naming_a_key(err: DepthlabError, keys: set) -> None:
+    """One line that names one of ``keys`` (the keys given, and the fields a required one may be missing
+    from)."""
+    message = str(err)
+    assert message and "\n" not in message
+    assert any(str(key) in message or repr(key) in message for key in keys), (message, keys)
+
+
+def _valid_or_depthlab_error(make, cls: type, overrides: dict) -> None:
+    """``make()`` builds a ``cls`` that holds every given value, or raises one DepthlabError of one line that
+    names a key."""
     try:
-        make()
-    except DepthlabError:
-        pass
+        config = make()
+    except DepthlabError as err:
+        _one_line_naming_a_key(err, set(overrides) | set(cfg.field_types(cls)))
+        return
+    assert list(cfg.field_types(type(config))) == list(cfg.field_types(cls))  # a builder's class is made anew
+    _holds_the_given_values(config, overrides)
 
 
 @FUZZ
@@ -311,14 +368,15 @@ def _valid_or_depthlab_error(make) -> None:
 def test_fuzz_model_configs_are_valid_or_a_depthlab_error(name, data):
     from depthlab.models.registry import MODELS as REGISTRY
 
-    overrides = data.draw(_fields_and_noise(REGISTRY.get(name).config_cls))
-    _valid_or_depthlab_error(lambda: model_config(name, **overrides))
+    config_cls = REGISTRY.get(name).config_cls
+    overrides = data.draw(_fields_and_noise(config_cls))
+    _valid_or_depthlab_error(lambda: model_config(name, **overrides), config_cls, overrides)
 
 
 @FUZZ
 @given(overrides=_fields_and_noise(TrainConfig))
 def test_fuzz_train_config_is_valid_or_a_depthlab_error(overrides):
-    _valid_or_depthlab_error(lambda: cfg.build(TrainConfig, overrides))
+    _valid_or_depthlab_error(lambda: cfg.build(TrainConfig, overrides), TrainConfig, overrides)
 
 
 @FUZZ
@@ -329,8 +387,9 @@ def test_fuzz_train_config_is_valid_or_a_depthlab_error(overrides):
 def test_fuzz_data_options_are_valid_or_a_depthlab_error(name, data):
     from depthlab.data.registry import DATASETS
 
-    overrides = data.draw(_fields_and_noise(DATASETS.get(name).options_cls))
-    _valid_or_depthlab_error(lambda: dataset_options(name, **overrides))
+    options_cls = DATASETS.get(name).options_cls
+    overrides = data.draw(_fields_and_noise(options_cls))
+    _valid_or_depthlab_error(lambda: dataset_options(name, **overrides), options_cls, overrides)
 
 
 @FUZZ
@@ -338,8 +397,11 @@ def test_fuzz_data_options_are_valid_or_a_depthlab_error(name, data):
     pairs=st.lists(
         st.one_of(
             st.text(max_size=20),
-            st.builds(
-                "{}={}".format, st.sampled_from(sorted(cfg.field_types(TrainConfig))), st.text(max_size=10)
+            st.sampled_from(sorted(cfg.field_types(TrainConfig))).flatmap(
+                lambda key: st.builds(
+                    f"{key}={{}}".format,
+                    st.text(max_size=10) | _plausible(cfg.field_types(TrainConfig)[key]).map(str),
+                )
             ),
         ),
         max_size=5,
@@ -348,13 +410,63 @@ def test_fuzz_data_options_are_valid_or_a_depthlab_error(name, data):
 def test_fuzz_cli_key_value_overrides_parse_and_route_or_raise_a_depthlab_error(pairs):
     from depthlab.train.launch import route_overrides
 
-    def parse_and_route():
-        model_keys, train_keys, data_keys = route_overrides("mlp", "xor", cfg.parse_pairs(pairs))
-        model_config("mlp", **model_keys)
-        cfg.build(TrainConfig, train_keys)
-        dataset_options("xor", **data_keys)
+    try:
+        parsed = cfg.parse_pairs(pairs)
+    except DepthlabError as err:  # a pair without '=': the message quotes it
+        assert "\n" not in str(err) and any(repr(p) in str(err) for p in pairs)
+        return
+    try:
+        routed = route_overrides("mlp", "xor", parsed)
+        built = [
+            model_config("mlp", **routed[0]),
+            cfg.build(TrainConfig, routed[1]),
+            dataset_options("xor", **routed[2]),
+        ]
+    except DepthlabError as err:
+        _one_line_naming_a_key(err, set(parsed))
+        return
+    assert {**routed[0], **routed[1], **routed[2]} == parsed  # every key routed, none twice
+    for config, overrides in zip(built, routed, strict=True):
+        _holds_the_given_values(config, overrides)
 
-    _valid_or_depthlab_error(parse_and_route)
+
+PLAY = "http://127.0.0.1:8765"
+
+
+@functools.cache
+def _play_client():
+    """One in-process play app for every fuzzed request (validation builds configs and loads the toy data;
+    it starts no job)."""
+    from starlette.testclient import TestClient
+
+    from depthlab.play.app import create_app
+
+    client = TestClient(create_app(token="fuzz"), base_url=PLAY)
+    client.headers.update({"x-depthlab-token": "fuzz", "origin": PLAY})
+    return client
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_play_settings_are_a_command_or_one_line_naming_a_key_never_a_500(data):
+    from depthlab.data.registry import DATASETS
+    from depthlab.models.registry import MODELS as REGISTRY
+
+    classes = (REGISTRY.get("mlp").config_cls, TrainConfig, DATASETS.get("circle").options_cls)
+    types_: dict = {}
+    for cls in classes:  # a key two classes share goes to the first, as play routes it
+        types_ = cfg.field_types(cls) | types_
+    keys = data.draw(st.lists(st.sampled_from(sorted(types_)), unique=True, max_size=4))
+    overrides = {k: data.draw(GARBAGE | _plausible(types_[k]), label=k) for k in keys}
+    body = json.dumps({"settings": {"model": "mlp", "data": "circle", **overrides}})  # NaN, Infinity too
+    r = _play_client().post("/api/validate", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text  # validation answers; a 500 is a crash
+    if "error" in r.json():
+        names = set(overrides) | {field for cls in classes for field in cfg.field_types(cls)}
+        _one_line_naming_a_key(DepthlabError(r.json()["error"]), names)
+    else:
+        given = [k for k, v in overrides.items() if v is not None and str(v).strip()]
+        assert all(f" {k}=" in r.json()["command"] for k in given), (r.json(), overrides)
 
 
 # ---- a user's own data and model ---------------------------------------------------------------------------
@@ -504,8 +616,9 @@ def test_fuzz_builder_overrides_are_valid_or_a_depthlab_error(data, tmp_path_fac
     if not path.exists():
         path.write_text(OWN_BUILDER)
     ref = f"{path}:build"
-    overrides = data.draw(_fields_and_noise(REGISTRY.get(ref).config_cls))
-    _valid_or_depthlab_error(lambda: model_config(ref, **overrides))
+    config_cls = REGISTRY.get(ref).config_cls
+    overrides = data.draw(_fields_and_noise(config_cls))
+    _valid_or_depthlab_error(lambda: model_config(ref, **overrides), config_cls, overrides)
 
 
 @FUZZ

@@ -14,7 +14,8 @@ CHILD = textwrap.dedent(
     matplotlib.use("pdf")  # stands in for a notebook's backend: any backend that is not Agg
     import depthlab
     for info in pkgutil.walk_packages(depthlab.__path__, "depthlab."):
-        if not info.name.endswith("__main__"):  # running the CLI is not importing it
+        # running the CLI is not importing it; SKIP: the modules of extras not installed here
+        if not info.name.endswith("__main__") and info.name not in SKIP:
             importlib.import_module(info.name)
     after_import = matplotlib.get_backend()
     from depthlab.diagnose import plots
@@ -25,9 +26,23 @@ CHILD = textwrap.dedent(
 )
 
 
-@pytest.mark.slow  # imports every module, Ray and Lightning included
-def test_importing_every_module_and_plotting_keeps_the_users_backend(tmp_path):
-    child = f"OUT = {str(tmp_path / 'flow.png')!r}\n" + CHILD
+# The modules that need an optional extra to import; every other module imports on a bare machine.
+NEEDS_EXTRA = {"depthlab.diagnose.lightning": "lightning"}
+
+
+def _import_everything_but(skip, out):
+    child = f"OUT = {str(out)!r}\nSKIP = {set(skip)!r}\n" + CHILD
     done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["pdf", "pdf", "True"]
+    return done.stdout.split()
+
+
+@pytest.mark.slow  # imports every module
+def test_importing_every_module_and_plotting_keeps_the_users_backend(tmp_path):
+    assert _import_everything_but(NEEDS_EXTRA, tmp_path / "flow.png") == ["pdf", "pdf", "True"]
+
+
+@pytest.mark.slow
+@pytest.mark.extra("lightning")
+def test_the_modules_of_the_extras_keep_the_users_backend_too(tmp_path):
+    assert _import_everything_but((), tmp_path / "flow.png") == ["pdf", "pdf", "True"]

@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import struct
 import tarfile
 import urllib.error
@@ -373,7 +374,8 @@ def test_fetch_unknown_name():
 
 
 def test_pinned_checksums_are_well_formed():
-    for name, remotes in fetch_module.SOURCES.items():
-        for remote in remotes:
-            assert len(remote.sha256) == 64 and int(remote.sha256, 16) >= 0, name
-            assert all(url.endswith(remote.name) for url in remote.urls)
+    remotes = [remote for files in fetch_module.SOURCES.values() for remote in files]
+    for remote in remotes:
+        assert re.fullmatch("[0-9a-f]{64}", remote.sha256), remote.name  # what hexdigest() gives
+        assert remote.urls and all(url.endswith(remote.name) for url in remote.urls), remote.name
+    assert len({r.sha256 for r in remotes}) == len(remotes)  # no checksum pasted onto a second file

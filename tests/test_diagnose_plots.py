@@ -33,9 +33,22 @@ def test_gradient_flow_plots_layers_along_depth_on_a_log_axis():
     plt.close(fig)
 
 
-def test_probe_plot_and_empty_input(tmp_path):
+def test_probe_plot_draws_each_layers_accuracy_and_the_networks_line(tmp_path):
     rows = [{"layer": i, "name": f"b{i}", "test_acc": 0.5 + 0.1 * i} for i in range(3)]
-    assert plots.probe_accuracy(rows, tmp_path / "probe.png", model_acc=0.8).exists()
+    fig, ax = plt.subplots()
+    assert plots.probe_accuracy(rows, ax=ax, model_acc=0.8) is ax
+    probes, network = ax.lines
+    assert list(probes.get_xdata()) == [0, 1, 2] and list(probes.get_ydata()) == pytest.approx(
+        [0.5, 0.6, 0.7]
+    )
+    assert list(network.get_ydata()) == [0.8, 0.8]  # the network's own accuracy, across the plot
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["b0", "b1", "b2"] and ax.get_ylim() == (0, 1)
+    plt.close(fig)
+    with Image.open(plots.probe_accuracy(rows, tmp_path / "probe.png", model_acc=0.8)) as image:
+        assert image.format == "PNG"
+
+
+def test_an_empty_table_is_one_clear_error(tmp_path):
     with pytest.raises(DepthlabError, match="nothing to plot"):
         plots.gradient_flow([], tmp_path / "x.png")
 

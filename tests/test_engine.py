@@ -264,10 +264,36 @@ def test_ema_follows_the_timm_formula():
     torch.testing.assert_close(ema.module.weight, 0.9 * start + 0.1 * (start + 1.0))
 
 
-def test_ema_is_evaluated_when_set():
-    history = fit(small_mlp(), blobs(), epochs=2, ema_decay=0.5, **QUIET)
-    assert {"ema_val_acc", "ema_test_acc"} <= set(history.final)
-    assert "ema_val_acc" in history.records[-1]
+class WeightLog(Callback):
+    """The model's weights at the start and after every step, and the EMA weights the engine ends with."""
+
+    def __init__(self):
+        self.weights: list[dict[str, torch.Tensor]] = []
+        self.ema: dict[str, torch.Tensor] = {}
+
+    def _keep(self, state):
+        self.weights.append({k: v.detach().clone() for k, v in state.model.state_dict().items()})
+
+    on_train_start = on_step = _keep
+
+    def on_train_end(self, state):
+        self.ema = {k: v.detach().clone() for k, v in state.ema.state_dict().items()}
+
+
+def test_ema_weights_are_the_hand_computed_average_and_are_the_ones_evaluated():
+    data, decay, log = blobs(), 0.8, WeightLog()  # not 0.5: a swapped decay and 1 - decay must show
+    history = fit(small_mlp(), data, epochs=2, ema_decay=decay, callbacks=[log], **QUIET)
+    assert len(log.weights) == history.steps + 1  # the start, then every step
+    by_hand = log.weights[0]
+    for weights in log.weights[1:]:
+        by_hand = {k: decay * by_hand[k] + (1 - decay) * weights[k] for k in weights}
+    for key, value in by_hand.items():
+        torch.testing.assert_close(log.ema[key], value)
+    assert not torch.allclose(log.ema["2.weight"], log.weights[-1]["2.weight"])  # it trails the model
+    averaged = small_mlp()
+    averaged.load_state_dict(by_hand)
+    assert history.final["ema_val_acc"] == evaluate(averaged, data.x_val, data.y_val)["acc"]
+    assert history.records[-1]["ema_val_acc"] == history.final["ema_val_acc"]  # the last epoch's record
 
 
 def test_gpu_only_options_are_noted_on_cpu_and_not_on_cuda():

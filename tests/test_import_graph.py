@@ -1,4 +1,5 @@
-"""The package layering holds: no import cycle anywhere in depthlab, and models/ depends on nothing above it.
+"""The package layering holds: no import cycle anywhere in depthlab, and no box of docs/architecture.md's
+diagram imports a box above it.
 
 The graph is read from the source (``ast``), so it sees every import a module can run: top-level ones and
 the lazy ones inside functions (a cycle dodged by importing inside a function is still a cycle). Imports
@@ -11,7 +12,7 @@ from pathlib import Path
 import depthlab
 
 SOURCE = Path(depthlab.__file__).parent
-ABOVE_MODELS = ("train", "study", "diagnose", "cli", "play", "advise", "deploy")
+ARCHITECTURE = Path(__file__).parents[1] / "docs" / "architecture.md"
 
 
 def module_name(path: Path) -> str:
@@ -98,17 +99,47 @@ def test_no_import_cycle():
     assert find_cycle(GRAPH) is None
 
 
-def above_models(module: str) -> bool:
-    return module.split(".")[1:2] in [[package] for package in ABOVE_MODELS]
+def documented_layers(text: str) -> list[str]:
+    """The boxes of the architecture diagram (the document's first code block), top to bottom: the first word
+    of each line that starts in the first column (``cli/`` -> ``cli``)."""
+    diagram = text.split("```")[1]
+    return [line.split()[0].rstrip("/") for line in diagram.splitlines()[1:] if line[:1].strip()]
 
 
-def test_models_import_nothing_above_them():
-    assert above_models("depthlab.train.checkpoint") and not above_models("depthlab.errors")
-    reaching_up = {
+LAYERS = documented_layers(ARCHITECTURE.read_text())
+
+
+def layer_of(module: str) -> str:
+    """The box a module belongs to: its package or module under depthlab/, or ``base`` for the top-level
+    modules the diagram groups there (errors, config, atomic, ...) and the package's own ``__init__``."""
+    top = module.split(".")[1] if "." in module else ""
+    return top if top in LAYERS else "base"
+
+
+def upward_imports(graph: dict[str, set[str]], layers: list[str]) -> set[tuple[str, str]]:
+    """Every (importer, imported) pair where the imported module's box is above the importer's."""
+    rank = {layer: i for i, layer in enumerate(layers)}
+    return {
         (name, imported)
-        for name, imported_set in GRAPH.items()
-        if name.startswith("depthlab.models")
+        for name, imported_set in graph.items()
         for imported in imported_set
-        if above_models(imported)
+        if rank[layer_of(imported)] < rank[layer_of(name)]
     }
-    assert reaching_up == set()
+
+
+def test_the_diagram_is_read_top_to_bottom_and_places_every_package():
+    assert LAYERS[0] == "cli" and LAYERS[-1] == "base"
+    assert LAYERS.index("train") < LAYERS.index("models") < LAYERS.index("data")
+    packages = {p.name for p in SOURCE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert packages <= set(LAYERS), f"packages missing from the diagram: {packages - set(LAYERS)}"
+    assert layer_of("depthlab.train.checkpoint") == "train" and layer_of("depthlab.deploy") == "deploy"
+    assert layer_of("depthlab.errors") == layer_of("depthlab") == "base"
+
+
+def test_the_layer_check_finds_an_import_reaching_up():
+    graph = {"depthlab.models.mlp": {"depthlab.train.engine", "depthlab.errors"}, "depthlab.cli.app": set()}
+    assert upward_imports(graph, LAYERS) == {("depthlab.models.mlp", "depthlab.train.engine")}
+
+
+def test_no_box_imports_a_box_above_it():
+    assert upward_imports(GRAPH, LAYERS) == set()

@@ -13,7 +13,10 @@ import pytest
 import torch
 from torch import nn
 
-pl = pytest.importorskip("lightning.pytorch")
+pytestmark = pytest.mark.extra("lightning")
+pl = pytest.importorskip(
+    "lightning.pytorch", reason="needs the optional extra 'lightning' (pip install 'depthlab[lightning]')"
+)
 
 from depthlab.diagnose.lightning import DepthlabCallback  # noqa: E402
 

@@ -9,7 +9,6 @@ that scikit-learn ships as CSV (178 rows, 13 numeric columns, 3 cultivars; linea
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -147,14 +146,14 @@ def test_from_arrays_and_a_torch_dataset_agree():
     assert torch.equal(as_tuple.x_test, arrays.x_test)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is None, reason="needs pyarrow (extra: parquet)")
+@pytest.mark.extra("parquet")
 def test_parquet_reads_like_the_csv(people_csv, tmp_path):
     _people().to_parquet(tmp_path / "people.parquet")
     a, b = load_dataset(people_csv, target="city"), load_dataset(tmp_path / "people.parquet", target="city")
     assert torch.allclose(a.x_train, b.x_train, atol=1e-6) and torch.equal(a.y_test, b.y_test)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("datasets") is None, reason="needs datasets (extra: hf)")
+@pytest.mark.extra("hf")
 def test_a_local_hugging_face_dataset(people_csv):
     import datasets
 

@@ -28,13 +28,26 @@ def test_threads_equal_sequential_on_cpu(fused):
     parallel.close()
 
 
-def test_threads_keep_grad_mode_for_training_use():
+def _gradients(model, output):
+    model.zero_grad(set_to_none=True)
+    output.sum().backward()
+    return {name: p.grad for name, p in model.named_parameters()}
+
+
+def test_threads_keep_grad_mode_and_give_the_sequential_outputs_and_gradients():
     model = small_parnet()
     parallel = ParallelParNet(model, mode="auto")
     assert parallel.mode == "threads"
-    loss = parallel(torch.randn(2, 3, 64, 64)).sum()
-    loss.backward()
-    assert model.streams[0][0].conv3x3.conv.weight.grad is not None  # stream 1 ran on a worker thread
+    x = torch.randn(2, 3, 64, 64)
+    out = parallel(x)
+    threaded = _gradients(model, out)
+    expected = model(x)
+    sequential = _gradients(model, expected)
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+    assert threaded["streams.0.0.conv3x3.conv.weight"] is not None  # stream 1 ran on a worker thread
+    assert threaded.keys() == sequential.keys()
+    for name, grad in sequential.items():
+        torch.testing.assert_close(threaded[name], grad, msg=lambda m, name=name: f"{name}: {m}")
     parallel.close()
 
 

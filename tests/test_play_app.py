@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from depthlab.diagnose.watch import COLUMNS
 from depthlab.play import settings
 from depthlab.play.app import STATIC, create_app
+from depthlab.play.job import load_data
 from depthlab.play.manager import JobManager
 
 BASE = "http://127.0.0.1:8765"
@@ -165,6 +166,40 @@ def test_a_bad_setting_is_the_clis_one_line_message(client):
     assert r.status_code == 400 and r.json() == {"error": "depth=5000: above the play cap of 1024"}
     ok = client.post("/api/validate", json={"settings": SMALL}, headers=ORIGIN)
     assert ok.json()["command"] == "depthlab train mlp depth=3 width=8 --data circle"
+
+
+@pytest.mark.parametrize(
+    "key, value, named",
+    [
+        ("depth", "abc", "depth='abc': expected int"),
+        ("depth", "1e4", "depth=10000: above the play cap"),  # read as the CLI reads it, then capped
+        ("depth", "2.5", "depth='2.5': expected int"),
+        ("width", "-3", "width=-3: must be"),
+        ("width", "[8]", "width='[8]': expected int"),
+        ("batch_size", "abc", "batch_size='abc': expected int"),
+        ("batch_size", "1e9", "batch_size=1000000000: above the play cap"),
+        ("steps", "1e9", "steps=1000000000: above the play cap"),
+        ("steps", "many", "steps='many': expected int"),
+        ("lr", "fast", "lr='fast': expected float"),
+        ("seed", "99999999999999999999", "seed=99999999999999999999: too large"),
+        ("num_samples", "99999999999999999999", "num_samples=99999999999999999999: above the play cap"),
+        ("noise", "loud", "noise='loud': expected float"),
+        ("residual", "maybe", "residual='maybe': expected a boolean"),
+        ("checkpoint_dir", "/tmp/anywhere", "checkpoint_dir='/tmp/anywhere': not in play"),
+    ],
+)
+def test_a_bad_value_is_a_400_naming_it_never_a_500(client, key, value, named):
+    for route, status in (("/api/validate", 200), ("/api/jobs", 400)):  # validate answers; create refuses
+        r = client.post(route, json={"settings": {**SMALL, key: value}}, headers=ORIGIN)
+        assert r.status_code == status and set(r.json()) == {"error"}, (route, r.text)
+        assert r.json()["error"].startswith(named) and "\n" not in r.json()["error"], r.json()["error"]
+    assert not client.app.state.manager.jobs
+
+
+def test_play_reads_numbers_as_the_cli_does():
+    assert settings.parse_setup({**SMALL, "depth": "1e3", "width": "8"}).model_kw["depth"] == "1e3"
+    setup = settings.parse_setup({**SMALL, "depth": "1e3", "width": "8"})
+    assert settings.model_config(setup, load_data(setup, 0)).depth == 1000  # within the cap of 1024
 
 
 @pytest.mark.parametrize(

@@ -55,12 +55,23 @@ def test_a_bad_value_gets_the_cli_message(capsys, overrides):
         ({"data": "../etc/passwd"}, ["unknown data set", "mnist1d"]),
         ({"data": "user"}, ["unknown data set 'user'"]),  # no file was given on the command line
         ({"input_shape": "2"}, ["input_shape", "set by the data set"]),
+        ({"num_samples": 10**6}, ["num_samples=1000000", "cap of 20000"]),
+        ({"data": "mnist1d", "final_seq_length": "4e3"}, ["final_seq_length=4000", "cap of 1024"]),
+        ({"checkpoint_dir": "/etc"}, ["checkpoint_dir='/etc'", "not in play"]),
     ],
 )
 def test_caps_and_names_are_enforced(raw, words):
     with pytest.raises(DepthlabError) as found:
         settings.parse_setup({"model": "mlp", "data": "circle", **raw})
     assert all(w in str(found.value) for w in words), str(found.value)
+
+
+def test_an_unset_value_is_capped_at_the_default_the_run_would_use(monkeypatch):
+    from depthlab.train import TrainConfig
+
+    monkeypatch.setitem(settings.CAPS, "batch_size", TrainConfig.batch_size - 1)
+    with pytest.raises(DepthlabError, match=f"batch_size={TrainConfig.batch_size}: above the play cap"):
+        settings.parse_setup({"model": "mlp", "data": "circle"})
 
 
 def test_a_setup_at_the_caps_is_accepted():

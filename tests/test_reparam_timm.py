@@ -76,6 +76,7 @@ CHILD = textwrap.dedent(
 ) % {"no_timm": NO_TIMM}
 
 
+@pytest.mark.extra("timm")
 def test_timm_reparameterize_model_fuses_parnet_like_ours():
     done = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=300)
     if done.returncode == NO_TIMM:

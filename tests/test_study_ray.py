@@ -20,7 +20,8 @@ from depthlab.study.runner import execute
 from depthlab.study.spec import run_hash
 from depthlab.study.store import Store
 
-ray = pytest.importorskip("ray", reason="the Ray backend tests need ray (pip install 'depthlab[ray]')")
+pytestmark = pytest.mark.extra("ray")
+ray = pytest.importorskip("ray", reason="needs the optional extra 'ray' (pip install 'depthlab[ray]')")
 
 
 @pytest.fixture(scope="module", autouse=True)

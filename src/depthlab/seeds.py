@@ -11,10 +11,17 @@ data order of epoch 3 of seed 0 is never the augmentation of another seed. Strea
 
 from __future__ import annotations
 
+from depthlab.errors import DepthlabError
+
 STRIDE = 1_000_003  # prime, and above every stream number
 AUGMENT_STREAM = 7_777_777  # augmentation draws of epoch e use stream AUGMENT_STREAM + e
+GENERATOR_SEEDS = 2**63  # torch generators take a signed 64-bit seed: |generator seed| below this
 
 
 def derive_seed(seed: int, stream: int) -> int:
-    """The generator seed of stream ``stream`` of run seed ``seed``."""
-    return seed * STRIDE + stream
+    """The generator seed of stream ``stream`` of run seed ``seed``; a seed too large for it raises."""
+    derived = seed * STRIDE + stream
+    if not -GENERATOR_SEEDS <= derived < GENERATOR_SEEDS:
+        largest = (GENERATOR_SEEDS - 1 - abs(stream)) // STRIDE
+        raise DepthlabError(f"seed={seed}: too large for the random streams (valid: -{largest} to {largest})")
+    return derived

@@ -25,7 +25,6 @@ from depthlab.advise.config import AdviseConfig
 from depthlab.advise.curves import Prediction
 from depthlab.advise.plan import Plan
 
-STATUSES = ("over latency", "untrainable", "pruned", "finalist", "chosen")
 BEST_VS_CHOSEN = stats.Comparison(
     name="best depth vs recommended",
     statistic="validation accuracy, best depth minus recommended depth, per seed",

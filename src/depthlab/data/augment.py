@@ -15,8 +15,6 @@ import torch.nn.functional as F
 
 from depthlab.errors import check
 
-CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
-
 
 def device_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
     """A generator on ``device`` (random draws for a CUDA batch must come from a CUDA generator)."""

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from depthlab import atomic
 from depthlab.data.cache import data_root
 from depthlab.errors import DepthlabError, unknown
 
@@ -102,34 +103,31 @@ def sha256_of(path: Path) -> str:
 
 
 def download(remote: RemoteFile, dest: Path, opener: Opener) -> None:
-    """Fetch ``remote`` to ``dest`` via a temp file; a checksum mismatch leaves nothing behind."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    """Fetch ``remote`` to ``dest`` through ``atomic`` (a temp file, renamed only once its checksum matches):
+    an unreachable mirror or a mismatch leaves nothing behind."""
     errors = []
     for url in remote.urls:
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         try:
-            digest = _stream(opener, url, fd)
+            atomic.write_with(dest, lambda tmp, url=url: _fetch_checked(opener, url, tmp, remote.sha256))
+            return
+        except DepthlabError:  # the checksum: another mirror's copy is not to be trusted more
+            raise
         except (urllib.error.URLError, OSError, ValueError) as err:
-            Path(tmp).unlink(missing_ok=True)
             errors.append(f"{url}: {getattr(err, 'reason', err)}")
-            continue
-        if digest != remote.sha256:
-            Path(tmp).unlink(missing_ok=True)
-            raise DepthlabError(
-                f"{url}: SHA-256 {digest} does not match the pinned {remote.sha256}; file discarded"
-            )
-        os.replace(tmp, dest)
-        return
     raise Unreachable(f"cannot download {remote.name} ({'; '.join(errors)})")
 
 
-def _stream(opener: Opener, url: str, fd: int) -> str:
+def _fetch_checked(opener: Opener, url: str, path: str, sha256: str) -> None:
+    """Stream ``url`` into ``path``; raise when its SHA-256 is not ``sha256``."""
     digest = hashlib.sha256()
-    with os.fdopen(fd, "wb") as out, opener(url) as response:
+    with open(path, "wb") as out, opener(url) as response:
         for chunk in iter(lambda: response.read(2**20), b""):
             digest.update(chunk)
             out.write(chunk)
-    return digest.hexdigest()
+    if digest.hexdigest() != sha256:
+        raise DepthlabError(
+            f"{url}: SHA-256 {digest.hexdigest()} does not match the pinned {sha256}; file discarded"
+        )
 
 
 def safe_members(tar: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:

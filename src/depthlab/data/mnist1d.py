@@ -48,6 +48,8 @@ class MNIST1DOptions(ShuffleOptions):
         for key in ("corr_noise_scale", "iid_noise_scale", "shear_scale", "scale_coeff", "max_translation"):
             check(getattr(self, key) >= 0, f"{key}={getattr(self, key)}: must be >= 0")
         check(self.final_seq_length >= 2, f"final_seq_length={self.final_seq_length}: must be >= 2")
+        # the package seeds numpy's global generator, which takes 0 to 2**32 - 1
+        check(0 <= self.data_seed < 2**32, f"data_seed={self.data_seed}: must be in [0, {2**32 - 1}]")
 
 
 def generation_args(options: MNIST1DOptions) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal
 
 from torch import nn
 
@@ -34,7 +34,6 @@ from depthlab.models.options import DialsConfig, check_at_least
 from depthlab.models.registry import register_model
 
 Pool = Literal["flatten", "avg"]
-POOLS = get_args(Pool)
 _CONVS = {1: nn.Conv1d, 2: nn.Conv2d}
 
 

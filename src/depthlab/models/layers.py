@@ -34,17 +34,15 @@ ACTIVATION_FACTORIES: dict[str, Callable[[int], nn.Module]] = {
     "identity": lambda _: nn.Identity(),
 }
 ACTIVATIONS = tuple(ACTIVATION_FACTORIES)
-NORMS = ("none", "batch", "layer")
-INITS = (
-    "default",
-    "xavier_uniform",
-    "xavier_normal",
-    "he_uniform",
-    "he_normal",
-    "orthogonal",
-    "lecun_normal",
-    "normal",
-)
+# The one table of normalizations: name -> factory taking (channels, dims), dims = 0 (features), 1 (N,C,L)
+# or 2 (N,C,H,W). ``layer`` on conv features normalizes over all of (C, L) or (C, H, W) per sample: GroupNorm
+# with one group, which is LayerNorm for feature maps.
+NORM_FACTORIES: dict[str, Callable[[int, int], nn.Module]] = {
+    "none": lambda _channels, _dims: nn.Identity(),
+    "batch": lambda channels, dims: (nn.BatchNorm1d, nn.BatchNorm1d, nn.BatchNorm2d)[dims](channels),
+    "layer": lambda channels, dims: nn.LayerNorm(channels) if dims == 0 else nn.GroupNorm(1, channels),
+}
+NORMS = tuple(NORM_FACTORIES)
 # Config field types: ``depthlab.config.build`` checks a value against them (with a close-match suggestion).
 Activation = Literal[ACTIVATIONS]  # a Literal built from the table, so the names live in one place
 Norm = Literal[NORMS]
@@ -58,18 +56,10 @@ def make_activation(name: str, channels: int = 1) -> nn.Module:
 
 
 def make_norm(name: str, channels: int, dims: int) -> nn.Module:
-    """A normalization layer for ``dims`` = 0 (features), 1 (sequences N,C,L) or 2 (images N,C,H,W).
-
-    ``layer`` on conv features normalizes over all of (C, L) or (C, H, W) per sample: GroupNorm with one
-    group, which is LayerNorm for feature maps.
-    """
-    if name == "none":
-        return nn.Identity()
-    if name == "batch":
-        return (nn.BatchNorm1d, nn.BatchNorm1d, nn.BatchNorm2d)[dims](channels)
-    if name == "layer":
-        return nn.LayerNorm(channels) if dims == 0 else nn.GroupNorm(1, channels)
-    raise unknown("norm", name, NORMS)
+    """A normalization layer for ``dims`` = 0 (features), 1 (sequences N,C,L) or 2 (images N,C,H,W)."""
+    if name not in NORM_FACTORIES:
+        raise unknown("norm", name, NORMS)
+    return NORM_FACTORIES[name](channels, dims)
 
 
 def parse_init(name: str) -> tuple[str, float | None]:
@@ -95,29 +85,41 @@ def he_gain(activation: str) -> float:
     return math.sqrt(2.0 / (1.0 + slope**2))
 
 
+def _he_uniform(weight: torch.Tensor, fan_in: int, activation: str, _std: float | None) -> None:
+    bound = he_gain(activation) * math.sqrt(3.0 / fan_in)
+    nn.init.uniform_(weight, -bound, bound)
+
+
+def _orthogonal(weight: torch.Tensor, _fan_in: int, activation: str, _std: float | None) -> None:
+    relu_family = activation in ("relu", "leaky_relu", "prelu")
+    nn.init.orthogonal_(weight, gain=he_gain(activation) if relu_family else 1.0)
+
+
+# The one table of inits: name -> initializer(weight, fan_in, activation, std), in place; ``std`` is
+# ``normal(std)``'s value (``parse_init``). ``default`` keeps PyTorch's own init.
+INITIALIZERS: dict[str, Callable[[torch.Tensor, int, str, float | None], object]] = {
+    "default": lambda _weight, _fan_in, _activation, _std: None,
+    "xavier_uniform": lambda weight, _fan_in, _activation, _std: nn.init.xavier_uniform_(weight),
+    "xavier_normal": lambda weight, _fan_in, _activation, _std: nn.init.xavier_normal_(weight),
+    "he_uniform": _he_uniform,
+    "he_normal": lambda weight, fan_in, activation, _std: nn.init.normal_(
+        weight, 0.0, he_gain(activation) / math.sqrt(fan_in)
+    ),
+    "orthogonal": _orthogonal,
+    "lecun_normal": lambda weight, fan_in, _activation, _std: nn.init.normal_(
+        weight, 0.0, 1.0 / math.sqrt(fan_in)
+    ),
+    "normal": lambda weight, _fan_in, _activation, std: nn.init.normal_(weight, 0.0, std),
+}
+INITS = tuple(INITIALIZERS)
+
+
 def init_weight(weight: torch.Tensor, init: str, activation: str = "relu") -> None:
     """Initialize one weight tensor (Linear or Conv) in place by name; ``default`` leaves PyTorch's init."""
     base, std = parse_init(init)
     fan_in, _ = nn.init._calculate_fan_in_and_fan_out(weight)
     with torch.no_grad():
-        if base == "default":
-            return
-        if base == "xavier_uniform":
-            nn.init.xavier_uniform_(weight)
-        elif base == "xavier_normal":
-            nn.init.xavier_normal_(weight)
-        elif base == "he_uniform":
-            bound = he_gain(activation) * math.sqrt(3.0 / fan_in)
-            nn.init.uniform_(weight, -bound, bound)
-        elif base == "he_normal":
-            nn.init.normal_(weight, 0.0, he_gain(activation) / math.sqrt(fan_in))
-        elif base == "orthogonal":
-            relu_family = activation in ("relu", "leaky_relu", "prelu")
-            nn.init.orthogonal_(weight, gain=he_gain(activation) if relu_family else 1.0)
-        elif base == "lecun_normal":
-            nn.init.normal_(weight, 0.0, 1.0 / math.sqrt(fan_in))
-        elif base == "normal":
-            nn.init.normal_(weight, 0.0, std)
+        INITIALIZERS[base](weight, fan_in, activation, std)
 
 
 def init_model(model: nn.Module, init: str, activation: str = "relu") -> None:

@@ -23,6 +23,8 @@ CAPS = {
     "depth_x_width": 65536,  # e.g. depth 256 x width 256, or depth 1024 x width 64
     "batch_size": 4096,
     "steps": 200_000,  # the run's budget: a job ends there
+    "num_samples": 20_000,  # examples a data set generates (MNIST-1D: 5000 by default, ~3 s; 20 000 ~12 s)
+    "final_seq_length": 1024,  # MNIST-1D's sequence length (40 by default)
     "jobs": 4,  # concurrent jobs on the server (compare mode uses two)
 }
 PLAY_MODELS = ("mlp", "cnn1d", "resnet_cifar", "plain_cifar", "parnet_lite")
@@ -94,7 +96,11 @@ def parse_setup(raw: dict[str, Any], user_data: UserData | None = None) -> Setup
     model_kw, train_kw, data_kw = _route(model, data, values)
     for key in ("input_shape", "num_classes"):
         if key in model_kw:
-            raise DepthlabError(f"{key}={model_kw[key]}: set by the data set ({data}); leave it out")
+            raise DepthlabError(f"{key}={model_kw[key]!r}: set by the data set ({data}); leave it out")
+    if "checkpoint_dir" in train_kw:  # a path on this machine: the page writes no files (it exports them)
+        raise DepthlabError(
+            f"checkpoint_dir={train_kw['checkpoint_dir']!r}: not in play (export the weights instead)"
+        )
     setup = Setup(model, data, model_kw, train_kw, data_kw, values, user_data if data == USER_DATA else None)
     check_caps(setup)
     return setup
@@ -128,24 +134,30 @@ def model_config(setup: Setup, data) -> Any:
 
 def check_caps(setup: Setup) -> None:
     """Refuse a setup beyond the documented caps (CAPS), naming the value and the cap."""
+    from depthlab.data.registry import DATASETS
     from depthlab.models.registry import MODELS
+    from depthlab.train import TrainConfig
 
     entry = MODELS.get(setup.model)
-    defaults = {f: getattr(entry.config_cls, f, None) for f in ("depth", "width")} | entry.defaults
-    depth = int(setup.model_kw.get("depth", defaults.get("depth") or 1))
-    width = int(setup.model_kw.get("width", defaults.get("width") or 1))
-    check(depth <= CAPS["depth"], f"depth={depth}: above the play cap of {CAPS['depth']}")
-    check(width <= CAPS["width"], f"width={width}: above the play cap of {CAPS['width']}")
+    model = {k: _typed_value(entry.config_cls, setup.model_kw, k, entry.defaults) for k in ("depth", "width")}
+    train = {k: _typed_value(TrainConfig, setup.train_kw, k) for k in ("batch_size", "steps")}
+    options = DATASETS.get(setup.data).options_cls if setup.data != USER_DATA else None
+    data = {k: _typed_value(options, setup.data_kw, k) for k in ("num_samples", "final_seq_length")}
+    for key, value in (model | train | data).items():
+        if value is not None:  # steps none: the budget is `epochs`; a data set without the option
+            check(value <= CAPS[key], f"{key}={value}: above the play cap of {CAPS[key]}")
     check(
-        depth * width <= CAPS["depth_x_width"],
-        f"depth x width = {depth} x {width}: above the play cap of {CAPS['depth_x_width']}",
+        model["depth"] * model["width"] <= CAPS["depth_x_width"],
+        f"depth x width = {model['depth']} x {model['width']}: above the play cap of {CAPS['depth_x_width']}",
     )
-    batch = int(setup.train_kw.get("batch_size", 128))
-    check(batch <= CAPS["batch_size"], f"batch_size={batch}: above the play cap of {CAPS['batch_size']}")
-    steps = setup.train_kw.get("steps")
-    if steps not in (None, "none", "null"):
-        steps = cfg.coerce("steps", steps, int)
-        check(steps <= CAPS["steps"], f"steps={steps}: above the play cap of {CAPS['steps']}")
+
+
+def _typed_value(cls: type | None, given: dict[str, Any], key: str, defaults: dict | None = None) -> Any:
+    """``given[key]`` coerced to ``cls``'s field type (the CLI's coercer: its message for a bad value), else
+    the default the run would use (``defaults``, then the class's own); None where ``cls`` has no ``key``."""
+    if key in given:
+        return cfg.coerce(key, given[key], cfg.field_types(cls)[key])
+    return (defaults or {}).get(key, getattr(cls, key, None))
 
 
 def choices(user_data: UserData | None = None) -> dict[str, Any]:
