@@ -144,7 +144,7 @@ def test_bad_plateau_settings_name_the_value(overrides, word):
         fit(FrozenMLP(), blobs(n_train=64), **overrides, **QUIET)
 
 
-# --- the rule a loss spike cannot fool ------------------------------------------------------------------------
+# --- the rule a loss spike cannot fool ----------------------------------------------------------------------
 
 
 def test_a_window_with_one_spike_is_not_a_plateau_and_a_flat_one_is():
