@@ -178,7 +178,8 @@ def test_train_and_doctor_take_a_builder(nets, table, tmp_path, capsys):
 def _tiny_depth_grid(monkeypatch) -> None:
     from depthlab.study.presets import depth
 
-    monkeypatch.setitem(depth.SIZES, "quick", {"depths": [1, 2], "seeds": [0], "steps": 5, "width": 8})
+    tiny = {"depths": [1, 2], "seeds": [0], "steps": 5, "width": 8, "train_size": 1000}
+    monkeypatch.setitem(depth.SIZES, "quick", tiny)
 
 
 def test_study_depth_sweeps_a_builder_in_spawned_workers_and_reruns_when_it_is_edited(

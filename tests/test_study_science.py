@@ -38,11 +38,11 @@ def run_tiny(
 
 
 def test_residual_plain_degrades_with_depth_and_residual_does_not(tmp_path):
-    size = {"depths": [4, 20], "reference": 4, "seeds": [0], "other_seeds": [0], "steps": 300, "width": 32}
-    rows = run_tiny(residual, size, tmp_path, measure=False)  # the lesions are not what this test checks
+    size = {"depths": [4, 32], "reference": 4, "seeds": [0], "other_seeds": [0], "steps": 400, "width": 32}
+    rows = run_tiny(residual, size | {"train_size": 1000}, tmp_path, measure=False)  # lesions: not checked here
     acc = {(r["variant"], r["depth"]): r["metrics"]["train_acc"] for r in rows}
-    assert acc[("plain+BN", 20)] < acc[("plain+BN", 4)] - 0.15
-    assert acc[("residual+BN", 20)] > acc[("plain+BN", 20)] + 0.15
+    assert acc[("plain+BN", 32)] < acc[("plain+BN", 4)] - 0.15
+    assert acc[("residual+BN", 32)] > acc[("plain+BN", 32)] + 0.15
 
 
 def test_gradients_vanish_with_saturating_units_and_not_with_relu_he(tmp_path):
