@@ -39,7 +39,9 @@ def run_tiny(
 
 def test_residual_plain_degrades_with_depth_and_residual_does_not(tmp_path):
     size = {"depths": [4, 32], "reference": 4, "seeds": [0], "other_seeds": [0], "steps": 400, "width": 32}
-    rows = run_tiny(residual, size | {"train_size": 1000}, tmp_path, measure=False)  # lesions: not checked here
+    rows = run_tiny(
+        residual, size | {"train_size": 1000}, tmp_path, measure=False
+    )  # lesions: not checked here
     acc = {(r["variant"], r["depth"]): r["metrics"]["train_acc"] for r in rows}
     assert acc[("plain+BN", 32)] < acc[("plain+BN", 4)] - 0.15
     assert acc[("residual+BN", 32)] > acc[("plain+BN", 32)] + 0.15
