@@ -204,3 +204,14 @@ def test_report_opens_in_a_headless_browser_without_errors_and_every_image_rende
     _browser(["--window-size=1280,2000", f"--screenshot={shot}", report.as_uri()], tmp_path / "profile2")
     assert shot.exists() and shot.read_bytes().startswith(PNG_MAGIC)
     print(f"report screenshot: {shot}")
+
+
+def test_the_verdicts_are_written_beside_the_report_for_the_terminal_and_programs(report):
+    from depthlab.study import summary
+
+    (record,) = summary.read(report.parent)
+    assert record["study"] == "demo" and record["outcome"] == stats.HELD
+    assert (
+        record["clause"] == "shallow wins" and record["effect"] == "+10.0 [+10.0, +10.0] pts (n=2, paired t)"
+    )
+    assert summary.lines([record])[0].startswith("held          demo shallow wins: +10.0 [+10.0, +10.0] pts")

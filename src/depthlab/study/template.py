@@ -74,7 +74,8 @@ the minimum effect) and <b>inconclusive</b> (anything else); see docs/statistics
       <td>{% if c.interval.n %}{{ c.interval.format(c.comparison.scale, c.comparison.unit) }}
         {%- else %}no paired seeds yet{% endif %}</td>
       <td>{{ c.interval.n }}</td>
-      <td class="{{ css[c.outcome] }}">{{ c.outcome }}</td>
+      <td class="{{ css[c.outcome] }}">{{ c.outcome }}
+        {%- if c.reason and c.outcome != "held" %}<br><small>{{ c.reason }}</small>{% endif %}</td>
       <td class="rule">{{ c.comparison.rule() }}</td></tr>
     {% endfor %}
   </table>
