@@ -49,7 +49,7 @@ def test_residual_plain_degrades_with_depth_and_residual_does_not(tmp_path):
 
 def test_gradients_vanish_with_saturating_units_and_not_with_relu_he(tmp_path):
     # The init measurements only (no training): a direction checked on the real nets, not a verdict.
-    size = {"depths": [24], "seeds": [0], "steps": 250, "width": 32}
+    size = {"depths": [24], "trained_depth": 24, "seeds": [0], "steps": 250, "width": 32}
     rows = [r for r in run_tiny(gradients, size, tmp_path, only={"task": "init"}) if r["part"] == "init"]
     decades = {r["setup"]: gradients.log_ratio(r) for r in rows}
     assert decades["sigmoid/default"] > 3 and decades["tanh/default"] > 2  # orders of magnitude lost

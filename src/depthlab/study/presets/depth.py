@@ -238,7 +238,7 @@ def plot(rows: list[Row], figure) -> None:
             xlabel="depth (weight layers)",
             ylabel=f"{title} (%)",
         )
-        ax.set_title(f"{title} at convergence vs depth", fontsize=10)
+        ax.set_title(f"{title} at an equal budget vs depth", fontsize=10)
     deepest = max(tags_of(rows, "depth"))
     curves(right, rows, "variant", title=f"learning curves, depth {deepest}", depth=deepest)
 

@@ -40,10 +40,16 @@ from depthlab.study.presets.plotting import accuracy_lines, curves, lines
 from depthlab.study.spec import expand
 
 SIZES = {
-    "quick": {"lrs": [0.01, 0.03, 0.1, 0.3, 1.0], "seeds": [0, 1, 2, 3, 4], "context_seeds": [0, 1]},
+    "quick": {
+        "lrs": [0.01, 0.03, 0.1, 0.3, 1.0],
+        "seeds": [0, 1, 2, 3, 4],
+        "context_lrs": [0.01, 0.1, 1.0],
+        "context_seeds": [0, 1, 2],
+    },
     "full": {
         "lrs": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0],
         "seeds": list(range(10)),
+        "context_lrs": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0],
         "context_seeds": list(range(5)),
     },
 }
@@ -94,8 +100,8 @@ def grid(size: str, data: str) -> list[dict]:
             },
             "tags": {"regime": regime},
         }
-        seeds = s["seeds"] if regime == JUDGED else s["context_seeds"]
-        specs += expand(base, {"norm": norms, "train.lr": s["lrs"], "seed": seeds})
+        lrs, seeds = (s["lrs"], s["seeds"]) if regime == JUDGED else (s["context_lrs"], s["context_seeds"])
+        specs += expand(base, {"norm": norms, "train.lr": lrs, "seed": seeds})
     return specs
 
 
@@ -138,7 +144,8 @@ def fastest(rows: list[Row], norm: str, budget: float) -> dict:
 
 
 def fastest_lr(rows: list[Row], norm: str) -> float | None:
-    """The rate with the fewest median steps to ``TARGET_LOSS`` (for the learning-curve panel)."""
+    """The rate with the fewest median steps to ``TARGET_LOSS``, or, when no rate got there, the one with the
+    lowest mean final training loss (for the learning-curve panel)."""
     cells = {
         lr: [steps_to(r) for r in where(rows, norm=norm, lr=lr) if r["status"] == "ok"]
         for lr in tags_of(rows, "lr")
@@ -146,7 +153,11 @@ def fastest_lr(rows: list[Row], norm: str) -> float | None:
     reached = {
         lr: sorted(t)[len(t) // 2] for lr, t in cells.items() if t and sorted(t)[len(t) // 2] < math.inf
     }
-    return min(reached, key=reached.get) if reached else None
+    if reached:
+        return min(reached, key=reached.get)
+    final = {lr: mean(metric(r, "train_loss") for r in where(rows, norm=norm, lr=lr)) for lr in cells}
+    final = {lr: v for lr, v in final.items() if v == v}  # NaN: every run at that rate diverged
+    return min(final, key=final.get) if final else None
 
 
 def regime_clauses(rows: list[Row]) -> tuple[list[stats.Clause], dict]:
@@ -208,7 +219,7 @@ def plot(rows: list[Row], figure) -> None:
     )
     trained.axhline(100 * TRAINS, color="grey", ls="--", lw=0.8)
     trained.set(xscale="log")
-    trained.set_title(f"{JUDGED}: trains above the bar; x = diverged", fontsize=9)
+    trained.set_title("judged: trains above the bar (x: diverged)", fontsize=9)
     for ax, regime in zip(speeds, (JUDGED, CONTEXT), strict=True):
         lines(
             ax,
@@ -221,7 +232,7 @@ def plot(rows: list[Row], figure) -> None:
             bounds=(0, math.inf),
         )
         ax.set(xscale="log")
-        ax.set_title(f"{regime}{'' if regime == JUDGED else ' (context)'}: speed", fontsize=9)
+        ax.set_title(f"{'judged' if regime == JUDGED else 'context'} ({regime}): speed", fontsize=9)
     for norm in tags_of(judged, "norm"):
         lr = fastest_lr(judged, norm)
         if lr is not None:
@@ -229,7 +240,7 @@ def plot(rows: list[Row], figure) -> None:
                 right,
                 where(judged, norm=norm, lr=lr),
                 "norm",
-                title=f"{JUDGED}: learning curves at the fastest lr",
+                title="judged: learning curves at each fastest lr",
             )
     right.axhline(TARGET_LOSS, color="grey", ls="--", lw=0.8)
 
