@@ -313,12 +313,11 @@ def latency_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     shapes' ratios are paired against the machine's drifting load); FLOPs and parameters of each.
 
     ``spec["latency"]``: ``shapes`` (label -> model overrides), ``batch_size`` (default 1), ``rounds``
-    (default 5), ``min_run_time`` (seconds per timing, default 0.05; torch.utils.benchmark's adaptive
-    blocked timing, which handles warm-up), on one thread.
+    (default 5), ``budget`` (seconds of timed calls per timing, default 0.05; ``diagnose.timing``, which
+    handles warm-up), on one thread.
     """
-    from torch.utils.benchmark import Timer
-
     from depthlab.diagnose.measure import count_flops
+    from depthlab.diagnose.timing import time_forward
 
     data, options = dataset_for(spec), spec["latency"]
     batch = options.get("batch_size", 1)
@@ -328,13 +327,10 @@ def latency_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     }
     x = torch.randn(batch, *data.input_shape)
     times: dict[str, list[float]] = {label: [] for label in models}
-    with torch.no_grad():
-        for _ in range(options.get("rounds", 5)):
-            for label, model in models.items():
-                # one thread: a batch of one cannot use more, and a second thread only adds scheduling noise
-                timer = Timer("model(x)", globals={"model": model, "x": x}, num_threads=1)
-                run = timer.blocked_autorange(min_run_time=options.get("min_run_time", 0.05))
-                times[label].append(1e3 * run.median)
+    for _ in range(options.get("rounds", 5)):
+        for label, model in models.items():
+            # one thread: a batch of one cannot use more, and a second thread only adds scheduling noise
+            times[label].append(time_forward(model, x, options.get("budget", 0.05), threads=1).ms)
     shapes = {
         label: {
             "latency_ms": times[label],
