@@ -89,25 +89,10 @@ def _cost(form: str) -> Measure:
     def measure_cost(model: torch.nn.Module, data: Dataset) -> Any:
         from depthlab.diagnose.measure import measure  # pulls in the profiler: only cost runs need it
 
-        measured = deploy_form(model) if form == "deploy" else model
-        return measure(measured, data.input_shape, batch_size=64, time_budget=0.5, train=False)
+        # ``deploy``: depthlab.deploy.deploy_form, the form the advisor times too
+        return measure(model, data.input_shape, batch_size=64, form=form, time_budget=0.5, train=False)
 
     return measure_cost
-
-
-def deploy_form(model: torch.nn.Module) -> torch.nn.Module:
-    """What one would ship: a copy with every re-parameterizable block fused (``reparameterize()``) and every
-    remaining conv + BatchNorm pair folded into one conv (``torch.fx``'s fuse), so that a ParNet and a ResNet
-    are both timed in their fastest inference form."""
-    from torch.fx.experimental.optimization import fuse
-
-    from depthlab.models.reparam import reparameterize_model
-
-    fused = reparameterize_model(model).eval()
-    try:
-        return fuse(fused)
-    except Exception:  # not traceable by torch.fx: the re-parameterized form is the deploy form
-        return fused
 
 
 # The one table of diagnostics, by the name a spec uses.
