@@ -61,17 +61,3 @@ def test_a_nan_loss_marks_the_depth_untrainable(data):
         model.head.weight.fill_(float("nan"))
     result = probe(model, data, TrainConfig(), depth=2, steps=2)
     assert not result.finite and not result.trainable and "NaN" in result.reason()
-
-
-def test_latency_times_parnet_in_its_deploy_form_and_other_models_as_they_are():
-    from depthlab.advise.latency import deploy_form
-
-    parnet = create_model("parnet_lite", input_shape=(3, 16, 16), num_classes=10).eval()
-    deployed, form = deploy_form(parnet)
-    x = torch.randn(2, 3, 16, 16)
-    assert form == "deploy" and deployed is not parnet
-    assert torch.allclose(deployed(x), parnet(x), atol=1e-5)  # the fused form computes the same function
-    assert sum(1 for m in deployed.modules() if isinstance(m, torch.nn.BatchNorm2d)) < sum(
-        1 for m in parnet.modules() if isinstance(m, torch.nn.BatchNorm2d)
-    )
-    assert deploy_form(create_model("mlp", depth=2, input_shape=(4,), num_classes=2))[1] == "train"

@@ -1,4 +1,4 @@
-"""measure: params and FLOPs against hand formulas, labels, memory methods."""
+"""measure: params and FLOPs against hand formulas, labels, memory methods, the time budget."""
 
 import sys
 
@@ -8,7 +8,7 @@ from torch import nn
 
 from depthlab.cli import main
 from depthlab.diagnose import count_flops, count_params, measure
-from depthlab.diagnose.measure import step_seconds
+from depthlab.diagnose.timing import Timing
 from depthlab.errors import DepthlabError
 
 
@@ -73,46 +73,16 @@ def test_measure_bad_input():
         measure(model, (4,), batch_size=0)
 
 
-class FakeClock:
-    """A clock that moves only when the timed function runs: each call takes the next of ``durations``."""
-
-    def __init__(self, durations):
-        self.now, self.calls, self.durations = 0.0, 0, durations
-
-    def __call__(self) -> float:
-        return self.now
-
-    def step(self) -> None:
-        self.now += self.durations[self.calls % len(self.durations)]
-        self.calls += 1
-
-
-@pytest.mark.parametrize("budget", [0.1, 1.0])
-def test_a_noisy_step_is_timed_until_the_budget_is_spent(budget):
-    clock = FakeClock([0.003, 0.001])  # never steady: the interquartile range stays as large as the median
-    median = step_seconds(clock.step, budget, clock)
-    warmup = 0.003  # the first call sizes the blocks and is not part of the budget
-    assert budget < clock.now - warmup <= budget + 0.003  # stops at the first block past the budget
-    assert clock.calls == pytest.approx(budget / 0.002, abs=3)  # so a larger budget buys more calls
-    assert 0.001 - 1e-9 <= median <= 0.003 + 1e-9  # the median of the calls' own durations
-
-
-def test_a_steady_step_stops_long_before_the_budget():
-    clock = FakeClock([0.005])
-    assert step_seconds(clock.step, 10.0, clock) == pytest.approx(0.005)
-    assert clock.calls == 1 + 4  # the sizing call, then the fewest blocks the confidence rule accepts
-
-
 def test_inspect_time_option_is_the_budget_of_each_timed_step(monkeypatch, capsys):
     budgets = []
 
-    def fake_step_seconds(fn, budget, clock=None):
+    def fake_time_calls(fn, budget, **_):
         budgets.append(budget)
-        return 0.004
+        return Timing(0.004, 1)
 
-    monkeypatch.setattr(sys.modules["depthlab.diagnose.measure"], "step_seconds", fake_step_seconds)
+    monkeypatch.setattr(sys.modules["depthlab.diagnose.timing"], "time_calls", fake_time_calls)
     assert main(["inspect", "mlp", "width=8", "--batch-size", "4", "--time", "0.25"]) == 0
     assert budgets == [0.25, 0.25]  # inference and training
-    assert "4.000" in capsys.readouterr().out  # the step time in ms, as step_seconds reported it
+    assert "4.000" in capsys.readouterr().out  # the step time in ms, as the timer reported it
     assert main(["inspect", "mlp", "--time", "0"]) == 2
     assert "time budget 0.0" in capsys.readouterr().err

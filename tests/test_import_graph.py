@@ -3,7 +3,8 @@ diagram imports a box above it.
 
 The graph is read from the source (``ast``), so it sees every import a module can run: top-level ones and
 the lazy ones inside functions (a cycle dodged by importing inside a function is still a cycle). Imports
-under ``if TYPE_CHECKING:`` never run and are left out.
+under ``if TYPE_CHECKING:`` never run and are left out of the layering, but not out of the cycle check: a
+circle kept only for type hints still ties two modules together.
 """
 
 import ast
@@ -31,21 +32,22 @@ def _is_type_checking(node: ast.AST) -> bool:
     )
 
 
-def _import_nodes(node: ast.AST):
+def _import_nodes(node: ast.AST, type_hints: bool = False):
     for child in ast.iter_child_nodes(node):
-        if _is_type_checking(child):
+        if _is_type_checking(child) and not type_hints:
             continue
         if isinstance(child, (ast.Import, ast.ImportFrom)):
             yield child
-        yield from _import_nodes(child)
+        yield from _import_nodes(child, type_hints)
 
 
-def imports_of(name: str) -> set[str]:
-    """The depthlab modules ``name`` imports (``from P import m`` is module P.m when that is a module)."""
+def imports_of(name: str, type_hints: bool = False) -> set[str]:
+    """The depthlab modules ``name`` imports (``from P import m`` is module P.m when that is a module); those
+    under ``if TYPE_CHECKING:`` too when ``type_hints``."""
     path = MODULES[name]
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
-    for node in _import_nodes(ast.parse(path.read_text())):
+    for node in _import_nodes(ast.parse(path.read_text()), type_hints):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
             continue
@@ -89,14 +91,26 @@ def test_the_cycle_finder_finds_a_cycle_and_only_a_cycle():
 
 
 def test_the_graph_sees_lazy_imports_and_skips_type_checking_ones():
-    # the CLI imports its library code inside the commands; reparam names the blocks only for type hints
-    assert "depthlab.deploy" in GRAPH["depthlab.cli.parnet"]
-    assert "depthlab.models.parnet_blocks" not in GRAPH["depthlab.models.reparam"]
-    assert "depthlab.models.reparam" in GRAPH["depthlab.models.parnet_blocks"]
+    assert "depthlab.deploy" in GRAPH["depthlab.cli.parnet"]  # the CLI imports its library inside commands
+    source = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import a\ndef f():\n    import b\n"
+
+    def names(type_hints):
+        return [
+            getattr(n, "module", None) or n.names[0].name
+            for n in _import_nodes(ast.parse(source), type_hints)
+        ]
+
+    assert names(False) == ["typing", "b"] and names(True) == ["typing", "a", "b"]
 
 
 def test_no_import_cycle():
     assert find_cycle(GRAPH) is None
+
+
+def test_no_import_cycle_even_through_type_hints():
+    # the blocks fuse themselves with reparam's kernel helpers; reparam names no block, not even for hints
+    assert "depthlab.models.reparam" in GRAPH["depthlab.models.parnet_blocks"]
+    assert find_cycle({name: imports_of(name, type_hints=True) for name in MODULES}) is None
 
 
 def documented_layers(text: str) -> list[str]:

@@ -1,7 +1,14 @@
-"""Convert a trained ParNet checkpoint to its deploy form on disk (``depthlab reparam IN OUT``).
+"""The deploy form: what one ships, in memory (:func:`deploy_form`) and on disk (``depthlab reparam IN OUT``).
 
-An application workflow above ``models/`` (it reads training checkpoints), so it lives here, not beside the
-fusion math in ``models.reparam``; its files are written atomically like every other depthlab writer.
+:func:`deploy_form` is the one definition every caller times and measures (``diagnose`` for ``form="deploy"``,
+the study's cost runs, the advisor's latency column): an eval-mode copy with every re-parameterizable block
+fused by its own ``reparameterize()`` (``models.reparam``; RepVGG arXiv 2101.03697, ParNet arXiv 2110.07641)
+and every remaining conv/linear + BatchNorm pair folded into one layer by ``torch.fx``'s ``fuse``, so a ParNet
+and a ResNet are both timed in their fastest inference form.
+
+Checkpoint conversion is an application workflow above ``models/`` (it reads training checkpoints), so it
+lives here, not beside the fusion math in ``models.reparam``; its files are written atomically like every
+other depthlab writer.
 
 Reads either a training checkpoint folder written by ``depthlab.train`` (``latest.json`` ->
 ``<name>.safetensors`` with ``model.*`` / ``ema.*`` tensors) or a weights file ``X.safetensors`` next to
@@ -21,6 +28,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.fx.experimental.optimization import fuse
 
 from depthlab import atomic
 from depthlab import config as cfg
@@ -29,6 +37,16 @@ from depthlab.models.params import count_params
 from depthlab.models.registry import create_model
 from depthlab.models.reparam import Equivalence, check_equivalence, reparameterize_model
 from depthlab.train.checkpoint import load_checkpoint, prefixed
+
+
+def deploy_form(model: nn.Module) -> nn.Module:
+    """What one would ship: an eval-mode copy of ``model`` with every block fused and every BatchNorm that
+    follows a conv or linear folded into it (see the module docstring); ``model`` is left as it is."""
+    fused = reparameterize_model(model).eval()
+    try:
+        return fuse(fused, inplace=True)  # ``fused`` is already a copy
+    except Exception:  # torch.fx cannot trace this model (Python control flow on tensors, and the many ways a
+        return fused  # user's forward can refuse a proxy): the blocks are fused, the remaining BNs stay
 
 
 @dataclass

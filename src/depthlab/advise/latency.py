@@ -1,46 +1,33 @@
-"""Inference latency per depth, measured on this machine with ``torch.utils.benchmark``.
+"""Inference latency per depth, measured on this machine with depthlab's one timer (``diagnose.timing``).
 
-The model is timed in the form it would ship in: eval mode, no autograd, and for ParNet the deploy form (every
-block's branches folded into one 3x3 conv, ``depthlab.models.reparam``; Ding et al. 2021, arXiv 2101.03697;
-Goyal et al. 2021, arXiv 2110.07641). Weights do not change the time, so an untrained model of the same config
-is timed. On a shared machine other work only ever adds time, so the reported value is the fastest block (the
-mean per call of one block of calls) of ``REPEATS`` runs of ``blocked_autorange`` (timeit's advice).
+The model is timed in the form it would ship in, ``depthlab.deploy.deploy_form`` (the one the studies time):
+eval mode, no autograd, every ParNet block's branches folded into one 3x3 conv and every BatchNorm after a
+conv or linear folded into it. Weights do not change the time, so an untrained model of the same config is
+timed; the reported value is the median milliseconds per forward within ``budget`` seconds of timed calls.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.utils import benchmark
 
-from depthlab.models.parnet_blocks import ParNetBlock
-from depthlab.models.reparam import reparameterize_model
-
-REPEATS = 5
-WARMUP = 10
+from depthlab.deploy import deploy_form
+from depthlab.diagnose.timing import time_forward
+from depthlab.models.params import count_params
 
 
-def deploy_form(model: nn.Module) -> tuple[nn.Module, str]:
-    """The model as it would be deployed, and the form's name (``deploy`` for a re-parameterized ParNet)."""
-    model = model.eval()
-    if any(isinstance(m, ParNetBlock) for m in model.modules()):
-        return reparameterize_model(model), "deploy"
-    return model, "train"
+def _folded(model: nn.Module, deployed: nn.Module) -> bool:
+    # A fold (branches into one conv, a BN's affine pair into its conv) removes parameters; a model with
+    # nothing to fold keeps them all, and its row is labelled with the train form it was timed in.
+    return count_params(deployed)[0] < count_params(model)[0]
 
 
 def latency_ms(
-    model: nn.Module, input_shape: tuple[int, ...], batch: int, device: str = "cpu", min_run_time: float = 0.2
+    model: nn.Module, input_shape: tuple[int, ...], batch: int, device: str = "cpu", budget: float = 0.2
 ) -> tuple[float, str]:
-    """Median milliseconds per forward of a ``batch`` on ``device``, and the form timed."""
-    model, form = deploy_form(model.to(device))
+    """Median milliseconds per forward of a ``batch`` on ``device`` in the deploy form, and the form's name
+    (``deploy``, or ``train`` when there was nothing to fold)."""
+    model = model.to(device)
+    deployed = deploy_form(model)
     x = torch.randn(batch, *input_shape, device=device)
-    timer = benchmark.Timer(
-        stmt="model(x)", globals={"model": model, "x": x}, num_threads=torch.get_num_threads()
-    )
-    with torch.inference_mode():  # the timer runs its statement in this thread, so this mode applies
-        for _ in range(WARMUP):  # lazy allocations, oneDNN kernel choice, the thread pool's first wake-up
-            model(x)
-        medians = [
-            timer.blocked_autorange(min_run_time=min_run_time / REPEATS).median for _ in range(REPEATS)
-        ]
-    return min(medians) * 1e3, form
+    return time_forward(deployed, x, budget).ms, "deploy" if _folded(model, deployed) else "train"

@@ -8,7 +8,9 @@ few optimizer steps (``depthlab.diagnose.watch``) and judges the flow at step 0 
 ``act_grad_rms``, the head left out) against the doctor's own threshold (``THRESHOLDS["vanishing_ratio"]``),
 so a depth the advisor drops is one ``depthlab doctor`` flags for vanishing gradients, by one implementation.
 A net with fewer than two hidden layers has no ratio and is kept. A depth is also dropped when the loss is
-already NaN/inf. The same steps time a training step of this depth.
+already NaN/inf. The same steps time a training step of this depth: by the wall clock as they run, not by
+``diagnose.timing``, because they are training steps of a fixed count that the budget is charged for, and the
+benchmark timer would add calls of its own.
 """
 
 from __future__ import annotations

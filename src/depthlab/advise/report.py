@@ -17,6 +17,7 @@ import jinja2
 from depthlab import atomic
 from depthlab.advise.output import answer, table
 from depthlab.advise.recommend import Advice, Candidate
+from depthlab.json_safe import json_safe
 
 COLORS = {"measured": "#1f77b4", "predicted": "#ff7f0e", "chosen": "#2ca02c"}
 
@@ -99,17 +100,6 @@ def render_png(advice: Advice) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
-
-
-def json_safe(value):
-    """NaN/inf become None (JSON has no such numbers); tuples become lists."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def write_outputs(advice: Advice, out: str | Path) -> tuple[Path, Path]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from depthlab.cli.app import app
+from depthlab.cli.file_options import Impute, Target, Task, given
 from depthlab.config import parse_pairs
 from depthlab.defaults import output_dir
 
@@ -21,9 +22,9 @@ def advise(
     budget: str = typer.Option(None, "--budget", help="compute cap: steps (20000) or time (10m, 90s)"),
     steps: int = typer.Option(2000, "--steps", help="full training budget of one run, in steps"),
     seeds: int = typer.Option(3, "--seeds", help="seeds per finalist (at least 3)"),
-    target: str = typer.Option(None, "--target", help="the target column of a data file"),
-    task: str = typer.Option(None, "--task", help="classification | regression (default: inferred)"),
-    impute: str = typer.Option(None, "--impute", help="missing values: mean | median | drop"),
+    target: Target = None,
+    task: Task = None,
+    impute: Impute = None,
     out: str = typer.Option(
         output_dir("advise"), "--out", help="folder for advice.json, advice.html and the store"
     ),
@@ -35,7 +36,7 @@ def advise(
     from depthlab.train.launch import route_overrides
 
     model_keys, train_keys, data_keys = route_overrides(model, data, parse_pairs(overrides or []))
-    own = {k: v for k, v in (("target", target), ("task", task), ("impute", impute)) if v is not None}
+    own = given(target, task, impute)
     chosen = None if depths is None else tuple(_depths(depths))
     result = run_advise(
         data,

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from depthlab.cli.app import app
+from depthlab.cli.file_options import Impute, Target, Task
 from depthlab.config import parse_pairs
 from depthlab.defaults import DEFAULT_DATA
 from depthlab.errors import DepthlabError
@@ -19,9 +20,9 @@ def doctor(
     ),
     overrides: list[str] = typer.Argument(None, help="key=value for the model or training"),  # noqa: B008
     data: str = typer.Option(DEFAULT_DATA, "--data", help="a data set name or a data file"),
-    target: str = typer.Option(None, "--target", help="the target column of a data file"),
-    task: str = typer.Option(None, "--task", help="classification | regression (default: inferred)"),
-    impute: str = typer.Option(None, "--impute", help="missing values: mean | median | drop"),
+    target: Target = None,
+    task: Task = None,
+    impute: Impute = None,
     steps: int = typer.Option(200, "--steps", help="training steps of the brief run"),
     every: int = typer.Option(10, "--every", help="record the per-layer table every k steps"),
     twin: bool = typer.Option(True, "--twin/--no-twin", help="train a half-depth twin (degradation)"),
@@ -54,9 +55,9 @@ def inspect(
     model: str = typer.Argument(..., help="a model name (resnet_cifar, parnet_s) or a builder FILE.py:build"),
     overrides: list[str] = typer.Argument(None, help="key=value for the model"),  # noqa: B008
     data: str = typer.Option(None, "--data", help="size the model for this data set or data file"),
-    target: str = typer.Option(None, "--target", help="the target column of a data file"),
-    task: str = typer.Option(None, "--task", help="classification | regression (default: inferred)"),
-    impute: str = typer.Option(None, "--impute", help="missing values: mean | median | drop"),
+    target: Target = None,
+    task: Task = None,
+    impute: Impute = None,
     batch_size: int = typer.Option(64, "--batch-size", help="batch for latency, throughput, memory"),
     device: str = typer.Option(None, "--device", help="cpu or cuda (default: cpu)"),
     form: str = typer.Option("train", "--form", help="train, or deploy (re-parameterized)"),

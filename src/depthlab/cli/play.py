@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from depthlab.cli.app import app
+from depthlab.cli.file_options import Target
 
 
 @app.command("play")
@@ -12,7 +13,7 @@ def play(
     port: int = typer.Option(8765, "--port", help="port to listen on (0: any free port)"),
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (not loopback: a warning)"),
     data: str = typer.Option(None, "--data", help="your own data file (CSV, ...), offered in the page"),
-    target: str = typer.Option(None, "--target", help="the target column of --data"),
+    target: Target = None,
     no_browser: bool = typer.Option(False, "--no-browser", help="do not open a browser"),
 ) -> None:
     """Serve a page that trains a net live and shows its gradient flow against depth."""

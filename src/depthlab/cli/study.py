@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from depthlab.cli.app import app
+from depthlab.cli.file_options import Impute, Target, Task, given
 from depthlab.defaults import DEFAULT_DATA, output_dir
 
 
@@ -16,9 +17,9 @@ def study(
     quick: bool = typer.Option(False, "--quick", help="the small grids (default)"),
     full: bool = typer.Option(False, "--full", help="the large grids, for bigger machines"),
     data: str = typer.Option(None, "--data", help=f"data set name or file (default: {DEFAULT_DATA})"),
-    target: str = typer.Option(None, "--target", help="the target column of a data file"),
-    task: str = typer.Option(None, "--task", help="classification | regression (default: inferred)"),
-    impute: str = typer.Option(None, "--impute", help="missing values: mean | median | drop"),
+    target: Target = None,
+    task: Task = None,
+    impute: Impute = None,
     model: str = typer.Option(None, "--model", help="your builder, FILE.py:build or pkg.module:build"),
     workers: int = typer.Option(
         0, "--workers", help="parallel worker processes or Ray tasks (0: one per core, at most 8)"
@@ -45,7 +46,7 @@ def study(
     if quick and full:
         raise DepthlabError("--quick and --full: choose one")
     size = "full" if full else "quick"
-    own = {k: v for k, v in (("target", target), ("task", task), ("impute", impute)) if v is not None}
+    own = given(target, task, impute)
     if report_only:
         from depthlab.study.report import write_report
 

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from depthlab.cli.app import app
+from depthlab.cli.file_options import Impute, Target, Task, given
 from depthlab.config import parse_pairs
 
 
@@ -19,9 +20,9 @@ def train(
     data: str = typer.Option(
         None, "--data", help="a data set name or a file (default: the recipe's, or mnist1d)"
     ),
-    target: str = typer.Option(None, "--target", help="the target column of a data file"),
-    task: str = typer.Option(None, "--task", help="classification | regression (default: inferred)"),
-    impute: str = typer.Option(None, "--impute", help="missing values: mean | median | drop"),
+    target: Target = None,
+    task: Task = None,
+    impute: Impute = None,
     recipe: str = typer.Option(None, "--recipe", help="a named recipe applied before the overrides"),
     out: str = typer.Option(None, "--out", help="folder for result.json and checkpoints"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
@@ -35,7 +36,7 @@ def train(
         console.print(f"note: {get_recipe(recipe).note}")
     from depthlab.data import describe
 
-    own = {k: v for k, v in (("target", target), ("task", task), ("impute", impute)) if v is not None}
+    own = given(target, task, impute)
     if own:
         from depthlab.data.registry import check_file_options
 

@@ -1,10 +1,11 @@
 """The depth meter: weight layers on the longest input -> output path (Non-deep Networks, arXiv 2110.07641).
 
 ``longest_path_depth(model, x)`` runs one forward pass and walks its autograd graph (see ``graph.py`` for what
-counts as a weight layer and why the autograd graph). ``form="deploy"`` measures a fused deep copy: every
-module exposing ``reparameterize()`` (RepVGG / ParNet blocks) is fused first, so a block that becomes one conv
-counts once. The model itself is never changed: parameters' ``requires_grad`` and the train/eval mode are
-restored.
+counts as a weight layer and why the autograd graph). ``form="deploy"`` measures
+``depthlab.deploy.deploy_form``, a copy in which every module exposing ``reparameterize()`` (RepVGG / ParNet
+blocks) is fused and every BatchNorm after a conv or linear is folded into it, so a block that becomes one
+conv counts once and a folded BatchNorm is no step on the path. The model itself is never changed: parameters'
+``requires_grad`` and the train/eval mode are restored.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from depthlab.deploy import deploy_form
 from depthlab.diagnose.graph import graph_depth
 from depthlab.errors import DepthlabError, unknown
-from depthlab.models.reparam import reparameterize_model
 
 FORMS = ("train", "deploy")
 
@@ -41,16 +42,11 @@ class DepthReport:
         return asdict(self)
 
 
-def deploy_copy(model: nn.Module) -> nn.Module:
-    """A deep copy with every ``reparameterize()``-able module fused (the original is left as is)."""
-    return reparameterize_model(model)
-
-
 def model_form(model: nn.Module, form: str) -> nn.Module:
-    """The model as measured in ``form``: itself for ``train``, a fused copy for ``deploy``."""
+    """The model as measured in ``form``: itself for ``train``, ``deploy_form``'s copy for ``deploy``."""
     if form not in FORMS:
         raise unknown("form", form, FORMS)
-    return deploy_copy(model) if form == "deploy" else model
+    return deploy_form(model) if form == "deploy" else model
 
 
 @contextmanager

@@ -7,9 +7,9 @@ sample, ``infer_step_time`` in ms per batch, ``infer_samples_per_sec``, ``train_
 FLOPs come from ``torch.utils.flop_counter.FlopCounterMode``, which counts matmuls, convolutions and attention
 (2 FLOPs per multiply-add, so ``macs = flops / 2``); elementwise ops (norms, activations) are not counted.
 
-Timing: ``torch.utils.benchmark``'s adaptive timing (``Timer.adaptive_autorange``): one call sizes the blocks
-of calls and warms up, then blocks are timed (synchronizing the GPU) until the median is known to 10% or the
-time budget is spent; the median per call is reported, with torch's thread count (spec/performance.md).
+Timing: depthlab's one timer (``diagnose.timing``, ``torch.utils.benchmark``'s adaptive timing): blocks of
+calls are timed until the median is known to 10% or the time budget is spent; the median per call is reported,
+with torch's thread count (spec/performance.md).
 FLOPs are counted on two samples (per-sample FLOPs of matmuls and convolutions do not depend on the batch).
 
 Peak memory. CUDA: the caching allocator's ``max_memory_allocated`` over the call (params included). CPU has
@@ -23,14 +23,13 @@ lower bound: workspace buffers and allocator slack are not seen.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable
 
 import torch
 from torch import nn
-from torch.utils import benchmark
 from torch.utils.flop_counter import FlopCounterMode
 
+from depthlab.diagnose import timing
 from depthlab.diagnose.depth import longest_path_depth, model_form
 from depthlab.errors import DepthlabError, check, unknown
 from depthlab.models.params import count_params
@@ -69,15 +68,6 @@ def _loss(output) -> torch.Tensor:
         [output] if isinstance(output, torch.Tensor) else [t for t in output if isinstance(t, torch.Tensor)]
     )
     return sum(t.float().mean() for t in tensors)
-
-
-def step_seconds(fn: Callable[[], object], budget: float, clock: Callable[[], float] | None = None) -> float:
-    """Median seconds per call of ``fn()`` by ``Timer.adaptive_autorange`` within ``budget`` seconds of timed
-    calls (see the module docstring); ``clock`` replaces torch's timer, which synchronizes the GPU."""
-    timer = benchmark.Timer(
-        "fn()", globals={"fn": fn}, num_threads=torch.get_num_threads(), **({"timer": clock} if clock else {})
-    )
-    return timer.adaptive_autorange(threshold=0.1, min_run_time=min(0.01, budget), max_run_time=budget).median
 
 
 def _tensor_bytes(tensors) -> int:
@@ -194,7 +184,7 @@ def measure(
     check(
         isinstance(batch_size, int) and batch_size >= 1, f"batch_size={batch_size!r}: must be an integer >= 1"
     )
-    check_budget(time_budget)
+    timing.check_budget(time_budget)
     if dtype not in DTYPES:
         raise unknown("dtype", dtype, DTYPES)
     target = torch.device(device) if device else next(model.parameters(), torch.empty(0)).device
@@ -204,10 +194,10 @@ def measure(
         report = _labels(model, target, dtype, batch_size, form) | _static(measured, x, form)
     except RuntimeError as err:
         raise DepthlabError(f"input_shape={tuple(input_shape)}: the model cannot run on it ({err})") from None
-    report |= _timed("infer", _infer_step(measured, x), measured, x, time_budget)
+    report |= _timed("infer", timing.time_forward(measured, x, time_budget), measured, x)
     if train:
         measured.train()
-        report |= _timed("train", _train_step(measured, x), measured, x, time_budget)
+        report |= _timed("train", timing.time_calls(_train_step(measured, x), time_budget), measured, x)
     return report
 
 
@@ -243,20 +233,11 @@ def _static(model: nn.Module, x: torch.Tensor, form: str) -> dict:
     }
 
 
-def check_budget(seconds: float) -> None:
-    """A time budget must be a positive, finite number of seconds."""
-    check(
-        isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0,
-        f"time budget {seconds!r}: must be a positive number of seconds",
-    )
-
-
-def _timed(prefix: str, step, model: nn.Module, x: torch.Tensor, budget: float) -> dict:
-    seconds = step_seconds(step, budget)
+def _timed(prefix: str, timed: timing.Timing, model: nn.Module, x: torch.Tensor) -> dict:
     memory, method = peak_memory(model, x, train=prefix == "train")
     return {
-        f"{prefix}_step_time": seconds * 1e3,
-        f"{prefix}_samples_per_sec": len(x) / seconds,
+        f"{prefix}_step_time": timed.ms,
+        f"{prefix}_samples_per_sec": len(x) / timed.seconds,
         f"{prefix}_peak_memory_mb": memory,
         "memory_method": method,
     }

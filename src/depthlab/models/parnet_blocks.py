@@ -19,9 +19,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from depthlab.models.layers import make_activation
-from depthlab.models.reparam import fused_conv
+from depthlab.models.reparam import biased_conv, centred_3x3, pooled_1x1_as_3x3
 
 
 def interleave(current: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
@@ -42,6 +43,13 @@ class ConvBN(nn.Sequential):
         super().__init__()
         self.conv = nn.Conv2d(in_ch, out_ch, kernel, stride, kernel // 2, groups=groups, bias=False)
         self.bn = nn.BatchNorm2d(out_ch)
+
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (weight, bias) of one conv whose output equals ``bn(conv(x))`` in eval mode."""
+        conv, bn = self.conv, self.bn
+        return fuse_conv_bn_weights(
+            conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias
+        )
 
 
 class HalfPool(nn.Module):
@@ -108,9 +116,18 @@ class ParNetBlock(nn.Module):
         already fused)."""
         if self.fused is not None:
             return
-        self.fused = fused_conv(self)
+        self.fused = biased_conv(self.conv3x3.conv, *self.fused_kernel())
         self.conv3x3 = self.conv1x1 = None
         self.pool = nn.Identity()
+
+    @torch.no_grad()
+    def fused_kernel(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The one 3x3 (weight, bias) equal to the 3x3 + (pooled) 1x1 branches with their BNs; where the 1x1
+        kernel sits in the 3x3 window is models.reparam's derivation."""
+        w3, b3 = self.conv3x3.folded()
+        w1, b1 = self.conv1x1.folded()
+        w1_as_3x3 = pooled_1x1_as_3x3(w1) if self.stride == 2 else centred_3x3(w1)
+        return w3 + w1_as_3x3, b3 + b1
 
     def convs(self, x: torch.Tensor) -> torch.Tensor:
         """The re-parameterizable part: 3x3 + (pooled) 1x1 branches, or their fused 3x3 conv."""

@@ -6,8 +6,8 @@ The protocol: every fusable block has ``reparameterize()``, which fuses it in pl
 :func:`reparameterize_model` walks the modules and calls it. timm's ``timm.utils.reparameterize_model`` walks
 children and calls the same method, so it fuses a depthlab model too. The math, per block:
 
-1. fold each conv + BN: ``W' = W * s`` per output channel with ``s = gamma / sqrt(var + eps)``,
-   ``b' = beta - mean * s``;
+1. fold each conv + BN (torch's ``fuse_conv_bn_weights``): ``W' = W * s`` per output channel with
+   ``s = gamma / sqrt(var + eps)``, ``b' = beta - mean * s``;
 2. stride 1: zero-pad the 1x1 kernel to 3x3 (centre tap);
 3. stride 2, 2x2 avg-pool then 1x1: the pool is a 2x2 conv with weights 1/4, so the branch is a 2x2 kernel
    ``W1 / 4`` on taps (1..2, 1..2) of a 3x3/s2/pad-1 window. The window of output i covers input rows
@@ -17,27 +17,19 @@ children and calls the same method, so it fuses a depthlab model too. The math, 
 4. grouped convs fold group by group with the same formulas (the kernels already hold in/groups channels).
 
 Not folded (they act multiplicatively or before a concat): the identity BN, the SE gate, the pre-fusion BNs.
+
+Each block reads its own branches and calls these kernel helpers (``ParNetBlock.reparameterize``); this module
+knows no block class, so the blocks import it and it imports none of them.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-if TYPE_CHECKING:  # the blocks import this module to fuse themselves
-    from depthlab.models.parnet_blocks import ConvBN, ParNetBlock
-
-
-def fold_conv_bn(branch: ConvBN) -> tuple[torch.Tensor, torch.Tensor]:
-    """The (weight, bias) of one conv whose output equals ``bn(conv(x))`` in eval mode."""
-    bn = branch.bn
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # (out,)
-    return branch.conv.weight * scale.view(-1, 1, 1, 1), bn.bias - bn.running_mean * scale
 
 
 def pooled_1x1_as_3x3(weight: torch.Tensor) -> torch.Tensor:
@@ -46,33 +38,28 @@ def pooled_1x1_as_3x3(weight: torch.Tensor) -> torch.Tensor:
     return F.pad(kernel_2x2, (1, 0, 1, 0))  # (left, right, top, bottom)
 
 
-def fused_kernel(block: ParNetBlock) -> tuple[torch.Tensor, torch.Tensor]:
-    """The single 3x3 (weight, bias) equal to the block's 3x3 + 1x1 (+ pool) branches with their BNs."""
-    w3, b3 = fold_conv_bn(block.conv3x3)
-    w1, b1 = fold_conv_bn(block.conv1x1)
-    w1_as_3x3 = pooled_1x1_as_3x3(w1) if block.stride == 2 else F.pad(w1, (1, 1, 1, 1))
-    return w3 + w1_as_3x3, b3 + b1
+def centred_3x3(weight: torch.Tensor) -> torch.Tensor:
+    """A 1x1 kernel as the equivalent 3x3/pad-1 kernel: the centre tap, zeros around it."""
+    return F.pad(weight, (1, 1, 1, 1))
 
 
 @torch.no_grad()
-def fused_conv(block: ParNetBlock) -> nn.Conv2d:
-    """One biased 3x3 conv computing what the block's conv branches compute (eval-mode BN statistics)."""
-    weight, bias = fused_kernel(block)
-    conv = block.conv3x3.conv
-    fused = nn.Conv2d(
-        conv.in_channels,
-        conv.out_channels,
-        3,
-        block.stride,
-        1,
-        groups=block.groups,
+def biased_conv(like: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
+    """A conv with ``like``'s shape, stride, padding and groups, holding ``weight`` and a ``bias``."""
+    conv = nn.Conv2d(
+        like.in_channels,
+        like.out_channels,
+        like.kernel_size,
+        like.stride,
+        like.padding,
+        groups=like.groups,
         bias=True,
         device=weight.device,
         dtype=weight.dtype,
     )
-    fused.weight.copy_(weight)
-    fused.bias.copy_(bias)
-    return fused
+    conv.weight.copy_(weight)
+    conv.bias.copy_(bias)
+    return conv
 
 
 def reparameterize_model(model: nn.Module, inplace: bool = False) -> nn.Module:

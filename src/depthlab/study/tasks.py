@@ -89,25 +89,10 @@ def _cost(form: str) -> Measure:
     def measure_cost(model: torch.nn.Module, data: Dataset) -> Any:
         from depthlab.diagnose.measure import measure  # pulls in the profiler: only cost runs need it
 
-        measured = deploy_form(model) if form == "deploy" else model
-        return measure(measured, data.input_shape, batch_size=64, time_budget=0.5, train=False)
+        # ``deploy``: depthlab.deploy.deploy_form, the form the advisor times too
+        return measure(model, data.input_shape, batch_size=64, form=form, time_budget=0.5, train=False)
 
     return measure_cost
-
-
-def deploy_form(model: torch.nn.Module) -> torch.nn.Module:
-    """What one would ship: a copy with every re-parameterizable block fused (``reparameterize()``) and every
-    remaining conv + BatchNorm pair folded into one conv (``torch.fx``'s fuse), so that a ParNet and a ResNet
-    are both timed in their fastest inference form."""
-    from torch.fx.experimental.optimization import fuse
-
-    from depthlab.models.reparam import reparameterize_model
-
-    fused = reparameterize_model(model).eval()
-    try:
-        return fuse(fused)
-    except Exception:  # not traceable by torch.fx: the re-parameterized form is the deploy form
-        return fused
 
 
 # The one table of diagnostics, by the name a spec uses.
@@ -313,12 +298,11 @@ def latency_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     shapes' ratios are paired against the machine's drifting load); FLOPs and parameters of each.
 
     ``spec["latency"]``: ``shapes`` (label -> model overrides), ``batch_size`` (default 1), ``rounds``
-    (default 5), ``min_run_time`` (seconds per timing, default 0.05; torch.utils.benchmark's adaptive
-    blocked timing, which handles warm-up), on one thread.
+    (default 5), ``budget`` (seconds of timed calls per timing, default 0.05; ``diagnose.timing``, which
+    handles warm-up), on one thread.
     """
-    from torch.utils.benchmark import Timer
-
     from depthlab.diagnose.measure import count_flops
+    from depthlab.diagnose.timing import time_forward
 
     data, options = dataset_for(spec), spec["latency"]
     batch = options.get("batch_size", 1)
@@ -328,13 +312,10 @@ def latency_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     }
     x = torch.randn(batch, *data.input_shape)
     times: dict[str, list[float]] = {label: [] for label in models}
-    with torch.no_grad():
-        for _ in range(options.get("rounds", 5)):
-            for label, model in models.items():
-                # one thread: a batch of one cannot use more, and a second thread only adds scheduling noise
-                timer = Timer("model(x)", globals={"model": model, "x": x}, num_threads=1)
-                run = timer.blocked_autorange(min_run_time=options.get("min_run_time", 0.05))
-                times[label].append(1e3 * run.median)
+    for _ in range(options.get("rounds", 5)):
+        for label, model in models.items():
+            # one thread: a batch of one cannot use more, and a second thread only adds scheduling noise
+            times[label].append(time_forward(model, x, options.get("budget", 0.05), threads=1).ms)
     shapes = {
         label: {
             "latency_ms": times[label],

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from depthlab.json_safe import json_safe
 
 
 @dataclass
@@ -29,7 +30,7 @@ class History:
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict for JSON: NaN and inf become None."""
-        return _json_safe(
+        return json_safe(
             {
                 "status": self.status,
                 "diverged_step": self.diverged_step,
@@ -51,13 +52,3 @@ class History:
         data = dict(data)
         data["curve"] = [(int(step), loss) for step, loss in data.get("curve", [])]
         return cls(**data)
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
