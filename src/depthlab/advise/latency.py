@@ -4,6 +4,9 @@ The model is timed in the form it would ship in, ``depthlab.deploy.deploy_form``
 eval mode, no autograd, every ParNet block's branches folded into one 3x3 conv and every BatchNorm after a
 conv or linear folded into it. Weights do not change the time, so an untrained model of the same config is
 timed; the reported value is the median milliseconds per forward within ``budget`` seconds of timed calls.
+On the CPU it is timed on one thread, as the cost study times it: a small model's forward gains little from a
+second thread, and a median over two threads on a shared machine reads the other load (measured: a ResNet-20
+at 177 ms against 6 ms on one busy 2-core machine).
 """
 
 from __future__ import annotations
@@ -30,4 +33,6 @@ def latency_ms(
     model = model.to(device)
     deployed = deploy_form(model)
     x = torch.randn(batch, *input_shape, device=device)
-    return time_forward(deployed, x, budget).ms, "deploy" if _folded(model, deployed) else "train"
+    threads = 1 if x.device.type == "cpu" else None
+    timing = time_forward(deployed, x, budget, threads=threads)
+    return timing.ms, "deploy" if _folded(model, deployed) else "train"
