@@ -66,7 +66,7 @@ def grid(size: str, data: str) -> list[dict]:
         "study": "representation",
         "model": {"width": 64, "norm": "batch"},
         "data": data_spec(data),
-        "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 128, "plateau_window": 200},
+        "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 128, "schedule": "cosine"},
         "diagnostics": ["probes"],
     }
     return expand(base, {"model": s["models"], "seed": s["seeds"]})

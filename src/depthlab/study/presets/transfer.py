@@ -32,9 +32,9 @@ SIZES = {
     "quick": {
         "layers": [1, 3],
         "judged": 3,
-        # 10 seeds: the per-seed spread of test accuracy on 100 labels is ~4-5 points, so 5 seeds give a
-        # 95% interval of about ±5 points, too wide to place a 1-point minimum effect
-        "seeds": list(range(10)),
+        # 20 seeds: the per-seed spread of test accuracy on 100 labels is ~4-5 points, so 5 seeds give a
+        # 95% interval of about ±5 points, and 10 left a 2-point effect straddling the 1-point minimum
+        "seeds": list(range(20)),
         "other_seeds": [0, 1],
         "steps": 1000,
         "train_size": 100,
@@ -86,7 +86,7 @@ def grid(size: str, data: str) -> list[dict]:
         "task": "transfer",
         "model": {"name": "mlp", "width": 64, "depth": max(s["layers"]) + 2, "norm": "batch"},
         "data": data_spec(data),
-        "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 64, "plateau_window": 100},
+        "train": {"steps": s["steps"], "lr": 3e-3, "batch_size": 64, "schedule": "cosine"},
         "transfer": {"train_size": s["train_size"]},
         "tags": {"judged": s["judged"]},
     }
