@@ -18,6 +18,7 @@ import torch
 
 from depthlab.data import describe, from_arrays, from_torch, load_dataset
 from depthlab.data.registry import data_sha256
+from depthlab.data.user_splits import seeded_parts
 
 N = 120
 
@@ -119,6 +120,44 @@ def test_missing_values_imputed_by_the_training_mean(tmp_path):
     assert data.x_test[5, 0].item() == pytest.approx(train_mean)
     dropped = load_dataset(path, target="y", split_column="split", impute="drop")
     assert len(dropped.y_train) + len(dropped.y_test) == 28
+
+
+def _gappy(rows: int = 90) -> tuple[np.ndarray, np.ndarray]:
+    """Float features on very different scales with about one value in eight missing, and a target."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(5.0, 3.0, (rows, 3)) * np.array([1.0, 1000.0, 0.001])
+    x[rng.random(x.shape) < 0.125] = np.nan
+    return x, rng.normal(size=rows)
+
+
+@pytest.mark.parametrize("impute", ["mean", "median"])
+def test_a_csv_and_the_same_numbers_as_arrays_give_the_same_tensors(tmp_path, impute):
+    x, y = _gappy()
+    path = tmp_path / "gappy.csv"
+    frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "y": y})
+    frame.to_csv(path, index=False, float_format="%.17g")  # every float64 written exactly
+    table = load_dataset(path, target="y", task="regression", impute=impute, seed=5)
+    from_frame = load_dataset(frame, target="y", task="regression", impute=impute, seed=5)
+    arrays = from_arrays(x, y, task="regression", impute=impute, seed=5)
+    # the oracle: fill and standardize by the training rows alone, in float64, as numpy does it by hand
+    train = seeded_parts(None, None, len(x), 0.2, 0.1, 5)["train"].numpy()
+    # (one column at a time: a 1-D sum is pairwise, while numpy sums a row-major 2-D array down its rows
+    # one by one, which can differ in the last bit)
+    filled, expected = np.empty_like(x), np.empty_like(x, dtype=np.float32)
+    for j, column in enumerate(x.T):
+        fill = getattr(pd.Series(column[train]), impute)()  # pandas skips the missing values
+        filled[:, j] = np.where(np.isnan(column), fill, column)
+        kept = filled[train, j]
+        expected[:, j] = (filled[:, j] - kept.mean()) / kept.std()
+    assert np.isnan(x[train]).any() and np.isnan(np.delete(x, train, axis=0)).any()  # gaps on both sides
+    for split in ("train", "val", "test"):
+        assert torch.equal(getattr(table, f"x_{split}"), getattr(arrays, f"x_{split}"))
+        assert torch.equal(getattr(from_frame, f"x_{split}"), getattr(arrays, f"x_{split}"))
+        assert torch.equal(getattr(table, f"y_{split}"), getattr(arrays, f"y_{split}"))
+    np.testing.assert_array_equal(table.x_train.numpy(), expected[train])
+    raw = from_arrays(x, y, task="regression", impute=impute, seed=5, standardize=False)
+    np.testing.assert_array_equal(raw.x_train.numpy(), filled[train].astype(np.float32))  # the imputed values
+    assert table.meta["encodings"]["a"]["mean"] == filled[train, 0].mean()
 
 
 def test_npz_and_npy_arrays(tmp_path):

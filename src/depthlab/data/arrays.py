@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from depthlab import config as cfg
-from depthlab.data.columns import check_missing
+from depthlab.data.columns import check_missing, fit_scaling
 from depthlab.data.dataset import Dataset
 from depthlab.data.tabular import encode_target
 from depthlab.data.targets import standardize_target
@@ -37,26 +37,33 @@ def as_array(value: Any, what: str) -> np.ndarray:
     return array
 
 
-def impute_features(x: np.ndarray, train: np.ndarray, impute: str | None, notes: list[str]) -> np.ndarray:
-    """NaN features filled with the training rows' mean/median per feature (or an error without impute)."""
-    infinite = np.isinf(x).reshape(len(x), -1).sum(0)
+def count_missing(flat: np.ndarray, impute: str | None) -> dict[str, int]:
+    """Missing values per feature of (rows, features) ``flat``; infinite values, or NaN without ``impute``,
+    are an error."""
+    infinite = np.isinf(flat).sum(0)
     if infinite.any():
         raise DepthlabError(f"infinite values in X ({int(infinite.sum())}); replace or drop those rows")
-    missing = np.isnan(x).reshape(len(x), -1).sum(0)
-    counts = {f"feature {i}": int(n) for i, n in enumerate(missing) if n}
+    counts = {f"feature {i}": int(n) for i, n in enumerate(np.isnan(flat).sum(0)) if n}
     check_missing(counts, None if impute == "drop" else impute)
-    if not counts:
-        return x
-    flat = x.reshape(len(x), -1).copy()
-    known = ~np.isnan(flat[train])
-    empty = [i for i in np.nonzero(missing)[0] if not known[:, i].any()]
-    if empty:
-        raise DepthlabError(f"feature {empty[0]} has no value in the training rows to impute from")
-    fill = (np.nanmedian if impute == "median" else np.nanmean)(flat[train], axis=0)
-    rows, features = np.nonzero(np.isnan(flat))
-    flat[rows, features] = fill[features]
-    notes.append(f"imputed {int(missing.sum())} missing values by the training {impute}")
-    return flat.reshape(x.shape)
+    return counts
+
+
+def scale_features(
+    x: np.ndarray, train: np.ndarray, options: UserDataOptions, notes: list[str]
+) -> tuple[torch.Tensor, dict]:
+    """(features, how): NaN filled and tabular (N, F) features standardized, by the training rows, through
+    the same path as a table's columns; higher layouts keep their values and shape."""
+    flat = x.reshape(len(x), -1)
+    counts = count_missing(flat, options.impute)
+    standardize = options.standardize and x.ndim == 2
+    how = "standardized by the training rows' mean and std" if standardize else "as given"
+    if not counts and not standardize:
+        return torch.from_numpy(x.astype(np.float32)), {"features": how}
+    names = [f"feature {i}" for i in range(flat.shape[1])]
+    scaling = fit_scaling(flat[train], options.impute if counts else None, standardize, names)
+    if counts:
+        notes.append(f"imputed {sum(counts.values())} missing values by the training {options.impute}")
+    return torch.from_numpy(scaling.apply(flat).reshape(x.shape)), {"features": how}
 
 
 def _drop_rows(x: np.ndarray, y: np.ndarray, impute: str | None, notes: list[str]):
@@ -92,9 +99,7 @@ def arrays_to_dataset(x: Any, y: Any, options: UserDataOptions, seed: int, name:
     task, targets, classes = _targets(y, options, notes)
     labels = targets if task == "classification" else None
     parts = seeded_parts(labels, classes, len(x), options.test_fraction, options.val_fraction, seed)
-    train = parts["train"].numpy()
-    features = impute_features(x.astype(np.float32), train, options.impute, notes)
-    features, scaling = _standardize(torch.from_numpy(features), parts["train"], options.standardize)
+    features, scaling = scale_features(x, parts["train"].numpy(), options, notes)
     record = {}
     if task == "regression":
         targets, record = standardize_target(targets, parts["train"])
@@ -122,14 +127,6 @@ def _targets(y: np.ndarray, options: UserDataOptions, notes: list[str]) -> tuple
         )
         return "regression", torch.tensor(y, dtype=torch.float32), []
     return encode_target(pd.Series(y.reshape(-1), name="y"), options.task, notes)
-
-
-def _standardize(x: torch.Tensor, train: torch.Tensor, on: bool) -> tuple[torch.Tensor, dict]:
-    if not on or x.dim() != 2:
-        return x, {"features": "as given"}
-    mean, std = x[train].mean(0), x[train].std(0, correction=0)
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    return (x - mean) / std, {"features": "standardized by the training rows' mean and std"}
 
 
 def read_arrays(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray]:

@@ -22,6 +22,44 @@ MIN_ROWS_FOR_ID = 10  # below this, a column of distinct values is as likely a f
 
 
 @dataclass
+class Scaling:
+    """Per-feature fill values and standardization fitted on the training rows; tables and arrays share it,
+    so a CSV and the same numbers as ``(X, y)`` arrays become the same tensors."""
+
+    fill: np.ndarray | None  # (features,) training mean/median, or None without imputation
+    mean: np.ndarray  # (features,) of the filled training rows (0 when not standardizing)
+    # (features,) population std of the filled training rows (1 where constant or not standardizing)
+    std: np.ndarray
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """(rows, features) float32: missing values filled, then standardized, in float64 until the end."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.fill is not None:
+            x = np.where(np.isnan(x), self.fill, x)
+        return ((x - self.mean) / self.std).astype(np.float32)
+
+
+def fit_scaling(train: np.ndarray, impute: str | None, standardize: bool, names: list[str]) -> Scaling:
+    """Fill values (the training mean or median; none without ``impute``) and the training mean/std of the
+    filled rows, per column of ``train`` (rows, features); ``names`` name the columns in errors."""
+    # Column-major, so each column is summed over contiguous memory: a column alone and the same column
+    # inside a wide array then sum in the same order and give the same bits.
+    train = np.asfortranarray(train, dtype=np.float64)
+    features = train.shape[1]
+    fill = None
+    if impute is not None:
+        empty = np.nonzero(np.isnan(train).all(axis=0))[0]
+        if len(empty):
+            raise DepthlabError(f"{names[empty[0]]} has no value in the training rows to impute from")
+        fill = (np.nanmedian if impute == "median" else np.nanmean)(train, axis=0)
+        train = np.asfortranarray(np.where(np.isnan(train), fill, train))
+    if not standardize:
+        return Scaling(fill, np.zeros(features), np.ones(features))
+    std = train.std(axis=0)
+    return Scaling(fill, train.mean(axis=0), np.where(std > 0, std, 1.0))
+
+
+@dataclass
 class Column:
     """How one column becomes features: ``numeric`` (one standardized column) or ``categorical`` (one-hot)."""
 
@@ -31,6 +69,11 @@ class Column:
     mean: float = 0.0
     std: float = 1.0
     categories: list[Any] = field(default_factory=list)
+
+    def scaling(self) -> Scaling:
+        """This numeric column's fill and standardization as the shared table/array path takes them."""
+        fill = None if self.fill is None else np.array([self.fill])
+        return Scaling(fill, np.array([self.mean]), np.array([self.std]))
 
     def describe(self) -> dict[str, Any]:
         if self.kind == "numeric":
@@ -90,13 +133,10 @@ def fit_column(values: pd.Series, impute: str | None, max_categories: int) -> Co
         return Column(
             str(values.name), "categorical", fill, categories=sorted(ranked[:max_categories], key=str)
         )
-    numbers = values.astype(np.float64)
-    fill = None if impute is None else float(numbers.median() if impute == "median" else numbers.mean())
-    if fill is not None and np.isnan(fill):
-        raise DepthlabError(f"column {values.name!r} has no value in the training rows to impute from")
-    filled = numbers.fillna(fill) if fill is not None else numbers
-    std = float(filled.std(ddof=0))
-    return Column(str(values.name), "numeric", fill, float(filled.mean()), std if std > 0 else 1.0)
+    name = f"column {values.name!r}"
+    scaling = fit_scaling(values.astype(np.float64).to_numpy()[:, None], impute, True, [name])
+    fill = None if scaling.fill is None else float(scaling.fill[0])
+    return Column(str(values.name), "numeric", fill, float(scaling.mean[0]), float(scaling.std[0]))
 
 
 def transform(frame: pd.DataFrame, columns: list[Column]) -> np.ndarray:
@@ -104,11 +144,11 @@ def transform(frame: pd.DataFrame, columns: list[Column]) -> np.ndarray:
     blocks = []
     for col in columns:
         values = frame[col.name]
-        if col.fill is not None:
-            values = values.fillna(col.fill)
         if col.kind == "numeric":
-            blocks.append(((values.astype(np.float64) - col.mean) / col.std).to_numpy()[:, None])
+            blocks.append(col.scaling().apply(values.astype(np.float64).to_numpy()[:, None]))
         else:
+            if col.fill is not None:
+                values = values.fillna(col.fill)
             known = values.where(values.isin(col.categories))  # unseen in training -> missing -> code -1
             codes = pd.Categorical(known, categories=col.categories).codes
             onehot = np.zeros((len(values), len(col.categories)))
