@@ -1,41 +1,30 @@
 """advice.json and advice.html: the answer, the table, accuracy against depth and accuracy against latency.
 
-The page is self-contained (plots inline as base64 PNG, a Content-Security-Policy that allows nothing else)
-and escapes every string (jinja2 autoescape). Plots are matplotlib ``Figure`` objects, never pyplot's global
-state.
+The page is depthlab.page's self-contained shell (plots inline as base64 PNG, a Content-Security-Policy that
+allows nothing else, every string escaped by jinja2 autoescape). Plots are matplotlib ``Figure`` objects,
+never pyplot's global state.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 from pathlib import Path
-
-import jinja2
 
 from depthlab import atomic
 from depthlab.advise.output import answer, table
 from depthlab.advise.recommend import Advice, Candidate
 from depthlab.json_safe import json_safe
+from depthlab.page import figure_png, png_base64, render_page
 
 COLORS = {"measured": "#1f77b4", "predicted": "#ff7f0e", "chosen": "#2ca02c"}
 
-PAGE = r"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy"
-      content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<title>depthlab advice</title>
-<style>
-  body { font: 15px/1.5 system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
-         color: #222; }
+PAGE = r"""{% extends "page" %}
+{% block title %}depthlab advice{% endblock %}
+{% block width %}1100px{% endblock %}
+{% block style %}
   pre { background: #f5f5f0; padding: 0.8em; overflow-x: auto; }
-  img { max-width: 100%; }
-</style>
-</head>
-<body>
+{%- endblock %}
+{% block body -%}
 <h1>depthlab advice: {{ question }}</h1>
 <pre>{{ answer }}</pre>
 <h2>Candidates</h2>
@@ -44,8 +33,7 @@ PAGE = r"""<!doctype html>
 seed spread); measured: the mean over seeds of runs trained to a plateau (95% t-interval).</p>
 <h2>Accuracy against depth, and against latency</h2>
 <img alt="validation accuracy against depth and against latency" src="data:image/png;base64,{{ png }}">
-</body>
-</html>
+{% endblock %}
 """
 
 
@@ -97,9 +85,7 @@ def render_png(advice: Advice) -> bytes:
         by_latency.axvline(advice.config.latency_ms, color="#a11", linestyle=":", label="latency budget")
     for ax in (by_depth, by_latency):
         ax.legend(fontsize=8)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return figure_png(figure)
 
 
 def write_outputs(advice: Advice, out: str | Path) -> tuple[Path, Path]:
@@ -107,12 +93,12 @@ def write_outputs(advice: Advice, out: str | Path) -> tuple[Path, Path]:
     out = Path(out)
     c = advice.config
     json_path = atomic.write_json(out / "advice.json", json_safe(advice.to_dict()))
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    html = env.from_string(PAGE).render(
+    html = render_page(
+        PAGE,
         question=f"{c.model} on {c.data}",
         answer=answer(advice),
         table=table(advice),
         steps=advice.plan.full_steps,
-        png=base64.b64encode(render_png(advice)).decode("ascii"),
+        png=png_base64(render_png(advice)),
     )
     return json_path, atomic.write_text(out / "advice.html", html)

@@ -13,7 +13,6 @@ logarithmic, so a gradient that shrinks 10x per layer shows as a straight slope 
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from matplotlib.figure import Figure
 
 from depthlab import atomic
 from depthlab.errors import DepthlabError
+from depthlab.page import figure_png
 
 
 def _axes(ax: Axes | None):
@@ -39,9 +39,7 @@ def _finish(fig, ax: Axes, path: str | Path | None):
     if path is None:
         return ax
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return atomic.write_bytes(path, buffer.getvalue())
+    return atomic.write_bytes(path, figure_png(fig))
 
 
 def _series(rows: list[dict], column: str) -> dict[int, list[tuple[float, float]]]:

@@ -4,7 +4,6 @@ PNGs, and a tidy ``results.csv``, all computed from the stored results only and 
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import math
@@ -12,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from depthlab import atomic, stats
+from depthlab.page import figure_png, png_base64, render_page
 from depthlab.study import summary
 from depthlab.study.plan import Plan, command, device_of, own_of, reproduce
 from depthlab.study.presets.base import Finding, Row
@@ -72,9 +70,7 @@ def render_png(plan: Plan, rows: list[Row]) -> bytes:
         plan.study.plot(rows, figure)
     else:
         figure.text(0.5, 0.5, "no finished runs yet", ha="center", va="center")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return figure_png(figure)
 
 
 def _counts(rows: list[Row]) -> dict[str, int]:
@@ -105,7 +101,7 @@ def build_sections(plans: list[Plan], out: Path, size: str) -> list[Section]:
                     plan.data,
                     plan.note,
                     finding,
-                    base64.b64encode(png).decode("ascii"),
+                    png_base64(png),
                     reproduce(plan, size, out),
                     _counts(rows),
                 )
@@ -168,8 +164,8 @@ def write_report(plans: list[Plan], out: str | Path, *, size: str = "quick", dat
     sections = build_sections(plans, out, size)
     with Store(out) as store:
         machine = describe_environment(store.latest_environment())
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    html = env.from_string(REPORT_TEMPLATE).render(
+    html = render_page(
+        REPORT_TEMPLATE,
         sections=sections,
         groups=[(o, [s for s in sections if s.finding.outcome == o]) for o in stats.OUTCOMES],
         css=_CSS,

@@ -1,28 +1,20 @@
-"""The report's HTML template (jinja2, rendered with autoescape: user strings show as text)."""
+"""The study report's HTML: it extends the shared page shell (depthlab.page), rendered with autoescape."""
 
-REPORT_TEMPLATE = r"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy"
-      content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<title>depthlab study report</title>
-<style>
-  body { font: 15px/1.5 system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color:
-  #222; }
+REPORT_TEMPLATE = r"""{% extends "page" %}
+{% block title %}depthlab study report{% endblock %}
+{% block width %}1200px{% endblock %}
+{% block style %}
   h1 { margin-bottom: 0.2em; }
   section { border-top: 1px solid #ddd; margin-top: 2em; padding-top: 1em; }
   .held { color: #176317; } .failed { color: #a11; } .open { color: #8a6d00; }
   .verdict { font-weight: 600; } .anchor { background: #f5f5f0; padding: 0.5em 0.8em; border-left: 3px
   solid #bbb; }
   code, pre { background: #f3f3f3; padding: 0.1em 0.3em; }
-  img { max-width: 100%; }
   table { border-collapse: collapse; }
   td, th { padding: 0.2em 0.8em; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
   .clauses { font-size: 13px; margin: 0.5em 0; } .rule { color: #555; font-size: 12px; }
-</style>
-</head>
-<body>
+{%- endblock %}
+{% block body -%}
 <h1>depthlab study report</h1>
 <p>Data: <b>{{ data }}</b> · size: <b>{{ size }}</b> · reproduce everything: <code>{{ command }}</code></p>
 <p>Measured with {{ machine }}.</p>
@@ -84,6 +76,5 @@ the minimum effect) and <b>inconclusive</b> (anything else); see docs/statistics
   <p>Reproduce: <code>{{ s.command }}</code></p>
 </section>
 {% endfor %}
-</body>
-</html>
+{% endblock %}
 """
