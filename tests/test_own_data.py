@@ -157,6 +157,8 @@ def test_a_csv_and_the_same_numbers_as_arrays_give_the_same_tensors(tmp_path, im
     np.testing.assert_array_equal(table.x_train.numpy(), expected[train])
     raw = from_arrays(x, y, task="regression", impute=impute, seed=5, standardize=False)
     np.testing.assert_array_equal(raw.x_train.numpy(), filled[train].astype(np.float32))  # the imputed values
+    raw_table = load_dataset(path, target="y", task="regression", impute=impute, seed=5, standardize=False)
+    assert torch.equal(raw_table.x_train, raw.x_train) and torch.equal(raw_table.x_test, raw.x_test)
     assert table.meta["encodings"]["a"]["mean"] == filled[train, 0].mean()
 
 

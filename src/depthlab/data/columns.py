@@ -123,8 +123,8 @@ def check_missing(counts: dict[str, int], impute: str | None) -> None:
         )
 
 
-def fit_column(values: pd.Series, impute: str | None, max_categories: int) -> Column:
-    """A column's encoding fitted on its training values."""
+def fit_column(values: pd.Series, impute: str | None, max_categories: int, standardize: bool) -> Column:
+    """A column's encoding fitted on its training values (numbers through the path arrays take too)."""
     if is_categorical(values):
         present = values.dropna()
         counts = present.value_counts(sort=False)
@@ -134,7 +134,7 @@ def fit_column(values: pd.Series, impute: str | None, max_categories: int) -> Co
             str(values.name), "categorical", fill, categories=sorted(ranked[:max_categories], key=str)
         )
     name = f"column {values.name!r}"
-    scaling = fit_scaling(values.astype(np.float64).to_numpy()[:, None], impute, True, [name])
+    scaling = fit_scaling(values.astype(np.float64).to_numpy()[:, None], impute, standardize, [name])
     fill = None if scaling.fill is None else float(scaling.fill[0])
     return Column(str(values.name), "numeric", fill, float(scaling.mean[0]), float(scaling.std[0]))
 

@@ -92,10 +92,10 @@ def split_rows(frame: pd.DataFrame, y: torch.Tensor, task: str, classes: list, o
 def encode_features(frame: pd.DataFrame, train: torch.Tensor, features: list[str], options) -> tuple:
     """(features of every row, the fitted columns): statistics from the training rows only."""
     rows = frame.iloc[train.numpy()]
-    fitted = [cols.fit_column(rows[c], options.impute, options.max_categories) for c in features]
-    if not options.standardize:
-        for col in fitted:
-            col.mean, col.std = 0.0, 1.0
+    fitted = [
+        cols.fit_column(rows[c], options.impute, options.max_categories, options.standardize)
+        for c in features
+    ]
     return torch.from_numpy(cols.transform(frame, fitted)), fitted
 
 
