@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import types
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -24,7 +23,7 @@ from depthlab.errors import unknown
 from depthlab.models import create_model
 from depthlab.models.params import count_params
 from depthlab.study import measures
-from depthlab.train import TrainConfig, fit
+from depthlab.train import Callback, TrainConfig, TrainState, fit
 from depthlab.train.batches import steps_per_epoch
 
 
@@ -86,12 +85,14 @@ def eval_every(data: Dataset, train: Mapping[str, Any]) -> int:
     return max(1, EVAL_STEPS // per_epoch)
 
 
-def train_once(model: torch.nn.Module, data: Dataset, spec: Mapping[str, Any]):
+def train_once(
+    model: torch.nn.Module, data: Dataset, spec: Mapping[str, Any], callbacks: tuple[Callback, ...] = ()
+):
     """``fit`` with the spec's train overrides and seed; returns (history, seconds inside fit)."""
     start = time.perf_counter()
     train = spec.get("train", {})
     overrides = {"quiet": True, "eval_every": eval_every(data, train), **train}
-    history = fit(model, data, **overrides, seed=spec.get("seed", 0))
+    history = fit(model, data, **overrides, seed=spec.get("seed", 0), callbacks=callbacks)
     model.cpu()  # fit trained it on its device (a GPU with device=cuda); the measures read the CPU data set
     return history, time.perf_counter() - start
 
@@ -192,18 +193,21 @@ def transfer_task(spec: Mapping[str, Any]) -> TaskResult:
     half = full.num_classes // 2
     target = class_subset(full, list(range(half, 2 * half)), spec["transfer"]["train_size"])
     layers, frozen = spec["transfer"]["layers"], spec["transfer"]["frozen"]
-    fit_seconds = 0.0
+    fit_seconds, frozen_parts = 0.0, []
     model = build_model(spec, target, seed_offset=1)
     if layers > 0:
         pretrained, fit_seconds = pretrained_source(spec)
-        copy_prefix(pretrained, model, layers, frozen)
-    history, seconds = train_once(model, target, spec)
+        frozen_parts = copy_prefix(pretrained, model, layers, frozen)
+    history, seconds = train_once(model, target, spec, callbacks=(KeepInEval(frozen_parts),))
     metrics = {**history.to_dict()["final"], "params": count_params(model)[0]}
     return TaskResult(history.status, metrics, history.to_dict(), fit_seconds=fit_seconds + seconds)
 
 
-def copy_prefix(source: torch.nn.Module, target: torch.nn.Module, layers: int, frozen: bool) -> None:
-    """Copy the stem and blocks[: layers - 1] from ``source`` to ``target``; freeze them if asked."""
+def copy_prefix(
+    source: torch.nn.Module, target: torch.nn.Module, layers: int, frozen: bool
+) -> list[torch.nn.Module]:
+    """Copy the stem and blocks[: layers - 1] from ``source`` to ``target``; freeze them if asked, and return
+    the frozen ones (for ``KeepInEval``)."""
     parts = [(source.stem, target.stem)] + list(
         zip(source.blocks[: layers - 1], target.blocks[: layers - 1], strict=True)
     )
@@ -211,19 +215,39 @@ def copy_prefix(source: torch.nn.Module, target: torch.nn.Module, layers: int, f
         dst.load_state_dict(src.state_dict())
         if frozen:
             freeze(dst)
+    return [dst for _, dst in parts] if frozen else []
 
 
 def freeze(module: torch.nn.Module) -> None:
-    """Frozen for good: no gradients, and eval mode even when ``fit`` calls ``model.train()``, so BatchNorm
-    normalizes with the copied running statistics and never updates them."""
-    for p in module.parameters():
-        p.requires_grad_(False)
-    module.train = types.MethodType(_stay_in_eval, module)
+    """No gradients, and eval mode, so BatchNorm normalizes with the copied running statistics; ``fit`` keeps
+    it in eval mode only with ``KeepInEval``."""
+    module.requires_grad_(False)
     module.eval()
 
 
-def _stay_in_eval(self: torch.nn.Module, mode: bool = True) -> torch.nn.Module:
-    return torch.nn.Module.train(self, False)
+class KeepInEval(Callback):
+    """Holds frozen modules in eval mode through ``fit``: each evaluation ends with ``model.train()``, which
+    would otherwise switch their BatchNorm back to batch statistics and to updating the copied running ones.
+
+    A study's choice, not a diagnostic: it changes training on purpose. Each evaluation is followed by
+    ``on_epoch`` before the next step, so every training forward sees the frozen modules in eval mode.
+    """
+
+    def __init__(self, modules: list[torch.nn.Module]):
+        self.modules = tuple(modules)
+
+    def on_train_start(self, state: TrainState) -> None:
+        self._hold()
+
+    def on_epoch(self, state: TrainState) -> None:
+        self._hold()
+
+    def on_train_end(self, state: TrainState) -> None:
+        self._hold()
+
+    def _hold(self) -> None:
+        for module in self.modules:
+            module.eval()
 
 
 _PRETRAINED: dict[str, torch.nn.Module] = {}  # per worker process; the source net of a seed, by its spec
