@@ -84,6 +84,7 @@ class Job(Callback):
         self._clock = {"record": now, "metrics": 0.0, "verdicts": 0.0, "rate": now}
         self._cost: dict[str, float] = {}  # seconds the last metrics / verdicts took
         self._rate_step, self._steps_per_s, self._records, self.step = 0, 0.0, 0, 0
+        self._loss: float | None = None  # the last recorded step's training loss (None until one is)
         self._recording = True
         self._timing = {"train_ms": 0.0, "stats_ms": 0.0, "views_ms": 0.0, "json_ms": 0.0}
         self._step_end = time.perf_counter()
@@ -320,7 +321,7 @@ class Job(Callback):
             "status": self.status,
             "reason": self.reason,
             "steps_per_s": round(self._steps_per_s, 1),
-            "loss": getattr(self, "_loss", None),
+            "loss": self._loss,
             "timing": {k: round(v, 2) for k, v in self._timing.items()},
         }
         parts = ",".join(f'"{k}":{v}' for k, v in self._parts.items())
