@@ -14,11 +14,9 @@ every ``WINDOW`` records, so memory stays bounded and the doctor reads the recen
 from __future__ import annotations
 
 import json
-import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +26,7 @@ from depthlab import config as cfg
 from depthlab.diagnose.watch import Watch
 from depthlab.errors import DepthlabError
 from depthlab.play import settings, verdicts, views
+from depthlab.play.channels import Listeners, Requests
 from depthlab.train.callbacks import Callback, TrainState
 
 RECORD_EVERY_S = 0.05  # record (and publish) at most ~20 steps a second
@@ -70,10 +69,8 @@ class Job(Callback):
         self._paused, self._credits = paused, 0
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._requests: queue.SimpleQueue = queue.SimpleQueue()
-        self._finished = False
-        self._lock = threading.Lock()
-        self._listeners: list[Callable[[], None]] = []
+        self._requests = Requests(self._wake)
+        self._listeners = Listeners()
         self._parts: dict[str, str] = {
             "layers": "null",
             "metrics": "null",
@@ -105,7 +102,7 @@ class Job(Callback):
     @property
     def finished(self) -> bool:
         """The thread has published its last update (a final status) and touches the model no more."""
-        return self._finished
+        return self._requests.closed
 
     def control(self, action: str) -> None:
         """``play``, ``pause``, ``step`` (one step, then paused) or ``stop``."""
@@ -128,42 +125,14 @@ class Job(Callback):
         self._wake.set()
 
     def subscribe(self, notify: Callable[[], None]) -> None:
-        with self._lock:
-            self._listeners.append(notify)
+        self._listeners.add(notify)
 
     def unsubscribe(self, notify: Callable[[], None]) -> None:
-        with self._lock:
-            if notify in self._listeners:
-                self._listeners.remove(notify)
+        self._listeners.remove(notify)
 
     def call(self, fn: Callable[[Job], Any], timeout: float = 30.0) -> Any:
         """Run ``fn(job)`` on the training thread between two steps (a consistent model); its value."""
-        future: Future = Future()
-        with self._lock:
-            finished = self._finished
-            if not finished:
-                self._requests.put((fn, future))
-        if finished:  # no training thread any more: nothing else touches the model
-            self._execute(fn, future)
-        else:
-            self._wake.set()
-        return future.result(timeout)
-
-    def _serve_requests(self) -> None:
-        while True:
-            try:
-                fn, future = self._requests.get_nowait()
-            except queue.Empty:
-                return
-            self._execute(fn, future)
-
-    def _execute(self, fn, future: Future) -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(fn(self))
-        except Exception as err:  # handed to the caller, who reports it
-            future.set_exception(err)
+        return self._requests.call(lambda: fn(self), timeout)
 
     # -- the worker thread -----------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -188,9 +157,7 @@ class Job(Callback):
         if self.watch is not None and self.model is not None:
             self._update_verdicts()
         self._emit()
-        with self._lock:
-            self._finished = True
-        self._serve_requests()
+        self._requests.close()
 
     # -- fit callbacks ---------------------------------------------------------------------------------------
     def on_train_start(self, state: TrainState) -> None:
@@ -210,7 +177,7 @@ class Job(Callback):
         if self._recording:
             self._timing["train_ms"] = 1000 * (ended - self._step_end)
             self._publish(state, time.time())
-        self._serve_requests()
+        self._requests.serve()
         if self._stop.is_set():
             state.stop = True
             return
@@ -233,7 +200,7 @@ class Job(Callback):
                 return True
             self._wake.wait(0.1)
             self._wake.clear()
-            self._serve_requests()
+            self._requests.serve()
         if self._stop.is_set():
             state.stop = True
         elif self.status != "running":
@@ -328,10 +295,7 @@ class Job(Callback):
         message = json.dumps(head)[:-1] + "," + parts + "}"
         self._timing["json_ms"] = 1000 * (time.perf_counter() - started)
         self.message, self.seq = message, self.seq + 1
-        with self._lock:
-            listeners = list(self._listeners)
-        for notify in listeners:
-            notify()
+        self._listeners.notify_all()
 
     # -- what the page reads once ----------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
