@@ -11,7 +11,7 @@ import torch
 from depthlab.diagnose import watch
 from depthlab.models import create_model
 from depthlab.play import job as job_module
-from depthlab.play import settings, views
+from depthlab.play import pacing, settings, views
 from depthlab.play.job import Job, load_data
 from depthlab.train import fit
 
@@ -92,12 +92,12 @@ def test_the_plain_sigmoid_net_gets_vanishing_gradients_and_its_cure_does_not(jo
 
 def test_only_paced_steps_are_recorded_and_the_window_is_bounded(jobs, monkeypatch):
     monkeypatch.setattr(job_module, "WINDOW", 10)
-    monkeypatch.setattr(job_module, "RECORD_EVERY_S", 3600.0)  # after the first record, only forced ones
+    monkeypatch.setattr(pacing, "RECORD_EVERY_S", 3600.0)  # after the first record, only forced ones
     job = started({"model": "mlp", "data": "circle", "depth": 3, "width": 4})
     jobs.append(job)
     wait_for(lambda: job.step >= 200)
     assert job.call(lambda j: len(j.watch.rows)) == 3  # one recorded step of 3 layers in 200 steps
-    monkeypatch.setattr(job_module, "RECORD_EVERY_S", 0.0)  # now every step
+    monkeypatch.setattr(pacing, "RECORD_EVERY_S", 0.0)  # now every step
     wait_for(lambda: job.step >= 400)
     sizes = [job.call(lambda j: len(j.watch.rows)) for _ in range(5)]
     assert max(sizes) <= 3 * 10  # a fresh watch every WINDOW records

@@ -6,9 +6,10 @@ Why callbacks and not a loop of our own: the engine stays the one that trains (s
 publishes them, answers requests (exports) between steps, holds while paused, and sets ``state.stop`` to end.
 
 Which steps are recorded: ``watch`` costs a few forward hooks per layer on a recorded step, so the job turns
-it on only for the next step once ``RECORD_EVERY_S`` has passed since the last record (``Watch.attach`` /
-``detach`` between steps): the page gets ~25 records a second whatever the step rate. A new ``Watch`` starts
-every ``WINDOW`` records, so memory stays bounded and the doctor reads the recent window, not all history.
+it on only for the next step once ``pacing.RECORD_EVERY_S`` has passed since the last record
+(``Watch.attach`` / ``detach`` between steps): the page gets ~25 records a second whatever the step rate. A
+new ``Watch`` starts every ``WINDOW`` records, so memory stays bounded and the doctor reads the recent window,
+not all history.
 """
 
 from __future__ import annotations
@@ -27,13 +28,10 @@ from depthlab.diagnose.watch import Watch
 from depthlab.errors import DepthlabError
 from depthlab.play import settings, verdicts, views
 from depthlab.play.channels import Listeners, Requests
+from depthlab.play.pacing import METRICS_EVERY_S, VERDICTS_EVERY_S, Pacer, StepRate
 from depthlab.train.callbacks import Callback, TrainState
 
-RECORD_EVERY_S = 0.05  # record (and publish) at most ~20 steps a second
-METRICS_EVERY_S = 0.25  # train/test loss and accuracy, decision boundary
-VERDICTS_EVERY_S = 1.0  # the doctor's checks
 WINDOW = 300  # records per watch window
-VIEWS_SHARE = 0.1  # metrics and verdicts each take at most this share of the time
 MIN_RECORDS_FOR_VERDICTS = 5
 ACTIVE = ("starting", "running", "paused")
 
@@ -78,9 +76,8 @@ class Job(Callback):
             "verdicts": "[]",
         }
         now = time.perf_counter()  # step 0 is recorded (on_train_start); the pacing counts from here
-        self._clock = {"record": now, "metrics": 0.0, "verdicts": 0.0, "rate": now}
-        self._cost: dict[str, float] = {}  # seconds the last metrics / verdicts took
-        self._rate_step, self._steps_per_s, self._records, self.step = 0, 0.0, 0, 0
+        self._pacer, self._rate = Pacer(now), StepRate(now)
+        self._records, self.step = 0, 0
         self._loss: float | None = None  # the last recorded step's training loss (None until one is)
         self._recording = True
         self._timing = {"train_ms": 0.0, "stats_ms": 0.0, "views_ms": 0.0, "json_ms": 0.0}
@@ -205,13 +202,13 @@ class Job(Callback):
             state.stop = True
         elif self.status != "running":
             self.status = "running"
-            self._clock["rate"], self._rate_step = time.perf_counter(), state.step
+            self._rate.restart(time.perf_counter(), state.step)
         return False
 
     def _plan_next(self, state: TrainState, forced: bool) -> None:
         """Record the next step when it is time (or forced); start a fresh watch every WINDOW records."""
         now = time.perf_counter()
-        want = forced or now - self._clock["record"] >= RECORD_EVERY_S
+        want = forced or self._pacer.record_due(now)
         if want and self._records >= WINDOW:
             self.watch.detach()
             self.watch = Watch(state.model)
@@ -224,7 +221,7 @@ class Job(Callback):
             self.watch.detach()
         self._recording = want
         if want:
-            self._clock["record"] = now
+            self._pacer.recorded(now)
 
     # -- what is published -----------------------------------------------------------------------------------
     def _publish(self, state: TrainState, stamp: float) -> None:
@@ -235,16 +232,10 @@ class Job(Callback):
         self._parts["layers"] = json.dumps(views.layer_view(last, state.step), allow_nan=False)
         self._loss = views.short(state.loss_value)
         stats_done = time.perf_counter()
-        self._update_rate(state)
+        self._rate.update(time.perf_counter(), state.step)
         self._refresh_views(state, stats_done)
         self._timing["stats_ms"] = 1000 * (stats_done - started)
         self._emit(stamp)
-
-    def _update_rate(self, state: TrainState) -> None:
-        now = time.perf_counter()
-        if now - self._clock["rate"] >= 0.5:
-            self._steps_per_s = (state.step - self._rate_step) / (now - self._clock["rate"])
-            self._clock["rate"], self._rate_step = now, state.step
 
     def _refresh_views(self, state: TrainState, now: float) -> None:
         """Metrics and boundary every METRICS_EVERY_S, verdicts every VERDICTS_EVERY_S, but never more than
@@ -254,20 +245,15 @@ class Job(Callback):
             self._parts["metrics"] = json.dumps(metrics, allow_nan=False)
             board = views.boundary_view(state.model, self.data, state.step)
             self._parts["boundary"] = json.dumps(board, allow_nan=False)
-            self._spent("metrics", now)
+            self._pacer.view_ran("metrics", now)
         if self._due("verdicts", time.perf_counter(), VERDICTS_EVERY_S):
             started = time.perf_counter()
             self._update_verdicts()
-            self._spent("verdicts", started)
+            self._pacer.view_ran("verdicts", started)
         self._timing["views_ms"] = 1000 * (time.perf_counter() - now)
 
     def _due(self, view: str, now: float, every: float) -> bool:
-        wait = max(every, self._cost.get(view, 0.0) / VIEWS_SHARE)
-        return self._paused or now - self._clock[view] >= wait
-
-    def _spent(self, view: str, started: float) -> None:
-        self._clock[view] = time.perf_counter()
-        self._cost[view] = self._clock[view] - started
+        return self._paused or self._pacer.view_due(view, now, every)  # paused: each step shows everything
 
     def _update_verdicts(self) -> None:
         if len(self.watch.rows) < MIN_RECORDS_FOR_VERDICTS * len(self.watch.layers):
@@ -287,7 +273,7 @@ class Job(Callback):
             "step": self.step,
             "status": self.status,
             "reason": self.reason,
-            "steps_per_s": round(self._steps_per_s, 1),
+            "steps_per_s": round(self._rate.per_s, 1),
             "loss": self._loss,
             "timing": {k: round(v, 2) for k, v in self._timing.items()},
         }
