@@ -135,3 +135,11 @@ def test_a_remedy_already_in_force_or_unknown_to_the_model_is_not_offered():
     assert shown["remedy"] == {"residual": "true"} and shown["line"].startswith("PROBLEM vanishing gradients")
     healthy = as_json(Verdict("dead units", "ok", "none", {}), {}, {"norm"})
     assert healthy == {"check": "dead units", "status": "ok", "line": "ok dead units: none", "remedy": {}}
+
+
+def test_join_encoded_is_the_json_of_the_head_and_the_decoded_parts():
+    head = {"job": "a", "loss": None, "timing": {"train_ms": 1.5}}
+    parts = {"layers": json.dumps({"names": ["fc1"]}), "verdicts": "[]", "metrics": "null"}
+    message = job_module.join_encoded(head, parts)
+    assert json.loads(message) == head | {k: json.loads(v) for k, v in parts.items()}
+    assert message == json.dumps(head)[:-1] + "," + ",".join(f'"{k}":{v}' for k, v in parts.items()) + "}"

@@ -51,6 +51,16 @@ def load_data(setup: settings.Setup, seed: int):
     return _cached_data(setup.data, tuple(sorted(setup.data_kw.items())), seed, setup.user_data)
 
 
+def join_encoded(head: dict[str, Any], encoded: dict[str, str]) -> str:
+    """One JSON object of ``head``'s fields and the ``encoded`` ones (each value already JSON text).
+
+    Why not one ``json.dumps`` of it all: each part is encoded once, when it changes, while the message goes
+    out ~20 times a second; the decision boundary of a small net is ~190 kB of JSON, 7.6 ms to encode again.
+    """
+    fields = [json.dumps(head)[1:-1]] + [f"{json.dumps(key)}:{value}" for key, value in encoded.items()]
+    return "{" + ",".join(fields) + "}"
+
+
 class Job(Callback):
     """A training run the page drives: play / pause / step / stop, updates via ``subscribe``."""
 
@@ -277,8 +287,7 @@ class Job(Callback):
             "loss": self._loss,
             "timing": {k: round(v, 2) for k, v in self._timing.items()},
         }
-        parts = ",".join(f'"{k}":{v}' for k, v in self._parts.items())
-        message = json.dumps(head)[:-1] + "," + parts + "}"
+        message = join_encoded(head, self._parts)
         self._timing["json_ms"] = 1000 * (time.perf_counter() - started)
         self.message, self.seq = message, self.seq + 1
         self._listeners.notify_all()
