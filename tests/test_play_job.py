@@ -11,7 +11,7 @@ import torch
 from depthlab.diagnose import watch
 from depthlab.models import create_model
 from depthlab.play import job as job_module
-from depthlab.play import settings, views
+from depthlab.play import pacing, settings, views
 from depthlab.play.job import Job, load_data
 from depthlab.train import fit
 
@@ -92,12 +92,12 @@ def test_the_plain_sigmoid_net_gets_vanishing_gradients_and_its_cure_does_not(jo
 
 def test_only_paced_steps_are_recorded_and_the_window_is_bounded(jobs, monkeypatch):
     monkeypatch.setattr(job_module, "WINDOW", 10)
-    monkeypatch.setattr(job_module, "RECORD_EVERY_S", 3600.0)  # after the first record, only forced ones
+    monkeypatch.setattr(pacing, "RECORD_EVERY_S", 3600.0)  # after the first record, only forced ones
     job = started({"model": "mlp", "data": "circle", "depth": 3, "width": 4})
     jobs.append(job)
     wait_for(lambda: job.step >= 200)
     assert job.call(lambda j: len(j.watch.rows)) == 3  # one recorded step of 3 layers in 200 steps
-    monkeypatch.setattr(job_module, "RECORD_EVERY_S", 0.0)  # now every step
+    monkeypatch.setattr(pacing, "RECORD_EVERY_S", 0.0)  # now every step
     wait_for(lambda: job.step >= 400)
     sizes = [job.call(lambda j: len(j.watch.rows)) for _ in range(5)]
     assert max(sizes) <= 3 * 10  # a fresh watch every WINDOW records
@@ -135,3 +135,11 @@ def test_a_remedy_already_in_force_or_unknown_to_the_model_is_not_offered():
     assert shown["remedy"] == {"residual": "true"} and shown["line"].startswith("PROBLEM vanishing gradients")
     healthy = as_json(Verdict("dead units", "ok", "none", {}), {}, {"norm"})
     assert healthy == {"check": "dead units", "status": "ok", "line": "ok dead units: none", "remedy": {}}
+
+
+def test_join_encoded_is_the_json_of_the_head_and_the_decoded_parts():
+    head = {"job": "a", "loss": None, "timing": {"train_ms": 1.5}}
+    parts = {"layers": json.dumps({"names": ["fc1"]}), "verdicts": "[]", "metrics": "null"}
+    message = job_module.join_encoded(head, parts)
+    assert json.loads(message) == head | {k: json.loads(v) for k, v in parts.items()}
+    assert message == json.dumps(head)[:-1] + "," + ",".join(f'"{k}":{v}' for k, v in parts.items()) + "}"

@@ -52,8 +52,8 @@ def test_a_run_trained_on_cuda_is_measured_like_one_trained_on_the_cpu():
     }
     on_gpu = train_task(spec)
     on_cpu = train_task({**spec, "train": {"steps": 5, "device": "cpu"}})
-    assert on_gpu["status"] == on_cpu["status"] == "ok"
-    gpu, cpu = on_gpu["diagnostics"], on_cpu["diagnostics"]
+    assert on_gpu.status == on_cpu.status == "ok"
+    gpu, cpu = on_gpu.diagnostics, on_cpu.diagnostics
     assert gpu.keys() == cpu.keys() == {"grad_norms_init", "grad_norms", "response_std", "lesion"}
     assert gpu["grad_norms_init"] == cpu["grad_norms_init"]  # the same model, measured before training
     # The same initial weights and batches (built and shuffled on the CPU): five steps with TF32 matmuls on

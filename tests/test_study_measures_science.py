@@ -129,8 +129,30 @@ def test_freeze_keeps_bn_statistics_and_weights_while_the_rest_trains():
     tasks.freeze(model.stem)
     before = {k: v.clone() for k, v in model.stem.state_dict().items()}
     head = model.head.weight.detach().clone()
-    fit(model, data, steps=20, batch_size=64, quiet=True)
+    fit(model, data, steps=20, batch_size=64, quiet=True, callbacks=(tasks.KeepInEval([model.stem]),))
     after = model.stem.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # running_mean/var included
     assert not model.stem.training and model.blocks.training
     assert not torch.equal(head, model.head.weight)
+
+
+def test_transferred_frozen_layers_get_no_gradient_and_stay_in_eval_mode_at_every_step():
+    data = load_dataset("mnist1d", seed=0)
+    torch.manual_seed(0)
+    source = create_model("mlp", **data.model_kwargs(), depth=4, width=16, norm="batch")
+    target = create_model("mlp", **data.model_kwargs(), depth=4, width=16, norm="batch")
+    frozen = tasks.copy_prefix(source, target, layers=2, frozen=True)
+    assert frozen == [target.stem, target.blocks[0]]
+    # the frozen stem's mode at every forward: evaluation runs each epoch and ends in model.train()
+    modes = []
+    target.stem.register_forward_pre_hook(lambda module, args: modes.append(module.training))
+    trainable = [p.detach().clone() for p in target.blocks[1].parameters()]
+    small = dataclasses.replace(data, x_train=data.x_train[:256], y_train=data.y_train[:256])
+    spec = {"seed": 0, "train": {"steps": 12, "batch_size": 64, "eval_every": 1}}  # 3 epochs, 3 evaluations
+    tasks.train_once(target, small, spec, callbacks=(tasks.KeepInEval(frozen),))
+    assert len(modes) > 12 and not any(modes)
+    for module, original in ((target.stem, source.stem), (target.blocks[0], source.blocks[0])):
+        copied = original.state_dict()  # weights and BatchNorm statistics as transferred
+        assert all(torch.equal(value, copied[name]) for name, value in module.state_dict().items())
+        assert all(p.grad is None and not p.requires_grad for p in module.parameters())
+    assert not all(map(torch.equal, trainable, target.blocks[1].parameters()))  # the rest trained

@@ -86,3 +86,42 @@ def test_latency_task_reports_each_shape_with_its_flops_by_the_hand_formula():
     assert shapes["narrow"]["flops"] == 2 * (2 * 4 + 4 * 4 + 4 * 2)
     assert shapes["wide"]["flops"] == 2 * (2 * 16 + 16 * 2)
     assert all(len(s["latency_ms"]) == 2 and min(s["latency_ms"]) > 0 for s in shapes.values())
+
+
+TINY = {
+    "model": {"name": "mlp", "depth": 2, "width": 8},
+    "data": {"name": "xor"},
+    "seed": 0,
+    "train": {"steps": 3},
+}
+SAWTOOTH = {"name": "sawtooth", "k": 2, "num_samples": 200}
+TASK_SPECS = {
+    "train": {**TINY, "diagnostics": ["grad_norms"]},
+    "transfer": {
+        **TINY,
+        "data": {"name": "mnist1d"},
+        "task": "transfer",
+        "transfer": {"layers": 2, "frozen": True, "train_size": 40},
+    },
+    "construct": {"task": "construct", "model": {"name": "mlp", "depth": 3, "width": 2}, "data": SAWTOOTH},
+    "optimum": {"task": "optimum", "optimum": {"pieces": 3}, "model": {"name": "mlp"}, "data": SAWTOOTH},
+    "init": {**TINY, "task": "init", "diagnostics": ["grad_norms"]},
+    "latency": {**TINY, "task": "latency", "latency": {"shapes": {"one": {"depth": 2}}, "rounds": 1}},
+}
+
+
+def test_every_task_has_a_spec_here():
+    from depthlab.study.tasks import TASKS
+
+    assert TASK_SPECS.keys() == TASKS.keys()
+
+
+@pytest.mark.parametrize("name", sorted(TASK_SPECS))
+def test_every_task_returns_a_task_result_and_run_spec_the_row_dict(name):
+    from depthlab.study.tasks import TASKS, TaskResult, run_spec
+
+    result = TASKS[name](TASK_SPECS[name])
+    assert isinstance(result, TaskResult)
+    assert result.status == "ok"
+    row = run_spec(TASK_SPECS[name])
+    assert row.keys() == {"status", "metrics", "history", "diagnostics", "fit_seconds"}

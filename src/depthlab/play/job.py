@@ -6,19 +6,18 @@ Why callbacks and not a loop of our own: the engine stays the one that trains (s
 publishes them, answers requests (exports) between steps, holds while paused, and sets ``state.stop`` to end.
 
 Which steps are recorded: ``watch`` costs a few forward hooks per layer on a recorded step, so the job turns
-it on only for the next step once ``RECORD_EVERY_S`` has passed since the last record (``Watch.attach`` /
-``detach`` between steps): the page gets ~25 records a second whatever the step rate. A new ``Watch`` starts
-every ``WINDOW`` records, so memory stays bounded and the doctor reads the recent window, not all history.
+it on only for the next step once ``pacing.RECORD_EVERY_S`` has passed since the last record
+(``Watch.attach`` / ``detach`` between steps): the page gets ~25 records a second whatever the step rate. A
+new ``Watch`` starts every ``WINDOW`` records, so memory stays bounded and the doctor reads the recent window,
+not all history.
 """
 
 from __future__ import annotations
 
 import json
-import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from functools import lru_cache
 from typing import Any
 
@@ -28,13 +27,11 @@ from depthlab import config as cfg
 from depthlab.diagnose.watch import Watch
 from depthlab.errors import DepthlabError
 from depthlab.play import settings, verdicts, views
+from depthlab.play.channels import Listeners, Requests
+from depthlab.play.pacing import METRICS_EVERY_S, VERDICTS_EVERY_S, Pacer, StepRate
 from depthlab.train.callbacks import Callback, TrainState
 
-RECORD_EVERY_S = 0.05  # record (and publish) at most ~20 steps a second
-METRICS_EVERY_S = 0.25  # train/test loss and accuracy, decision boundary
-VERDICTS_EVERY_S = 1.0  # the doctor's checks
 WINDOW = 300  # records per watch window
-VIEWS_SHARE = 0.1  # metrics and verdicts each take at most this share of the time
 MIN_RECORDS_FOR_VERDICTS = 5
 ACTIVE = ("starting", "running", "paused")
 
@@ -54,6 +51,16 @@ def load_data(setup: settings.Setup, seed: int):
     return _cached_data(setup.data, tuple(sorted(setup.data_kw.items())), seed, setup.user_data)
 
 
+def join_encoded(head: dict[str, Any], encoded: dict[str, str]) -> str:
+    """One JSON object of ``head``'s fields and the ``encoded`` ones (each value already JSON text).
+
+    Why not one ``json.dumps`` of it all: each part is encoded once, when it changes, while the message goes
+    out ~20 times a second; the decision boundary of a small net is ~190 kB of JSON, 7.6 ms to encode again.
+    """
+    fields = [json.dumps(head)[1:-1]] + [f"{json.dumps(key)}:{value}" for key, value in encoded.items()]
+    return "{" + ",".join(fields) + "}"
+
+
 class Job(Callback):
     """A training run the page drives: play / pause / step / stop, updates via ``subscribe``."""
 
@@ -70,10 +77,8 @@ class Job(Callback):
         self._paused, self._credits = paused, 0
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._requests: queue.SimpleQueue = queue.SimpleQueue()
-        self._finished = False
-        self._lock = threading.Lock()
-        self._listeners: list[Callable[[], None]] = []
+        self._requests = Requests(self._wake)
+        self._listeners = Listeners()
         self._parts: dict[str, str] = {
             "layers": "null",
             "metrics": "null",
@@ -81,9 +86,9 @@ class Job(Callback):
             "verdicts": "[]",
         }
         now = time.perf_counter()  # step 0 is recorded (on_train_start); the pacing counts from here
-        self._clock = {"record": now, "metrics": 0.0, "verdicts": 0.0, "rate": now}
-        self._cost: dict[str, float] = {}  # seconds the last metrics / verdicts took
-        self._rate_step, self._steps_per_s, self._records, self.step = 0, 0.0, 0, 0
+        self._pacer, self._rate = Pacer(now), StepRate(now)
+        self._records, self.step = 0, 0
+        self._loss: float | None = None  # the last recorded step's training loss (None until one is)
         self._recording = True
         self._timing = {"train_ms": 0.0, "stats_ms": 0.0, "views_ms": 0.0, "json_ms": 0.0}
         self._step_end = time.perf_counter()
@@ -104,7 +109,7 @@ class Job(Callback):
     @property
     def finished(self) -> bool:
         """The thread has published its last update (a final status) and touches the model no more."""
-        return self._finished
+        return self._requests.closed
 
     def control(self, action: str) -> None:
         """``play``, ``pause``, ``step`` (one step, then paused) or ``stop``."""
@@ -127,42 +132,14 @@ class Job(Callback):
         self._wake.set()
 
     def subscribe(self, notify: Callable[[], None]) -> None:
-        with self._lock:
-            self._listeners.append(notify)
+        self._listeners.add(notify)
 
     def unsubscribe(self, notify: Callable[[], None]) -> None:
-        with self._lock:
-            if notify in self._listeners:
-                self._listeners.remove(notify)
+        self._listeners.remove(notify)
 
     def call(self, fn: Callable[[Job], Any], timeout: float = 30.0) -> Any:
         """Run ``fn(job)`` on the training thread between two steps (a consistent model); its value."""
-        future: Future = Future()
-        with self._lock:
-            finished = self._finished
-            if not finished:
-                self._requests.put((fn, future))
-        if finished:  # no training thread any more: nothing else touches the model
-            self._execute(fn, future)
-        else:
-            self._wake.set()
-        return future.result(timeout)
-
-    def _serve_requests(self) -> None:
-        while True:
-            try:
-                fn, future = self._requests.get_nowait()
-            except queue.Empty:
-                return
-            self._execute(fn, future)
-
-    def _execute(self, fn, future: Future) -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(fn(self))
-        except Exception as err:  # handed to the caller, who reports it
-            future.set_exception(err)
+        return self._requests.call(lambda: fn(self), timeout)
 
     # -- the worker thread -----------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -187,9 +164,7 @@ class Job(Callback):
         if self.watch is not None and self.model is not None:
             self._update_verdicts()
         self._emit()
-        with self._lock:
-            self._finished = True
-        self._serve_requests()
+        self._requests.close()
 
     # -- fit callbacks ---------------------------------------------------------------------------------------
     def on_train_start(self, state: TrainState) -> None:
@@ -209,7 +184,7 @@ class Job(Callback):
         if self._recording:
             self._timing["train_ms"] = 1000 * (ended - self._step_end)
             self._publish(state, time.time())
-        self._serve_requests()
+        self._requests.serve()
         if self._stop.is_set():
             state.stop = True
             return
@@ -232,18 +207,18 @@ class Job(Callback):
                 return True
             self._wake.wait(0.1)
             self._wake.clear()
-            self._serve_requests()
+            self._requests.serve()
         if self._stop.is_set():
             state.stop = True
         elif self.status != "running":
             self.status = "running"
-            self._clock["rate"], self._rate_step = time.perf_counter(), state.step
+            self._rate.restart(time.perf_counter(), state.step)
         return False
 
     def _plan_next(self, state: TrainState, forced: bool) -> None:
         """Record the next step when it is time (or forced); start a fresh watch every WINDOW records."""
         now = time.perf_counter()
-        want = forced or now - self._clock["record"] >= RECORD_EVERY_S
+        want = forced or self._pacer.record_due(now)
         if want and self._records >= WINDOW:
             self.watch.detach()
             self.watch = Watch(state.model)
@@ -256,7 +231,7 @@ class Job(Callback):
             self.watch.detach()
         self._recording = want
         if want:
-            self._clock["record"] = now
+            self._pacer.recorded(now)
 
     # -- what is published -----------------------------------------------------------------------------------
     def _publish(self, state: TrainState, stamp: float) -> None:
@@ -267,16 +242,10 @@ class Job(Callback):
         self._parts["layers"] = json.dumps(views.layer_view(last, state.step), allow_nan=False)
         self._loss = views.short(state.loss_value)
         stats_done = time.perf_counter()
-        self._update_rate(state)
+        self._rate.update(time.perf_counter(), state.step)
         self._refresh_views(state, stats_done)
         self._timing["stats_ms"] = 1000 * (stats_done - started)
         self._emit(stamp)
-
-    def _update_rate(self, state: TrainState) -> None:
-        now = time.perf_counter()
-        if now - self._clock["rate"] >= 0.5:
-            self._steps_per_s = (state.step - self._rate_step) / (now - self._clock["rate"])
-            self._clock["rate"], self._rate_step = now, state.step
 
     def _refresh_views(self, state: TrainState, now: float) -> None:
         """Metrics and boundary every METRICS_EVERY_S, verdicts every VERDICTS_EVERY_S, but never more than
@@ -286,20 +255,15 @@ class Job(Callback):
             self._parts["metrics"] = json.dumps(metrics, allow_nan=False)
             board = views.boundary_view(state.model, self.data, state.step)
             self._parts["boundary"] = json.dumps(board, allow_nan=False)
-            self._spent("metrics", now)
+            self._pacer.view_ran("metrics", now)
         if self._due("verdicts", time.perf_counter(), VERDICTS_EVERY_S):
             started = time.perf_counter()
             self._update_verdicts()
-            self._spent("verdicts", started)
+            self._pacer.view_ran("verdicts", started)
         self._timing["views_ms"] = 1000 * (time.perf_counter() - now)
 
     def _due(self, view: str, now: float, every: float) -> bool:
-        wait = max(every, self._cost.get(view, 0.0) / VIEWS_SHARE)
-        return self._paused or now - self._clock[view] >= wait
-
-    def _spent(self, view: str, started: float) -> None:
-        self._clock[view] = time.perf_counter()
-        self._cost[view] = self._clock[view] - started
+        return self._paused or self._pacer.view_due(view, now, every)  # paused: each step shows everything
 
     def _update_verdicts(self) -> None:
         if len(self.watch.rows) < MIN_RECORDS_FOR_VERDICTS * len(self.watch.layers):
@@ -319,18 +283,14 @@ class Job(Callback):
             "step": self.step,
             "status": self.status,
             "reason": self.reason,
-            "steps_per_s": round(self._steps_per_s, 1),
-            "loss": getattr(self, "_loss", None),
+            "steps_per_s": round(self._rate.per_s, 1),
+            "loss": self._loss,
             "timing": {k: round(v, 2) for k, v in self._timing.items()},
         }
-        parts = ",".join(f'"{k}":{v}' for k, v in self._parts.items())
-        message = json.dumps(head)[:-1] + "," + parts + "}"
+        message = join_encoded(head, self._parts)
         self._timing["json_ms"] = 1000 * (time.perf_counter() - started)
         self.message, self.seq = message, self.seq + 1
-        with self._lock:
-            listeners = list(self._listeners)
-        for notify in listeners:
-            notify()
+        self._listeners.notify_all()
 
     # -- what the page reads once ----------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 Tasks (``spec["task"]``): ``train`` (the default); ``transfer`` (pretrain on one half of the classes, then
 fine-tune on the other half with few labels; Yosinski et al. 2014, arXiv 1411.1792); ``construct`` (hand-set
 weights, no training); ``optimum`` (the best piecewise-linear fit); ``init`` (diagnostics of an untrained
-net); ``latency`` (interleaved timings of several shapes). Each returns ``{"status", "metrics", "history",
-"diagnostics", "fit_seconds"}``; the worker adds timings and environment.
+net); ``latency`` (interleaved timings of several shapes). Each returns a ``TaskResult``; ``run_spec`` turns
+it into the dict the worker and the store read, and the worker adds timings and environment.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import types
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -24,8 +23,30 @@ from depthlab.errors import unknown
 from depthlab.models import create_model
 from depthlab.models.params import count_params
 from depthlab.study import measures
-from depthlab.train import TrainConfig, fit
+from depthlab.train import Callback, TrainConfig, TrainState, fit
 from depthlab.train.batches import steps_per_epoch
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskResult:
+    """What one task measured: the parts of a stored row that the task itself fills in."""
+
+    status: str = "ok"
+    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    history: dict[str, Any] = dataclasses.field(default_factory=dict)
+    diagnostics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    fit_seconds: float = 0.0
+
+    def as_row(self) -> dict[str, Any]:
+        """The dict the worker and the store read (shallow on purpose: ``dataclasses.asdict`` would also turn
+        dataclasses inside the diagnostics into dicts, and change what is stored)."""
+        return {
+            "status": self.status,
+            "metrics": self.metrics,
+            "history": self.history,
+            "diagnostics": self.diagnostics,
+            "fit_seconds": self.fit_seconds,
+        }
 
 
 @lru_cache(maxsize=8)
@@ -64,12 +85,14 @@ def eval_every(data: Dataset, train: Mapping[str, Any]) -> int:
     return max(1, EVAL_STEPS // per_epoch)
 
 
-def train_once(model: torch.nn.Module, data: Dataset, spec: Mapping[str, Any]):
+def train_once(
+    model: torch.nn.Module, data: Dataset, spec: Mapping[str, Any], callbacks: tuple[Callback, ...] = ()
+):
     """``fit`` with the spec's train overrides and seed; returns (history, seconds inside fit)."""
     start = time.perf_counter()
     train = spec.get("train", {})
     overrides = {"quiet": True, "eval_every": eval_every(data, train), **train}
-    history = fit(model, data, **overrides, seed=spec.get("seed", 0))
+    history = fit(model, data, **overrides, seed=spec.get("seed", 0), callbacks=callbacks)
     model.cpu()  # fit trained it on its device (a GPU with device=cuda); the measures read the CPU data set
     return history, time.perf_counter() - start
 
@@ -126,7 +149,7 @@ def divergence_site(spec: Mapping[str, Any], data: Dataset, step: int | None) ->
     return {"diverged_step": found["step"], "diverged_layer": found["layer"], "diverged_in": found["where"]}
 
 
-def train_task(spec: Mapping[str, Any]) -> dict[str, Any]:
+def train_task(spec: Mapping[str, Any]) -> TaskResult:
     """Train one model; diagnostics in ``spec["diagnostics"]`` are taken at init and after training."""
     data = dataset_for(spec)
     model = build_model(spec, data)
@@ -142,13 +165,7 @@ def train_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     }
     if history.status == "diverged":
         metrics |= divergence_site(spec, data, history.diverged_step)
-    return {
-        "status": history.status,
-        "metrics": metrics,
-        "history": history.to_dict(),
-        "diagnostics": diagnostics,
-        "fit_seconds": fit_seconds,
-    }
+    return TaskResult(history.status, metrics, history.to_dict(), diagnostics, fit_seconds)
 
 
 def class_subset(data: Dataset, classes: list[int], train_size: int | None = None) -> Dataset:
@@ -169,31 +186,28 @@ def class_subset(data: Dataset, classes: list[int], train_size: int | None = Non
     return Dataset(f"{data.name}[{','.join(map(str, classes))}]", *splits, len(classes), data.task, data.meta)
 
 
-def transfer_task(spec: Mapping[str, Any]) -> dict[str, Any]:
+def transfer_task(spec: Mapping[str, Any]) -> TaskResult:
     """Pretrain on classes A, copy the stem and the first ``transfer.layers`` blocks into a fresh net for
     classes B (frozen or fine-tuned), train on few B labels; ``layers = 0`` is the from-scratch control."""
     full = dataset_for(spec)
     half = full.num_classes // 2
     target = class_subset(full, list(range(half, 2 * half)), spec["transfer"]["train_size"])
     layers, frozen = spec["transfer"]["layers"], spec["transfer"]["frozen"]
-    fit_seconds = 0.0
+    fit_seconds, frozen_parts = 0.0, []
     model = build_model(spec, target, seed_offset=1)
     if layers > 0:
         pretrained, fit_seconds = pretrained_source(spec)
-        copy_prefix(pretrained, model, layers, frozen)
-    history, seconds = train_once(model, target, spec)
+        frozen_parts = copy_prefix(pretrained, model, layers, frozen)
+    history, seconds = train_once(model, target, spec, callbacks=(KeepInEval(frozen_parts),))
     metrics = {**history.to_dict()["final"], "params": count_params(model)[0]}
-    return {
-        "status": history.status,
-        "metrics": metrics,
-        "history": history.to_dict(),
-        "diagnostics": {},
-        "fit_seconds": fit_seconds + seconds,
-    }
+    return TaskResult(history.status, metrics, history.to_dict(), fit_seconds=fit_seconds + seconds)
 
 
-def copy_prefix(source: torch.nn.Module, target: torch.nn.Module, layers: int, frozen: bool) -> None:
-    """Copy the stem and blocks[: layers - 1] from ``source`` to ``target``; freeze them if asked."""
+def copy_prefix(
+    source: torch.nn.Module, target: torch.nn.Module, layers: int, frozen: bool
+) -> list[torch.nn.Module]:
+    """Copy the stem and blocks[: layers - 1] from ``source`` to ``target``; freeze them if asked, and return
+    the frozen ones (for ``KeepInEval``)."""
     parts = [(source.stem, target.stem)] + list(
         zip(source.blocks[: layers - 1], target.blocks[: layers - 1], strict=True)
     )
@@ -201,19 +215,39 @@ def copy_prefix(source: torch.nn.Module, target: torch.nn.Module, layers: int, f
         dst.load_state_dict(src.state_dict())
         if frozen:
             freeze(dst)
+    return [dst for _, dst in parts] if frozen else []
 
 
 def freeze(module: torch.nn.Module) -> None:
-    """Frozen for good: no gradients, and eval mode even when ``fit`` calls ``model.train()``, so BatchNorm
-    normalizes with the copied running statistics and never updates them."""
-    for p in module.parameters():
-        p.requires_grad_(False)
-    module.train = types.MethodType(_stay_in_eval, module)
+    """No gradients, and eval mode, so BatchNorm normalizes with the copied running statistics; ``fit`` keeps
+    it in eval mode only with ``KeepInEval``."""
+    module.requires_grad_(False)
     module.eval()
 
 
-def _stay_in_eval(self: torch.nn.Module, mode: bool = True) -> torch.nn.Module:
-    return torch.nn.Module.train(self, False)
+class KeepInEval(Callback):
+    """Holds frozen modules in eval mode through ``fit``: each evaluation ends with ``model.train()``, which
+    would otherwise switch their BatchNorm back to batch statistics and to updating the copied running ones.
+
+    A study's choice, not a diagnostic: it changes training on purpose. Each evaluation is followed by
+    ``on_epoch`` before the next step, so every training forward sees the frozen modules in eval mode.
+    """
+
+    def __init__(self, modules: list[torch.nn.Module]):
+        self.modules = tuple(modules)
+
+    def on_train_start(self, state: TrainState) -> None:
+        self._hold()
+
+    def on_epoch(self, state: TrainState) -> None:
+        self._hold()
+
+    def on_train_end(self, state: TrainState) -> None:
+        self._hold()
+
+    def _hold(self) -> None:
+        for module in self.modules:
+            module.eval()
 
 
 _PRETRAINED: dict[str, torch.nn.Module] = {}  # per worker process; the source net of a seed, by its spec
@@ -248,7 +282,7 @@ def set_tent_weights(model: torch.nn.Module, x: torch.Tensor) -> None:
     layers[-1].bias.zero_()
 
 
-def construct_task(spec: Mapping[str, Any]) -> dict[str, Any]:
+def construct_task(spec: Mapping[str, Any]) -> TaskResult:
     """The hand-built deep sawtooth net (no training): its test error and its linear pieces."""
     data = dataset_for(spec)
     model = build_model(spec, data)
@@ -257,16 +291,10 @@ def construct_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     with torch.no_grad():
         mse = float(torch.nn.functional.mse_loss(model(data.x_test), data.y_test))
     metrics = {"test_loss": mse, "params": count_params(model)[0], "depth": model.depth}
-    return {
-        "status": "ok",
-        "metrics": metrics,
-        "history": {},
-        "fit_seconds": 0.0,
-        "diagnostics": {"pieces": measures.linear_pieces(model)},
-    }
+    return TaskResult(metrics=metrics, diagnostics={"pieces": measures.linear_pieces(model)})
 
 
-def optimum_task(spec: Mapping[str, Any]) -> dict[str, Any]:
+def optimum_task(spec: Mapping[str, Any]) -> TaskResult:
     """The least test MSE of any function with ``optimum.pieces`` linear pieces (``study.piecewise``): the
     best a shallow net with that piece budget can do, computed exactly, no training."""
     from depthlab.study.piecewise import best_piecewise_mse
@@ -274,26 +302,20 @@ def optimum_task(spec: Mapping[str, Any]) -> dict[str, Any]:
     data = dataset_for(spec)
     pieces = spec["optimum"]["pieces"]
     mse = best_piecewise_mse(data.x_test.numpy(), data.y_test.numpy(), pieces)
-    return {
-        "status": "ok",
-        "metrics": {"test_loss": mse},
-        "history": {},
-        "fit_seconds": 0.0,
-        "diagnostics": {"pieces": pieces},
-    }
+    return TaskResult(metrics={"test_loss": mse}, diagnostics={"pieces": pieces})
 
 
-def init_task(spec: Mapping[str, Any]) -> dict[str, Any]:
+def init_task(spec: Mapping[str, Any]) -> TaskResult:
     """Measure a freshly initialized model (no training): the diagnostics, stored under ``<name>_init``."""
     data = dataset_for(spec)
     model = build_model(spec, data)
     wanted = spec.get("diagnostics", [])
     diagnostics = {f"{name}_init": diagnostic(name).measure(model, data) for name in wanted}
     metrics = {"params": count_params(model)[0], "depth": int(getattr(model, "depth", 0))}
-    return {"status": "ok", "metrics": metrics, "history": {}, "diagnostics": diagnostics, "fit_seconds": 0.0}
+    return TaskResult(metrics=metrics, diagnostics=diagnostics)
 
 
-def latency_task(spec: Mapping[str, Any]) -> dict[str, Any]:
+def latency_task(spec: Mapping[str, Any]) -> TaskResult:
     """Inference latency of several shapes of one model, timed in interleaved rounds in one process (so the
     shapes' ratios are paired against the machine's drifting load); FLOPs and parameters of each.
 
@@ -324,16 +346,10 @@ def latency_task(spec: Mapping[str, Any]) -> dict[str, Any]:
         }
         for label, model in models.items()
     }
-    return {
-        "status": "ok",
-        "metrics": {},
-        "history": {},
-        "diagnostics": {"latency": shapes},
-        "fit_seconds": 0.0,
-    }
+    return TaskResult(diagnostics={"latency": shapes})
 
 
-TASKS = {
+TASKS: dict[str, Callable[[Mapping[str, Any]], TaskResult]] = {
     "train": train_task,
     "transfer": transfer_task,
     "construct": construct_task,
@@ -362,8 +378,8 @@ def validate(spec: Mapping[str, Any]) -> None:
 
 
 def run_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Run one spec by its ``task`` (default ``train``)."""
+    """Run one spec by its ``task`` (default ``train``); the one place a task's result becomes a row dict."""
     name = spec.get("task", "train")
     if name not in TASKS:
         raise unknown("task", name, TASKS)
-    return TASKS[name](spec)
+    return TASKS[name](spec).as_row()
