@@ -77,7 +77,7 @@ def judge(comparison: stats.Comparison, seeds: Mapping[Any, Readings], budget: i
             f"{budget}-step budget (its plateau needs a gain under {fmt(comparison.min_effect)}); a budget "
             f"of {K * budget} steps would settle it",
         )
-    mid, end = _mean([r.deep_mid - r.shallow_mid for r in readings]), clause.interval.estimate
+    mid, end = gap_trend(seeds)
     if clause.outcome == stats.HELD and mid > 0 and mid - end > CLOSING * mid:
         return clause.overruled(
             stats.INCONCLUSIVE,
