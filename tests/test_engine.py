@@ -386,3 +386,10 @@ def test_augmenting_non_images_is_an_error_naming_the_valid_choice():
         fit(small_mlp(), blobs(), augment="crop_flip", **QUIET)
     with pytest.raises(DepthlabError, match="did you mean 'crop_flip'"):
         fit(tiny_convnet(), tiny_images(), augment="crop_flp", **QUIET)
+
+
+def test_a_seed_too_large_for_the_random_streams_is_one_clear_error():
+    with pytest.raises(
+        DepthlabError, match=r"seed=100000000000000000000: too large .* \(valid: -\d+ to \d+\)"
+    ):
+        fit(FrozenMLP(), blobs(n_train=64), seed=10**20, **QUIET)
