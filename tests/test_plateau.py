@@ -85,15 +85,18 @@ def test_budget_exhausted_says_not_converged_and_plateau_off_says_none():
     assert off.converged is None and off.steps == 50
 
 
+class StepLosses(Callback):
+    """Records every step's batch loss, read on the host (what the curve must summarize)."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_step(self, state):
+        self.seen.append(state.loss.item())
+
+
 def test_curve_is_the_mean_loss_of_each_read_window():
-    class Losses(Callback):
-        def __init__(self):
-            self.seen = []
-
-        def on_step(self, state):
-            self.seen.append(state.loss.item())
-
-    rec = Losses()
+    rec = StepLosses()
     run = fit(
         dropout_bn_mlp(), blobs(n_train=100), epochs=3, batch_size=20, sync_every=3, callbacks=[rec], **QUIET
     )
@@ -199,14 +202,7 @@ def test_windows_weigh_each_step_by_its_batch_size():
 
 
 def test_the_curve_weighs_the_partial_last_batch_by_its_size():
-    class Losses(Callback):
-        def __init__(self):
-            self.seen = []
-
-        def on_step(self, state):
-            self.seen.append(state.loss.item())
-
-    rec = Losses()
+    rec = StepLosses()
     run = fit(
         dropout_bn_mlp(), blobs(n_train=84), epochs=1, batch_size=32, sync_every=10, callbacks=[rec], **QUIET
     )
