@@ -173,6 +173,18 @@ def reading_at(row: Row, step: int, key: str = "trainset_acc") -> float:
     return float(min(records, key=lambda r: abs(r["step"] - step))[key])
 
 
+def budget_of(rows: Iterable[Row]) -> int:
+    """The step budget the given runs trained for (the largest stored step count)."""
+    return max(((r.get("history") or {}).get("steps") or 0 for r in rows), default=0)
+
+
+def judge_degradation(
+    comparison: stats.Comparison, rows: list[Row], shallow: dict, deep: dict
+) -> stats.Clause:
+    """``diagnose.degradation.judge`` on two cells (tags ``shallow``, ``deep``) of equal-budget runs."""
+    return degradation.judge(comparison, twin_readings(rows, shallow, deep), budget_of(rows))
+
+
 def twin_readings(rows: Iterable[Row], shallow: dict, deep: dict) -> dict[Any, Readings]:
     """Per seed, the training error (1 - accuracy, eval mode over the training split) of a shallower and a
     deeper cell at the middle (``trainset_acc`` record) and the end (final ``train_acc``) of their equal
@@ -182,7 +194,7 @@ def twin_readings(rows: Iterable[Row], shallow: dict, deep: dict) -> dict[Any, R
     b = {r["seed"]: r for r in finished(where(rows, **deep)) if r["status"] == "ok"}
     out = {}
     for seed in sorted(a.keys() & b.keys(), key=sort_key):
-        mid = max((r.get("history") or {}).get("steps") or 0 for r in (a[seed], b[seed])) // degradation.K
+        mid = budget_of((a[seed], b[seed])) // degradation.K
         readings = [reading_at(a[seed], mid), metric(a[seed], "train_acc")]
         readings += [reading_at(b[seed], mid), metric(b[seed], "train_acc")]
         out[seed] = Readings(*(1 - v for v in readings))

@@ -21,7 +21,6 @@ Friedman), with its test accuracy.
 from __future__ import annotations
 
 from depthlab import stats
-from depthlab.diagnose import degradation
 from depthlab.study.presets.base import (
     Finding,
     Row,
@@ -29,12 +28,12 @@ from depthlab.study.presets.base import (
     at_convergence,
     data_spec,
     decide,
+    judge_degradation,
     mean_by,
     pct,
     per_seed,
     seeds_of,
     tags_of,
-    twin_readings,
     undecided,
     where,
 )
@@ -138,9 +137,9 @@ def clauses(rows: list[Row]) -> list[stats.Clause]:
     diminishing = DIMINISHING.judge_paired(late, early)
     plain = mean_by(where(rows, variant=PLAIN), "depth", "train_acc")
     peak = max(plain, key=plain.get)
-    twins = twin_readings(rows, {"variant": PLAIN, "depth": peak}, {"variant": PLAIN, "depth": deepest})
-    budget = max((r.get("history") or {}).get("steps") or 0 for r in rows)
-    degrades = degradation.judge(PLAIN_DEGRADES, twins, budget)
+    degrades = judge_degradation(
+        PLAIN_DEGRADES, rows, {"variant": PLAIN, "depth": peak}, {"variant": PLAIN, "depth": deepest}
+    )
     resid = mean_by(where(rows, variant=BUILT_DEEP), "depth", "train_acc")
     best = max(resid, key=resid.get)
     keeps_diffs = stats.paired_differences(

@@ -36,6 +36,7 @@ from depthlab.study.presets.base import (
     decide,
     finished,
     geo_mean,
+    judge_degradation,
     pct,
     per_seed,
     twin_readings,
@@ -119,15 +120,19 @@ def response_level(row: Row) -> float:
     return math.log(level) if level > 0 else math.nan
 
 
+def plain_twins(rows: list[Row]) -> tuple[dict, dict]:
+    """The tags of the two plain cells the degradation clause compares: the reference and the deepest."""
+    deepest = max(r["depth"] for r in rows)
+    reference = rows[0].get("reference", min(r["depth"] for r in rows))
+    return {"variant": PLAIN, "depth": reference}, {"variant": PLAIN, "depth": deepest}
+
+
 def clauses(rows: list[Row]) -> list[stats.Clause]:
     """The rule's two clauses (``DEGRADES``, ``RESIDUAL_WINS``) from per-seed training accuracy."""
     deepest = max(r["depth"] for r in rows)
-    reference = rows[0].get("reference", min(r["depth"] for r in rows))
     plain_deep = per_seed(rows, "train_acc", variant=PLAIN, depth=deepest)
     resid_deep = per_seed(rows, "train_acc", variant=RESIDUAL, depth=deepest)
-    twins = twin_readings(rows, {"variant": PLAIN, "depth": reference}, {"variant": PLAIN, "depth": deepest})
-    budget = max((r.get("history") or {}).get("steps") or 0 for r in rows)
-    degrades = degradation.judge(DEGRADES, twins, budget)
+    degrades = judge_degradation(DEGRADES, rows, *plain_twins(rows))
     return [degrades, RESIDUAL_WINS.judge_paired(resid_deep, plain_deep)]
 
 
@@ -148,9 +153,7 @@ def analyze(rows: list[Row]) -> Finding:
         }
         for v in VARIANTS
     }
-    mid, end = degradation.gap_trend(
-        twin_readings(rows, {"variant": PLAIN, "depth": reference}, {"variant": PLAIN, "depth": deepest})
-    )
+    mid, end = degradation.gap_trend(twin_readings(rows, *plain_twins(rows)))
     detail = (
         f"training accuracy, plain {pct(acc[PLAIN][reference])} at depth {reference} → "
         f"{pct(acc[PLAIN][deepest])} at depth {deepest}; residual {pct(acc[RESIDUAL][deepest])} at depth "
