@@ -21,12 +21,14 @@ is conservative for the variant that got there). Diverged runs are marked on the
 from __future__ import annotations
 
 import math
+import statistics
 
 from depthlab import stats
 from depthlab.study.presets.base import (
     Finding,
     Row,
     Study,
+    budget_of,
     data_spec,
     decide,
     finished,
@@ -123,8 +125,7 @@ def highest_trained_lr(rows: list[Row], norm: str) -> dict:
 
 def steps_to(row: Row, target: float = TARGET_LOSS) -> float:
     """The first recorded step at which the training loss (the mean of a loss read, weighted by batch size)
-    is at or below ``target``; inf when the run never got there (a stalled run stops early on its flat loss:
-    its step count says nothing)."""
+    is at or below ``target``; inf when the run never got there (its step count says nothing)."""
     history = row.get("history") or {}
     for step, loss in history.get("curve") or []:
         if loss is not None and loss <= target:
@@ -150,20 +151,19 @@ def fastest_lr(rows: list[Row], norm: str) -> float | None:
         lr: [steps_to(r) for r in where(rows, norm=norm, lr=lr) if r["status"] == "ok"]
         for lr in tags_of(rows, "lr")
     }
-    reached = {
-        lr: sorted(t)[len(t) // 2] for lr, t in cells.items() if t and sorted(t)[len(t) // 2] < math.inf
-    }
+    medians = {lr: statistics.median(t) for lr, t in cells.items() if t}
+    reached = {lr: m for lr, m in medians.items() if m < math.inf}
     if reached:
         return min(reached, key=reached.get)
     final = {lr: mean(metric(r, "train_loss") for r in where(rows, norm=norm, lr=lr)) for lr in cells}
-    final = {lr: v for lr, v in final.items() if v == v}  # NaN: every run at that rate diverged
+    final = {lr: v for lr, v in final.items() if not math.isnan(v)}  # NaN: every run at that rate diverged
     return min(final, key=final.get) if final else None
 
 
 def regime_clauses(rows: list[Row]) -> tuple[list[stats.Clause], dict]:
     """The two clauses and the numbers behind them, on one regime's rows."""
     top = {n: highest_trained_lr(rows, n) for n in ("none", "batch")}
-    budget = max(float((r.get("history") or {}).get("steps") or 0) for r in rows)
+    budget = budget_of(rows)
     steps = {n: fastest(rows, n, budget) for n in top}
     ratio = {
         s: math.log2(steps["none"][s] / steps["batch"][s])
@@ -240,7 +240,7 @@ def plot(rows: list[Row], figure) -> None:
                 right,
                 where(judged, norm=norm, lr=lr),
                 "norm",
-                title="judged: learning curves at each fastest lr",
+                title="judged: curves at the fastest lr",
             )
     right.axhline(TARGET_LOSS, color="grey", ls="--", lw=0.8)
 
