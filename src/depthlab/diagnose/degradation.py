@@ -131,15 +131,20 @@ class TwinRuns:
         }
 
 
+def record_at(records: list[dict[str, Any]], step: int, key: str) -> float:
+    """Evaluation record ``key`` nearest ``step`` (NaN when no record has it): a twin's mid-budget reading."""
+    found = [r for r in records if r.get(key) is not None]
+    if not found:
+        return float("nan")
+    return float(min(found, key=lambda r: abs(r["step"] - step))[key])
+
+
 def loss_at(history, step: int) -> float:
     """The training loss of the whole training split (eval mode) at the evaluation record nearest ``step``
     (``eval_train`` runs); the final pass for the last step."""
     if step >= history.steps:
         return history.final.get("train_loss", float("nan"))
-    records = [r for r in history.records if "trainset_loss" in r]
-    if not records:
-        return float("nan")
-    return min(records, key=lambda r: abs(r["step"] - step))["trainset_loss"]
+    return record_at(history.records, step, "trainset_loss")
 
 
 def train_twins(

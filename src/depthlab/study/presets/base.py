@@ -167,10 +167,7 @@ def at_convergence(clause: stats.Clause, rows: Iterable[Row], doubtful: str = st
 
 def reading_at(row: Row, step: int, key: str = "trainset_acc") -> float:
     """A run's evaluation record ``key`` nearest ``step`` (NaN when it has none)."""
-    records = [r for r in (row.get("history") or {}).get("records") or [] if r.get(key) is not None]
-    if not records:
-        return math.nan
-    return float(min(records, key=lambda r: abs(r["step"] - step))[key])
+    return degradation.record_at((row.get("history") or {}).get("records") or [], step, key)
 
 
 def budget_of(rows: Iterable[Row]) -> int:
