@@ -27,7 +27,7 @@ from depthlab import config as cfg
 from depthlab.diagnose.watch import Watch
 from depthlab.errors import DepthlabError
 from depthlab.play import settings, verdicts, views
-from depthlab.play.channels import Listeners, Requests
+from depthlab.play.channels import Controls, Listeners, Requests
 from depthlab.play.pacing import METRICS_EVERY_S, VERDICTS_EVERY_S, Pacer, StepRate
 from depthlab.train.callbacks import Callback, TrainState
 
@@ -74,10 +74,8 @@ class Job(Callback):
         self.seq, self.message = 0, "{}"
         self.model: torch.nn.Module | None = None
         self.watch: Watch | None = None
-        self._paused, self._credits = paused, 0
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._requests = Requests(self._wake)
+        self._controls = Controls(paused)
+        self._requests = Requests(self._controls.wake)
         self._listeners = Listeners()
         self._parts: dict[str, str] = {
             "layers": "null",
@@ -113,23 +111,15 @@ class Job(Callback):
 
     def control(self, action: str) -> None:
         """``play``, ``pause``, ``step`` (one step, then paused) or ``stop``."""
-        if action == "play":
-            self._paused = False
-        elif action == "pause":
-            self._paused = True
-        elif action == "step":
-            self._paused, self._credits = True, self._credits + 1
-        elif action == "stop":
+        if action == "stop":
             self.stop("stopped from the page")
         else:
-            raise DepthlabError(f"unknown action {action!r} (valid: pause, play, step, stop)")
-        self._wake.set()
+            self._controls.apply(action)
 
     def stop(self, reason: str) -> None:
-        if not self._stop.is_set():
+        if not self._controls.stopping:
             self.reason = reason
-        self._stop.set()
-        self._wake.set()
+        self._controls.stop()
 
     def subscribe(self, notify: Callable[[], None]) -> None:
         self._listeners.add(notify)
@@ -151,7 +141,7 @@ class Job(Callback):
             kwargs = self.data.model_kwargs() | self.setup.model_kw
             self.model = create_model(self.setup.model, **kwargs)
             history = fit(self.model, self.data, self.config, callbacks=[self])
-            stopped = self._stop.is_set()
+            stopped = self._controls.stopping
             final = "stopped" if stopped else ("diverged" if history.status == "diverged" else "done")
             self._finish(final, self.reason if stopped else f"{history.steps} steps")
         except DepthlabError as err:
@@ -171,7 +161,7 @@ class Job(Callback):
         self.data = state.data  # on the training device
         self.watch = Watch(state.model)
         self.watch.on_train_start(state)
-        self.status = "paused" if self._paused else "running"
+        self.status = "paused" if self._controls.paused else "running"
         self._hold(state)
 
     def on_backward(self, state: TrainState) -> None:
@@ -185,7 +175,7 @@ class Job(Callback):
             self._timing["train_ms"] = 1000 * (ended - self._step_end)
             self._publish(state, time.time())
         self._requests.serve()
-        if self._stop.is_set():
+        if self._controls.stopping:
             state.stop = True
             return
         forced = self._hold(state)
@@ -198,17 +188,12 @@ class Job(Callback):
     # -- pacing ----------------------------------------------------------------------------------------------
     def _hold(self, state: TrainState) -> bool:
         """Wait while paused; True when a single step was requested (that step is recorded)."""
-        if self._paused and not self._stop.is_set():
+        if self._controls.paused and not self._controls.stopping:
             self.status = "paused"
             self._emit()
-        while self._paused and not self._stop.is_set():
-            if self._credits > 0:
-                self._credits -= 1
-                return True
-            self._wake.wait(0.1)
-            self._wake.clear()
-            self._requests.serve()
-        if self._stop.is_set():
+        if self._controls.wait_while_paused(self._requests.serve):
+            return True
+        if self._controls.stopping:
             state.stop = True
         elif self.status != "running":
             self.status = "running"
@@ -263,7 +248,9 @@ class Job(Callback):
         self._timing["views_ms"] = 1000 * (time.perf_counter() - now)
 
     def _due(self, view: str, now: float, every: float) -> bool:
-        return self._paused or self._pacer.view_due(view, now, every)  # paused: each step shows everything
+        return self._controls.paused or self._pacer.view_due(
+            view, now, every
+        )  # paused: each step shows everything
 
     def _update_verdicts(self) -> None:
         if len(self.watch.rows) < MIN_RECORDS_FOR_VERDICTS * len(self.watch.layers):
