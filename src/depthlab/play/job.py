@@ -23,7 +23,6 @@ from typing import Any
 
 import torch
 
-from depthlab import config as cfg
 from depthlab.diagnose.watch import Watch
 from depthlab.errors import DepthlabError
 from depthlab.play import settings, verdicts, views
@@ -91,8 +90,7 @@ class Job(Callback):
         self._timing = {"train_ms": 0.0, "stats_ms": 0.0, "views_ms": 0.0, "json_ms": 0.0}
         self._step_end = time.perf_counter()
         self.points = views.points_view(self.data)
-        model_keys = set(cfg.field_types(type(self.model_config))) - {"input_shape", "num_classes"}
-        self._remedy_keys = model_keys | set(cfg.field_types(type(self.config)))
+        self._doctor = verdicts.LiveDoctor(self.model_config, self.config)
         self.thread = threading.Thread(target=self._run, name=f"depthlab-play-{job_id}", daemon=True)
         self._emit()  # the first update a page gets: status "starting"
 
@@ -255,9 +253,7 @@ class Job(Callback):
     def _update_verdicts(self) -> None:
         if len(self.watch.rows) < MIN_RECORDS_FOR_VERDICTS * len(self.watch.layers):
             return  # a fresh window: keep the last verdicts until this one has a few records
-        model_config = cfg.as_dict(self.model_config)
-        current = model_config | cfg.as_dict(self.config)
-        found = verdicts.live_verdicts(self.watch, model_config, current, self._remedy_keys)
+        found = self._doctor.verdicts(self.watch)
         self._parts["verdicts"] = json.dumps(found, allow_nan=False)
 
     def _emit(self, stamp: float | None = None) -> None:
