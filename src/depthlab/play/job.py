@@ -14,7 +14,6 @@ not all history.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -26,8 +25,9 @@ import torch
 from depthlab.diagnose.watch import Watch
 from depthlab.errors import DepthlabError
 from depthlab.play import settings, verdicts, views
-from depthlab.play.channels import Controls, Listeners, Requests
+from depthlab.play.channels import Controls, Requests
 from depthlab.play.pacing import METRICS_EVERY_S, VERDICTS_EVERY_S, Pacer, StepRate
+from depthlab.play.publisher import Publisher
 from depthlab.train.callbacks import Callback, TrainState
 
 WINDOW = 300  # records per watch window
@@ -50,16 +50,6 @@ def load_data(setup: settings.Setup, seed: int):
     return _cached_data(setup.data, tuple(sorted(setup.data_kw.items())), seed, setup.user_data)
 
 
-def join_encoded(head: dict[str, Any], encoded: dict[str, str]) -> str:
-    """One JSON object of ``head``'s fields and the ``encoded`` ones (each value already JSON text).
-
-    Why not one ``json.dumps`` of it all: each part is encoded once, when it changes, while the message goes
-    out ~20 times a second; the decision boundary of a small net is ~190 kB of JSON, 7.6 ms to encode again.
-    """
-    fields = [json.dumps(head)[1:-1]] + [f"{json.dumps(key)}:{value}" for key, value in encoded.items()]
-    return "{" + ",".join(fields) + "}"
-
-
 class Job(Callback):
     """A training run the page drives: play / pause / step / stop, updates via ``subscribe``."""
 
@@ -68,35 +58,46 @@ class Job(Callback):
         self.config = settings.train_config(setup)
         self.data = load_data(setup, self.config.seed)
         self.model_config = settings.model_config(setup, self.data)  # validates the model's keys now
-        self.status, self.reason = "starting", ""
         self.viewers = 0
-        self.seq, self.message = 0, "{}"
         self.model: torch.nn.Module | None = None
         self.watch: Watch | None = None
         self._controls = Controls(paused)
         self._requests = Requests(self._controls.wake)
-        self._listeners = Listeners()
-        self._parts: dict[str, str] = {
-            "layers": "null",
-            "metrics": "null",
-            "boundary": "null",
-            "verdicts": "[]",
-        }
+        self.publisher = Publisher(job_id)
         now = time.perf_counter()  # step 0 is recorded (on_train_start); the pacing counts from here
         self._pacer, self._rate = Pacer(now), StepRate(now)
-        self._records, self.step = 0, 0
-        self._loss: float | None = None  # the last recorded step's training loss (None until one is)
+        self._records = 0
         self._recording = True
-        self._timing = {"train_ms": 0.0, "stats_ms": 0.0, "views_ms": 0.0, "json_ms": 0.0}
         self._step_end = time.perf_counter()
         self.points = views.points_view(self.data)
         self._doctor = verdicts.LiveDoctor(self.model_config, self.config)
         self.thread = threading.Thread(target=self._run, name=f"depthlab-play-{job_id}", daemon=True)
-        self._emit()  # the first update a page gets: status "starting"
+        self.publisher.emit()  # the first update a page gets: status "starting"
 
     # -- the outside: control, subscribe, requests -----------------------------------------------------------
     def start(self) -> None:
         self.thread.start()
+
+    @property
+    def status(self) -> str:
+        return self.publisher.status
+
+    @property
+    def reason(self) -> str:
+        return self.publisher.reason
+
+    @property
+    def step(self) -> int:
+        return self.publisher.step
+
+    @property
+    def seq(self) -> int:
+        return self.publisher.seq
+
+    @property
+    def message(self) -> str:
+        """The newest update, one JSON object."""
+        return self.publisher.message
 
     @property
     def active(self) -> bool:
@@ -116,14 +117,14 @@ class Job(Callback):
 
     def stop(self, reason: str) -> None:
         if not self._controls.stopping:
-            self.reason = reason
+            self.publisher.reason = reason
         self._controls.stop()
 
     def subscribe(self, notify: Callable[[], None]) -> None:
-        self._listeners.add(notify)
+        self.publisher.subscribe(notify)
 
     def unsubscribe(self, notify: Callable[[], None]) -> None:
-        self._listeners.remove(notify)
+        self.publisher.unsubscribe(notify)
 
     def call(self, fn: Callable[[Job], Any], timeout: float = 30.0) -> Any:
         """Run ``fn(job)`` on the training thread between two steps (a consistent model); its value."""
@@ -148,10 +149,10 @@ class Job(Callback):
             self._finish("error", f"{type(err).__name__}: {err}")
 
     def _finish(self, status: str, reason: str) -> None:
-        self.status, self.reason = status, reason
+        self.publisher.status, self.publisher.reason = status, reason
         if self.watch is not None and self.model is not None:
             self._update_verdicts()
-        self._emit()
+        self.publisher.emit()
         self._requests.close()
 
     # -- fit callbacks ---------------------------------------------------------------------------------------
@@ -159,7 +160,7 @@ class Job(Callback):
         self.data = state.data  # on the training device
         self.watch = Watch(state.model)
         self.watch.on_train_start(state)
-        self.status = "paused" if self._controls.paused else "running"
+        self.publisher.status = "paused" if self._controls.paused else "running"
         self._hold(state)
 
     def on_backward(self, state: TrainState) -> None:
@@ -167,10 +168,10 @@ class Job(Callback):
 
     def on_step(self, state: TrainState) -> None:
         ended = time.perf_counter()
-        self.step = state.step
+        self.publisher.step = state.step
         self.watch.on_step(state)
         if self._recording:
-            self._timing["train_ms"] = 1000 * (ended - self._step_end)
+            self.publisher.timing["train_ms"] = 1000 * (ended - self._step_end)
             self._publish(state, time.time())
         self._requests.serve()
         if self._controls.stopping:
@@ -187,14 +188,14 @@ class Job(Callback):
     def _hold(self, state: TrainState) -> bool:
         """Wait while paused; True when a single step was requested (that step is recorded)."""
         if self._controls.paused and not self._controls.stopping:
-            self.status = "paused"
-            self._emit()
+            self.publisher.status = "paused"
+            self.publisher.emit()
         if self._controls.wait_while_paused(self._requests.serve):
             return True
         if self._controls.stopping:
             state.stop = True
-        elif self.status != "running":
-            self.status = "running"
+        elif self.publisher.status != "running":
+            self.publisher.status = "running"
             self._rate.restart(time.perf_counter(), state.step)
         return False
 
@@ -222,28 +223,27 @@ class Job(Callback):
         rows = self.watch.rows
         last = [r for r in rows[-len(self.watch.layers) :] if r["step"] == state.step - 1]
         self._records += 1
-        self._parts["layers"] = json.dumps(views.layer_view(last, state.step), allow_nan=False)
-        self._loss = views.short(state.loss_value)
+        self.publisher.views["layers"] = views.layer_view(last, state.step)
+        self.publisher.loss = views.short(state.loss_value)
         stats_done = time.perf_counter()
         self._rate.update(time.perf_counter(), state.step)
+        self.publisher.steps_per_s = self._rate.per_s
         self._refresh_views(state, stats_done)
-        self._timing["stats_ms"] = 1000 * (stats_done - started)
-        self._emit(stamp)
+        self.publisher.timing["stats_ms"] = 1000 * (stats_done - started)
+        self.publisher.emit(stamp)
 
     def _refresh_views(self, state: TrainState, now: float) -> None:
         """Metrics and boundary every METRICS_EVERY_S, verdicts every VERDICTS_EVERY_S, but never more than
         VIEWS_SHARE of the time each: on a deep net an evaluation pass costs several training steps."""
         if self._due("metrics", now, METRICS_EVERY_S):
-            metrics = views.metrics_view(state.model, self.data, state.step)
-            self._parts["metrics"] = json.dumps(metrics, allow_nan=False)
-            board = views.boundary_view(state.model, self.data, state.step)
-            self._parts["boundary"] = json.dumps(board, allow_nan=False)
+            self.publisher.views["metrics"] = views.metrics_view(state.model, self.data, state.step)
+            self.publisher.views["boundary"] = views.boundary_view(state.model, self.data, state.step)
             self._pacer.view_ran("metrics", now)
         if self._due("verdicts", time.perf_counter(), VERDICTS_EVERY_S):
             started = time.perf_counter()
             self._update_verdicts()
             self._pacer.view_ran("verdicts", started)
-        self._timing["views_ms"] = 1000 * (time.perf_counter() - now)
+        self.publisher.timing["views_ms"] = 1000 * (time.perf_counter() - now)
 
     def _due(self, view: str, now: float, every: float) -> bool:
         return self._controls.paused or self._pacer.view_due(
@@ -253,27 +253,7 @@ class Job(Callback):
     def _update_verdicts(self) -> None:
         if len(self.watch.rows) < MIN_RECORDS_FOR_VERDICTS * len(self.watch.layers):
             return  # a fresh window: keep the last verdicts until this one has a few records
-        found = self._doctor.verdicts(self.watch)
-        self._parts["verdicts"] = json.dumps(found, allow_nan=False)
-
-    def _emit(self, stamp: float | None = None) -> None:
-        """Compose the update from its parts and wake the listeners (the newest update replaces the last)."""
-        started = time.perf_counter()
-        head = {
-            "job": self.id,
-            "seq": self.seq + 1,
-            "t": round(1000 * (stamp or time.time()), 1),
-            "step": self.step,
-            "status": self.status,
-            "reason": self.reason,
-            "steps_per_s": round(self._rate.per_s, 1),
-            "loss": self._loss,
-            "timing": {k: round(v, 2) for k, v in self._timing.items()},
-        }
-        message = join_encoded(head, self._parts)
-        self._timing["json_ms"] = 1000 * (time.perf_counter() - started)
-        self.message, self.seq = message, self.seq + 1
-        self._listeners.notify_all()
+        self.publisher.views["verdicts"] = self._doctor.verdicts(self.watch)
 
     # -- what the page reads once ----------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
