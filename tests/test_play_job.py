@@ -10,8 +10,7 @@ import torch
 
 from depthlab.diagnose import watch
 from depthlab.models import create_model
-from depthlab.play import job as job_module
-from depthlab.play import pacing, settings, views
+from depthlab.play import pacing, recorder, settings, views
 from depthlab.play.job import Job, load_data
 from depthlab.play.publisher import Publisher
 from depthlab.train import fit
@@ -92,7 +91,7 @@ def test_the_plain_sigmoid_net_gets_vanishing_gradients_and_its_cure_does_not(jo
 
 
 def test_only_paced_steps_are_recorded_and_the_window_is_bounded(jobs, monkeypatch):
-    monkeypatch.setattr(job_module, "WINDOW", 10)
+    monkeypatch.setattr(recorder, "WINDOW", 10)
     monkeypatch.setattr(pacing, "RECORD_EVERY_S", 3600.0)  # after the first record, only forced ones
     job = started({"model": "mlp", "data": "circle", "depth": 3, "width": 4})
     jobs.append(job)

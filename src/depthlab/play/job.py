@@ -1,21 +1,14 @@
-"""One training job of the play page: ``depthlab.train.fit`` on a worker thread, paced and observed from fit's
-own callbacks, publishing coalesced updates for the page.
+"""One job of the play page: ``depthlab.train.fit`` on a worker thread, driven and watched by the page.
 
-Why callbacks and not a loop of our own: the engine stays the one that trains (same seeds, same numbers as
-``depthlab train``). ``on_step`` is the one place the job acts: it reads the watch rows of a recorded step and
-publishes them, answers requests (exports) between steps, holds while paused, and sets ``state.stop`` to end.
-
-Which steps are recorded: ``watch`` costs a few forward hooks per layer on a recorded step, so the job turns
-it on only for the next step once ``pacing.RECORD_EVERY_S`` has passed since the last record
-(``Watch.attach`` / ``detach`` between steps): the page gets ~25 records a second whatever the step rate. A
-new ``Watch`` starts every ``WINDOW`` records, so memory stays bounded and the doctor reads the recent window,
-not all history.
+A job is four small objects: ``Controls`` (play / pause / step / stop, set from the server's threads),
+``Requests`` (calls run on the training thread between two steps: exports), ``Recorder`` (fit's callback:
+records paced steps, computes the views, holds while paused) and ``Publisher`` (the newest update as JSON,
+and who to wake). The job itself builds the model, runs ``fit`` on its thread and reports how it ended.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -26,12 +19,9 @@ from depthlab.diagnose.watch import Watch
 from depthlab.errors import DepthlabError
 from depthlab.play import settings, verdicts, views
 from depthlab.play.channels import Controls, Requests
-from depthlab.play.pacing import METRICS_EVERY_S, VERDICTS_EVERY_S, Pacer, StepRate
 from depthlab.play.publisher import Publisher
-from depthlab.train.callbacks import Callback, TrainState
+from depthlab.play.recorder import Recorder
 
-WINDOW = 300  # records per watch window
-MIN_RECORDS_FOR_VERDICTS = 5
 ACTIVE = ("starting", "running", "paused")
 
 
@@ -50,7 +40,7 @@ def load_data(setup: settings.Setup, seed: int):
     return _cached_data(setup.data, tuple(sorted(setup.data_kw.items())), seed, setup.user_data)
 
 
-class Job(Callback):
+class Job:
     """A training run the page drives: play / pause / step / stop, updates via ``subscribe``."""
 
     def __init__(self, job_id: str, setup: settings.Setup, paused: bool = False):
@@ -58,19 +48,14 @@ class Job(Callback):
         self.config = settings.train_config(setup)
         self.data = load_data(setup, self.config.seed)
         self.model_config = settings.model_config(setup, self.data)  # validates the model's keys now
-        self.viewers = 0
-        self.model: torch.nn.Module | None = None
-        self.watch: Watch | None = None
-        self._controls = Controls(paused)
-        self._requests = Requests(self._controls.wake)
-        self.publisher = Publisher(job_id)
-        now = time.perf_counter()  # step 0 is recorded (on_train_start); the pacing counts from here
-        self._pacer, self._rate = Pacer(now), StepRate(now)
-        self._records = 0
-        self._recording = True
-        self._step_end = time.perf_counter()
         self.points = views.points_view(self.data)
-        self._doctor = verdicts.LiveDoctor(self.model_config, self.config)
+        self.viewers = 0  # event streams open on it (the manager counts them)
+        self.model: torch.nn.Module | None = None
+        self.controls = Controls(paused)
+        self.requests = Requests(self.controls.wake)
+        self.publisher = Publisher(job_id)
+        doctor = verdicts.LiveDoctor(self.model_config, self.config)
+        self.recorder = Recorder(self.publisher, self.controls, self.requests, doctor)
         self.thread = threading.Thread(target=self._run, name=f"depthlab-play-{job_id}", daemon=True)
         self.publisher.emit()  # the first update a page gets: status "starting"
 
@@ -100,25 +85,30 @@ class Job(Callback):
         return self.publisher.message
 
     @property
+    def watch(self) -> Watch | None:
+        """The current window's watch (read it on the training thread: through ``call``)."""
+        return self.recorder.watch
+
+    @property
     def active(self) -> bool:
         return self.status in ACTIVE
 
     @property
     def finished(self) -> bool:
         """The thread has published its last update (a final status) and touches the model no more."""
-        return self._requests.closed
+        return self.requests.closed
 
     def control(self, action: str) -> None:
         """``play``, ``pause``, ``step`` (one step, then paused) or ``stop``."""
         if action == "stop":
             self.stop("stopped from the page")
         else:
-            self._controls.apply(action)
+            self.controls.apply(action)
 
     def stop(self, reason: str) -> None:
-        if not self._controls.stopping:
+        if not self.controls.stopping:
             self.publisher.reason = reason
-        self._controls.stop()
+        self.controls.stop()
 
     def subscribe(self, notify: Callable[[], None]) -> None:
         self.publisher.subscribe(notify)
@@ -128,7 +118,7 @@ class Job(Callback):
 
     def call(self, fn: Callable[[Job], Any], timeout: float = 30.0) -> Any:
         """Run ``fn(job)`` on the training thread between two steps (a consistent model); its value."""
-        return self._requests.call(lambda: fn(self), timeout)
+        return self.requests.call(lambda: fn(self), timeout)
 
     # -- the worker thread -----------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -139,8 +129,8 @@ class Job(Callback):
             torch.manual_seed(self.config.seed)  # the model's init follows the run's seed, as in the CLI
             kwargs = self.data.model_kwargs() | self.setup.model_kw
             self.model = create_model(self.setup.model, **kwargs)
-            history = fit(self.model, self.data, self.config, callbacks=[self])
-            stopped = self._controls.stopping
+            history = fit(self.model, self.data, self.config, callbacks=[self.recorder])
+            stopped = self.controls.stopping
             final = "stopped" if stopped else ("diverged" if history.status == "diverged" else "done")
             self._finish(final, self.reason if stopped else f"{history.steps} steps")
         except DepthlabError as err:
@@ -150,110 +140,9 @@ class Job(Callback):
 
     def _finish(self, status: str, reason: str) -> None:
         self.publisher.status, self.publisher.reason = status, reason
-        if self.watch is not None and self.model is not None:
-            self._update_verdicts()
+        self.recorder.refresh_verdicts()
         self.publisher.emit()
-        self._requests.close()
-
-    # -- fit callbacks ---------------------------------------------------------------------------------------
-    def on_train_start(self, state: TrainState) -> None:
-        self.data = state.data  # on the training device
-        self.watch = Watch(state.model)
-        self.watch.on_train_start(state)
-        self.publisher.status = "paused" if self._controls.paused else "running"
-        self._hold(state)
-
-    def on_backward(self, state: TrainState) -> None:
-        self.watch.on_backward(state)
-
-    def on_step(self, state: TrainState) -> None:
-        ended = time.perf_counter()
-        self.publisher.step = state.step
-        self.watch.on_step(state)
-        if self._recording:
-            self.publisher.timing["train_ms"] = 1000 * (ended - self._step_end)
-            self._publish(state, time.time())
-        self._requests.serve()
-        if self._controls.stopping:
-            state.stop = True
-            return
-        forced = self._hold(state)
-        self._plan_next(state, forced)
-        self._step_end = time.perf_counter()
-
-    def on_train_end(self, state: TrainState) -> None:
-        self.watch.on_train_end(state)
-
-    # -- pacing ----------------------------------------------------------------------------------------------
-    def _hold(self, state: TrainState) -> bool:
-        """Wait while paused; True when a single step was requested (that step is recorded)."""
-        if self._controls.paused and not self._controls.stopping:
-            self.publisher.status = "paused"
-            self.publisher.emit()
-        if self._controls.wait_while_paused(self._requests.serve):
-            return True
-        if self._controls.stopping:
-            state.stop = True
-        elif self.publisher.status != "running":
-            self.publisher.status = "running"
-            self._rate.restart(time.perf_counter(), state.step)
-        return False
-
-    def _plan_next(self, state: TrainState, forced: bool) -> None:
-        """Record the next step when it is time (or forced); start a fresh watch every WINDOW records."""
-        now = time.perf_counter()
-        want = forced or self._pacer.record_due(now)
-        if want and self._records >= WINDOW:
-            self.watch.detach()
-            self.watch = Watch(state.model)
-            self.watch.step_count = state.step
-            self.watch.on_train_start(state)
-            self._records = 0
-        elif want:
-            self.watch.attach()
-        else:
-            self.watch.detach()
-        self._recording = want
-        if want:
-            self._pacer.recorded(now)
-
-    # -- what is published -----------------------------------------------------------------------------------
-    def _publish(self, state: TrainState, stamp: float) -> None:
-        started = time.perf_counter()
-        rows = self.watch.rows
-        last = [r for r in rows[-len(self.watch.layers) :] if r["step"] == state.step - 1]
-        self._records += 1
-        self.publisher.views["layers"] = views.layer_view(last, state.step)
-        self.publisher.loss = views.short(state.loss_value)
-        stats_done = time.perf_counter()
-        self._rate.update(time.perf_counter(), state.step)
-        self.publisher.steps_per_s = self._rate.per_s
-        self._refresh_views(state, stats_done)
-        self.publisher.timing["stats_ms"] = 1000 * (stats_done - started)
-        self.publisher.emit(stamp)
-
-    def _refresh_views(self, state: TrainState, now: float) -> None:
-        """Metrics and boundary every METRICS_EVERY_S, verdicts every VERDICTS_EVERY_S, but never more than
-        VIEWS_SHARE of the time each: on a deep net an evaluation pass costs several training steps."""
-        if self._due("metrics", now, METRICS_EVERY_S):
-            self.publisher.views["metrics"] = views.metrics_view(state.model, self.data, state.step)
-            self.publisher.views["boundary"] = views.boundary_view(state.model, self.data, state.step)
-            self._pacer.view_ran("metrics", now)
-        if self._due("verdicts", time.perf_counter(), VERDICTS_EVERY_S):
-            started = time.perf_counter()
-            self._update_verdicts()
-            self._pacer.view_ran("verdicts", started)
-        self.publisher.timing["views_ms"] = 1000 * (time.perf_counter() - now)
-
-    def _due(self, view: str, now: float, every: float) -> bool:
-        return self._controls.paused or self._pacer.view_due(
-            view, now, every
-        )  # paused: each step shows everything
-
-    def _update_verdicts(self) -> None:
-        if len(self.watch.rows) < MIN_RECORDS_FOR_VERDICTS * len(self.watch.layers):
-            return  # a fresh window: keep the last verdicts until this one has a few records
-        self.publisher.views["verdicts"] = self._doctor.verdicts(self.watch)
+        self.requests.close()
 
     # -- what the page reads once ----------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
