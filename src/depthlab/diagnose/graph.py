@@ -4,7 +4,10 @@
 A *weight layer* is an op that consumes a parameter of rank >= 2: Linear, Conv*, ConvTranspose*, Bilinear,
 Embedding, attention and RNN weight matrices. Norm layers (BatchNorm, LayerNorm, GroupNorm), PReLU slopes and
 biases have rank-1 parameters and so do not count. An op whose weight is built from several parameters inside
-forward (a re-parameterizable block summing branch kernels) is still one op and counts once.
+forward (a re-parameterizable block summing branch kernels) is still one op and counts once. An addition never
+counts: a learned table added to the signal (a transformer's position embeddings) shifts it, it does not
+transform it. Integer input (token ids) carries no gradient, so the measured path starts at the embedding
+lookup that reads it: in the walk without an input leaf every lookup counts as reading the input.
 
 Why the autograd graph and not torch.fx: it records the ops that actually ran, so data-dependent control flow,
 any third-party module and checkpointed blocks all work; parallel branches are explicit joins in the graph.
@@ -26,6 +29,14 @@ class GraphDepth:
     sequential_ops: int  # ops (autograd nodes) on the longest input -> output path
     weight_ops: int  # weight layers executed in total (all paths)
     param_depth: dict[int, int] = field(default_factory=dict)  # id(weight param) -> its index along the depth
+
+
+def _is_addition(node) -> bool:
+    return type(node).__name__.startswith("AddBackward")
+
+
+def _is_lookup(node) -> bool:
+    return type(node).__name__.startswith("EmbeddingBackward")
 
 
 def _is_weight_leaf(node) -> bool:
@@ -59,7 +70,7 @@ class _Walker:
         if node is self.source:
             self.memo[node] = (True, 0, 0)
             return self.memo[node]
-        reach, depth, ops = False, 0, 0
+        reach, depth, ops = self.source is None and _is_lookup(node), 0, 0
         for child, _ in node.next_functions:
             if child is None:  # an input that needs no grad: the data itself when no input leaf is given
                 reach = reach or self.source is None
@@ -67,7 +78,7 @@ class _Walker:
             child_reach, child_depth, child_ops = self.visit(child)
             if child_reach:
                 reach, depth, ops = True, max(depth, child_depth), max(ops, child_ops)
-        own = 1 if reach and self.params_of(node) else 0
+        own = 1 if reach and self.params_of(node) and not _is_addition(node) else 0
         self.memo[node] = (reach, depth + own, ops + (1 if reach else 0))
         return self.memo[node]
 
@@ -91,7 +102,7 @@ def graph_depth(output: torch.Tensor, input_leaf: torch.Tensor | None = None) ->
         sys.setrecursionlimit(limit)
     param_depth, weight_ops = {}, 0
     for node, (node_reach, node_depth, _) in walker.memo.items():
-        params = walker.weight_params.get(node, []) if node_reach else []
+        params = walker.weight_params.get(node, []) if node_reach and not _is_addition(node) else []
         weight_ops += 1 if params else 0
         for param in params:
             param_depth[id(param)] = max(param_depth.get(id(param), 0), node_depth)
