@@ -138,10 +138,22 @@ def test_a_table_added_to_the_signal_is_no_weight_layer(lookup):
     assert (report.depth, report.weight_layers) == (2, 2)
 
 
-def test_token_ids_start_the_path_at_their_embedding_lookup():
-    model = nn.Sequential(nn.Embedding(11, 8), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 11))
-    report = longest_path_depth(model, torch.randint(0, 11, (2, 5)))
-    assert (report.depth, report.weight_layers) == (3, 3)
+class TokenNet(nn.Module):
+    """Token lookup + a looked-up position table, then two Linear layers: three weight layers deep."""
+
+    def __init__(self):
+        super().__init__()
+        self.tokens, self.positions = nn.Embedding(11, 8), nn.Embedding(5, 8)
+        self.mid, self.out = nn.Linear(8, 8), nn.Linear(8, 11)
+
+    def forward(self, ids):  # (B, 5) -> (B, 5, 11)
+        h = self.tokens(ids) + self.positions(torch.arange(ids.shape[1]))
+        return self.out(torch.relu(self.mid(h)))
+
+
+def test_token_ids_start_the_path_at_the_lookup_that_reads_them():
+    report = longest_path_depth(TokenNet(), torch.randint(0, 11, (2, 5)))
+    assert (report.depth, report.weight_layers) == (3, 3)  # the position lookup reads no input
 
 
 def test_frozen_layers_and_modes_are_restored():

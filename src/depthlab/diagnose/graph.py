@@ -7,7 +7,8 @@ biases have rank-1 parameters and so do not count. An op whose weight is built f
 forward (a re-parameterizable block summing branch kernels) is still one op and counts once. An addition never
 counts: a learned table added to the signal (a transformer's position embeddings) shifts it, it does not
 transform it. Integer input (token ids) carries no gradient, so the measured path starts at the embedding
-lookup that reads it: in the walk without an input leaf every lookup counts as reading the input.
+lookup that reads it (the lookup whose saved indices share the input's storage); in the walk without an input
+(``watch``'s) every lookup counts as reading the input, a table of positions too.
 
 Why the autograd graph and not torch.fx: it records the ops that actually ran, so data-dependent control flow,
 any third-party module and checkpointed blocks all work; parallel branches are explicit joins in the graph.
@@ -16,6 +17,7 @@ any third-party module and checkpointed blocks all work; parallel branches are e
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -47,8 +49,9 @@ def _is_weight_leaf(node) -> bool:
 class _Walker:
     """Memoized post-order walk from the output's grad_fn toward the inputs (edges point input-ward)."""
 
-    def __init__(self, source):
+    def __init__(self, source, readers: set | None):
         self.source = source  # the input leaf's AccumulateGrad node, or None: then every path counts
+        self.readers = readers  # lookups reading integer input; None (no input given): every lookup
         self.memo: dict[object, tuple[bool, int, int]] = {}
         self.weight_params: dict[object, list[torch.nn.Parameter]] = {}
 
@@ -70,7 +73,8 @@ class _Walker:
         if node is self.source:
             self.memo[node] = (True, 0, 0)
             return self.memo[node]
-        reach, depth, ops = self.source is None and _is_lookup(node), 0, 0
+        reads = node in self.readers if self.readers is not None else _is_lookup(node)
+        reach, depth, ops = self.source is None and reads, 0, 0
         for child, _ in node.next_functions:
             if child is None:  # an input that needs no grad: the data itself when no input leaf is given
                 reach = reach or self.source is None
@@ -84,16 +88,19 @@ class _Walker:
 
 
 def graph_depth(output: torch.Tensor, input_leaf: torch.Tensor | None = None) -> GraphDepth:
-    """Longest-path weight-layer count from ``input_leaf`` (a tensor with requires_grad) to ``output``.
+    """Longest-path weight-layer count from ``input_leaf`` (a tensor with requires_grad, or integer ids) to
+    ``output``.
 
-    Without ``input_leaf`` (a training batch needs no grad) any edge to a tensor without grad counts as
-    the input;
-    exact for weight layers in ordinary nets, and what ``watch`` uses to place each layer along the depth.
+    Without ``input_leaf`` (a training batch needs no grad), or with integer ids, any edge to a tensor
+    without grad counts as the input (and so does a lookup, see the module docstring); exact for weight
+    layers in ordinary nets, and what ``watch`` uses to place each layer along the depth.
     """
-    source = input_leaf.grad_fn if input_leaf is not None and input_leaf.grad_fn is not None else None
-    if input_leaf is not None and source is None:
+    tracked = input_leaf is not None and input_leaf.requires_grad
+    source = input_leaf.grad_fn if tracked and input_leaf.grad_fn is not None else None
+    if tracked and source is None:
         source = _accumulate_node(output, input_leaf)
-    walker = _Walker(source)
+    readers = None if input_leaf is None else set() if tracked else _lookups_reading(output, input_leaf)
+    walker = _Walker(source, readers)
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 100_000))  # very deep nets make long chains; the walk is recursive
     try:
@@ -111,13 +118,26 @@ def graph_depth(output: torch.Tensor, input_leaf: torch.Tensor | None = None) ->
 
 def _accumulate_node(output: torch.Tensor, leaf: torch.Tensor):
     """The AccumulateGrad node of ``leaf`` in ``output``'s graph (a leaf's own grad_fn is None)."""
+    return next((node for node in _nodes(output) if getattr(node, "variable", None) is leaf), None)
+
+
+def _nodes(output: torch.Tensor) -> Iterator:
+    """Every autograd node behind ``output``, once each."""
     seen, stack = set(), [output.grad_fn]
     while stack:
         node = stack.pop()
         if node is None or node in seen:
             continue
         seen.add(node)
-        if getattr(node, "variable", None) is leaf:
-            return node
+        yield node
         stack.extend(child for child, _ in getattr(node, "next_functions", ()))
-    return None
+
+
+def _lookups_reading(output: torch.Tensor, ids: torch.Tensor) -> set:
+    """The embedding lookups whose indices are ``ids`` (or a view of them)."""
+    storage = ids.untyped_storage().data_ptr()
+    return {
+        node
+        for node in _nodes(output)
+        if _is_lookup(node) and node._saved_indices.untyped_storage().data_ptr() == storage
+    }

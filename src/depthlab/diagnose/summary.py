@@ -29,7 +29,7 @@ def layer_table(model: nn.Module, example_input: torch.Tensor) -> list[dict]:
     try:
         with _all_params_tracked(model), torch.enable_grad(), FlopCounterMode(display=False) as counter:
             leaf = example_input.detach().clone().requires_grad_(example_input.is_floating_point())
-            depth = graph_depth(model(leaf), leaf if leaf.requires_grad else None).param_depth
+            depth = graph_depth(model(leaf), leaf).param_depth
     finally:
         for handle in handles:
             handle.remove()
