@@ -166,6 +166,18 @@ def test_default_init_is_gpt2s():
         assert weight.std().item() == pytest.approx(0.02, rel=0.05)
 
 
+@pytest.mark.parametrize("pool", ["mean", "cls"])
+def test_the_classifier_pools_the_final_norm_by_mean_or_class_token(pool):
+    model = create_model("transformer", depth=2, width=8, heads=2, input_shape=(2, 6), pool=pool).eval()
+    x = torch.randn(3, 2, 6)
+    with torch.no_grad():
+        h = model.blocks(model.stem(x))  # (B, 6 [+ 1], C)
+        assert h.shape[1] == 6 + (pool == "cls")
+        final = ln(model.pool.norm, h)
+        pooled = final[:, 0] if pool == "cls" else final.mean(1)
+        torch.testing.assert_close(model(x), model.head(pooled))
+
+
 # --- parameter counts by hand ---------------------------------------------------------------------
 
 

@@ -108,6 +108,17 @@ class TransformerConfig:
         return self.task == "lm" or self.vocab_size > 0
 
     @property
+    def positions(self) -> int:
+        """Positions in one input: T token ids, or the product of the dims after the channel (L for (L,))."""
+        shape = self.input_shape
+        return shape[0] if self.reads_tokens or len(shape) == 1 else math.prod(shape[1:])
+
+    @property
+    def features(self) -> int:
+        """Features at each position of a feature input: its channels (1 for (L,))."""
+        return self.input_shape[0] if len(self.input_shape) > 1 else 1
+
+    @property
     def vocabulary(self) -> int:
         """How many token ids the model reads (0: it reads features)."""
         return self.num_classes if self.task == "lm" else self.vocab_size
@@ -119,12 +130,10 @@ class Embed(nn.Module):
 
     def __init__(self, c: TransformerConfig):
         super().__init__()
-        shape = c.input_shape
         self.tokens = nn.Embedding(c.vocabulary, c.width) if c.reads_tokens else None
-        self.features = None if c.reads_tokens else nn.Linear(shape[0] if len(shape) > 1 else 1, c.width)
+        self.features = None if c.reads_tokens else nn.Linear(c.features, c.width)
         self.cls = nn.Parameter(torch.zeros(c.width)) if c.pool == "cls" and c.task == "classify" else None
-        length = shape[0] if c.reads_tokens else math.prod(shape[1:]) if len(shape) > 1 else shape[0]
-        self.positions = nn.Embedding(length + (self.cls is not None), c.width)
+        self.positions = nn.Embedding(c.positions + (self.cls is not None), c.width)
         self.drop = make_dropout(c.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -148,7 +157,9 @@ class Pool(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         h = self.norm(h)
-        return h if self.how == "all" else h[:, 0] if self.how == "cls" else h.mean(1)
+        if self.how == "cls":
+            return h[:, 0]  # (B, C)
+        return h.mean(1) if self.how == "mean" else h
 
 
 @register_model("transformer", TransformerConfig)

@@ -80,23 +80,16 @@ class MLP(nn.Module):
 
 
 class Branch(nn.Module):
-    """One residual branch ``f`` with its norm placed by ``position`` (see the module docstring)."""
+    """One residual branch ``f`` with its norm placed by ``norm_position`` (see the module docstring)."""
 
-    def __init__(
-        self,
-        f: nn.Module,
-        width: int,
-        norm: str,
-        position: str,
-        residual: bool,
-        alpha: float,
-        scale: float,
-        dropout: float,
-    ):
+    def __init__(self, f: nn.Module, config):
         super().__init__()
-        self.f, self.drop = f, make_dropout(dropout)
-        self.norm = TOKEN_NORMS[norm](width) if position != "none" else nn.Identity()
-        self.position, self.residual, self.alpha, self.scale = position, residual, alpha, scale
+        c = config
+        self.f, self.drop = f, make_dropout(c.dropout)
+        self.norm = TOKEN_NORMS[c.norm](c.width) if c.norm_position != "none" else nn.Identity()
+        self.position, self.residual = c.norm_position, c.residual
+        self.alpha = deepnorm_alpha(c.depth) if c.norm_position == "deepnorm" else 1.0
+        self.scale = 1 / math.sqrt(2 * c.depth) if c.branch_scale == "depth" else 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.drop(self.f(self.norm(x) if self.position == "pre" else x))
@@ -113,14 +106,8 @@ class Block(nn.Module):
     def __init__(self, config, causal: bool):
         super().__init__()
         c = config
-        alpha = deepnorm_alpha(c.depth) if c.norm_position == "deepnorm" else 1.0
-        scale = 1 / math.sqrt(2 * c.depth) if c.branch_scale == "depth" else 1.0
-
-        def branch(f: nn.Module) -> Branch:
-            return Branch(f, c.width, c.norm, c.norm_position, c.residual, alpha, scale, c.dropout)
-
-        self.attn = branch(Attention(c.width, c.heads, c.dropout, causal)) if c.attention else None
-        self.mlp = branch(MLP(c.width, c.hidden, c.activation)) if c.mlp else None
+        self.attn = Branch(Attention(c.width, c.heads, c.dropout, causal), c) if c.attention else None
+        self.mlp = Branch(MLP(c.width, c.hidden, c.activation), c) if c.mlp else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
         if self.attn is not None:
