@@ -178,6 +178,17 @@ def test_the_classifier_pools_the_final_norm_by_mean_or_class_token(pool):
         torch.testing.assert_close(model(x), model.head(pooled))
 
 
+def test_dropout_acts_only_in_training():
+    torch.manual_seed(3)
+    dropped = create_model("transformer", depth=2, width=16, heads=2, input_shape=(1, 10), dropout=0.3)
+    torch.manual_seed(3)
+    plain = create_model("transformer", depth=2, width=16, heads=2, input_shape=(1, 10))
+    x = torch.randn(4, 1, 10)
+    with torch.no_grad():
+        torch.testing.assert_close(dropped.eval()(x), plain.eval()(x))
+        assert not torch.allclose(dropped.train()(x), plain.train()(x))
+
+
 # --- parameter counts by hand ---------------------------------------------------------------------
 
 
