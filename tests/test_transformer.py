@@ -260,9 +260,10 @@ def test_the_depth_meter_reads_the_blocks_path(overrides):
     assert report.weight_layers == model.depth  # a chain: every weight layer lies on the path
 
 
-def test_inspect_measures_the_language_model():
+@pytest.mark.parametrize("form", ["train", "deploy"])
+def test_inspect_measures_the_language_model(form):
     model = lm()
-    report = measure(model, (12,), batch_size=4, time_budget=0.05, train=False)
+    report = measure(model, (12,), batch_size=4, form=form, time_budget=0.05, train=False)
     assert report["params"] == n_params(model) and report["longest_path_depth"] == 14
     linear = sum(m.in_features * m.out_features for m in model.modules() if isinstance(m, nn.Linear))
     attention = 3 * 2 * 2 * 12 * 12 * 16  # per block: q k^T and the weighted sum of v, 2 FLOPs a product

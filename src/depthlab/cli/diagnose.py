@@ -85,8 +85,7 @@ def inspect(
         from depthlab.diagnose.summary import layer_table
         from depthlab.models.base import random_input
 
-        measured = model_form(net, form)
-        console.print(_layer_table(layer_table(measured, random_input(measured, shape, 2))))
+        console.print(_layer_table(layer_table(model_form(net, form), random_input(net, shape, 2))))
 
 
 def _load(name: str, target: str | None, task: str | None, impute: str | None):

@@ -212,7 +212,7 @@ def measure(
     target = torch.device(device) if device else next(model.parameters(), torch.empty(0)).device
     measured = copy.deepcopy(model_form(model, form)).to(target, DTYPES[dtype]).eval()
     try:
-        x = random_input(measured, tuple(input_shape), batch_size, target, DTYPES[dtype])
+        x = random_input(model, tuple(input_shape), batch_size, target, DTYPES[dtype])
         report = _labels(model, target, dtype, batch_size, form) | _static(measured, x, form)
     except RuntimeError as err:
         raise DepthlabError(f"input_shape={tuple(input_shape)}: the model cannot run on it ({err})") from None
