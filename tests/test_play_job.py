@@ -142,7 +142,7 @@ def test_an_update_is_one_json_object_of_its_fields_and_views_and_wakes_each_lis
     woken = []
     publisher.subscribe(lambda: woken.append(json.loads(publisher.message)["seq"]))
     publisher.status, publisher.step, publisher.loss, publisher.steps_per_s = "running", 7, 0.25, 12.345
-    publisher.views["layers"] = {"step": 7, "name": ["fc1"], "grad_norm": [0.5]}
+    publisher.set_view("layers", {"step": 7, "name": ["fc1"], "grad_norm": [0.5]})
     publisher.timing["train_ms"] = 1.234
     publisher.emit(stamp=12.0)
     assert json.loads(publisher.message) == {

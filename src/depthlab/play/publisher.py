@@ -2,8 +2,12 @@
 
 The training thread sets the fields (status, step, loss, the views) and calls ``emit``; the server's threads
 read ``message`` when ``seq`` moves (the newest update replaces the last: a slow page skips updates, it never
-queues them). The update is one dict encoded by one ``json.dumps``: on a small 2-D net the decision boundary
-makes that a few milliseconds (``benchmarks/bench_play_message.py``, in BENCHMARKS.md).
+queues them).
+
+Each view is encoded once, when it is set, and the message joins the encoded views to its small head. Why
+not one ``json.dumps`` of the whole update: updates go out ~20 times a second while the decision boundary of
+a small 2-D net (~140 kB of JSON with its per-unit maps) changes once a second; encoding it again each time
+costs the training thread about five times more (``benchmarks/bench_play_message.py``, in BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ class Publisher:
         self.step = 0  # steps done
         self.loss: float | None = None  # the last recorded step's training loss (None until one is)
         self.steps_per_s = 0.0
-        self.views: dict[str, Any] = {"layers": None, "metrics": None, "boundary": None, "verdicts": []}
+        self._encoded = {"layers": "null", "metrics": "null", "boundary": "null", "verdicts": "[]"}
         self.timing = dict.fromkeys(TIMINGS, 0.0)
         self.seq, self.message = 0, "{}"
         self._listeners = Listeners()
@@ -39,11 +43,17 @@ class Publisher:
     def unsubscribe(self, notify: Callable[[], None]) -> None:
         self._listeners.remove(notify)
 
+    def set_view(self, name: str, value: Any) -> None:
+        """Replace one of the VIEWS (encoded now, once, not at every update that carries it)."""
+        self._encoded[name] = json.dumps(value, allow_nan=False)
+
     def emit(self, stamp: float | None = None) -> None:
         """Encode the update (``stamp``: when its step ended, for the page's step→paint latency) and wake the
         listeners."""
         started = time.perf_counter()
-        message = json.dumps(self._update(stamp or time.time()), allow_nan=False)
+        head = json.dumps(self._head(stamp or time.time()), allow_nan=False)
+        views = (f'"{name}":{encoded}' for name, encoded in self._encoded.items())
+        message = "{" + ",".join([head[1:-1], *views]) + "}"
         self.timing["json_ms"] = 1000 * (time.perf_counter() - started)
         self.message, self.seq = (
             message,
@@ -51,7 +61,7 @@ class Publisher:
         )  # the message first: a reader that sees seq move reads it
         self._listeners.notify_all()
 
-    def _update(self, stamp: float) -> dict[str, Any]:
+    def _head(self, stamp: float) -> dict[str, Any]:
         return {
             "job": self.job_id,
             "seq": self.seq + 1,
@@ -62,5 +72,4 @@ class Publisher:
             "steps_per_s": round(self.steps_per_s, 1),
             "loss": self.loss,
             "timing": {k: round(v, 2) for k, v in self.timing.items()},
-            **self.views,
         }

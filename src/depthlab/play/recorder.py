@@ -109,7 +109,7 @@ class Recorder(Callback):
         rows = self.watch.rows
         last = [r for r in rows[-len(self.watch.layers) :] if r["step"] == state.step - 1]
         self._records += 1
-        self.publisher.views["layers"] = views.layer_view(last, state.step)
+        self.publisher.set_view("layers", views.layer_view(last, state.step))
         self.publisher.loss = views.short(state.loss_value)
         stats_done = time.perf_counter()
         self._rate.update(time.perf_counter(), state.step)
@@ -122,8 +122,8 @@ class Recorder(Callback):
         """Metrics and boundary every METRICS_EVERY_S, verdicts every VERDICTS_EVERY_S, but never more than
         VIEWS_SHARE of the time each: on a deep net an evaluation pass costs several training steps."""
         if self._due("metrics", now, METRICS_EVERY_S):
-            self.publisher.views["metrics"] = views.metrics_view(state.model, self.data, state.step)
-            self.publisher.views["boundary"] = views.boundary_view(state.model, self.data, state.step)
+            self.publisher.set_view("metrics", views.metrics_view(state.model, self.data, state.step))
+            self.publisher.set_view("boundary", views.boundary_view(state.model, self.data, state.step))
             self._pacer.view_ran("metrics", now)
         if self._due("verdicts", time.perf_counter(), VERDICTS_EVERY_S):
             started = time.perf_counter()
@@ -139,4 +139,4 @@ class Recorder(Callback):
         records, or before training started)."""
         if self.watch is None or len(self.watch.rows) < MIN_RECORDS_FOR_VERDICTS * len(self.watch.layers):
             return
-        self.publisher.views["verdicts"] = self.doctor.verdicts(self.watch)
+        self.publisher.set_view("verdicts", self.doctor.verdicts(self.watch))
