@@ -22,6 +22,7 @@ from depthlab.data.file_options import FileOptions
 from depthlab.data.registry import register_dataset
 from depthlab.data.splits import make_splits, split_indices
 from depthlab.errors import DepthlabError, check
+from depthlab.seeds import Stream
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 TEST_SPLIT_SEED = 12345  # fixed, so the held-out test images are the same for every run
@@ -122,7 +123,7 @@ def load_image_folder(options: ImageFolderOptions, seed: int) -> Dataset:
     if test_dir is not None:
         train, test = torch.arange(len(train_items)), torch.arange(len(train_items), len(y_all))
     else:
-        train, test = split_indices(y_all, options.test_fraction, TEST_SPLIT_SEED, stratify=True)
+        train, test = split_indices(y_all, options.test_fraction, TEST_SPLIT_SEED, True, Stream.TEST_SPLIT)
     return make_splits(
         "imagefolder",
         x_all[train],

@@ -6,12 +6,7 @@ import torch
 
 from depthlab.data.dataset import Dataset
 from depthlab.errors import DepthlabError
-from depthlab.seeds import derive_seed
-
-
-def generator(seed: int, salt: int = 0) -> torch.Generator:
-    """A CPU generator for one purpose; ``salt`` keeps purposes (split, permutation, noise) independent."""
-    return torch.Generator().manual_seed(derive_seed(seed, salt))
+from depthlab.seeds import Stream, generator
 
 
 def held_out_counts(sizes: list[int], fraction: float) -> list[int]:
@@ -26,10 +21,10 @@ def held_out_counts(sizes: list[int], fraction: float) -> list[int]:
 
 
 def split_indices(
-    y: torch.Tensor, fraction: float, seed: int, stratify: bool
+    y: torch.Tensor, fraction: float, seed: int, stratify: bool, stream: Stream = Stream.VAL_SPLIT
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(keep, held_out) indices; held_out has round(fraction * n) items, in class proportion if stratified."""
-    gen = generator(seed, salt=1)
+    gen = generator(seed, stream)
     classes = torch.unique(y) if stratify else None
     groups = [torch.nonzero(y == c).flatten() for c in classes] if stratify else [torch.arange(len(y))]
     keep, held = [], []
@@ -87,7 +82,7 @@ def position_permutation(shape: tuple[int, ...], seed: int) -> torch.Tensor:
     n_positions = 1
     for size in shape[1:]:
         n_positions *= size
-    return torch.randperm(n_positions, generator=generator(seed, salt=2))
+    return torch.randperm(n_positions, generator=generator(seed, Stream.POSITIONS))
 
 
 def permute_positions(x: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:

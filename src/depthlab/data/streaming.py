@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from depthlab.data.imagefolder import list_images, read_image, split_folders
+from depthlab.seeds import Stream, generator
 
 
 class ImageFiles(torch.utils.data.Dataset):
@@ -63,5 +64,5 @@ def image_folder_loader(
         num_workers=workers,
         persistent_workers=workers > 0,
         pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
-        generator=torch.Generator().manual_seed(seed),
+        generator=generator(seed, Stream.LOADER_ORDER),
     )

@@ -18,8 +18,9 @@ import torch
 from depthlab.data.dataset import Dataset
 from depthlab.data.options import SplitOptions
 from depthlab.data.registry import register_dataset
-from depthlab.data.splits import generator, make_splits
+from depthlab.data.splits import make_splits
 from depthlab.errors import check
+from depthlab.seeds import Stream, generator
 
 
 def _check_positive(options: object, *keys: str) -> None:
@@ -53,7 +54,7 @@ def load_xor(options: XorOptions, seed: int) -> Dataset:
     x = XOR_POINTS.repeat(options.replicas, 1)  # (4 * replicas, 2)
     y = XOR_LABELS.repeat(options.replicas)
     if options.noise > 0:
-        x = x + options.noise * torch.randn(x.shape, generator=generator(seed, salt=3))
+        x = x + options.noise * torch.randn(x.shape, generator=generator(seed, Stream.XOR))
     return make_splits(
         "xor",
         x,
@@ -98,7 +99,7 @@ def spiral_points(n: int, options: SpiralsOptions, gen: torch.Generator) -> tupl
 @register_dataset("spirals", SpiralsOptions)
 def load_spirals(options: SpiralsOptions, seed: int) -> Dataset:
     """Interleaved spirals in the plane, (N, 2), ``arms`` balanced classes."""
-    gen = generator(seed, salt=4)
+    gen = generator(seed, Stream.SPIRALS)
     x_train, y_train = spiral_points(options.num_samples, options, gen)
     x_test, y_test = spiral_points(options.num_test, options, gen)
     return make_splits(
@@ -150,7 +151,7 @@ def parity_bits(options: ParityOptions, gen: torch.Generator) -> torch.Tensor:
 @register_dataset("parity", ParityOptions)
 def load_parity(options: ParityOptions, seed: int) -> Dataset:
     """n-bit parity: x in {0, 1}^bits (N, bits), y = sum(x) mod 2; a seeded ``test_fraction`` is held out."""
-    bits = parity_bits(options, generator(seed, salt=5))
+    bits = parity_bits(options, generator(seed, Stream.PARITY))
     x, y = bits.float(), bits.sum(dim=1) % 2
     n_test = max(1, int(round(options.test_fraction * len(x))))
     return make_splits(
@@ -197,7 +198,7 @@ class SawtoothOptions(SplitOptions):
 
 
 def _sawtooth_regression(options: SawtoothOptions, seed: int) -> Dataset:
-    x_train = torch.rand(options.num_samples, 1, generator=generator(seed, salt=6))
+    x_train = torch.rand(options.num_samples, 1, generator=generator(seed, Stream.SAWTOOTH))
     x_test = torch.linspace(0, 1, options.num_test).unsqueeze(1)  # a grid: error and pieces read off directly
     y_train, y_test = tent_power(x_train, options.k), tent_power(x_test, options.k)
     return make_splits(

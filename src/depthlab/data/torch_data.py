@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 from depthlab.data.arrays import from_arrays
 from depthlab.data.dataset import Dataset
 from depthlab.errors import DepthlabError, check
+from depthlab.seeds import Stream, generator
 
 MAX_IN_MEMORY_BYTES = 4 * 2**30
 
@@ -62,5 +63,5 @@ def torch_loader(
     """A seeded DataLoader over a data set too big for memory (pinned memory when CUDA is present)."""
     kw.setdefault("pin_memory", torch.cuda.is_available())
     return DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed), **kw
+        dataset, batch_size=batch_size, shuffle=shuffle, generator=generator(seed, Stream.LOADER_ORDER), **kw
     )

@@ -17,8 +17,9 @@ import torch
 from depthlab.data.dataset import Dataset
 from depthlab.data.options import SplitOptions
 from depthlab.data.registry import register_dataset
-from depthlab.data.splits import generator, make_splits
+from depthlab.data.splits import make_splits
 from depthlab.errors import check
+from depthlab.seeds import Stream, generator
 
 
 @dataclass
@@ -77,10 +78,10 @@ def spiral_points(n: int, noise: float, gen: torch.Generator) -> tuple[torch.Ten
     return _jitter(x, noise, gen), label
 
 
-def _toy(name: str, draw, salt: int):
+def _toy(name: str, draw, stream: Stream):
     def load(options: Toy2DOptions, seed: int) -> Dataset:
-        x, y = draw(options.num_samples, options.noise, generator(seed, salt=salt))
-        order = torch.randperm(len(x), generator=generator(seed, salt=salt + 1))
+        x, y = draw(options.num_samples, options.noise, generator(seed, stream, 0))
+        order = torch.randperm(len(x), generator=generator(seed, stream, 1))
         n_train = max(2, min(len(x) - 2, round(options.train_fraction * len(x))))
         train, test = order[:n_train], order[n_train:]
         return make_splits(
@@ -99,7 +100,7 @@ def _toy(name: str, draw, salt: int):
     return load
 
 
-load_circle = _toy("circle", circle_points, salt=11)
-load_xor2d = _toy("xor2d", xor_points, salt=13)
-load_gauss = _toy("gauss", gauss_points, salt=15)
-load_spiral2d = _toy("spiral2d", spiral_points, salt=17)
+load_circle = _toy("circle", circle_points, Stream.CIRCLE)
+load_xor2d = _toy("xor2d", xor_points, Stream.XOR2D)
+load_gauss = _toy("gauss", gauss_points, Stream.GAUSS)
+load_spiral2d = _toy("spiral2d", spiral_points, Stream.SPIRAL2D)

@@ -14,6 +14,7 @@ from depthlab.data.dataset import Dataset
 from depthlab.data.splits import split_indices
 from depthlab.data.targets import check_class_counts
 from depthlab.errors import DepthlabError, check
+from depthlab.seeds import Stream
 
 TEST_SPLIT_SEED = 12345
 SPLIT_NAMES = {
@@ -41,7 +42,7 @@ def seeded_parts(
     y = labels if stratify else torch.zeros(n, dtype=torch.int64)
     if stratify and (test_fraction or val_fraction):
         check_class_counts(labels, classes, 2, "a training row and a held-out one")
-    rest, test = split_indices(y, test_fraction, TEST_SPLIT_SEED, stratify)
+    rest, test = split_indices(y, test_fraction, TEST_SPLIT_SEED, stratify, Stream.TEST_SPLIT)
     keep, val = split_indices(y[rest], val_fraction, seed, stratify)
     parts = {"train": rest[keep], "val": rest[val], "test": test}
     check(len(parts["train"]) > 0, f"{n} rows leave no training row (test_fraction, val_fraction too large)")
