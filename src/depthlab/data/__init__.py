@@ -6,19 +6,7 @@ A user's own data: ``load_dataset("my.csv", target="y")`` (CSV/TSV/Parquet/.npz/
 ``from_arrays(X, y)``, ``from_torch(dataset)``, ``from_hf(dataset)``; ``describe(meta)`` says what was done.
 """
 
-# ``augment`` stays the module (augment.augment(x, options, generator)); the others register data sets
-from depthlab.data import (  # noqa: F401
-    augment,
-    cifar,
-    idx,
-    imagefolder,
-    mnist1d,
-    shapeset,
-    small_images,
-    synthetic,
-    toys2d,  # circle, xor2d, gauss, spiral2d
-    user,  # paths and Python objects: a user's own data (hooks into the registry)
-)
+from depthlab.data import augment  # the module: augment.augment(x, options, generator)
 from depthlab.data.arrays import from_arrays
 from depthlab.data.augment import AugmentOptions, device_generator
 from depthlab.data.cache import cache_dir

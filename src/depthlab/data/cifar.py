@@ -20,7 +20,6 @@ import torch
 
 from depthlab.data.dataset import Dataset
 from depthlab.data.file_options import FileOptions
-from depthlab.data.registry import register_dataset
 from depthlab.data.splits import make_splits
 from depthlab.data.unpickle import safe_unpickle
 from depthlab.errors import DepthlabError
@@ -134,14 +133,12 @@ class Cifar100Options(FileOptions):
     label_mode: Literal["fine", "coarse"] = "fine"
 
 
-@register_dataset("cifar10", FileOptions, layout="image")
 def load_cifar10(options: FileOptions, seed: int) -> Dataset:
     """CIFAR-10: 50,000 train / 10,000 test, (N, 3, 32, 32) in [0, 1], 10 classes."""
     arrays = load_cifar_arrays(options.root_path("cifar10"), CIFAR10, "fine")
     return _to_dataset("cifar10", arrays, options, seed, 10)
 
 
-@register_dataset("cifar100", Cifar100Options, layout="image")
 def load_cifar100(options: Cifar100Options, seed: int) -> Dataset:
     """CIFAR-100: 50,000 train / 10,000 test, (N, 3, 32, 32) in [0, 1], 100 fine or 20 coarse classes."""
     arrays = load_cifar_arrays(options.root_path("cifar100"), CIFAR100, options.label_mode)

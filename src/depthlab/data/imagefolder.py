@@ -19,7 +19,6 @@ import torch
 
 from depthlab.data.dataset import Dataset
 from depthlab.data.file_options import FileOptions
-from depthlab.data.registry import register_dataset
 from depthlab.data.splits import make_splits, split_indices
 from depthlab.errors import DepthlabError, check
 from depthlab.seeds import Stream
@@ -104,7 +103,6 @@ def estimated_bytes(count: int, options: ImageFolderOptions, first: Path) -> int
     return count * channels * height * width * 4
 
 
-@register_dataset("imagefolder", ImageFolderOptions, layout="image")
 def load_image_folder(options: ImageFolderOptions, seed: int) -> Dataset:
     """Images from class folders as (N, C, H, W) in [0, 1]; too big for memory raises with the way out."""
     root = options.root_path("imagefolder")

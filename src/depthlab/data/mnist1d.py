@@ -21,7 +21,6 @@ import torch
 from depthlab.data.cache import cache_dir, load_arrays, save_arrays
 from depthlab.data.dataset import Dataset
 from depthlab.data.options import ShuffleOptions
-from depthlab.data.registry import register_dataset
 from depthlab.data.rng import preserved_global_rng
 from depthlab.data.splits import make_splits, shuffle_positions
 from depthlab.errors import check
@@ -121,13 +120,11 @@ def _load(options: MNIST1DOptions, seed: int, name: str) -> Dataset:
     )
 
 
-@register_dataset("mnist1d", MNIST1DOptions)
 def load_mnist1d(options: MNIST1DOptions, seed: int) -> Dataset:
     """MNIST-1D as (N, 1, 40) float32 sequences, 10 classes."""
     return _load(options, seed, "mnist1d")
 
 
-@register_dataset("mnist1d_shuffled", MNIST1DOptions, shuffle=True)
 def load_mnist1d_shuffled(options: MNIST1DOptions, seed: int) -> Dataset:
     """MNIST-1D with its 40 positions under one fixed seeded permutation (the spatial-prior ablation)."""
     return _load(options, seed, "mnist1d_shuffled")

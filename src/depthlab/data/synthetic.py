@@ -17,7 +17,6 @@ import torch
 
 from depthlab.data.dataset import Dataset
 from depthlab.data.options import SplitOptions
-from depthlab.data.registry import register_dataset
 from depthlab.data.splits import make_splits
 from depthlab.errors import check
 from depthlab.seeds import Stream, generator
@@ -48,7 +47,6 @@ class XorOptions(SplitOptions):
         check(self.noise >= 0, f"noise={self.noise}: must be >= 0")
 
 
-@register_dataset("xor", XorOptions, val_fraction=0.0)
 def load_xor(options: XorOptions, seed: int) -> Dataset:
     """XOR: train = the 4 points x replicas (+ noise), test = the 4 clean points; (N, 2), 2 classes."""
     x = XOR_POINTS.repeat(options.replicas, 1)  # (4 * replicas, 2)
@@ -96,7 +94,6 @@ def spiral_points(n: int, options: SpiralsOptions, gen: torch.Generator) -> tupl
     return x + options.noise * torch.randn(x.shape, generator=gen), arm
 
 
-@register_dataset("spirals", SpiralsOptions)
 def load_spirals(options: SpiralsOptions, seed: int) -> Dataset:
     """Interleaved spirals in the plane, (N, 2), ``arms`` balanced classes."""
     gen = generator(seed, Stream.SPIRALS)
@@ -148,7 +145,6 @@ def parity_bits(options: ParityOptions, gen: torch.Generator) -> torch.Tensor:
     return bits[torch.randperm(len(bits), generator=gen)]
 
 
-@register_dataset("parity", ParityOptions)
 def load_parity(options: ParityOptions, seed: int) -> Dataset:
     """n-bit parity: x in {0, 1}^bits (N, bits), y = sum(x) mod 2; a seeded ``test_fraction`` is held out."""
     bits = parity_bits(options, generator(seed, Stream.PARITY))
@@ -233,7 +229,6 @@ def _alternating_points(options: SawtoothOptions, seed: int) -> Dataset:
     )
 
 
-@register_dataset("sawtooth", SawtoothOptions)
 def load_sawtooth(options: SawtoothOptions, seed: int) -> Dataset:
     """Telgarsky's sawtooth tent^k on [0, 1], (N, 1) inputs; regression targets (N, 1) or 2 classes."""
     if options.form == "regression":

@@ -16,7 +16,6 @@ import torch
 
 from depthlab.data.dataset import Dataset
 from depthlab.data.options import SplitOptions
-from depthlab.data.registry import register_dataset
 from depthlab.data.splits import make_splits
 from depthlab.errors import check
 from depthlab.seeds import Stream, generator
@@ -96,7 +95,6 @@ def _toy(name: str, draw, stream: Stream):
         )
 
     load.__doc__ = f"{name}: {draw.__doc__}"
-    register_dataset(name, Toy2DOptions, val_fraction=0.0)(load)
     return load
 
 

@@ -15,7 +15,6 @@ from depthlab import config as cfg
 from depthlab.data.dataset import Dataset
 from depthlab.data.entry import DatasetEntry
 from depthlab.data.imagefolder import ImageFolderOptions, load_image_folder
-from depthlab.data.registry import DATASETS
 from depthlab.data.sources import ARRAY_SUFFIXES, TABLE_SUFFIXES, check_unchanged, resolve
 from depthlab.data.user_options import UserDataOptions
 from depthlab.errors import DepthlabError
@@ -99,7 +98,3 @@ def load_object(obj: Any, seed: int = 0, **opts: Any) -> Dataset:
         f"cannot load data from a {type(obj).__name__}: give a data set name, a path, (X, y) arrays, "
         "a torch Dataset, a Hugging Face dataset or a pandas DataFrame"
     )
-
-
-DATASETS.path_entry = entry_for  # paths and Python objects reach the registry through these hooks
-DATASETS.object_loader = load_object
