@@ -9,14 +9,11 @@ A user's own data: ``load_dataset("my.csv", target="y")`` (CSV/TSV/Parquet/.npz/
 from depthlab.data import augment  # the module: augment.augment(x, options, generator)
 from depthlab.data.arrays import from_arrays
 from depthlab.data.augment import AugmentOptions, device_generator
-from depthlab.data.cache import cache_dir
-from depthlab.data.dataset import Dataset
-from depthlab.data.describe import describe
-from depthlab.data.download import fetch
-from depthlab.data.hf import from_hf
+from depthlab.data.dataset import Dataset, describe
+from depthlab.data.download import cache_dir, fetch
+from depthlab.data.imagefolder import image_folder_loader
 from depthlab.data.registry import DATASETS, dataset_options, list_datasets, load_dataset, register_dataset
-from depthlab.data.streaming import image_folder_loader
-from depthlab.data.torch_data import from_torch, torch_loader
+from depthlab.data.user import from_hf, from_torch, torch_loader
 
 __all__ = [
     "DATASETS",

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from depthlab.data.dataset import Dataset
-from depthlab.data.file_options import FileOptions
+from depthlab.data.download import FileOptions
 from depthlab.data.splits import make_splits
 from depthlab.errors import DepthlabError
 

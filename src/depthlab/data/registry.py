@@ -17,12 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from depthlab import config as cfg
-from depthlab.data import cifar, idx, imagefolder, mnist1d, shapeset, small_images, synthetic, toys2d
-from depthlab.data.dataset import Dataset
-from depthlab.data.entry import DatasetEntry, Loader
-from depthlab.data.file_options import FileOptions
-from depthlab.data.sources import looks_like_path, resolve, source_sha256
-from depthlab.data.user import entry_for, load_object
+from depthlab.data import cifar, idx, imagefolder, mnist1d, shapeset, small_images, synthetic
+from depthlab.data.dataset import Dataset, DatasetEntry, Loader
+from depthlab.data.download import FileOptions
+from depthlab.data.user import entry_for, load_object, looks_like_path, resolve, source_sha256
 from depthlab.errors import DepthlabError, unknown
 from depthlab.registry import Registry
 
@@ -123,10 +121,10 @@ register_dataset("xor", synthetic.XorOptions, val_fraction=0.0)(synthetic.load_x
 register_dataset("spirals", synthetic.SpiralsOptions)(synthetic.load_spirals)
 register_dataset("parity", synthetic.ParityOptions)(synthetic.load_parity)
 register_dataset("sawtooth", synthetic.SawtoothOptions)(synthetic.load_sawtooth)
-register_dataset("circle", toys2d.Toy2DOptions, val_fraction=0.0)(toys2d.load_circle)
-register_dataset("xor2d", toys2d.Toy2DOptions, val_fraction=0.0)(toys2d.load_xor2d)
-register_dataset("gauss", toys2d.Toy2DOptions, val_fraction=0.0)(toys2d.load_gauss)
-register_dataset("spiral2d", toys2d.Toy2DOptions, val_fraction=0.0)(toys2d.load_spiral2d)
+register_dataset("circle", synthetic.Toy2DOptions, val_fraction=0.0)(synthetic.load_circle)
+register_dataset("xor2d", synthetic.Toy2DOptions, val_fraction=0.0)(synthetic.load_xor2d)
+register_dataset("gauss", synthetic.Toy2DOptions, val_fraction=0.0)(synthetic.load_gauss)
+register_dataset("spiral2d", synthetic.Toy2DOptions, val_fraction=0.0)(synthetic.load_spiral2d)
 register_dataset("shapeset", shapeset.ShapesetOptions, layout="image")(shapeset.load_shapeset)
 register_dataset("mnist1d", mnist1d.MNIST1DOptions)(mnist1d.load_mnist1d)
 register_dataset("mnist1d_shuffled", mnist1d.MNIST1DOptions, shuffle=True)(mnist1d.load_mnist1d_shuffled)

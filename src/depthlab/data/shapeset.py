@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from depthlab.data.dataset import Dataset
-from depthlab.data.options import SplitOptions
-from depthlab.data.splits import make_splits
+from depthlab.data.splits import SplitOptions, make_splits
 from depthlab.errors import check
 from depthlab.seeds import Stream, generator
 

