@@ -22,12 +22,11 @@ from torch.utils.data import DataLoader
 
 from depthlab.data.dataset import Dataset
 from depthlab.data.download import FileOptions
-from depthlab.data.splits import make_splits, split_indices
+from depthlab.data.splits import fixed_test_split, make_splits
 from depthlab.errors import DepthlabError, check, unknown
 from depthlab.seeds import Stream, generator
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-TEST_SPLIT_SEED = 12345  # fixed, so the held-out test images are the same for every run
 
 
 @dataclass
@@ -124,7 +123,7 @@ def load_image_folder(options: ImageFolderOptions, seed: int) -> Dataset:
     if test_dir is not None:
         train, test = torch.arange(len(train_items)), torch.arange(len(train_items), len(y_all))
     else:
-        train, test = split_indices(y_all, options.test_fraction, TEST_SPLIT_SEED, True, Stream.TEST_SPLIT)
+        train, test = fixed_test_split(y_all, options.test_fraction)
     return make_splits(
         "imagefolder",
         x_all[train],

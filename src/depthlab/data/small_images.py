@@ -17,11 +17,8 @@ import numpy as np
 import torch
 
 from depthlab.data.dataset import Dataset
-from depthlab.data.splits import ShuffleOptions, make_splits, shuffle_positions, split_indices
+from depthlab.data.splits import ShuffleOptions, fixed_test_split, make_splits, shuffle_positions
 from depthlab.errors import DepthlabError, check
-from depthlab.seeds import Stream
-
-TEST_SPLIT_SEED = 12345  # fixed: every run of every study sees the same test images
 
 
 @dataclass
@@ -40,7 +37,7 @@ def images_to_dataset(
 ) -> Dataset:
     """(N, 1, H, W) float images and int labels -> a Dataset with fixed test and seeded val splits."""
     x_all, y_all = torch.from_numpy(x).float(), torch.from_numpy(y).long()
-    train, test = split_indices(y_all, options.test_fraction, TEST_SPLIT_SEED, True, Stream.TEST_SPLIT)
+    train, test = fixed_test_split(y_all, options.test_fraction)
     x_train, x_test = x_all[train], x_all[test]
     if options.shuffle:
         (x_train, x_test), permutation = shuffle_positions([x_train, x_test], seed)

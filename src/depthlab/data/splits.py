@@ -47,6 +47,16 @@ def split_indices(
     return torch.cat(keep).sort().values, torch.cat(held).sort().values
 
 
+TEST_SPLIT_SEED = 12345  # fixed: every run of every study is scored on the same test rows
+
+
+def fixed_test_split(
+    y: torch.Tensor, fraction: float, stratify: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(rest, test) indices for a source without its own test split: the same rows whatever the run's seed."""
+    return split_indices(y, fraction, TEST_SPLIT_SEED, stratify, Stream.TEST_SPLIT)
+
+
 def check_labels(name: str, labels: dict[str, torch.Tensor], num_classes: int) -> None:
     """Raise DepthlabError unless every label is a class index in [0, num_classes) (else: a corrupt file)."""
     for split, y in labels.items():
@@ -125,7 +135,6 @@ class ShuffleOptions(SplitOptions):
     shuffle: bool = False
 
 
-TEST_SPLIT_SEED = 12345
 SPLIT_NAMES = {
     "train": "train",
     "val": "val",
@@ -163,7 +172,7 @@ def seeded_parts(
     y = labels if stratify else torch.zeros(n, dtype=torch.int64)
     if stratify and (test_fraction or val_fraction):
         check_class_counts(labels, classes, 2, "a training row and a held-out one")
-    rest, test = split_indices(y, test_fraction, TEST_SPLIT_SEED, stratify, Stream.TEST_SPLIT)
+    rest, test = fixed_test_split(y, test_fraction, stratify)
     keep, val = split_indices(y[rest], val_fraction, seed, stratify)
     parts = {"train": rest[keep], "val": rest[val], "test": test}
     check(len(parts["train"]) > 0, f"{n} rows leave no training row (test_fraction, val_fraction too large)")
