@@ -4,6 +4,11 @@
 ``fetch(name)`` downloads a file-based set; ``image_folder_loader(root)`` streams folders too big for memory.
 A user's own data: ``load_dataset("my.csv", target="y")`` (CSV/TSV/Parquet/.npz/.npy/image folder),
 ``from_arrays(X, y)``, ``from_torch(dataset)``, ``from_hf(dataset)``; ``describe(meta)`` says what was done.
+
+Where to read a flow: ``registry`` (names, the built-in table) -> ``user`` (a path or an object) ->
+``tables`` or ``arrays`` (features and targets) -> ``splits`` -> ``dataset``. A built-in set is one module
+(``synthetic``, ``shapeset``, ``mnist1d``, ``small_images``, ``idx``, ``cifar``, ``imagefolder``); ``download``
+fetches and caches files; ``augment`` transforms batches on the device.
 """
 
 from depthlab.data import augment  # the module: augment.augment(x, options, generator)

@@ -20,6 +20,23 @@ from depthlab.errors import DepthlabError, check
 from depthlab.seeds import Stream, generator
 
 
+@dataclass
+class SplitOptions:
+    """``val_fraction`` of the training part becomes the validation split (stratified for classification)."""
+
+    val_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        check(0.0 <= self.val_fraction < 1.0, f"val_fraction={self.val_fraction}: must be in [0, 1)")
+
+
+@dataclass
+class ShuffleOptions(SplitOptions):
+    """Adds ``shuffle``: one fixed seeded permutation of positions (or pixels), the same for every example."""
+
+    shuffle: bool = False
+
+
 def held_out_counts(sizes: list[int], fraction: float) -> list[int]:
     """Per-group held-out counts summing to round(fraction * total), shared by largest remainder."""
     exact = [fraction * size for size in sizes]
@@ -116,23 +133,6 @@ def shuffle_positions(x_splits: list[torch.Tensor], seed: int) -> tuple[list[tor
     """One seeded position permutation applied to every split (Zhang et al. 2017; MNIST-1D's ablation)."""
     permutation = position_permutation(tuple(x_splits[0].shape[1:]), seed)
     return [permute_positions(x, permutation) for x in x_splits], permutation
-
-
-@dataclass
-class SplitOptions:
-    """``val_fraction`` of the training part becomes the validation split (stratified for classification)."""
-
-    val_fraction: float = 0.1
-
-    def __post_init__(self) -> None:
-        check(0.0 <= self.val_fraction < 1.0, f"val_fraction={self.val_fraction}: must be in [0, 1)")
-
-
-@dataclass
-class ShuffleOptions(SplitOptions):
-    """Adds ``shuffle``: one fixed seeded permutation of positions (or pixels), the same for every example."""
-
-    shuffle: bool = False
 
 
 SPLIT_NAMES = {
