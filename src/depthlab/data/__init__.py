@@ -7,8 +7,8 @@ A user's own data: ``load_dataset("my.csv", target="y")`` (CSV/TSV/Parquet/.npz/
 
 Where to read a flow: ``registry`` (names, the built-in table) -> ``user`` (a path or an object) ->
 ``tables`` or ``arrays`` (features and targets) -> ``splits`` -> ``dataset``. A built-in set is one module
-(``synthetic``, ``shapeset``, ``mnist1d``, ``small_images``, ``idx``, ``cifar``, ``imagefolder``); ``download``
-fetches and caches files; ``augment`` transforms batches on the device.
+(``synthetic``, ``shapeset``, ``mnist1d``, ``small_images``, ``idx``, ``cifar``, ``imagefolder``);
+``download`` fetches and caches files; ``augment`` transforms batches on the device.
 """
 
 from depthlab.data import augment  # the module: augment.augment(x, options, generator)
