@@ -19,8 +19,8 @@ import torch
 
 from depthlab.data import download as fetch_module
 from depthlab.data import image_folder_loader, load_dataset
+from depthlab.data.cifar import safe_unpickle
 from depthlab.data.idx import parse_idx
-from depthlab.data.unpickle import safe_unpickle
 from depthlab.errors import DepthlabError
 
 RNG = np.random.default_rng(0)

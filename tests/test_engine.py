@@ -10,7 +10,7 @@ from torch import nn
 from depthlab.config import build
 from depthlab.data.dataset import Dataset
 from depthlab.errors import DepthlabError
-from depthlab.seeds import derive_seed
+from depthlab.seeds import Stream, generator
 from depthlab.train import Callback, TrainConfig, evaluate, fit, runtime
 from depthlab.train.ema import ModelEma
 from depthlab.train.evaluate import task_loss
@@ -112,7 +112,7 @@ def test_step_losses_match_a_hand_written_loop():
     data = blobs(n_train=96)
     model, ref = small_mlp(), small_mlp()
     fit(model, data, epochs=1, batch_size=32, optimizer="sgd", lr=0.05, momentum=0.0, **QUIET)
-    order = torch.randperm(96, generator=torch.Generator().manual_seed(derive_seed(0, 0)))
+    order = torch.randperm(96, generator=generator(0, Stream.EPOCH_ORDER, 0))
     opt = torch.optim.SGD(ref.parameters(), lr=0.05)
     for i in range(3):
         idx = order[i * 32 : (i + 1) * 32]

@@ -18,7 +18,7 @@ import torch
 
 from depthlab.data import describe, from_arrays, from_torch, load_dataset
 from depthlab.data.registry import data_sha256
-from depthlab.data.user_splits import seeded_parts
+from depthlab.data.splits import seeded_parts
 
 N = 120
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from depthlab.data import Dataset, load_dataset
-from depthlab.data.options import SplitOptions
 from depthlab.data.registry import DATASETS, register_dataset
+from depthlab.data.splits import SplitOptions
 from depthlab.diagnose.nonfinite import locate_divergence
 from depthlab.models import create_model
 from depthlab.study.runner import execute

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from depthlab.data import load_dataset
-from depthlab.data.unpickle import safe_unpickle
+from depthlab.data.cifar import safe_unpickle
 from depthlab.errors import DepthlabError
 from depthlab.models import create_model
 from depthlab.study.report import write_report

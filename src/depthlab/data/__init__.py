@@ -4,31 +4,21 @@
 ``fetch(name)`` downloads a file-based set; ``image_folder_loader(root)`` streams folders too big for memory.
 A user's own data: ``load_dataset("my.csv", target="y")`` (CSV/TSV/Parquet/.npz/.npy/image folder),
 ``from_arrays(X, y)``, ``from_torch(dataset)``, ``from_hf(dataset)``; ``describe(meta)`` says what was done.
+
+Where to read a flow: ``registry`` (names, the built-in table) -> ``user`` (a path or an object) ->
+``tables`` or ``arrays`` (features and targets) -> ``splits`` -> ``dataset``. A built-in set is one module
+(``synthetic``, ``shapeset``, ``mnist1d``, ``small_images``, ``idx``, ``cifar``, ``imagefolder``);
+``download`` fetches and caches files; ``augment`` transforms batches on the device.
 """
 
-# ``augment`` stays the module (augment.augment(x, options, generator)); the others register data sets
-from depthlab.data import (  # noqa: F401
-    augment,
-    cifar,
-    idx,
-    imagefolder,
-    mnist1d,
-    shapeset,
-    small_images,
-    synthetic,
-    toys2d,  # circle, xor2d, gauss, spiral2d
-    user,  # paths and Python objects: a user's own data (hooks into the registry)
-)
+from depthlab.data import augment  # the module: augment.augment(x, options, generator)
 from depthlab.data.arrays import from_arrays
 from depthlab.data.augment import AugmentOptions, device_generator
-from depthlab.data.cache import cache_dir
-from depthlab.data.dataset import Dataset
-from depthlab.data.describe import describe
-from depthlab.data.download import fetch
-from depthlab.data.hf import from_hf
+from depthlab.data.dataset import Dataset, describe
+from depthlab.data.download import cache_dir, fetch
+from depthlab.data.imagefolder import image_folder_loader
 from depthlab.data.registry import DATASETS, dataset_options, list_datasets, load_dataset, register_dataset
-from depthlab.data.streaming import image_folder_loader
-from depthlab.data.torch_data import from_torch, torch_loader
+from depthlab.data.user import from_hf, from_torch, torch_loader
 
 __all__ = [
     "DATASETS",

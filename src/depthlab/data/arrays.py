@@ -16,12 +16,15 @@ import pandas as pd
 import torch
 
 from depthlab import config as cfg
-from depthlab.data.columns import check_missing, fit_scaling
 from depthlab.data.dataset import Dataset
-from depthlab.data.tabular import encode_target
-from depthlab.data.targets import standardize_target
-from depthlab.data.user_options import UserDataOptions
-from depthlab.data.user_splits import describe_parts, seeded_parts, split_dataset
+from depthlab.data.splits import describe_parts, seeded_parts, split_dataset
+from depthlab.data.tables import (
+    UserDataOptions,
+    check_missing,
+    encode_target,
+    fit_scaling,
+    standardize_target,
+)
 from depthlab.errors import DepthlabError, check
 
 

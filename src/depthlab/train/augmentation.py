@@ -12,7 +12,7 @@ import torch
 
 from depthlab.data import augment as ops
 from depthlab.errors import DepthlabError, unknown
-from depthlab.seeds import AUGMENT_STREAM, derive_seed
+from depthlab.seeds import Stream, derive_seed
 
 # name -> AugmentOptions fields (crop padding 4 and flip: He et al. 2016, arXiv 1512.03385, §4.2)
 AUGMENTS: dict[str, dict] = {
@@ -42,10 +42,10 @@ class EpochAugment:
         self.options = ops.AugmentOptions(**AUGMENTS[name])
         self.apply: Callable = ops.augment
         self.seed, self.device = seed, device
-        self.generator = ops.device_generator(seed, device)
+        self.generator = ops.device_generator(derive_seed(seed, Stream.AUGMENT, 0), device)
 
     def start_epoch(self, epoch: int) -> None:
-        self.generator.manual_seed(derive_seed(self.seed, AUGMENT_STREAM + epoch))
+        self.generator.manual_seed(derive_seed(self.seed, Stream.AUGMENT, epoch))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.apply(x, self.options, self.generator)

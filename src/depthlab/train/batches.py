@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import torch
 
-from depthlab.seeds import derive_seed
+from depthlab.seeds import Stream, generator
 
 
 def steps_per_epoch(num_samples: int, batch_size: int, world_size: int = 1) -> int:
@@ -28,8 +28,7 @@ def steps_per_epoch(num_samples: int, batch_size: int, world_size: int = 1) -> i
 
 def epoch_permutation(num_samples: int, seed: int, epoch: int, device: torch.device) -> torch.Tensor:
     """The sample order of ``epoch`` (0-based): a function of the seed and the epoch only."""
-    generator = torch.Generator().manual_seed(derive_seed(seed, epoch))
-    return torch.randperm(num_samples, generator=generator).to(device)
+    return torch.randperm(num_samples, generator=generator(seed, Stream.EPOCH_ORDER, epoch)).to(device)
 
 
 def epoch_batches(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from depthlab.errors import DepthlabError, check, unknown
-from depthlab.seeds import AUGMENT_STREAM, derive_seed
+from depthlab.seeds import check_seed
 from depthlab.train.augmentation import AUGMENTS
 
 
@@ -90,7 +90,7 @@ class TrainConfig:
             f"plateau_window={self.plateau_window}: must be >= 1 (or none)",
         )
         check(0 <= self.plateau_tol < 1, f"plateau_tol={self.plateau_tol}: must be in [0, 1)")
-        derive_seed(self.seed, AUGMENT_STREAM)  # a seed too large for the random streams is refused here
+        check_seed(self.seed)
         if self.augment not in AUGMENTS:
             raise unknown("augment", self.augment, AUGMENTS)
         if self.nesterov and self.optimizer == "sgd" and self.momentum == 0:

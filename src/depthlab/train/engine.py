@@ -17,6 +17,7 @@ from torch import nn
 from depthlab import config as cfg
 from depthlab.data.dataset import Dataset
 from depthlab.errors import DepthlabError
+from depthlab.seeds import Stream, derive_seed
 from depthlab.train import checkpoint as ckpt
 from depthlab.train import runtime
 from depthlab.train.augmentation import build_augment
@@ -135,7 +136,7 @@ class _Run:
         return self.history
 
     def _fresh_start(self) -> int:
-        torch.manual_seed(self.config.seed + self.where.rank)
+        torch.manual_seed(derive_seed(self.config.seed, Stream.DROPOUT, self.where.rank))
         return 0
 
     def _epochs(self, start_epoch: int, bar: ProgressBar) -> None:
