@@ -492,6 +492,8 @@ OWN_FILES = {
     "inf.csv": "a,b,label\n" + ROWS.replace("3.5,", "inf,", 1),
     "one_class.csv": "a,b,label\n" + "".join(f"{i},x,pos\n" for i in range(20)),
     "thin.csv": "a,b,label\n" + ROWS + "1.5,a,rare\n",
+    "dates.csv": "day,a,label\n"
+    + "".join(f"2020{s}01{s}{i + 1:02d},{i % 3},{'ab'[i % 2]}\n" for i, s in enumerate("-/" * 10)),
     "sheet.xlsx": "not a supported type",
     "nets.py": OWN_BUILDER,
 }
@@ -510,6 +512,7 @@ OWN_CLI_CASES = [
     ([*TRAIN, "--data", "t.csv", "--task", "ranking"], "unknown value for task 'ranking'"),
     ([*TRAIN, "--data", "one_class.csv", "--target", "label"], "has one class only ('pos')"),
     ([*TRAIN, "--data", "thin.csv"], "too few rows per class for a stratified split"),
+    ([*TRAIN, "--data", "dates.csv"], "column 'day' mixes date forms"),
     ([*TRAIN, "--data", "sheet.xlsx"], "unknown data file type '.xlsx'"),
     ([*TRAIN, "--data", "missing.csv"], "data file 'missing.csv' does not exist"),
     (["train", "nope.py:build", "--data", "xor", "--out", "out"], "builder file 'nope.py' does not exist"),

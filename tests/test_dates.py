@@ -81,3 +81,17 @@ def test_text_that_is_not_all_dates_stays_text_and_raw_keeps_dates():
 def test_an_unknown_choice_names_the_valid_ones():
     with pytest.raises(DepthlabError, match="dates='text': valid choices are features, raw"):
         expand(["2020-01-05"], dates="text")
+
+
+def test_a_csv_with_a_date_column_loads_its_calendar_features_with_a_note(tmp_path):
+    from depthlab.data import load_dataset
+
+    days = pd.date_range("2021-01-01", periods=40, freq="D")
+    weekend = [d.dayofweek >= 5 for d in days]
+    frame = pd.DataFrame({"day": days.strftime("%Y-%m-%d"), "x": np.arange(40) % 3, "y": weekend})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    data = load_dataset(str(tmp_path / "t.csv"), target="y")
+    assert data.meta["columns"][:2] == ["day:year", "day:month_sin"]  # not dropped as an identifier
+    assert any("'day': dates" in note for note in data.meta["notes"])
+    raw = load_dataset(str(tmp_path / "t.csv"), target="y", dates="raw")
+    assert raw.meta["columns"] == ["x"]  # as before: unique per row, an identifier

@@ -11,7 +11,8 @@ Order matters: rows are split first, then every statistic (means, stds, categori
 the training rows only and applied to all rows, so the validation and test rows stay unseen. Numbers are
 standardized, strings one-hot; a category absent from the training rows encodes as all zeros, and only the
 ``max_categories`` most frequent training categories get a column (the rest share the all-zero code). A column
-that is unique per row and not a float (an identifier) carries no signal to learn and is dropped with a note.
+that is unique per row and not a float (an identifier) carries no signal to learn and is dropped with a note;
+a column of dates becomes calendar features first (``depthlab.data.dates``; ``dates=raw`` keeps the text).
 Missing values are an error naming each column and its count unless ``impute`` says what to do: ``mean`` /
 ``median`` fill numbers (strings get the most frequent training value), ``drop`` drops the rows. ``Scaling``
 (``fit_scaling``) is the one fill-and-standardize path; arrays (``depthlab.data.arrays``) take it too.
@@ -36,6 +37,7 @@ import pandas as pd
 import torch
 
 from depthlab.data.dataset import Dataset
+from depthlab.data.dates import DATES, expand_dates
 from depthlab.data.splits import column_parts, describe_parts, seeded_parts, split_dataset
 from depthlab.errors import DepthlabError, check, unknown
 
@@ -58,8 +60,10 @@ class UserDataOptions:
     header: bool = True
     skip_rows: int = 0
     sha256: str | None = None  # set by a study: the file must still have this content
+    dates: Literal["features", "raw"] = "features"  # date columns to calendar features (data/dates.py)
 
     def __post_init__(self) -> None:
+        check(self.dates in DATES, f"dates={self.dates!r}: valid choices are {', '.join(DATES)}")
         check(0.0 <= self.test_fraction < 1.0, f"test_fraction={self.test_fraction}: must be in [0, 1)")
         check(0.0 <= self.val_fraction < 1.0, f"val_fraction={self.val_fraction}: must be in [0, 1)")
         check(self.max_categories >= 1, f"max_categories={self.max_categories}: must be >= 1")
@@ -430,6 +434,8 @@ def frame_to_dataset(
     """The Dataset of a table; see the module docstring."""
     notes: list[str] = []
     target = pick_target(frame, options.target, notes)
+    others = [c for c in frame.columns if c not in (target, options.split_column)]
+    frame = expand_dates(frame, others, options.dates, notes)
     features = feature_columns(frame, target, options.split_column, notes)
     frame = drop_missing(frame, features + [target], target, options.impute, notes)
     task, y, classes = encode_target(frame[target], options.task, notes)
