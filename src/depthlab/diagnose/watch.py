@@ -38,12 +38,14 @@ device as tensors; the only host sync is when the table is read. Everything is r
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from depthlab.diagnose.sinks import Sink, open_sink
 from depthlab.diagnose.watch_capture import LayerCapture
 from depthlab.diagnose.watch_steps import OptimizerSteps
 from depthlab.diagnose.watch_table import (
@@ -65,9 +67,16 @@ class Watch:
 
     Three parts do the work: ``capture`` (the forward hooks of a recorded step), ``records`` (the recorded
     steps and the table they make) and ``steps`` (the optimizer hooks that end a step). The watch itself
-    schedules them: which step is recorded, when hooks come and go, and the ways a step can end."""
+    schedules them: which step is recorded, when hooks come and go, and the ways a step can end; and hands
+    each recorded step to ``sink`` (``log_to``, see ``sinks.py``) once its update ratio is known."""
 
-    def __init__(self, model: nn.Module, every: int = 1, optimizer: torch.optim.Optimizer | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        every: int = 1,
+        optimizer: torch.optim.Optimizer | None = None,
+        log_to: str | Sink | None = None,
+    ):
         if not isinstance(model, nn.Module):
             raise DepthlabError(f"watch(model={type(model).__name__}): expected a torch.nn.Module")
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
@@ -85,6 +94,8 @@ class Watch:
         self._active = False
         self._external_steps = False  # True when fit callbacks or optimizer hooks end each step
         self._warned = False
+        self.sink = open_sink(log_to) if log_to is not None else None  # last: bad input opens nothing
+        self._sent_rows = 0  # rows already handed to the sink
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def __enter__(self) -> Watch:
@@ -116,6 +127,7 @@ class Watch:
         self.steps.remove()
         if self._active:
             self._warn_if_empty()
+            self._close_sink()
         self._active = False
 
     def _warn_if_empty(self) -> None:
@@ -151,6 +163,7 @@ class Watch:
             )
         self.steps.remove()  # the user ends steps by hand: the global hooks would count them twice
         self.records.fill_update()
+        self._send_complete()
         self._grads_ready()
         self._advance()
 
@@ -172,6 +185,7 @@ class Watch:
         if moved_before_read:  # a closure step: the weights moved before its gradients could be read
             self.records.forget_update()
         self.records.fill_update()
+        self._send_complete()
         self._advance()
 
     def _advance(self) -> None:
@@ -181,6 +195,31 @@ class Watch:
     def _schedule(self) -> None:
         if self.recording() and not self.capture.attached:
             self.capture.attach()
+
+    # -- the sink --------------------------------------------------------------------------------------------
+    def _send_complete(self) -> None:
+        """Hand the sink each recorded step whose update ratio is now known (one host sync per such step)."""
+        if self.sink is None or self.records.update_pending:
+            return
+        done = self.records.complete_rows(self.capture.depth_of)
+        self._send(done[self._sent_rows :])
+        self._sent_rows = len(done)
+
+    def _send(self, rows: list[dict]) -> None:
+        for step, group in itertools.groupby(rows, key=lambda row: row["step"]):
+            self.sink.write_step(step, list(group))
+
+    def _close_sink(self) -> None:
+        """The steps not sent yet, then the doctor's verdicts on the whole table; the sink is closed."""
+        if self.sink is None:
+            return
+        from depthlab.diagnose.checks import check_rows  # checks reads tables; only a sink needs it here
+
+        rows = self.rows
+        self._send(rows[self._sent_rows :])
+        self.sink.write_verdicts(check_rows(rows))
+        self.sink.close()
+        self.sink = None
 
     # -- the table -------------------------------------------------------------------------------------------
     @property
@@ -213,6 +252,12 @@ NOTHING_RECORDED = (
 )
 
 
-def watch(model: nn.Module, every: int = 1, optimizer: torch.optim.Optimizer | None = None) -> Watch:
-    """``with watch(model, every=k) as w:`` around any training loop; ``w.rows`` is the tidy table."""
-    return Watch(model, every=every, optimizer=optimizer)
+def watch(
+    model: nn.Module,
+    every: int = 1,
+    optimizer: torch.optim.Optimizer | None = None,
+    log_to: str | Sink | None = None,
+) -> Watch:
+    """``with watch(model, every=k) as w:`` around any training loop; ``w.rows`` is the tidy table; with
+    ``log_to="tensorboard:DIR"`` or ``"wandb[:PROJECT]"`` it is charted there too (``sinks.py``)."""
+    return Watch(model, every=every, optimizer=optimizer, log_to=log_to)

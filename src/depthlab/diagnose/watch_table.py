@@ -81,12 +81,16 @@ class StepRecords:
 
     def rows(self, depth_of: dict[str, int]) -> list[dict]:
         """One dict per recorded step x layer (a step whose update is still pending shows it as NaN)."""
-        ready = self.records[:-1] if self.update_pending else self.records
-        if len(ready) > self._converted:
-            self._rows += self._as_rows(ready[self._converted :], depth_of)
-            self._converted = len(ready)
         pending = self._as_rows(self.records[-1:], depth_of) if self.update_pending else []
-        return self._rows + pending
+        return self.complete_rows(depth_of) + pending
+
+    def complete_rows(self, depth_of: dict[str, int]) -> list[dict]:
+        """The rows of every step whose update is known: the records' own list, to read and not to change."""
+        ready = len(self.records) - int(self.update_pending)
+        if ready > self._converted:
+            self._rows += self._as_rows(self.records[self._converted : ready], depth_of)
+            self._converted = ready
+        return self._rows
 
     def _as_rows(self, records, depth_of: dict[str, int]) -> list[dict]:
         numeric = STEP_COLUMNS + DEVICE_STATS
