@@ -45,20 +45,6 @@ def check_spec(log_to: str) -> tuple[str, str]:
     return kind, where
 
 
-def open_sink(log_to: str | Sink) -> Sink:
-    """The sink ``log_to`` names (``"tensorboard:DIR"``, ``"wandb[:PROJECT]"``) or ``log_to`` itself."""
-    if all(hasattr(log_to, method) for method in ("write_step", "write_verdicts", "close")):
-        return log_to
-    kind, where = check_spec(log_to)
-    if kind == "tensorboard":
-        from depthlab.diagnose.sink_tensorboard import TensorBoardSink
-
-        return TensorBoardSink(where)
-    from depthlab.diagnose.sink_wandb import WandbSink
-
-    return WandbSink(project=where or "depthlab")
-
-
 def by_layer(rows: Sequence[dict], column: str) -> list[float]:
     """``column``'s values in layer order (the rows of one recorded step)."""
     return [row[column] for row in sorted(rows, key=lambda row: row["layer"])]

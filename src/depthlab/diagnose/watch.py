@@ -45,7 +45,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from depthlab.diagnose.sinks import Sink, open_sink
+from depthlab.diagnose.sinks import Sink, check_spec
 from depthlab.diagnose.watch_capture import LayerCapture
 from depthlab.diagnose.watch_steps import OptimizerSteps
 from depthlab.diagnose.watch_table import (
@@ -243,6 +243,21 @@ class Watch:
     def to_csv(self, path: str | Path) -> Path:
         """Write the table as CSV (one row per step x layer) and return the path."""
         return write_csv(self.rows, path)
+
+
+def open_sink(log_to: str | Sink) -> Sink:
+    """The sink ``log_to`` names (``"tensorboard:DIR"``, ``"wandb[:PROJECT]"``) or ``log_to`` itself."""
+    if all(hasattr(log_to, method) for method in ("write_step", "write_verdicts", "close")):
+        return log_to
+    kind, where = check_spec(log_to)
+    # each sink imports its optional extra, so it is imported only when asked for
+    if kind == "tensorboard":
+        from depthlab.diagnose.sink_tensorboard import TensorBoardSink
+
+        return TensorBoardSink(where)
+    from depthlab.diagnose.sink_wandb import WandbSink
+
+    return WandbSink(project=where or "depthlab")
 
 
 NOTHING_RECORDED = (
