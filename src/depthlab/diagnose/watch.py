@@ -240,6 +240,12 @@ class Watch:
         rows = self.rows
         return {k: [r[k] for r in rows] for k in COLUMNS}
 
+    def to_pandas(self):
+        """The table as a ``pandas.DataFrame``, one row per recorded step x layer, in ``COLUMNS`` order."""
+        import pandas as pd  # a noticeable part of a second to import; only this method needs it
+
+        return pd.DataFrame(self.rows, columns=list(COLUMNS))
+
     def to_csv(self, path: str | Path) -> Path:
         """Write the table as CSV (one row per step x layer) and return the path."""
         return write_csv(self.rows, path)
