@@ -20,6 +20,7 @@ EXTRAS = {
     "hf": ("datasets", "pip install 'depthlab[hf]'"),
     "tensorboard": ("tensorboard", "pip install 'depthlab[tensorboard]'"),
     "wandb": ("wandb", "pip install 'depthlab[wandb]'"),
+    "onnx": ("onnxruntime", "pip install 'depthlab[onnx]'"),
     "timm": ("timm", "pip install --no-deps timm"),
 }
 
