@@ -13,7 +13,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from depthlab.diagnose.sinks import CHARTED, LAYER_COLUMNS, VERDICT_COLUMNS, by_layer, verdict_cells
+from depthlab.diagnose.sinks import CHARTED, LAYER_COLUMNS, by_layer, verdict_cells
+from depthlab.diagnose.verdict import COLUMNS as VERDICT_COLUMNS
 from depthlab.diagnose.verdict import Verdict
 from depthlab.extras import require
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from depthlab.diagnose.sinks import CHARTED, VERDICT_COLUMNS, by_layer, verdict_cells
+from depthlab.diagnose.sinks import CHARTED, by_layer, verdict_cells
+from depthlab.diagnose.verdict import COLUMNS as VERDICT_COLUMNS
 from depthlab.diagnose.verdict import Verdict
 from depthlab.diagnose.watch_table import COLUMNS
 from depthlab.errors import DepthlabError

@@ -14,12 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from depthlab.diagnose.verdict import Verdict
+from depthlab.diagnose.verdict import Verdict, problems_first
 from depthlab.errors import DepthlabError, unknown
 
 CHARTED = ("act_grad_rms", "grad_norm", "update_ratio")
 KINDS = ("tensorboard", "wandb")
-VERDICT_COLUMNS = ("check", "status", "message", "try")
 LAYER_COLUMNS = ("layer", "depth", "name", "kind")
 
 
@@ -52,5 +51,4 @@ def by_layer(rows: Sequence[dict], column: str) -> list[float]:
 
 def verdict_cells(verdicts: Sequence[Verdict]) -> list[list[str]]:
     """One row of VERDICT_COLUMNS per verdict, problems first."""
-    ordered = sorted(verdicts, key=lambda v: {"PROBLEM": 0, "note": 1}.get(v.status, 2))
-    return [[v.check, v.status, v.message, v.try_text()] for v in ordered]
+    return [v.cells() for v in problems_first(verdicts)]

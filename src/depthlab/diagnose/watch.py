@@ -58,8 +58,11 @@ from depthlab.diagnose.watch_table import (
 )
 from depthlab.diagnose.weights import weight_layers, weight_of
 from depthlab.errors import DepthlabError
+from depthlab.page import html_table
 
 __all__ = ["COLUMNS", "FORWARD_COLUMNS", "STEP_COLUMNS", "Watch", "watch", "write_csv"]
+# what a notebook shows of a step (the whole row is in ``rows``)
+SUMMARY_COLUMNS = ("layer", "depth", "name", "kind", "grad_norm", "act_grad_rms", "update_ratio", "dead_frac")
 
 
 class Watch:
@@ -245,6 +248,18 @@ class Watch:
         import pandas as pd  # a noticeable part of a second to import; only this method needs it
 
         return pd.DataFrame(self.rows, columns=list(COLUMNS))
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the last recorded step, one row per layer, and the gradient flow of every step."""
+        rows = self.rows
+        if not rows:
+            return "<p>watch: no step recorded yet</p>"
+        from depthlab.diagnose.plots import gradient_flow_html  # matplotlib only when a notebook asks
+
+        last = rows[-1]["step"]
+        cells = [[row[c] for c in SUMMARY_COLUMNS] for row in rows if row["step"] == last]
+        caption = f"watch, step {last} (of {len(self.records.records)} recorded)"
+        return html_table(SUMMARY_COLUMNS, cells, caption) + gradient_flow_html(rows)
 
     def to_csv(self, path: str | Path) -> Path:
         """Write the table as CSV (one row per step x layer) and return the path."""
