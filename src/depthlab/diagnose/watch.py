@@ -38,14 +38,14 @@ device as tensors; the only host sync is when the table is read. Everything is r
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from depthlab.diagnose.sinks import Sink, check_spec
+from depthlab.diagnose.sink_feed import SinkFeed
+from depthlab.diagnose.sinks import Sink
 from depthlab.diagnose.watch_capture import LayerCapture
 from depthlab.diagnose.watch_steps import OptimizerSteps
 from depthlab.diagnose.watch_table import (
@@ -71,7 +71,7 @@ class Watch:
     Three parts do the work: ``capture`` (the forward hooks of a recorded step), ``records`` (the recorded
     steps and the table they make) and ``steps`` (the optimizer hooks that end a step). The watch itself
     schedules them: which step is recorded, when hooks come and go, and the ways a step can end; and hands
-    each recorded step to ``sink`` (``log_to``, see ``sinks.py``) once its update ratio is known."""
+    each recorded step to ``feed`` (``log_to``, see ``sinks.py``) once its update ratio is known."""
 
     def __init__(
         self,
@@ -97,8 +97,7 @@ class Watch:
         self._active = False
         self._external_steps = False  # True when fit callbacks or optimizer hooks end each step
         self._warned = False
-        self.sink = open_sink(log_to) if log_to is not None else None  # last: bad input opens nothing
-        self._sent_rows = 0  # rows already handed to the sink
+        self.feed = SinkFeed(log_to) if log_to is not None else None  # last: bad input opens nothing
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def __enter__(self) -> Watch:
@@ -130,7 +129,7 @@ class Watch:
         self.steps.remove()
         if self._active:
             self._warn_if_empty()
-            self._close_sink()
+            self._close_feed()
         self._active = False
 
     def _warn_if_empty(self) -> None:
@@ -166,7 +165,7 @@ class Watch:
             )
         self.steps.remove()  # the user ends steps by hand: the global hooks would count them twice
         self.records.fill_update()
-        self._send_complete()
+        self._feed_complete()
         self._grads_ready()
         self._advance()
 
@@ -188,7 +187,7 @@ class Watch:
         if moved_before_read:  # a closure step: the weights moved before its gradients could be read
             self.records.forget_update()
         self.records.fill_update()
-        self._send_complete()
+        self._feed_complete()
         self._advance()
 
     def _advance(self) -> None:
@@ -200,29 +199,14 @@ class Watch:
             self.capture.attach()
 
     # -- the sink --------------------------------------------------------------------------------------------
-    def _send_complete(self) -> None:
-        """Hand the sink each recorded step whose update ratio is now known (one host sync per such step)."""
-        if self.sink is None or self.records.update_pending:
-            return
-        done = self.records.complete_rows(self.capture.depth_of)
-        self._send(done[self._sent_rows :])
-        self._sent_rows = len(done)
+    def _feed_complete(self) -> None:
+        if self.feed is not None:
+            self.feed.send_complete(self.records, self.capture.depth_of)
 
-    def _send(self, rows: list[dict]) -> None:
-        for step, group in itertools.groupby(rows, key=lambda row: row["step"]):
-            self.sink.write_step(step, list(group))
-
-    def _close_sink(self) -> None:
-        """The steps not sent yet, then the doctor's verdicts on the whole table; the sink is closed."""
-        if self.sink is None:
-            return
-        from depthlab.diagnose.checks import check_rows  # checks reads tables; only a sink needs it here
-
-        rows = self.rows
-        self._send(rows[self._sent_rows :])
-        self.sink.write_verdicts(check_rows(rows))
-        self.sink.close()
-        self.sink = None
+    def _close_feed(self) -> None:
+        if self.feed is not None:
+            self.feed.close(self.rows)
+            self.feed = None
 
     # -- the table -------------------------------------------------------------------------------------------
     @property
@@ -264,21 +248,6 @@ class Watch:
     def to_csv(self, path: str | Path) -> Path:
         """Write the table as CSV (one row per step x layer) and return the path."""
         return write_csv(self.rows, path)
-
-
-def open_sink(log_to: str | Sink) -> Sink:
-    """The sink ``log_to`` names (``"tensorboard:DIR"``, ``"wandb[:PROJECT]"``) or ``log_to`` itself."""
-    if all(hasattr(log_to, method) for method in ("write_step", "write_verdicts", "close")):
-        return log_to
-    kind, where = check_spec(log_to)
-    # each sink imports its optional extra, so it is imported only when asked for
-    if kind == "tensorboard":
-        from depthlab.diagnose.sink_tensorboard import TensorBoardSink
-
-        return TensorBoardSink(where)
-    from depthlab.diagnose.sink_wandb import WandbSink
-
-    return WandbSink(project=where or "depthlab")
 
 
 NOTHING_RECORDED = (
