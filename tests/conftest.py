@@ -18,6 +18,9 @@ EXTRAS = {
     "lightning": ("lightning", "pip install 'depthlab[lightning]'"),
     "parquet": ("pyarrow", "pip install 'depthlab[parquet]'"),
     "hf": ("datasets", "pip install 'depthlab[hf]'"),
+    "tensorboard": ("tensorboard", "pip install 'depthlab[tensorboard]'"),
+    "wandb": ("wandb", "pip install 'depthlab[wandb]'"),
+    "onnx": ("onnxruntime", "pip install 'depthlab[onnx]'"),
     "timm": ("timm", "pip install --no-deps timm"),
 }
 

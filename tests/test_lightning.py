@@ -75,3 +75,29 @@ def test_the_callback_records_what_autograd_says_and_gives_the_doctors_verdicts(
     printed = capsys.readouterr().out
     assert "watch, step 2:" in printed and "net.4" in printed
     assert all(v.line() in printed for v in callback.verdicts)
+
+
+@pytest.mark.extra("tensorboard")
+def test_the_callback_charts_its_table_in_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing import event_accumulator
+
+    torch.manual_seed(0)
+    logdir = tmp_path / "tb"
+    callback = DepthlabCallback(every=2, verbose=False, log_to=f"tensorboard:{logdir}")
+    trainer = pl.Trainer(
+        max_steps=4,
+        callbacks=[callback],
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(Tiny(), _loader()[0])
+    events = event_accumulator.EventAccumulator(str(logdir), size_guidance={"scalars": 0})
+    events.Reload()
+    for step in (0, 2):
+        ratios = [r["update_ratio"] for r in callback.watch.rows if r["step"] == step]
+        written = [e.value for e in events.Scalars(f"watch/update_ratio/step_{step:07d}")]
+        assert written == pytest.approx(ratios, rel=1e-6) and all(r > 0 for r in ratios)

@@ -1,4 +1,5 @@
-"""The self-contained HTML page of every report (the study report, the advice) and the PNG of its plots.
+"""The self-contained HTML page of every report (the study report, the advice), the PNG of its plots, and the
+HTML fragments that verdicts, watch tables and run summaries show in a notebook (``_repr_html_``).
 
 One shell for all: a Content-Security-Policy that allows nothing but inline styles and ``data:`` images (the
 page opens offline, and a string that escaped escaping still could not run a script), the shared CSS, and
@@ -11,6 +12,9 @@ from __future__ import annotations
 
 import base64
 import io
+import math
+from collections.abc import Iterable, Sequence
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -54,3 +58,26 @@ def figure_png(figure: Figure) -> bytes:
 def png_base64(png: bytes) -> str:
     """PNG bytes as the text of a ``data:image/png;base64,`` address."""
     return base64.b64encode(png).decode("ascii")
+
+
+def html_table(header: Sequence[str], rows: Iterable[Sequence[Any]], caption: str | None = None) -> str:
+    """An HTML ``<table>`` fragment (a notebook's ``_repr_html_``); every cell and the caption are escaped,
+    floats shown to 3 significant digits."""
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(cell_text(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    title = f"<caption>{escape(caption)}</caption>" if caption else ""
+    return f"<table>{title}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def cell_text(value: Any) -> str:
+    """A table cell as text: floats to 3 significant digits (``nan`` where nothing was measured)."""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.3g}"
+    return str(value)
+
+
+def figure_img(figure: Figure) -> str:
+    """A matplotlib Figure as an inline ``<img>`` (PNG in a ``data:`` address)."""
+    return f'<img src="data:image/png;base64,{png_base64(figure_png(figure))}">'

@@ -16,7 +16,18 @@ import typer
 from depthlab.cli.app import app
 from depthlab.errors import DepthlabError
 
-COMMAND_MODULES = ("basic", "train", "study", "data", "reference", "parnet", "diagnose", "play", "advise")
+COMMAND_MODULES = (
+    "basic",
+    "train",
+    "study",
+    "data",
+    "reference",
+    "parnet",
+    "export",
+    "diagnose",
+    "play",
+    "advise",
+)
 
 
 def _load_commands() -> None:

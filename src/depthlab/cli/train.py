@@ -26,6 +26,12 @@ def train(
     recipe: str = typer.Option(None, "--recipe", help="a named recipe applied before the overrides"),
     out: str = typer.Option(None, "--out", help="folder for result.json and checkpoints"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    log_to: str = typer.Option(
+        None,
+        "--log-to",
+        help="chart the per-layer gradient flow, update ratios and the doctor's verdicts in "
+        "tensorboard:DIR or wandb[:PROJECT] (a watch recording every 10th step)",
+    ),
 ) -> None:
     """Train MODEL on a data set and print the final metrics."""
     from depthlab.train.launch import train_named
@@ -41,12 +47,26 @@ def train(
         from depthlab.data.registry import check_file_options
 
         check_file_options(data, own)
-    run = train_named(model, parse_pairs(overrides or []) | own, data, recipe, out, quiet)
+    watching = _watcher(log_to) if log_to else None
+    run = train_named(model, parse_pairs(overrides or []) | own, data, recipe, out, quiet, watching)
     for line in describe(run.data_meta):
         console.print(line, soft_wrap=True, markup=False, highlight=False)
     for note in run.history.notes:
         console.print(f"note: {note}")
     console.print(_result_table(model, run))
+
+
+LOG_EVERY = 10  # a recorded step costs a host sync and a write: every 10th step keeps the cost small
+
+
+def _watcher(log_to: str):
+    """A callback factory: a watch of the built model that charts into ``log_to``; the spec is checked now,
+    before any training."""
+    from depthlab.diagnose.sinks import check_spec
+    from depthlab.diagnose.watch import Watch
+
+    check_spec(log_to)
+    return lambda model: [Watch(model, every=LOG_EVERY, log_to=log_to)]
 
 
 def _result_table(model: str, run) -> Table:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 import torch
@@ -20,7 +21,7 @@ from torch import nn
 
 from depthlab.diagnose import degradation
 from depthlab.diagnose.checks import THRESHOLDS, check_rows
-from depthlab.diagnose.verdict import NOTE, PROBLEM, Verdict
+from depthlab.diagnose.verdict import PROBLEM, Verdict, Verdicts, problems_first
 from depthlab.diagnose.watch import Watch
 from depthlab.errors import DepthlabError
 
@@ -35,7 +36,7 @@ def verdicts(
     config: Mapping[str, Any] | None = None,
 ) -> list[Verdict]:
     """Every check on a watch table and, when given, the run's status (degradation needs two runs: doctor)."""
-    return check_rows(rows, config, thresholds, status, diverged_step)
+    return Verdicts(check_rows(rows, config, thresholds, status, diverged_step))
 
 
 def diagnose(
@@ -47,7 +48,7 @@ def diagnose(
     remedies name overrides the model does not already have."""
     if not isinstance(w, Watch):
         raise DepthlabError(f"diagnose(w={type(w).__name__}): expected a depthlab.diagnose.Watch")
-    return check_rows(w.rows, dict(model_config) if model_config is not None else None, thresholds)
+    return Verdicts(check_rows(w.rows, dict(model_config) if model_config is not None else None, thresholds))
 
 
 @dataclass
@@ -65,12 +66,20 @@ class DoctorReport:
     def problems(self) -> list[Verdict]:
         return [v for v in self.verdicts if v.status == PROBLEM]
 
+    def summary(self) -> str:
+        found = f"{len(self.problems)} problem(s) found" if self.problems else "no problem found"
+        return f"doctor: {self.model} — {found}"
+
     def text(self) -> str:
         """One line per check: problems first, then notes, then the healthy ones."""
-        order = {PROBLEM: 0, NOTE: 1}
-        ordered = sorted(self.verdicts, key=lambda v: order.get(v.status, 2))
-        summary = f"{len(self.problems)} problem(s) found" if self.problems else "no problem found"
-        return "\n".join([f"doctor: {self.model} — {summary}", *(v.line() for v in ordered)])
+        return "\n".join([self.summary(), *(v.line() for v in problems_first(self.verdicts))])
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the summary, the verdicts (problems first) and the gradient flow by layer."""
+        from depthlab.diagnose.plots import gradient_flow_html  # matplotlib only when a notebook asks
+
+        figure = gradient_flow_html(self.rows, f"{self.model}: gradient norm by layer") if self.rows else ""
+        return f"<p><b>{escape(self.summary())}</b></p>{Verdicts(self.verdicts)._repr_html_()}{figure}"
 
     def to_dict(self) -> dict:
         return {

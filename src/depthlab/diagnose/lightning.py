@@ -2,7 +2,8 @@
 
 Optional: ``pip install 'depthlab[lightning]'``. ``Trainer(callbacks=[DepthlabCallback(every=10)])``; after
 ``fit`` the callback holds ``watch`` (the :class:`~depthlab.diagnose.watch.Watch`, ``rows`` its table) and
-``verdicts`` (``depthlab.diagnose.diagnose(watch)``), and prints both unless ``verbose=False``.
+``verdicts`` (``depthlab.diagnose.diagnose(watch)``), and prints both unless ``verbose=False``. With
+``log_to="tensorboard:DIR"`` or ``"wandb"`` the watch charts its table there too (``sinks.py``).
 
 Why not the global optimizer hooks a plain loop uses: Lightning runs forward and backward *inside*
 ``optimizer.step(closure)``, so the step's pre hook comes before the gradients exist. Lightning's
@@ -15,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from depthlab.diagnose.sinks import Sink
 from depthlab.diagnose.watch import Watch
 
 try:
@@ -28,15 +30,21 @@ TABLE_COLUMNS = ("depth", "name", "kind", "grad_norm", "update_ratio", "dead_fra
 class DepthlabCallback(Callback):
     """Watch the LightningModule during ``fit``; ``verdicts`` are the doctor's on its rows."""
 
-    def __init__(self, every: int = 10, model_config: dict[str, Any] | None = None, verbose: bool = True):
+    def __init__(
+        self,
+        every: int = 10,
+        model_config: dict[str, Any] | None = None,
+        verbose: bool = True,
+        log_to: str | Sink | None = None,
+    ):
         super().__init__()
-        self.every, self.model_config, self.verbose = every, model_config, verbose
+        self.every, self.model_config, self.verbose, self.log_to = every, model_config, verbose, log_to
         self.watch: Watch | None = None
         self.verdicts: list = []
         self._handles: list = []
 
     def on_fit_start(self, trainer, pl_module) -> None:
-        self.watch = Watch(pl_module, every=self.every)
+        self.watch = Watch(pl_module, every=self.every, log_to=self.log_to)
         self.watch.on_train_start(None)  # steps end through this callback, not the global optimizer hooks
         self._handles = [
             opt.register_step_post_hook(lambda *_: self.watch.on_step(None)) for opt in trainer.optimizers

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from depthlab import atomic
 from depthlab.errors import DepthlabError
-from depthlab.page import figure_png
+from depthlab.page import figure_img, figure_png
 
 
 def _axes(ax: Axes | None):
@@ -102,6 +102,14 @@ def gradient_flow(
         title=title or "gradient norm by layer",
         ylabel="||grad W|| (log)",
     )
+
+
+def gradient_flow_html(rows: list[dict], title: str | None = None) -> str:
+    """The gradient-flow plot as an inline ``<img>``, for a notebook's ``_repr_html_``."""
+    fig, ax = _axes(None)
+    gradient_flow(rows, ax=ax, title=title)
+    fig.tight_layout()
+    return figure_img(fig)
 
 
 def activation_std(

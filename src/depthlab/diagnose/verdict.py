@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from depthlab.page import html_table
+
 PROBLEM, OK, NOTE = "PROBLEM", "ok", "note"
 Status = Literal["PROBLEM", "ok", "note"]
+COLUMNS = ("check", "status", "message", "try")  # a verdict as a table row (notebooks, TensorBoard, W&B)
 
 
 def format_value(value: Any) -> str:
@@ -40,6 +44,13 @@ class Verdict:
         head = f"{self.status} {self.check}: {self.message}"
         return f"{head} — try {self.try_text()}" if self.remedy else head
 
+    def cells(self) -> list[str]:
+        """The verdict as a row of ``COLUMNS``."""
+        return [self.check, self.status, self.message, self.try_text()]
+
+    def _repr_html_(self) -> str:
+        return html_table(COLUMNS, [self.cells()])
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "check": self.check,
@@ -47,3 +58,16 @@ class Verdict:
             "message": self.message,
             "remedy": dict(self.remedy),
         }
+
+
+def problems_first(verdicts: Iterable[Verdict]) -> list[Verdict]:
+    """Problems, then notes, then the healthy checks, each group in its own order."""
+    rank = {PROBLEM: 0, NOTE: 1}
+    return sorted(verdicts, key=lambda v: rank.get(v.status, 2))
+
+
+class Verdicts(list):
+    """A list of verdicts that a notebook shows as one table, problems first."""
+
+    def _repr_html_(self) -> str:
+        return html_table(COLUMNS, [v.cells() for v in problems_first(self)])

@@ -38,41 +38,48 @@ device as tensors; the only host sync is when the table is read. Everything is r
 
 from __future__ import annotations
 
-import csv
-import math
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from depthlab import atomic
-from depthlab.diagnose import stats
-from depthlab.diagnose.graph import graph_depth
+from depthlab.diagnose.sink_feed import SinkFeed
+from depthlab.diagnose.sinks import Sink
+from depthlab.diagnose.watch_capture import LayerCapture
+from depthlab.diagnose.watch_steps import OptimizerSteps
+from depthlab.diagnose.watch_table import (
+    COLUMNS,
+    FORWARD_COLUMNS,
+    STEP_COLUMNS,
+    StepRecords,
+    nan_like,
+    write_csv,
+)
 from depthlab.diagnose.weights import weight_layers, weight_of
 from depthlab.errors import DepthlabError
+from depthlab.page import html_table
 
-FORWARD_COLUMNS = (
-    "out_mean",
-    "out_std",
-    "act_mean",
-    "act_std",
-    "dead_frac",
-    "saturated_frac",
-    "act_grad_rms",
-)
-STEP_COLUMNS = ("grad_norm", "weight_norm", "update_ratio")
-# what the hooks leave on the device (sums and counts); turned into FORWARD_COLUMNS when the table is read
-DEVICE_STATS = ("out_sum", "out_norm", "act_sum", "act_norm", "alive", "saturated", "out_grad_norm")
-HOST_COUNTS = ("out_count", "act_count", "units", "values")
-COLUMNS = ("step", "layer", "depth", "name", "kind", *STEP_COLUMNS, *FORWARD_COLUMNS)
-UNIT_LAST = (nn.Linear, nn.Bilinear, nn.Embedding)  # their units lie on the last dim; conv channels on dim 1
+__all__ = ["COLUMNS", "FORWARD_COLUMNS", "STEP_COLUMNS", "Watch", "watch", "write_csv"]
+# what a notebook shows of a step (the whole row is in ``rows``)
+SUMMARY_COLUMNS = ("layer", "depth", "name", "kind", "grad_norm", "act_grad_rms", "update_ratio", "dead_frac")
 
 
 class Watch:
-    """Records per-layer gradient/activation statistics every ``every`` steps; see the module docstring."""
+    """Records per-layer gradient/activation statistics every ``every`` steps; see the module docstring.
 
-    def __init__(self, model: nn.Module, every: int = 1, optimizer: torch.optim.Optimizer | None = None):
+    Three parts do the work: ``capture`` (the forward hooks of a recorded step), ``records`` (the recorded
+    steps and the table they make) and ``steps`` (the optimizer hooks that end a step). The watch itself
+    schedules them: which step is recorded, when hooks come and go, and the ways a step can end; and hands
+    each recorded step to ``feed`` (``log_to``, see ``sinks.py``) once its update ratio is known."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        every: int = 1,
+        optimizer: torch.optim.Optimizer | None = None,
+        log_to: str | Sink | None = None,
+    ):
         if not isinstance(model, nn.Module):
             raise DepthlabError(f"watch(model={type(model).__name__}): expected a torch.nn.Module")
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
@@ -83,25 +90,14 @@ class Watch:
             raise DepthlabError(
                 f"watch: {type(model).__name__} has no weight layer (no parameter of rank >= 2)"
             )
-        self._weights = {name: weight_of(m) for name, m in self.layers.items()}
-        self.activations = {name: m for name, m in model.named_modules() if stats.is_activation(m)}
+        self.capture = LayerCapture(model, self.layers)
+        self.records = StepRecords({name: weight_of(m) for name, m in self.layers.items()}, self.layers)
+        self.steps = OptimizerSteps(self._grads_ready, self._update_done)
         self.step_count = 0
-        self.order: list[
-            str
-        ] = []  # weight layers in forward execution order (from the first recorded forward)
-        self.depth_of: dict[str, int] = {}
-        self._records: list[tuple[int, dict[str, list[torch.Tensor]]]] = []
-        self._rows: list[dict] = []
-        self._converted = 0  # records already turned into rows
-        self._forward: dict[str, dict[str, torch.Tensor]] = {}
-        self._current: tuple[str, int] | None = None  # last weight layer run, and its unit dim
-        self._snapshot: tuple[dict, list[torch.Tensor], list[torch.Tensor]] | None = None
-        self._forward_handles: list = []
-        self._optimizer_handles: list = []
         self._active = False
         self._external_steps = False  # True when fit callbacks or optimizer hooks end each step
-        self._auto_steps = 0  # steps ended by the global optimizer hooks of a plain loop
         self._warned = False
+        self.feed = SinkFeed(log_to) if log_to is not None else None  # last: bad input opens nothing
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def __enter__(self) -> Watch:
@@ -120,75 +116,32 @@ class Watch:
         self._active = True
         if self.optimizer is not None:
             self._external_steps = True
-            self._optimizer_handles = [
-                self.optimizer.register_step_pre_hook(lambda *_: self._grads_ready()),
-                self.optimizer.register_step_post_hook(lambda *_: self._update_done()),
-            ]
+            self.steps.hook(self.optimizer)
         elif not self._external_steps:
-            self._hook_any_optimizer()
+            self.steps.hook_any(self.model)
         self._schedule()
-
-    def _hook_any_optimizer(self) -> None:
-        """A plain loop: end a step at any ``optimizer.step()`` over this model's weights (global hooks)."""
-        from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
-
-        mine = {id(p) for p in self.model.parameters()}
-
-        def owns(optimizer) -> bool:
-            return any(id(p) in mine for group in optimizer.param_groups for p in group["params"])
-
-        def closure(args, kwargs) -> bool:  # args[0] is the optimizer itself
-            return (len(args) > 1 and args[1] is not None) or kwargs.get("closure") is not None
-
-        def pre(optimizer, args, kwargs) -> None:
-            if owns(optimizer) and not closure(args, kwargs):
-                self._grads_ready()
-
-        def post(optimizer, args, kwargs) -> None:
-            if not owns(optimizer):
-                return
-            self._auto_steps += 1
-            if closure(args, kwargs):  # backward ran inside step(): gradients are readable only now
-                self._grads_ready()
-                self._snapshot = None  # the weights already moved: no update ratio for this step
-            self._update_done()
-
-        self._optimizer_handles = [
-            register_optimizer_step_pre_hook(pre),
-            register_optimizer_step_post_hook(post),
-        ]
-
-    def _remove_optimizer_hooks(self) -> None:
-        for handle in self._optimizer_handles:
-            handle.remove()
-        self._optimizer_handles = []
-
-    def _steps_missed(self) -> bool:
-        """While live, a sign that steps run unseen: a backward reached the layers and no step ended. A table
-        read before the first step (as a live page does) is empty for no fault; fit callbacks and
-        ``optimizer=`` always see their steps."""
-        return not self._external_steps and any("out_grad_norm" in r for r in self._forward.values())
-
-    def _warn_if_empty(self) -> None:
-        if self._records or self._warned:
-            return
-        self._warned = True
-        warnings.warn(NOTHING_RECORDED.format(model=type(self.model).__name__), RuntimeWarning, stacklevel=3)
 
     def detach(self) -> None:
         """Stop watching: fill the last update ratio and remove every hook."""
         if not self._external_steps:
-            self._fill_update()
-        self._remove_forward_hooks()
-        self._remove_optimizer_hooks()
+            self.records.fill_update()
+        self.capture.remove()
+        self.steps.remove()
         if self._active:
             self._warn_if_empty()
+            self._close_feed()
         self._active = False
+
+    def _warn_if_empty(self) -> None:
+        if self.records.records or self._warned:
+            return
+        self._warned = True
+        warnings.warn(NOTHING_RECORDED.format(model=type(self.model).__name__), RuntimeWarning, stacklevel=3)
 
     # -- as a depthlab.train.fit callback --------------------------------------------------------------------
     def on_train_start(self, state) -> None:
         if self.optimizer is None:
-            self._remove_optimizer_hooks()  # the engine's callbacks end the steps, not the global hooks
+            self.steps.remove()  # the engine's callbacks end the steps, not the global hooks
         self._external_steps = True
         self.attach()
 
@@ -206,12 +159,13 @@ class Watch:
     # -- a user's own loop -----------------------------------------------------------------------------------
     def step(self) -> None:
         """End a step in a loop without optimizer hooks: after ``backward()``, before ``optimizer.step()``."""
-        if self._external_steps or self._auto_steps:
+        if self._external_steps or self.steps.seen:
             raise DepthlabError(
                 "watch.step(): steps already end through the optimizer hooks or fit callbacks"
             )
-        self._remove_optimizer_hooks()  # the user ends steps by hand: the global hooks would count them twice
-        self._fill_update()
+        self.steps.remove()  # the user ends steps by hand: the global hooks would count them twice
+        self.records.fill_update()
+        self._feed_complete()
         self._grads_ready()
         self._advance()
 
@@ -224,45 +178,16 @@ class Watch:
         if not self.recording():
             return
         if (self.step_count + 1) % self.every:  # keep them when the next step is recorded too (every=1)
-            self._remove_forward_hooks()
-        names = self.order or list(self.layers)
-        weights = [self._weights[n] for n in names]
-        nan = torch.full((), math.nan, device=weights[0].device)
-        grads = [w.grad.detach() for w in weights if w.grad is not None]
-        grad_norms = iter(torch._foreach_norm(grads) if grads else [])
-        columns = {
-            "grad_norm": [next(grad_norms) if w.grad is not None else nan for w in weights],
-            "weight_norm": torch._foreach_norm([w.detach() for w in weights]),
-            "update_ratio": [nan] * len(weights),
-        }
-        self._count_alive(names)
-        for key in DEVICE_STATS:
-            columns[key] = [self._forward.get(n, {}).get(key, nan) for n in names]
-        for key in HOST_COUNTS:
-            columns[key] = [self._forward.get(n, {}).get(key, math.nan) for n in names]
-        columns["_names"] = names
-        self._records.append((self.step_count, columns))
-        before = torch._foreach_mul([w.detach() for w in weights], 1.0)  # one copy op for all weights
-        self._snapshot = (columns, weights, before)
-        self._forward = {}
+            self.capture.remove()
+        names = self.capture.order or list(self.layers)
+        captured = self.capture.take(names, nan_like(self.records.weights[names[0]]))
+        self.records.record(self.step_count, names, captured)
 
-    def _count_alive(self, names: list[str]) -> None:
-        with_peaks = [n for n in names if "peaks" in self._forward.get(n, {})]
-        counts = stats.alive_counts([self._forward[n].pop("peaks") for n in with_peaks])
-        for name, count in zip(with_peaks, counts, strict=True):
-            self._forward[name]["alive"] = count
-
-    def _fill_update(self) -> None:
-        if self._snapshot is None:
-            return
-        columns, weights, before = self._snapshot
-        deltas = torch._foreach_sub([w.detach() for w in weights], before)
-        norms = torch._foreach_norm(deltas)
-        columns["update_ratio"] = torch._foreach_div(norms, columns["weight_norm"])
-        self._snapshot = None
-
-    def _update_done(self) -> None:
-        self._fill_update()
+    def _update_done(self, moved_before_read: bool = False) -> None:
+        if moved_before_read:  # a closure step: the weights moved before its gradients could be read
+            self.records.forget_update()
+        self.records.fill_update()
+        self._feed_complete()
         self._advance()
 
     def _advance(self) -> None:
@@ -270,63 +195,18 @@ class Watch:
         self._schedule()
 
     def _schedule(self) -> None:
-        if self.recording() and not self._forward_handles:
-            self._attach_forward_hooks()
+        if self.recording() and not self.capture.attached:
+            self.capture.attach()
 
-    # -- forward hooks (recorded steps only) -----------------------------------------------------------------
-    def _attach_forward_hooks(self) -> None:
-        handles = [m.register_forward_hook(self._layer_hook(n, m)) for n, m in self.layers.items()]
-        handles += [m.register_forward_hook(self._activation_hook(m)) for m in self.activations.values()]
-        if not self.depth_of:
-            handles.append(self.model.register_forward_hook(self._depth_hook))
-        self._forward_handles = handles
+    # -- the sink --------------------------------------------------------------------------------------------
+    def _feed_complete(self) -> None:
+        if self.feed is not None:
+            self.feed.send_complete(self.records, self.capture.depth_of)
 
-    def _remove_forward_hooks(self) -> None:
-        for handle in self._forward_handles:
-            handle.remove()
-        self._forward_handles = []
-
-    def _layer_hook(self, name: str, module: nn.Module):
-        unit_dim = -1 if isinstance(module, UNIT_LAST) else 1
-
-        def hook(_module, _inputs, output):
-            if not torch.is_grad_enabled() or not isinstance(output, torch.Tensor):
-                return
-            if name not in self.order and not self.depth_of:
-                self.order.append(name)
-            total, norm, count = stats.moments(output)
-            record = {"out_sum": total, "out_norm": norm, "out_count": count}
-            self._forward[name] = record
-            self._current = (name, unit_dim)
-            if output.requires_grad:  # the gradient reaching this output, read by backward (act_grad_rms)
-                output.register_hook(lambda grad: record.update(out_grad_norm=stats.grad_norm(grad)))
-
-        return hook
-
-    def _activation_hook(self, module: nn.Module):
-        bounds = stats.output_bounds(module)
-
-        def hook(_module, _inputs, output):
-            if not torch.is_grad_enabled() or self._current is None or not isinstance(output, torch.Tensor):
-                return
-            name, unit_dim = self._current
-            record = self._forward.setdefault(name, {})
-            record["act_sum"], record["act_norm"], record["act_count"] = stats.moments(output)
-            if bounds is None:
-                record["peaks"] = stats.unit_peaks(output, unit_dim)
-                record["units"] = len(record["peaks"])
-            else:
-                record["saturated"], record["values"] = stats.saturated_count(output, bounds)
-
-        return hook
-
-    def _depth_hook(self, _module, _inputs, output) -> None:
-        """Once: place each weight layer along the longest path, from a training forward's graph."""
-        self._current = None
-        if not torch.is_grad_enabled() or not isinstance(output, torch.Tensor) or output.grad_fn is None:
-            return
-        by_param = graph_depth(output).param_depth
-        self.depth_of = {n: by_param.get(id(weight_of(m)), 0) for n, m in self.layers.items()}
+    def _close_feed(self) -> None:
+        if self.feed is not None:
+            self.feed.close(self.rows)
+            self.feed = None
 
     # -- the table -------------------------------------------------------------------------------------------
     @property
@@ -334,71 +214,40 @@ class Watch:
         """One dict per recorded step x layer (steps whose update is still pending show it as NaN)."""
         if self._active and self._steps_missed():
             self._warn_if_empty()
-        ready = self._records if self._snapshot is None else self._records[:-1]
-        if len(ready) > self._converted:
-            self._convert(ready[self._converted :])
-        pending = [] if self._snapshot is None else self._as_rows([self._records[-1]])
-        return self._rows + pending
+        return self.records.rows(self.capture.depth_of)
 
-    def _convert(self, records) -> None:
-        self._rows += self._as_rows(records)
-        self._converted += len(records)
-
-    def _as_rows(self, records) -> list[dict]:
-        numeric = STEP_COLUMNS + DEVICE_STATS
-        stacked = torch.stack([torch.stack([torch.stack(c[k]).float() for k in numeric]) for _, c in records])
-        values = stacked.cpu().tolist()  # the one host sync: (steps, columns, layers)
-        rows = []
-        for (step, columns), table in zip(records, values, strict=True):
-            for i, name in enumerate(columns["_names"]):
-                raw = {k: table[j][i] for j, k in enumerate(numeric)} | {
-                    k: columns[k][i] for k in HOST_COUNTS
-                }
-                row = {
-                    "step": step,
-                    "layer": i,
-                    "depth": self.depth_of.get(name, 0),
-                    "name": name,
-                    "kind": type(self.layers[name]).__name__,
-                }
-                rows.append(row | {k: raw[k] for k in STEP_COLUMNS} | _forward_stats(raw))
-        return rows
+    def _steps_missed(self) -> bool:
+        """While live, a sign that steps run unseen: a backward reached the layers and no step ended. A table
+        read before the first step (as a live page does) is empty for no fault; fit callbacks and
+        ``optimizer=`` always see their steps."""
+        return not self._external_steps and self.capture.backward_seen()
 
     def columns(self) -> dict[str, list]:
         """The table as one list per column (pandas-free; ``pandas.DataFrame(w.columns())`` works too)."""
         rows = self.rows
         return {k: [r[k] for r in rows] for k in COLUMNS}
 
+    def to_pandas(self):
+        """The table as a ``pandas.DataFrame``, one row per recorded step x layer, in ``COLUMNS`` order."""
+        import pandas as pd  # a noticeable part of a second to import; only this method needs it
+
+        return pd.DataFrame(self.rows, columns=list(COLUMNS))
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the last recorded step, one row per layer, and the gradient flow of every step."""
+        rows = self.rows
+        if not rows:
+            return "<p>watch: no step recorded yet</p>"
+        from depthlab.diagnose.plots import gradient_flow_html  # matplotlib only when a notebook asks
+
+        last = rows[-1]["step"]
+        cells = [[row[c] for c in SUMMARY_COLUMNS] for row in rows if row["step"] == last]
+        caption = f"watch, step {last} (of {len(self.records.records)} recorded)"
+        return html_table(SUMMARY_COLUMNS, cells, caption) + gradient_flow_html(rows)
+
     def to_csv(self, path: str | Path) -> Path:
         """Write the table as CSV (one row per step x layer) and return the path."""
         return write_csv(self.rows, path)
-
-
-def _forward_stats(raw: dict) -> dict:
-    """Means, stds and fractions from the sums and counts the hooks recorded."""
-    out_mean, out_std = stats.mean_std(raw["out_sum"], raw["out_norm"], raw["out_count"])
-    act_mean, act_std = stats.mean_std(raw["act_sum"], raw["act_norm"], raw["act_count"])
-    return {
-        "out_mean": out_mean,
-        "out_std": out_std,
-        "act_mean": act_mean,
-        "act_std": act_std,
-        "dead_frac": 1.0 - raw["alive"] / raw["units"],
-        "saturated_frac": raw["saturated"] / raw["values"],
-        "act_grad_rms": raw["out_grad_norm"] / math.sqrt(raw["out_count"]),
-    }
-
-
-def write_csv(rows: list[dict], path: str | Path) -> Path:
-    """Write watch rows as CSV with the standard columns; returns the path."""
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
-
-    return atomic.write_with(path, write)
 
 
 NOTHING_RECORDED = (
@@ -408,6 +257,12 @@ NOTHING_RECORDED = (
 )
 
 
-def watch(model: nn.Module, every: int = 1, optimizer: torch.optim.Optimizer | None = None) -> Watch:
-    """``with watch(model, every=k) as w:`` around any training loop; ``w.rows`` is the tidy table."""
-    return Watch(model, every=every, optimizer=optimizer)
+def watch(
+    model: nn.Module,
+    every: int = 1,
+    optimizer: torch.optim.Optimizer | None = None,
+    log_to: str | Sink | None = None,
+) -> Watch:
+    """``with watch(model, every=k) as w:`` around any training loop; ``w.rows`` is the tidy table; with
+    ``log_to="tensorboard:DIR"`` or ``"wandb[:PROJECT]"`` it is charted there too (``sinks.py``)."""
+    return Watch(model, every=every, optimizer=optimizer, log_to=log_to)

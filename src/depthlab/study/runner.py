@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from depthlab import atomic
+from depthlab.page import html_table
 from depthlab.study.backends import check_options, run_jobs
 from depthlab.study.lock import DirLock
 from depthlab.study.progress import StudyProgress, describe
@@ -36,6 +37,12 @@ class RunSummary:
     @property
     def ran(self) -> int:
         return sum(self.statuses.values())
+
+    def _repr_html_(self) -> str:
+        """In a notebook: what this invocation ran (``depthlab.study.results(out)`` holds every run)."""
+        header = ("runs in the grid", "already stored", "ran", *self.statuses, "wall seconds")
+        row = (self.total, self.skipped, self.ran, *self.statuses.values(), round(self.wall_seconds, 1))
+        return html_table(header, [row])
 
 
 def default_run_fn() -> RunFn:

@@ -103,13 +103,12 @@ class Store:
             cursor = self._db.execute(
                 f"SELECT * FROM runs WHERE hash IN ({','.join('?' * len(chunk))})", chunk
             )
-            names = [d[0] for d in cursor.description]
-            for values in cursor:
-                row = dict(zip(names, values, strict=True))
-                for column in _JSON_COLUMNS:
-                    row[column] = json.loads(row[column]) if row[column] is not None else None
-                out[row["hash"]] = row
+            out |= {row["hash"]: row for row in _decoded(cursor)}
         return out
+
+    def all_rows(self) -> list[dict[str, Any]]:
+        """Every stored row (JSON columns decoded), in the order the runs finished."""
+        return _decoded(self._db.execute("SELECT * FROM runs ORDER BY finished_at, hash"))
 
     def latest_environment(self) -> dict[str, Any]:
         """The environment stored with the most recently finished run ({} when there is none)."""
@@ -128,6 +127,17 @@ class Store:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _decoded(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    rows = []
+    for values in cursor:
+        row = dict(zip(names, values, strict=True))
+        for column in _JSON_COLUMNS:
+            row[column] = json.loads(row[column]) if row[column] is not None else None
+        rows.append(row)
+    return rows
 
 
 def _dumps(value: Any) -> str:

@@ -7,6 +7,7 @@ recipe supplies TrainConfig values first and the user's keys override them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from depthlab import atomic
 from depthlab import config as cfg
 from depthlab.defaults import DEFAULT_DATA
 from depthlab.errors import DepthlabError
+from depthlab.train.callbacks import Callback
 from depthlab.train.config import TrainConfig
 from depthlab.train.engine import fit
 from depthlab.train.history import History
@@ -54,8 +56,10 @@ def train_named(
     recipe_name: str | None = None,
     out: str | Path | None = None,
     quiet: bool = False,
+    callbacks_for: Callable[[nn.Module], list[Callback]] | None = None,
 ) -> TrainedRun:
-    """Build data, model and TrainConfig from names and ``key=value`` overrides; train; save in ``out``."""
+    """Build data, model and TrainConfig from names and ``key=value`` overrides; train; save in ``out``.
+    ``callbacks_for(model)`` gives ``fit``'s callbacks for the model once built (a watch needs the model)."""
     from depthlab.data import load_dataset
     from depthlab.models import create_model
 
@@ -72,7 +76,7 @@ def train_named(
     data = load_dataset(data_name, **data_keys)
     torch.manual_seed(config.seed)  # the model's initialization follows the run's seed
     model = create_model(model_name, **{**data.model_kwargs(), **model_keys})
-    history = fit(model, data, config)
+    history = fit(model, data, config, callbacks=callbacks_for(model) if callbacks_for else ())
     run = TrainedRun(
         model,
         history,
