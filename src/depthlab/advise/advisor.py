@@ -33,9 +33,10 @@ from depthlab.advise.probes import probe
 from depthlab.advise.recommend import Advice, Candidate, recommend
 from depthlab.data import Dataset, load_dataset
 from depthlab.errors import DepthlabError
-from depthlab.models import builder_source_hash, create_model
+from depthlab.models import builder_source_hash
 from depthlab.train import TrainConfig
 from depthlab.train.engine import resolve_config
+from depthlab.train.launch import build_for
 
 
 def advise(data: str, model: str = "mlp", **options: Any) -> Advice:
@@ -68,7 +69,7 @@ class Advisor:
 
     def build(self, depth: int) -> nn.Module:
         c = self.config
-        return create_model(c.model, **{**self.data.model_kwargs(), **c.model_options, "depth": depth})
+        return build_for(c.model, self.data, {**c.model_options, "depth": depth}, self.train_config.seed)
 
     def run(self) -> Advice:
         c = self.config
@@ -160,11 +161,14 @@ class Advisor:
     def _run(self, ledger: Ledger, kind: str, depth: int, seed: int, train: dict, curve_every: int | None):
         from depthlab.advise.runs import train_run
 
+        c = self.config
         fields = {"depth": depth, "seed": seed, "train": train, "curve_every": curve_every}
         key = repr((kind, sorted(fields.items())))
         if key not in self.done:
             self.done[key] = ledger.get_or_run(
-                kind, fields, lambda: train_run(self.build, self.data, depth, seed, train, curve_every)
+                kind,
+                fields,
+                lambda: train_run(c.model, c.model_options, self.data, depth, seed, train, curve_every),
             )
             self.steps_used += self.done[key]["steps"]
         return self.done[key]

@@ -8,9 +8,10 @@ few optimizer steps (``depthlab.diagnose.watch``) and judges the flow at step 0 
 ``act_grad_rms``, the head left out) against the doctor's own threshold (``THRESHOLDS["vanishing_ratio"]``),
 so a depth the advisor drops is one ``depthlab doctor`` flags for vanishing gradients, by one implementation.
 A net with fewer than two hidden layers has no ratio and is kept. A depth is also dropped when the loss is
-already NaN/inf. The same steps time a training step of this depth: by the wall clock as they run, not by
-``diagnose.timing``, because they are training steps of a fixed count that the budget is charged for, and the
-benchmark timer would add calls of its own.
+already NaN/inf (the run diverged). The probe is a short ``fit`` run (same batches, schedule and seeding as
+any run), so the same steps time a training step of this depth: by the wall clock between steps as they run,
+not by ``diagnose.timing``, because they are training steps of a fixed count that the budget is charged for,
+and the benchmark timer would add calls of its own.
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ import torch
 from torch import nn
 
 from depthlab.data import Dataset
-from depthlab.diagnose import watch
 from depthlab.diagnose.checks import THRESHOLDS, flow, recorded_steps
-from depthlab.train.config import TrainConfig
-from depthlab.train.evaluate import task_loss
-from depthlab.train.optim import build_optimizer
+from depthlab.diagnose.watch import Watch
+from depthlab.train import Callback, TrainConfig, TrainState, fit
+from depthlab.train.engine import resolve_config
 
 UNTRAINABLE_RATIO = THRESHOLDS["vanishing_ratio"]  # the doctor's: one threshold for both
 
@@ -72,25 +72,30 @@ def flow_ratio(rows: list[dict]) -> float:
     return found.first if found is not None else math.nan
 
 
+class StepClock(Callback):
+    """Seconds per training step, from the end of the first step to the end of the last (the first pays for
+    the watch and first-call allocations)."""
+
+    def __init__(self):
+        self.started: float | None = None
+        self.ended, self.steps = 0.0, 0
+
+    def on_step(self, state: TrainState) -> None:
+        if state.loss is not None and state.loss.is_cuda:
+            torch.cuda.synchronize()  # the step's kernels, not their launch
+        now = time.perf_counter()
+        if state.step == 1:
+            self.started = now
+        self.ended, self.steps = now, state.step
+
+    def per_step(self) -> float:
+        return 0.0 if self.started is None else (self.ended - self.started) / max(1, self.steps - 1)
+
+
 def probe(model: nn.Module, data: Dataset, config: TrainConfig, depth: int, steps: int = 8) -> ProbeResult:
-    """Train ``model`` for ``steps`` optimizer steps on random batches, watching the first one."""
-    torch.manual_seed(config.seed)
-    model.train()
-    optimizer = build_optimizer(model, config)
-    generator = torch.Generator().manual_seed(config.seed)
-    finite, started = True, 0.0
-    with watch(model, every=steps + 1) as w:  # record step 0 only: the flow at initialization
-        for step in range(steps):
-            if step == 1:
-                started = time.perf_counter()  # step 0 pays for the watch and first-call allocations
-            idx = torch.randint(
-                len(data.x_train), (min(config.batch_size, len(data.x_train)),), generator=generator
-            )
-            loss = task_loss(model(data.x_train[idx]), data.y_train[idx], data.task)
-            finite = finite and bool(torch.isfinite(loss))
-            loss.backward()
-            w.step()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-    per_step = (time.perf_counter() - started) / max(1, steps - 1)
-    return ProbeResult(depth, flow_ratio(w.rows), per_step, finite, steps)
+    """Train ``model`` for ``steps`` steps with ``fit`` and ``config``, watching the first one."""
+    run = resolve_config(config, {"steps": steps, "quiet": True, "eval_every": steps, "plateau_window": None})
+    flow_watch, clock = Watch(model, every=steps + 1), StepClock()  # record step 0: the flow at init
+    history = fit(model, data, run, callbacks=[flow_watch, clock])
+    finite = history.status != "diverged"
+    return ProbeResult(depth, flow_ratio(flow_watch.rows), clock.per_step(), finite, steps)

@@ -7,15 +7,14 @@ is read every ``curve_every`` steps by a callback (evaluation mode, no gradients
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
-import torch
-from torch import nn
-
 from depthlab.data import Dataset
-from depthlab.train import Callback, TrainState, fit
+from depthlab.train import Callback, TrainState
+from depthlab.train.engine import resolve_config
 from depthlab.train.evaluate import evaluate
+from depthlab.train.launch import build_and_fit
 
 
 class ValidationCurve(Callback):
@@ -33,18 +32,20 @@ class ValidationCurve(Callback):
 
 
 def train_run(
-    build: Callable[[int], nn.Module],
+    model: str,
+    model_keys: Mapping[str, Any],
     data: Dataset,
     depth: int,
     seed: int,
     train: dict[str, Any],
     curve_every: int | None = None,
 ) -> dict[str, Any]:
-    """Train a fresh model of ``depth`` with ``seed``; returns a JSON-safe result (status, metrics, curve)."""
-    torch.manual_seed(seed)
-    model = build(depth)
+    """Train a fresh ``model`` of ``depth`` with ``seed``; returns a JSON-safe result (status, metrics,
+    curve)."""
     curve = ValidationCurve(curve_every) if curve_every else None
-    history = fit(model, data, seed=seed, quiet=True, callbacks=[curve] if curve else [], **train)
+    config = resolve_config(None, {"seed": seed, "quiet": True, **train})
+    keys = {**model_keys, "depth": depth}
+    _, history = build_and_fit(model, data, config, keys, callbacks=[curve] if curve else [])
     final = history.final
     return {
         "status": history.status,
