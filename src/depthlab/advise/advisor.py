@@ -10,27 +10,24 @@ Every finished piece is stored, so a killed advise resumes without redoing it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 from torch import nn
 
-from depthlab.advise import halving
 from depthlab.advise.config import AdviseConfig, parse_budget
-from depthlab.advise.curves import Prediction, extrapolate
-from depthlab.advise.latency import latency_ms
-from depthlab.advise.ledger import Ledger
 from depthlab.advise.plan import (
     Plan,
     check_probe_budget,
+    finalists,
     grid_steps,
     make_plan,
     rung_keep,
     steps_from_seconds,
+    survivors,
 )
-from depthlab.advise.probes import probe
 from depthlab.advise.recommend import Advice, Candidate, recommend
+from depthlab.advise.runs import Ledger, latency_ms, measured, predict, probe, train_run
 from depthlab.data import Dataset, load_dataset
 from depthlab.errors import DepthlabError
 from depthlab.models import builder_source_hash
@@ -79,8 +76,8 @@ class Advisor:
             fast = self._latency(ledger, candidates)
             trainable = self._probes(ledger, candidates, fast)
             plan = self._plan(trainable, candidates)
-            finalists = self._halving(ledger, candidates, trainable, plan)
-            self._finals(ledger, candidates, finalists, plan)
+            kept = self._halving(ledger, candidates, trainable, plan)
+            self._finals(ledger, candidates, kept, plan)
             resumed = ledger.reused
         finally:
             ledger.close()
@@ -159,8 +156,6 @@ class Advisor:
     # --- halving and finals ---------------------------------------------------------------------------------
 
     def _run(self, ledger: Ledger, kind: str, depth: int, seed: int, train: dict, curve_every: int | None):
-        from depthlab.advise.runs import train_run
-
         c = self.config
         fields = {"depth": depth, "seed": seed, "train": train, "curve_every": curve_every}
         key = repr((kind, sorted(fields.items())))
@@ -182,7 +177,7 @@ class Advisor:
                 candidates[d].prediction = predict(run, plan.full_steps)
                 candidates[d].rung_steps = steps
             predictions = {d: candidates[d].prediction for d in alive}
-            kept = halving.survivors(predictions, rung_keep(len(alive), c))
+            kept = survivors(predictions, rung_keep(len(alive), c))
             for d in set(alive) - set(kept):
                 candidates[d].status, candidates[d].pruned_at_step = "pruned", steps
             self.log(f"rung {k + 1} at {steps} steps: kept {kept} of {alive}")
@@ -201,28 +196,16 @@ class Advisor:
             "plateau_tol": c.plateau_tol,
         }
         first = {d: self._run(ledger, "final", d, 0, train, None) for d in alive}
-        measured = {d: _measured(run, plan.full_steps) for d, run in first.items()}
-        chosen = halving.finalists(measured, c.finalists) if len(alive) > c.finalists else alive
+        one_seed = {d: measured(run, plan.full_steps) for d, run in first.items()}
+        chosen = finalists(one_seed, c.finalists) if len(alive) > c.finalists else alive
         for d in set(alive) - set(chosen):
             candidates[d].status, candidates[d].pruned_at_step = "pruned", plan.full_steps
-            candidates[d].prediction, candidates[d].runs = measured[d], [first[d]]
+            candidates[d].prediction, candidates[d].runs = one_seed[d], [first[d]]
         self.log(f"full budget, one seed: finalists {chosen} of {alive}")
         for d in chosen:
             candidates[d].status = "finalist"
             candidates[d].runs = [self._run(ledger, "final", d, s, train, None) for s in range(c.seeds)]
             self.log(f"depth {d}: {c.seeds} seeds trained to a plateau")
-
-
-def _measured(run: dict, steps: int) -> Prediction:
-    """One seed's validation accuracy at the full budget as a zero-width prediction."""
-    value = run["val_acc"] if run["status"] == "ok" and run["val_acc"] is not None else math.nan
-    return Prediction(value, value, value, steps, "one seed")
-
-
-def predict(run: dict, target: int) -> Prediction:
-    """The run's validation curve extrapolated to ``target`` steps."""
-    points = [(s, a) for s, a in run["val_curve"] if a is not None]
-    return extrapolate([s for s, _ in points], [a for _, a in points], target)
 
 
 def _context(config: AdviseConfig, data: Dataset) -> dict[str, Any]:
