@@ -14,7 +14,7 @@ from torch import nn
 
 from depthlab.data import load_dataset
 from depthlab.data.synthetic import tent_power
-from depthlab.diagnose import probes
+from depthlab.diagnose import feature_probes as probes
 from depthlab.errors import DepthlabError
 from depthlab.models import create_model
 from depthlab.study import measures, tasks

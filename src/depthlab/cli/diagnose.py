@@ -69,7 +69,7 @@ def inspect(
     """Print MODEL's params, FLOPs, longest-path depth, weight layers, latency and memory."""
     import torch
 
-    from depthlab.diagnose.measure import measure
+    from depthlab.diagnose.cost import measure
     from depthlab.models import create_model
 
     sizing = _load(data, target, task, impute).model_kwargs() if data else {}

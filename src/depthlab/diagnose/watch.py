@@ -13,7 +13,8 @@ Columns:
   dLoss/dW = dLoss/dh x input, so unlike ``grad_norm`` it does not depend on the layer's shape): the
   activation-gradient measure of vanishing/exploding gradients (Glorot & Bengio 2010; He et al. 2015);
 - ``act_mean``/``act_std``, ``dead_frac``, ``saturated_frac``: the nonlinearity module that runs next, before
-  the next weight layer (NaN when none does, e.g. a functional ``F.relu`` or the head); see ``stats.py``.
+  the next weight layer (NaN when none does, e.g. a functional ``F.relu`` or the head); see
+  ``layer_stats.py``.
 
 When is a step over? Gradients must be read after backward (and AMP unscale, and DDP all-reduce) and before
 the optimizer step and ``zero_grad``. Three ways, in order of preference:
@@ -47,7 +48,7 @@ import torch
 from torch import nn
 
 from depthlab import atomic
-from depthlab.diagnose import stats
+from depthlab.diagnose import layer_stats
 from depthlab.diagnose.graph import graph_depth
 from depthlab.diagnose.weights import weight_layers, weight_of
 from depthlab.errors import DepthlabError
@@ -84,7 +85,7 @@ class Watch:
                 f"watch: {type(model).__name__} has no weight layer (no parameter of rank >= 2)"
             )
         self._weights = {name: weight_of(m) for name, m in self.layers.items()}
-        self.activations = {name: m for name, m in model.named_modules() if stats.is_activation(m)}
+        self.activations = {name: m for name, m in model.named_modules() if layer_stats.is_activation(m)}
         self.step_count = 0
         self.order: list[
             str
@@ -248,7 +249,7 @@ class Watch:
 
     def _count_alive(self, names: list[str]) -> None:
         with_peaks = [n for n in names if "peaks" in self._forward.get(n, {})]
-        counts = stats.alive_counts([self._forward[n].pop("peaks") for n in with_peaks])
+        counts = layer_stats.alive_counts([self._forward[n].pop("peaks") for n in with_peaks])
         for name, count in zip(with_peaks, counts, strict=True):
             self._forward[name]["alive"] = count
 
@@ -294,29 +295,29 @@ class Watch:
                 return
             if name not in self.order and not self.depth_of:
                 self.order.append(name)
-            total, norm, count = stats.moments(output)
+            total, norm, count = layer_stats.moments(output)
             record = {"out_sum": total, "out_norm": norm, "out_count": count}
             self._forward[name] = record
             self._current = (name, unit_dim)
             if output.requires_grad:  # the gradient reaching this output, read by backward (act_grad_rms)
-                output.register_hook(lambda grad: record.update(out_grad_norm=stats.grad_norm(grad)))
+                output.register_hook(lambda grad: record.update(out_grad_norm=layer_stats.grad_norm(grad)))
 
         return hook
 
     def _activation_hook(self, module: nn.Module):
-        bounds = stats.output_bounds(module)
+        bounds = layer_stats.output_bounds(module)
 
         def hook(_module, _inputs, output):
             if not torch.is_grad_enabled() or self._current is None or not isinstance(output, torch.Tensor):
                 return
             name, unit_dim = self._current
             record = self._forward.setdefault(name, {})
-            record["act_sum"], record["act_norm"], record["act_count"] = stats.moments(output)
+            record["act_sum"], record["act_norm"], record["act_count"] = layer_stats.moments(output)
             if bounds is None:
-                record["peaks"] = stats.unit_peaks(output, unit_dim)
+                record["peaks"] = layer_stats.unit_peaks(output, unit_dim)
                 record["units"] = len(record["peaks"])
             else:
-                record["saturated"], record["values"] = stats.saturated_count(output, bounds)
+                record["saturated"], record["values"] = layer_stats.saturated_count(output, bounds)
 
         return hook
 
@@ -376,8 +377,8 @@ class Watch:
 
 def _forward_stats(raw: dict) -> dict:
     """Means, stds and fractions from the sums and counts the hooks recorded."""
-    out_mean, out_std = stats.mean_std(raw["out_sum"], raw["out_norm"], raw["out_count"])
-    act_mean, act_std = stats.mean_std(raw["act_sum"], raw["act_norm"], raw["act_count"])
+    out_mean, out_std = layer_stats.mean_std(raw["out_sum"], raw["out_norm"], raw["out_count"])
+    act_mean, act_std = layer_stats.mean_std(raw["act_sum"], raw["act_norm"], raw["act_count"])
     return {
         "out_mean": out_mean,
         "out_std": out_std,

@@ -124,7 +124,7 @@ class Diagnostic:
 
 def _cost(form: str) -> Measure:
     def measure_cost(model: torch.nn.Module, data: Dataset) -> Any:
-        from depthlab.diagnose.measure import measure  # pulls in the profiler: only cost runs need it
+        from depthlab.diagnose.cost import measure  # pulls in the profiler: only cost runs need it
 
         # ``deploy``: depthlab.deploy.deploy_form, the form the advisor times too
         return measure(model, data.input_shape, batch_size=64, form=form, time_budget=0.5, train=False)
@@ -344,7 +344,7 @@ def latency_task(spec: Mapping[str, Any]) -> TaskResult:
     (default 5), ``budget`` (seconds of timed calls per timing, default 0.05; ``diagnose.timing``, which
     handles warm-up), on one thread.
     """
-    from depthlab.diagnose.measure import count_flops
+    from depthlab.diagnose.cost import count_flops
     from depthlab.diagnose.timing import time_forward
 
     data, options = dataset_for(spec), spec["latency"]
