@@ -54,7 +54,7 @@ def test_the_pooled_seed_spread_is_at_least_one_validation_example():
     from depthlab.advise.recommend import Candidate, pooled_seed_sd
 
     def finalist(values):
-        return Candidate(3, runs=[{"val_acc": v, "status": "ok"} for v in values])
+        return Candidate(3, runs=[{"score": v, "status": "ok"} for v in values])
 
     same = [finalist([0.97, 0.97, 0.97]), finalist([0.96, 0.96, 0.96])]
     assert pooled_seed_sd(same, resolution=1 / 137) == (pytest.approx(1 / 137), 4)

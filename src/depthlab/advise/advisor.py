@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from depthlab.advise.config import AdviseConfig, parse_budget
+from depthlab.advise.config import ACCURACY, AdviseConfig, metric_for, parse_budget
 from depthlab.advise.plan import (
     Plan,
     check_probe_budget,
@@ -55,8 +55,7 @@ class Advisor:
         self.budget = parse_budget(config.budget)
         self.train_config: TrainConfig = resolve_config(None, config.train)  # bad train options fail here
         self.data = load_dataset(config.data, **config.data_options)
-        if self.data.task != "classification":
-            raise DepthlabError(f"advise needs a classification task; {config.data!r} is {self.data.task}")
+        self.metric = metric_for(self.data.task, self.data.meta)
         self.build(config.depths[0])  # an unknown model or option fails before anything is stored
         self.steps_used = 0
         self.done: dict[
@@ -70,7 +69,7 @@ class Advisor:
 
     def run(self) -> Advice:
         c = self.config
-        ledger = Ledger(c.out, _context(c, self.data))
+        ledger = Ledger(c.out, _context(c, self.data) | {"metric": self.metric.name})
         try:
             candidates = {d: Candidate(d) for d in c.depths}
             fast = self._latency(ledger, candidates)
@@ -88,7 +87,9 @@ class Advisor:
             self.steps_used,
             grid_steps(len(c.depths), c, plan.full_steps),
             resumed,
-            1.0 / max(1, len(self.data.y_val)),
+            self.metric,
+            # one validation example's share of the accuracy; a regression's RMSE has no such step
+            1.0 / max(1, len(self.data.y_val)) if self.metric is ACCURACY else 0.0,
         )
 
     # --- latency and probes ---------------------------------------------------------------------------------
@@ -163,7 +164,9 @@ class Advisor:
             self.done[key] = ledger.get_or_run(
                 kind,
                 fields,
-                lambda: train_run(c.model, c.model_options, self.data, depth, seed, train, curve_every),
+                lambda: train_run(
+                    c.model, c.model_options, self.data, depth, seed, train, curve_every, self.metric
+                ),
             )
             self.steps_used += self.done[key]["steps"]
         return self.done[key]
@@ -174,7 +177,7 @@ class Advisor:
             train = {**c.train, "steps": steps}
             for d in alive:
                 run = self._run(ledger, "rung", d, 0, train, plan.curve_every)
-                candidates[d].prediction = predict(run, plan.full_steps)
+                candidates[d].prediction = predict(run, plan.full_steps, self.metric.bounds)
                 candidates[d].rung_steps = steps
             predictions = {d: candidates[d].prediction for d in alive}
             kept = survivors(predictions, rung_keep(len(alive), c))
@@ -196,7 +199,7 @@ class Advisor:
             "plateau_tol": c.plateau_tol,
         }
         first = {d: self._run(ledger, "final", d, 0, train, None) for d in alive}
-        one_seed = {d: measured(run, plan.full_steps) for d, run in first.items()}
+        one_seed = {d: measured(run, plan.full_steps, self.metric.bounds) for d, run in first.items()}
         chosen = finalists(one_seed, c.finalists) if len(alive) > c.finalists else alive
         for d in set(alive) - set(chosen):
             candidates[d].status, candidates[d].pruned_at_step = "pruned", plan.full_steps

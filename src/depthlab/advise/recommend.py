@@ -1,6 +1,9 @@
-"""The recommendation: accuracy against depth with intervals, and the one-SE choice within the latency budget.
+"""The recommendation: the score against depth with intervals, and the one-SE choice within the latency
+budget.
 
-Measured depths (the finalists) get the mean validation accuracy over seeds with its Student-t interval;
+The score is the validation accuracy, or minus the validation RMSE for a numeric target (higher is better
+either way; ``config.Metric``), with the coefficient of determination R² beside the RMSE. Measured depths (the
+finalists) get the mean validation score over seeds with its Student-t interval;
 pruned depths get their extrapolated prediction (or the one full-budget seed they were cut on), its interval
 widened in quadrature by the seed-to-seed spread pooled over the finalists, at the Student-t quantile of its
 degrees of freedom and at least one validation example's worth (a prediction from one seed stands for the
@@ -21,16 +24,21 @@ from typing import Any
 import numpy as np
 
 from depthlab import stats
-from depthlab.advise.config import AdviseConfig
+from depthlab.advise.config import ACCURACY, AdviseConfig, Metric
 from depthlab.advise.curves import Prediction
 from depthlab.advise.plan import Plan
 
-BEST_VS_CHOSEN = stats.Comparison(
-    name="best depth vs recommended",
-    statistic="validation accuracy, best depth minus recommended depth, per seed",
-    direction=1,
-    min_effect=0.01,  # a point of accuracy: less is not worth the extra layers
-)
+
+def best_vs_chosen(metric: Metric) -> stats.Comparison:
+    """Best minus recommended depth, per seed, in score units; less than ``metric.min_effect`` (a point of
+    accuracy, a hundredth of the target's std) is not worth the extra layers."""
+    what = "validation accuracy" if metric is ACCURACY else "minus the validation RMSE (standardized target)"
+    return stats.Comparison(
+        name="best depth vs recommended",
+        statistic=f"{what}, best depth minus recommended depth, per seed",
+        direction=1,
+        min_effect=metric.min_effect,
+    )
 
 
 @dataclass
@@ -49,36 +57,41 @@ class Candidate:
     measured: stats.Interval | None = None
     predicted: Prediction | None = None  # the prediction widened by the seed spread
 
-    def scores(self, key: str = "val_acc") -> list[float]:
+    def scores(self, key: str = "score") -> list[float]:
         return [r[key] for r in self.runs if r.get(key) is not None and r["status"] == "ok"]
 
     def accuracy(self) -> tuple[float, float, float, str] | None:
-        """(mean, low, high, source) of the validation accuracy: measured where trained, else predicted."""
+        """(mean, low, high, source) of the validation score: measured where trained, else predicted."""
         if self.measured is not None:
             return self.measured.estimate, self.measured.low, self.measured.high, "measured"
         if self.predicted is not None:
             return self.predicted.mean, self.predicted.low, self.predicted.high, "predicted"
         return None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, metric: Metric = ACCURACY) -> dict[str, Any]:
+        """The candidate in the metric's own units (``accuracy``, or ``rmse`` and ``r2`` for a regression)."""
         acc = self.accuracy()
         converged = [r.get("converged") for r in self.runs]
-        test = self.scores("test_acc")
+        test = [metric.shown(s) for s in self.scores("test_score")]
+        shown = None if acc is None else (*metric.shown_interval(*acc[:3]), acc[3])
+        r2 = [r["val_r2"] for r in self.runs if r.get("val_r2") is not None and r["status"] == "ok"]
+        per_seed = "val_acc_per_seed" if metric is ACCURACY else "val_rmse_per_seed"
         return {
             "depth": self.depth,
             "status": self.status,
-            "accuracy": None
-            if acc is None
-            else dict(zip(("mean", "low", "high", "source"), acc, strict=True)),
+            metric.name: None
+            if shown is None
+            else dict(zip(("mean", "low", "high", "source"), shown, strict=True)),
+            **({"r2": float(np.mean(r2)) if r2 else None} if metric is not ACCURACY else {}),
             "predicted": None if self.predicted is None else self.predicted.to_dict(),
             "measured": None if self.measured is None else self.measured.to_dict(),
-            "test_accuracy": float(np.mean(test)) if test else None,
+            f"test_{metric.name}": float(np.mean(test)) if test else None,
             "latency_ms": self.latency_ms,
             "latency_form": self.latency_form,
             "pruned_at_step": self.pruned_at_step,
             "seeds": len(self.runs),
             "converged": [sum(bool(c) for c in converged), len(converged)],
-            "val_acc_per_seed": self.scores(),
+            per_seed: [metric.shown(s) for s in self.scores()],
             "probe": self.probe,
         }
 
@@ -96,13 +109,15 @@ class Advice:
     one_se: stats.OneSE | None
     clause: stats.Clause | None
     band: tuple[int, int] | None
+    metric: Metric = ACCURACY
 
     @property
     def recommended(self) -> Candidate | None:
         return next((c for c in self.candidates if c.status == "chosen"), None)
 
     def to_dict(self) -> dict[str, Any]:
-        chosen, c = self.recommended, self.config
+        chosen, c, m = self.recommended, self.config, self.metric
+        picked = chosen.to_dict(m) if chosen is not None else {}
         return {
             "recommended_depth": chosen.depth if chosen else None,
             "interval": None
@@ -112,11 +127,13 @@ class Advice:
                 "high": self.band[1],
                 "rule": "finalist depths within one SE of the best",
             },
-            "accuracy": None if chosen is None else chosen.to_dict()["accuracy"],
-            "test_accuracy": None if chosen is None else chosen.to_dict()["test_accuracy"],
+            "metric": m.name,
+            m.name: picked.get(m.name),
+            f"test_{m.name}": picked.get(f"test_{m.name}"),
+            **({"r2": picked.get("r2")} if m is not ACCURACY else {}),
             "one_se": None if self.one_se is None else self.one_se.to_dict(),
             "clause": None if self.clause is None else self.clause.to_dict(),
-            "candidates": [cand.to_dict() for cand in self.candidates],
+            "candidates": [cand.to_dict(m) for cand in self.candidates],
             "steps_used": self.steps_used,
             "steps_grid": self.steps_grid,
             "steps_fraction": self.steps_used / self.steps_grid if self.steps_grid else None,
@@ -139,7 +156,7 @@ class Advice:
 
 
 def pooled_seed_sd(candidates: list[Candidate], resolution: float = 0.0) -> tuple[float, int]:
-    """The seed-to-seed standard deviation of validation accuracy pooled over the finalists, and its degrees
+    """The seed-to-seed standard deviation of the validation score pooled over the finalists, and its degrees
     of freedom. At least ``resolution`` (one validation example's share): seeds that all land on the same
     count of correct examples say the spread is below one example, not that it is zero."""
     groups = [np.asarray(c.scores()) for c in candidates if len(c.scores()) >= 2]
@@ -156,6 +173,7 @@ def recommend(
     steps_used: int,
     steps_grid: int,
     resumed: int,
+    metric: Metric = ACCURACY,
     resolution: float = 0.0,
 ) -> Advice:
     """Fill in intervals, apply the one-SE rule over the finalists and mark the chosen depth; ``resolution``
@@ -176,8 +194,8 @@ def recommend(
         band = (min(inside), max(inside))
         best, chosen = by_depth[one_se.best], by_depth[one_se.chosen]
         if best is not chosen:
-            per_seed = {r["seed"]: r["val_acc"] for r in best.runs if r["status"] == "ok"}
-            clause = BEST_VS_CHOSEN.judge_paired(
-                per_seed, {r["seed"]: r["val_acc"] for r in chosen.runs if r["status"] == "ok"}
+            per_seed = {r["seed"]: r["score"] for r in best.runs if r["status"] == "ok"}
+            clause = best_vs_chosen(metric).judge_paired(
+                per_seed, {r["seed"]: r["score"] for r in chosen.runs if r["status"] == "ok"}
             )
-    return Advice(config, candidates, plan, steps_used, steps_grid, resumed, one_se, clause, band)
+    return Advice(config, candidates, plan, steps_used, steps_grid, resumed, one_se, clause, band, metric)

@@ -25,8 +25,9 @@ and the benchmark timer would add calls of its own.
 
 **Runs.** A training run of the advice: a depth, a seed and a step budget, with its validation learning curve.
 With the default constant learning rate, a shorter run is the exact prefix of a longer one with the same seed
-(same init, same data order), so the curves of successive rungs continue each other. The validation accuracy
-is read every ``curve_every`` steps by a callback (evaluation mode, no gradients: it does not change the run).
+(same init, same data order), so the curves of successive rungs continue each other. The validation score
+(accuracy, or minus the RMSE of a regression) is read every ``curve_every`` steps by a callback (evaluation
+mode, no gradients: it does not change the run).
 
 **The ledger.** Every finished piece of an advice (probe, latency, rung run, final run) is one row of the
 study Store, so a killed advise resumes where it stopped: a piece is keyed by the hash of what determines it
@@ -45,6 +46,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from depthlab.advise.config import ACCURACY, Metric
 from depthlab.advise.curves import Prediction, extrapolate
 from depthlab.data import Dataset
 from depthlab.deploy import deploy_form
@@ -160,17 +162,25 @@ def probe(model: nn.Module, data: Dataset, config: TrainConfig, depth: int, step
 
 
 class ValidationCurve(Callback):
-    """Records ``(step, validation accuracy)`` every ``every`` steps."""
+    """Records ``(step, validation score)`` every ``every`` steps (accuracy, or minus the RMSE)."""
 
-    def __init__(self, every: int):
+    def __init__(self, every: int, metric: Metric = ACCURACY):
         self.every = max(1, int(every))
+        self.metric = metric
         self.points: list[tuple[int, float]] = []
 
     def on_step(self, state: TrainState) -> None:
         if state.step % self.every == 0:
             data = state.data
-            acc = evaluate(state.model, data.x_val, data.y_val, data.task).get("acc", float("nan"))
-            self.points.append((state.step, acc))
+            found = evaluate(state.model, data.x_val, data.y_val, data.task)
+            score = self.metric.score({f"val_{k}": v for k, v in found.items()})
+            self.points.append((state.step, float("nan") if score is None else score))
+
+
+def r_squared(mse: float | None, y: torch.Tensor) -> float | None:
+    """1 - MSE / the variance of ``y`` (the split's own mean as the baseline), None without an MSE."""
+    variance = float(y.float().var(correction=0)) if len(y) else 0.0
+    return None if mse is None or variance == 0 else 1.0 - mse / variance
 
 
 def train_run(
@@ -181,38 +191,46 @@ def train_run(
     seed: int,
     train: dict[str, Any],
     curve_every: int | None = None,
+    metric: Metric = ACCURACY,
 ) -> dict[str, Any]:
-    """Train a fresh ``model`` of ``depth`` with ``seed``; returns a JSON-safe result (status, metrics,
-    curve)."""
-    curve = ValidationCurve(curve_every) if curve_every else None
+    """Train a fresh ``model`` of ``depth`` with ``seed``; returns a JSON-safe result (status, the validation
+    and test scores by ``metric``, the metrics themselves, the validation curve of scores)."""
+    curve = ValidationCurve(curve_every, metric) if curve_every else None
     config = resolve_config(None, {"seed": seed, "quiet": True, **train})
     keys = {**model_keys, "depth": depth}
     _, history = build_and_fit(model, data, config, keys, callbacks=[curve] if curve else [])
     final = history.final
-    return {
+    result = {
         "status": history.status,
         "depth": depth,
         "seed": seed,
         "steps": history.steps,
         "converged": history.converged,
+        "score": metric.score(final, "val"),
+        "test_score": metric.score(final, "test"),
         "val_acc": final.get("val_acc"),
         "test_acc": final.get("test_acc"),
         "train_acc": final.get("train_acc"),
         "val_curve": curve.points if curve else [],
         "wall_time": history.wall_time,
     }
+    if data.task == "regression":
+        for split in ("val", "test"):
+            result[f"{split}_rmse"] = metric.shown(result["score" if split == "val" else "test_score"])
+            result[f"{split}_r2"] = r_squared(final.get(f"{split}_loss"), getattr(data, f"y_{split}"))
+    return result
 
 
-def measured(run: dict, steps: int) -> Prediction:
-    """One seed's validation accuracy at the full budget as a zero-width prediction."""
-    value = run["val_acc"] if run["status"] == "ok" and run["val_acc"] is not None else math.nan
-    return Prediction(value, value, value, steps, "one seed")
+def measured(run: dict, steps: int, bounds: tuple[float, float] = (0.0, 1.0)) -> Prediction:
+    """One seed's validation score at the full budget as a zero-width prediction."""
+    value = run["score"] if run["status"] == "ok" and run["score"] is not None else math.nan
+    return Prediction(value, value, value, steps, "one seed", bounds)
 
 
-def predict(run: dict, target: int) -> Prediction:
-    """The run's validation curve extrapolated to ``target`` steps."""
-    points = [(s, a) for s, a in run["val_curve"] if a is not None]
-    return extrapolate([s for s, _ in points], [a for _, a in points], target)
+def predict(run: dict, target: int, bounds: tuple[float, float] = (0.0, 1.0)) -> Prediction:
+    """The run's validation curve of scores extrapolated to ``target`` steps."""
+    points = [(s, a) for s, a in run["val_curve"] if a is not None and math.isfinite(a)]
+    return extrapolate([s for s, _ in points], [a for _, a in points], target, bounds)
 
 
 # --- the ledger ---------------------------------------------------------------------------------------------
