@@ -29,7 +29,7 @@ def _number(value: float | None, metric: Metric) -> str:
     """A value in the metric's own units: accuracy as a percentage, an RMSE with three significant digits."""
     if value is None or not math.isfinite(value):
         return "-"
-    return _pct(value) if metric is ACCURACY else f"{value:.3g}"
+    return _pct(value) if metric is ACCURACY else f"{value + 0.0:.3g}"  # + 0.0: no "-0" for a clipped end
 
 
 def _interval(mean: float, low: float, high: float, metric: Metric = ACCURACY) -> str:
