@@ -1,5 +1,6 @@
-"""The advisor on a numeric target: validation RMSE (in the target's units) with intervals, the one-SE rule and
-the same curve extrapolation, R² beside it; checked against hand formulas and a table whose answer is known."""
+"""The advisor on a numeric target: validation RMSE (in the target's units) with intervals, the one-SE rule
+and the same curve extrapolation, R² beside it; checked against hand formulas and a table whose answer is
+known."""
 
 import json
 import math
