@@ -11,6 +11,7 @@ import torch
 from sklearn.metrics import r2_score
 
 import depthlab
+from depthlab.advise.baselines import LINEAR, VERDICTS, linear_run, trees_run
 from depthlab.advise.config import ACCURACY, metric_for
 from depthlab.advise.curves import extrapolate
 from depthlab.advise.runs import r_squared
@@ -66,11 +67,11 @@ def advice(linear_table, tmp_path_factory):
     result = depthlab.advise(
         str(linear_table), "mlp", out=str(out), steps=300, train=train, quiet=True, **options
     )
-    return result, json.loads((out / "advice.json").read_text())
+    return result, json.loads((out / "advice.json").read_text()), (out / "advice.html").read_text()
 
 
 def test_a_numeric_target_is_advised_on_validation_rmse_with_r2(advice, linear_table):
-    result, data = advice
+    result, data, _ = advice
     assert data["metric"] == "rmse" and data["recommended_depth"] == 1  # every depth fits a plane
     rmse, std = data["rmse"], float(np.std(np.loadtxt(linear_table, delimiter=",", skiprows=1)[:, 2]))
     assert rmse["low"] <= rmse["mean"] <= rmse["high"]
@@ -80,3 +81,32 @@ def test_a_numeric_target_is_advised_on_validation_rmse_with_r2(advice, linear_t
     assert chosen["val_rmse_per_seed"] and all(v > 0 for v in chosen["val_rmse_per_seed"])
     text = depthlab.advise.report.answer(result)
     assert "validation RMSE" in text and "R² " in text
+
+
+def test_depth_0_trained_by_the_engine_is_the_least_squares_fit(linear_table):
+    data = load_dataset(str(linear_table), target="y")
+    metric = metric_for(data.task, data.meta)
+    run = linear_run(data, 0, {"steps": 600, "lr": 0.05, "batch_size": 128, "eval_every": 1000}, metric)
+    x = np.c_[data.x_train.numpy(), np.ones(len(data.x_train))]
+    w, *_ = np.linalg.lstsq(x, data.y_train.reshape(-1).numpy(), rcond=None)  # the closed form
+    residual = np.c_[data.x_val.numpy(), np.ones(len(data.x_val))] @ w - data.y_val.reshape(-1).numpy()
+    assert -run["score"] == pytest.approx(math.sqrt(np.mean(residual**2)), rel=0.02)
+
+
+def test_the_trees_are_sklearns_defaults_on_the_same_split(linear_table):
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    data = load_dataset(str(linear_table), target="y")
+    run = trees_run(data, 3, metric_for(data.task, data.meta))
+    trees = HistGradientBoostingRegressor(random_state=3).fit(data.x_train.numpy(), data.y_train.reshape(-1))
+    expected = np.sqrt(np.mean((trees.predict(data.x_test.numpy()) - data.y_test.reshape(-1).numpy()) ** 2))
+    assert -run["test_score"] == pytest.approx(expected)
+
+
+def test_when_a_linear_model_is_as_good_the_first_line_says_depth_does_not_pay(advice):
+    result, data, _ = advice
+    linear = next(b for b in data["baselines"] if b["name"] == LINEAR)
+    assert linear["seeds"] == 3 and linear["rmse"]["low"] <= linear["rmse"]["mean"] <= linear["rmse"]["high"]
+    assert data["baseline_verdict"] == VERDICTS[LINEAR]
+    assert depthlab.advise.report.answer(result).splitlines()[0] == VERDICTS[LINEAR]
+    assert LINEAR in depthlab.advise.report.table(result)

@@ -15,6 +15,7 @@ from typing import Any
 
 from torch import nn
 
+from depthlab.advise.baselines import LINEAR, TREES, Baseline, linear_run, trees_note, trees_run
 from depthlab.advise.config import ACCURACY, AdviseConfig, metric_for, parse_budget
 from depthlab.advise.plan import (
     Plan,
@@ -77,10 +78,11 @@ class Advisor:
             plan = self._plan(trainable, candidates)
             kept = self._halving(ledger, candidates, trainable, plan)
             self._finals(ledger, candidates, kept, plan)
+            baselines = self._baselines(ledger, plan)
             resumed = ledger.reused
         finally:
             ledger.close()
-        return recommend(
+        advice = recommend(
             c,
             list(candidates.values()),
             plan,
@@ -90,7 +92,9 @@ class Advisor:
             self.metric,
             # one validation example's share of the accuracy; a regression's RMSE has no such step
             1.0 / max(1, len(self.data.y_val)) if self.metric is ACCURACY else 0.0,
+            baselines,
         )
+        return advice
 
     # --- latency and probes ---------------------------------------------------------------------------------
 
@@ -191,13 +195,7 @@ class Advisor:
         """The last rung's survivors once at the full budget (seed 0, to a plateau); the finalists chosen on
         those measured values get the other seeds. A depth cut here keeps its one measured value as its
         prediction (its interval widened by the seed spread, as any single-seed estimate) and its run."""
-        c = self.config
-        train = {
-            **c.train,
-            "steps": plan.full_steps,
-            "plateau_window": c.plateau_window,
-            "plateau_tol": c.plateau_tol,
-        }
+        c, train = self.config, self._full_budget(plan)
         first = {d: self._run(ledger, "final", d, 0, train, None) for d in alive}
         one_seed = {d: measured(run, plan.full_steps, self.metric.bounds) for d, run in first.items()}
         chosen = finalists(one_seed, c.finalists) if len(alive) > c.finalists else alive
@@ -209,6 +207,36 @@ class Advisor:
             candidates[d].status = "finalist"
             candidates[d].runs = [self._run(ledger, "final", d, s, train, None) for s in range(c.seeds)]
             self.log(f"depth {d}: {c.seeds} seeds trained to a plateau")
+
+    def _full_budget(self, plan: Plan) -> dict[str, Any]:
+        """The training options of a finalist's run: the full budget, stopped on a plateau."""
+        c = self.config
+        return {
+            **c.train,
+            "steps": plan.full_steps,
+            "plateau_window": c.plateau_window,
+            "plateau_tol": c.plateau_tol,
+        }
+
+    def _baselines(self, ledger: Ledger, plan: Plan) -> list[Baseline]:
+        """Depth 0 (a linear model, trained by the engine as a finalist is) and gradient-boosted trees, on
+        the same splits and seeds; their compute is reported apart from the depth search's."""
+        c, m, train = self.config, self.metric, self._full_budget(plan)
+        if not c.baselines:
+            return []
+        linear, trees = Baseline(LINEAR), Baseline(TREES, note=trees_note(self.data))
+        for s in range(c.seeds):
+            fields = {"model": "linear", "seed": s, "train": train}
+            linear.runs.append(
+                ledger.get_or_run("baseline", fields, lambda s=s: linear_run(self.data, s, train, m))
+            )
+            if not trees.note:
+                fields = {"model": "trees", "seed": s}
+                trees.runs.append(
+                    ledger.get_or_run("baseline", fields, lambda s=s: trees_run(self.data, s, m))
+                )
+        self.log(f"baselines: {LINEAR} and {TREES}, {c.seeds} seeds each")
+        return [linear, trees]
 
 
 def _context(config: AdviseConfig, data: Dataset) -> dict[str, Any]:

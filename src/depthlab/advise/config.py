@@ -46,6 +46,7 @@ class AdviseConfig:
     plateau_tol: float = 0.01
     out: str = "runs/advise"
     quiet: bool = False
+    baselines: bool = True  # depth 0 (linear) and gradient-boosted trees beside the depths
 
     def __post_init__(self):
         check(self.max_depth >= 1, f"max_depth={self.max_depth}: must be >= 1")

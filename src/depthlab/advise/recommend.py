@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from depthlab import stats
+from depthlab.advise.baselines import VERDICTS, Baseline, as_good
 from depthlab.advise.config import ACCURACY, AdviseConfig, Metric
 from depthlab.advise.curves import Prediction
 from depthlab.advise.plan import Plan
@@ -110,6 +111,16 @@ class Advice:
     clause: stats.Clause | None
     band: tuple[int, int] | None
     metric: Metric = ACCURACY
+    baselines: list[Baseline] = field(default_factory=list)
+
+    @property
+    def baseline_verdict(self) -> str | None:
+        """The first line of the advice when a baseline is as good as the recommended depth, else None."""
+        chosen = self.recommended
+        if chosen is None or chosen.measured is None:
+            return None
+        good = [b for b in self.baselines if as_good(b, chosen.measured.low)]
+        return VERDICTS[good[0].name] if good else None
 
     @property
     def recommended(self) -> Candidate | None:
@@ -140,6 +151,8 @@ class Advice:
             "steps_per_run": self.plan.full_steps,
             "rungs": self.plan.rungs,
             "resumed_pieces": self.resumed,
+            "baselines": [b.to_dict(m) for b in self.baselines],
+            "baseline_verdict": self.baseline_verdict,
             "question": {
                 "data": c.data,
                 "model": c.model,
@@ -175,6 +188,7 @@ def recommend(
     resumed: int,
     metric: Metric = ACCURACY,
     resolution: float = 0.0,
+    baselines: list[Baseline] | None = None,
 ) -> Advice:
     """Fill in intervals, apply the one-SE rule over the finalists and mark the chosen depth; ``resolution``
     is the accuracy one validation example is worth."""
@@ -185,17 +199,24 @@ def recommend(
             c.predicted = c.prediction.widened(sd, dof)
         if c.runs and c.status != "pruned":  # a depth cut after one full-budget seed keeps it as a prediction
             c.measured = stats.paired_t(c.scores())
+    one_se, clause, band = _choose(finalists, metric)
+    extra = (metric, baselines or [])
+    return Advice(config, candidates, plan, steps_used, steps_grid, resumed, one_se, clause, band, *extra)
+
+
+def _choose(finalists: list[Candidate], metric: Metric):
+    """The one-SE choice (marked ``chosen``), the best-vs-chosen comparison and the band of depths inside."""
     one_se = stats.one_se_rule({c.depth: c.scores() for c in finalists})
-    clause, band = None, None
-    if one_se is not None:
-        by_depth = {c.depth: c for c in finalists}
-        by_depth[one_se.chosen].status = "chosen"
-        inside = [d for d, m in one_se.means.items() if m >= one_se.best_mean - one_se.best_se]
-        band = (min(inside), max(inside))
-        best, chosen = by_depth[one_se.best], by_depth[one_se.chosen]
-        if best is not chosen:
-            per_seed = {r["seed"]: r["score"] for r in best.runs if r["status"] == "ok"}
-            clause = best_vs_chosen(metric).judge_paired(
-                per_seed, {r["seed"]: r["score"] for r in chosen.runs if r["status"] == "ok"}
-            )
-    return Advice(config, candidates, plan, steps_used, steps_grid, resumed, one_se, clause, band, metric)
+    if one_se is None:
+        return None, None, None
+    by_depth = {c.depth: c for c in finalists}
+    by_depth[one_se.chosen].status = "chosen"
+    inside = [d for d, m in one_se.means.items() if m >= one_se.best_mean - one_se.best_se]
+    best, chosen = by_depth[one_se.best], by_depth[one_se.chosen]
+    clause = None
+    if best is not chosen:
+        per_seed = {r["seed"]: r["score"] for r in best.runs if r["status"] == "ok"}
+        clause = best_vs_chosen(metric).judge_paired(
+            per_seed, {r["seed"]: r["score"] for r in chosen.runs if r["status"] == "ok"}
+        )
+    return one_se, clause, (min(inside), max(inside))

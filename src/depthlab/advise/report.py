@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 from depthlab import atomic
+from depthlab.advise.baselines import Baseline
 from depthlab.advise.config import ACCURACY, Metric
 from depthlab.advise.recommend import Advice, Candidate
 from depthlab.json_safe import json_safe
@@ -47,6 +48,13 @@ def _row(c: Candidate, metric: Metric) -> list[str]:
     return [str(c.depth), predicted, measured, f"{c.latency_ms:.3g}{form}", status]
 
 
+def _baseline_row(b: Baseline, metric: Metric) -> list[str]:
+    """A reference model's row: name, measured interval over the seeds, ``baseline`` (or why not run)."""
+    iv = b.measured
+    measured = _interval(iv.estimate, iv.low, iv.high, metric) if b.runs else "-"
+    return [b.name, "-", measured, "-", b.note or "baseline"]
+
+
 def table(advice: Advice) -> str:
     """Depth, predicted and measured validation score (accuracy %, or RMSE; 95% interval), latency, status."""
     label = advice.metric.label
@@ -58,6 +66,7 @@ def table(advice: Advice) -> str:
         "status",
     ]
     rows = [head, *(_row(c, advice.metric) for c in advice.candidates)]
+    rows += [_baseline_row(b, advice.metric) for b in advice.baselines]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
@@ -91,7 +100,9 @@ def answer(advice: Advice) -> str:
     best = _number(metric.shown(one_se.best_mean), metric)
     se = _number(one_se.best_se * metric.scale, metric)
     unit = " %" if metric is ACCURACY else ""
+    verdict = [advice.baseline_verdict] if advice.baseline_verdict else []
     lines = [
+        *verdict,
         f"recommended depth: {chosen.depth} (interval {lo}-{hi})",
         _score_line(advice, chosen),
         f"  rule: the shallowest finalist within one SE of the best (depth {one_se.best}, "
