@@ -2,6 +2,7 @@
 and the same curve extrapolation, R² beside it; checked against hand formulas and a table whose answer is
 known."""
 
+import hashlib
 import json
 import math
 
@@ -110,3 +111,14 @@ def test_when_a_linear_model_is_as_good_the_first_line_says_depth_does_not_pay(a
     assert data["baseline_verdict"] == VERDICTS[LINEAR]
     assert depthlab.advise.report.answer(result).splitlines()[0] == VERDICTS[LINEAR]
     assert LINEAR in depthlab.advise.report.table(result)
+
+
+def test_what_was_done_to_the_data_is_in_the_json_and_the_page(advice, linear_table):
+    _, data, html = advice
+    sha = hashlib.sha256(linear_table.read_bytes()).hexdigest()[:12]
+    lines = data["data"]["lines"]
+    assert lines[0].startswith("data: ") and sha in lines[0] and "600 rows" in lines[0] and "'y'" in lines[0]
+    split = data["data"]["meta"]["split"]
+    assert split["train"] + split["val"] + split["test"] == 600
+    assert any(line.startswith("split: ") for line in lines)
+    assert "What was done to the data" in html and sha in html

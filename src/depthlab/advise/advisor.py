@@ -29,7 +29,7 @@ from depthlab.advise.plan import (
 )
 from depthlab.advise.recommend import Advice, Candidate, recommend
 from depthlab.advise.runs import Ledger, latency_ms, measured, predict, probe, train_run
-from depthlab.data import Dataset, load_dataset
+from depthlab.data import Dataset, describe, load_dataset
 from depthlab.errors import DepthlabError
 from depthlab.models import builder_source_hash
 from depthlab.train import TrainConfig
@@ -70,6 +70,8 @@ class Advisor:
 
     def run(self) -> Advice:
         c = self.config
+        for line in describe(self.data.meta):  # what was done to a user's file, before anything is planned
+            self.log(line)
         ledger = Ledger(c.out, _context(c, self.data) | {"metric": self.metric.name})
         try:
             candidates = {d: Candidate(d) for d in c.depths}
@@ -94,6 +96,7 @@ class Advisor:
             1.0 / max(1, len(self.data.y_val)) if self.metric is ACCURACY else 0.0,
             baselines,
         )
+        advice.data = {"lines": describe(self.data.meta), "meta": self.data.meta}
         return advice
 
     # --- latency and probes ---------------------------------------------------------------------------------

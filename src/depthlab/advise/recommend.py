@@ -112,6 +112,7 @@ class Advice:
     band: tuple[int, int] | None
     metric: Metric = ACCURACY
     baselines: list[Baseline] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)  # what was done to the data: lines and Dataset.meta
 
     @property
     def baseline_verdict(self) -> str | None:
@@ -153,6 +154,7 @@ class Advice:
             "resumed_pieces": self.resumed,
             "baselines": [b.to_dict(m) for b in self.baselines],
             "baseline_verdict": self.baseline_verdict,
+            "data": self.data,
             "question": {
                 "data": c.data,
                 "model": c.model,

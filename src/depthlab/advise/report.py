@@ -132,6 +132,9 @@ PAGE = r"""{% extends "page" %}
 {% block body -%}
 <h1>depthlab advice: {{ question }}</h1>
 <pre>{{ answer }}</pre>
+{% if data %}<h2>What was done to the data</h2>
+<pre>{{ data }}</pre>
+{% endif -%}
 <h2>Candidates</h2>
 <pre>{{ table }}</pre>
 <p>Predicted: the depth's validation curve extrapolated to {{ steps }} steps (95% interval, widened by the
@@ -212,6 +215,7 @@ def write_outputs(advice: Advice, out: str | Path) -> tuple[Path, Path]:
         PAGE,
         question=f"{c.model} on {c.data}",
         answer=answer(advice),
+        data="\n".join(advice.data.get("lines", [])),
         table=table(advice),
         steps=advice.plan.full_steps,
         png=png_base64(render_png(advice)),
