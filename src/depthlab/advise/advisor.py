@@ -28,7 +28,7 @@ from depthlab.advise.plan import (
     survivors,
 )
 from depthlab.advise.recommend import Advice, Candidate, recommend
-from depthlab.advise.runs import Ledger, latency_ms, measured, predict, probe, train_run
+from depthlab.advise.runs import Ledger, latency_ms, measured, predict, probe, remedy_variants, train_run
 from depthlab.data import Dataset, describe, load_dataset
 from depthlab.errors import DepthlabError
 from depthlab.models import builder_source_hash
@@ -57,6 +57,7 @@ class Advisor:
         self.train_config: TrainConfig = resolve_config(None, config.train)  # bad train options fail here
         self.data = load_dataset(config.data, **config.data_options)
         self.metric = metric_for(self.data.task, self.data.meta)
+        self.variants: dict[int, dict[str, Any]] = {}  # depth -> the remedy its probe chose
         self.build(config.depths[0])  # an unknown model or option fails before anything is stored
         self.steps_used = 0
         self.done: dict[
@@ -64,9 +65,18 @@ class Advisor:
         ] = {}  # pieces already counted in this advice (a semifinal is a final's seed 0)
         self.log: Callable[[str], None] = (lambda _: None) if config.quiet else print
 
+    def keys(self, depth: int) -> dict[str, Any]:
+        """The model options of ``depth``: the user's, and the remedy its probe chose (none: as given)."""
+        return {**self.config.model_options, **self.variants.get(depth, {})}
+
     def build(self, depth: int) -> nn.Module:
         c = self.config
-        return build_for(c.model, self.data, {**c.model_options, "depth": depth}, self.train_config.seed)
+        return build_for(c.model, self.data, {**self.keys(depth), "depth": depth}, self.train_config.seed)
+
+    def fields(self, depth: int, **fields: Any) -> dict[str, Any]:
+        """A stored piece's fields: the depth, its variant when a remedy was chosen, and ``fields``."""
+        variant = self.variants.get(depth)
+        return {"depth": depth, **({"variant": variant} if variant else {}), **fields}
 
     def run(self) -> Advice:
         c = self.config
@@ -101,16 +111,20 @@ class Advisor:
 
     # --- latency and probes ---------------------------------------------------------------------------------
 
+    def _measure_latency(self, ledger: Ledger, candidate: Candidate) -> None:
+        c, d = self.config, candidate.depth
+
+        def measure():
+            ms, form = latency_ms(self.build(d), self.data.input_shape, c.batch)
+            return {"latency_ms": ms, "form": form}
+
+        found = ledger.get_or_run("latency", self.fields(d, batch=c.batch), measure)
+        candidate.latency_ms, candidate.latency_form = found["latency_ms"], found["form"]
+
     def _latency(self, ledger: Ledger, candidates: dict[int, Candidate]) -> list[int]:
         c = self.config
         for d in c.depths:
-
-            def measure(d=d):
-                ms, form = latency_ms(self.build(d), self.data.input_shape, c.batch)
-                return {"latency_ms": ms, "form": form}
-
-            found = ledger.get_or_run("latency", {"depth": d, "batch": c.batch}, measure)
-            candidates[d].latency_ms, candidates[d].latency_form = found["latency_ms"], found["form"]
+            self._measure_latency(ledger, candidates[d])
         if c.latency_ms is None:
             return list(c.depths)
         fast = [d for d in c.depths if candidates[d].latency_ms <= c.latency_ms]
@@ -128,22 +142,49 @@ class Advisor:
         c = self.config
         check_probe_budget(self.budget, len(depths), c.probe_steps)
         for d in depths:
-
-            def run_probe(d=d):
-                return probe(self.build(d), self.data, self.train_config, d, c.probe_steps).to_dict()
-
-            found = ledger.get_or_run("probe", {"depth": d, "steps": c.probe_steps}, run_probe)
+            found = self._probe(ledger, d)
+            if not found["trainable"]:
+                found = self._remedy(ledger, candidates[d], found)
             candidates[d].probe = found
-            self.steps_used += found["steps"]
             if not found["trainable"]:
                 candidates[d].status = "untrainable"
                 self.log(f"depth {d}: dropped by the probe: {found['reason']}")
-        trainable = [d for d in depths if candidates[d].probe["trainable"]]
+        trainable = [
+            d for d in depths if candidates[d].probe["trainable"] and candidates[d].status != "over latency"
+        ]
         if not trainable:
             raise DepthlabError(
                 f"no depth of {c.model!r} in {list(depths)} is trainable: see the probe reasons"
             )
         return trainable
+
+    def _probe(self, ledger: Ledger, depth: int) -> dict[str, Any]:
+        c = self.config
+
+        def run_probe():
+            return probe(self.build(depth), self.data, self.train_config, depth, c.probe_steps).to_dict()
+
+        found = ledger.get_or_run("probe", self.fields(depth, steps=c.probe_steps), run_probe)
+        self.steps_used += found["steps"]
+        return found
+
+    def _remedy(self, ledger: Ledger, candidate: Candidate, found: dict[str, Any]) -> dict[str, Any]:
+        """The doctor's remedies for an untrainable depth, in order (BN, then residual + BN), unless the user
+        fixed the variant: the first one the probe finds trainable becomes the depth's variant."""
+        c, d = self.config, candidate.depth
+        for name, keys in remedy_variants(c.model, c.model_options, d) if c.variants else []:
+            self.variants[d] = keys
+            tried = self._probe(ledger, d)
+            if tried["trainable"]:
+                candidate.variant, candidate.variant_options = name, keys
+                candidate.variant_why = f"as given: {found['reason']}; {name} trains"
+                self.log(f"depth {d}: {name} (as given, {found['reason']})")
+                self._measure_latency(ledger, candidate)
+                if c.latency_ms is not None and candidate.latency_ms > c.latency_ms:
+                    candidate.status = "over latency"
+                return tried
+        self.variants.pop(d, None)
+        return found
 
     def _plan(self, trainable: list[int], candidates: dict[int, Candidate]) -> Plan:
         budget, per_step = self.budget, 0.0
@@ -165,14 +206,14 @@ class Advisor:
 
     def _run(self, ledger: Ledger, kind: str, depth: int, seed: int, train: dict, curve_every: int | None):
         c = self.config
-        fields = {"depth": depth, "seed": seed, "train": train, "curve_every": curve_every}
+        fields = self.fields(depth, seed=seed, train=train, curve_every=curve_every)
         key = repr((kind, sorted(fields.items())))
         if key not in self.done:
             self.done[key] = ledger.get_or_run(
                 kind,
                 fields,
                 lambda: train_run(
-                    c.model, c.model_options, self.data, depth, seed, train, curve_every, self.metric
+                    c.model, self.keys(depth), self.data, depth, seed, train, curve_every, self.metric
                 ),
             )
             self.steps_used += self.done[key]["steps"]

@@ -47,6 +47,7 @@ class AdviseConfig:
     out: str = "runs/advise"
     quiet: bool = False
     baselines: bool = True  # depth 0 (linear) and gradient-boosted trees beside the depths
+    variants: bool = True  # an untrainable depth tries the doctor's remedies (unless norm/residual are given)
 
     def __post_init__(self):
         check(self.max_depth >= 1, f"max_depth={self.max_depth}: must be >= 1")

@@ -57,6 +57,9 @@ class Candidate:
     runs: list[dict[str, Any]] = field(default_factory=list)
     measured: stats.Interval | None = None
     predicted: Prediction | None = None  # the prediction widened by the seed spread
+    variant: str = ""  # the remedy the probes chose ("": as the user gave it)
+    variant_options: dict[str, Any] = field(default_factory=dict)
+    variant_why: str = ""
 
     def scores(self, key: str = "score") -> list[float]:
         return [r[key] for r in self.runs if r.get(key) is not None and r["status"] == "ok"]
@@ -71,11 +74,9 @@ class Candidate:
 
     def to_dict(self, metric: Metric = ACCURACY) -> dict[str, Any]:
         """The candidate in the metric's own units (``accuracy``, or ``rmse`` and ``r2`` for a regression)."""
-        acc = self.accuracy()
         converged = [r.get("converged") for r in self.runs]
         test = [metric.shown(s) for s in self.scores("test_score")]
-        shown = None if acc is None else (*metric.shown_interval(*acc[:3]), acc[3])
-        r2 = [r["val_r2"] for r in self.runs if r.get("val_r2") is not None and r["status"] == "ok"]
+        shown = None if (acc := self.accuracy()) is None else (*metric.shown_interval(*acc[:3]), acc[3])
         per_seed = "val_acc_per_seed" if metric is ACCURACY else "val_rmse_per_seed"
         return {
             "depth": self.depth,
@@ -83,7 +84,7 @@ class Candidate:
             metric.name: None
             if shown is None
             else dict(zip(("mean", "low", "high", "source"), shown, strict=True)),
-            **({"r2": float(np.mean(r2)) if r2 else None} if metric is not ACCURACY else {}),
+            **({"r2": self.mean_r2()} if metric is not ACCURACY else {}),
             "predicted": None if self.predicted is None else self.predicted.to_dict(),
             "measured": None if self.measured is None else self.measured.to_dict(),
             f"test_{metric.name}": float(np.mean(test)) if test else None,
@@ -94,7 +95,17 @@ class Candidate:
             "converged": [sum(bool(c) for c in converged), len(converged)],
             per_seed: [metric.shown(s) for s in self.scores()],
             "probe": self.probe,
+            "variant": self.variant_dict(),
         }
+
+    def mean_r2(self) -> float | None:
+        """The validation R² over the seeds (a regression's runs), None without one."""
+        r2 = [r["val_r2"] for r in self.runs if r.get("val_r2") is not None and r["status"] == "ok"]
+        return float(np.mean(r2)) if r2 else None
+
+    def variant_dict(self) -> dict[str, Any]:
+        """Which variant the depth got (``as given``, or the remedy its probe chose), and why."""
+        return {"name": self.variant or "as given", "options": self.variant_options, "why": self.variant_why}
 
 
 @dataclass
@@ -128,7 +139,7 @@ class Advice:
         return next((c for c in self.candidates if c.status == "chosen"), None)
 
     def to_dict(self) -> dict[str, Any]:
-        chosen, c, m = self.recommended, self.config, self.metric
+        chosen, m = self.recommended, self.metric
         picked = chosen.to_dict(m) if chosen is not None else {}
         return {
             "recommended_depth": chosen.depth if chosen else None,
@@ -155,18 +166,23 @@ class Advice:
             "baselines": [b.to_dict(m) for b in self.baselines],
             "baseline_verdict": self.baseline_verdict,
             "data": self.data,
-            "question": {
-                "data": c.data,
-                "model": c.model,
-                "depths": list(c.depths),
-                "latency_ms": c.latency_ms,
-                "batch": c.batch,
-                "budget": c.budget,
-                "seeds": c.seeds,
-                "model_options": c.model_options,
-                "data_options": c.data_options,
-                "train": c.train,
-            },
+            "question": self.question(),
+        }
+
+    def question(self) -> dict[str, Any]:
+        """Everything the advice was asked."""
+        c = self.config
+        return {
+            "data": c.data,
+            "model": c.model,
+            "depths": list(c.depths),
+            "latency_ms": c.latency_ms,
+            "batch": c.batch,
+            "budget": c.budget,
+            "seeds": c.seeds,
+            "model_options": c.model_options,
+            "data_options": c.data_options,
+            "train": c.train,
         }
 
 

@@ -45,14 +45,14 @@ def _row(c: Candidate, metric: Metric) -> list[str]:
     measured = "-" if m is None else _interval(m.estimate, m.low, m.high, metric)
     status = c.status + (f" at {c.pruned_at_step}" if c.pruned_at_step else "")
     form = " (deploy)" if c.latency_form == "deploy" else ""
-    return [str(c.depth), predicted, measured, f"{c.latency_ms:.3g}{form}", status]
+    return [str(c.depth), c.variant or "as given", predicted, measured, f"{c.latency_ms:.3g}{form}", status]
 
 
 def _baseline_row(b: Baseline, metric: Metric) -> list[str]:
     """A reference model's row: name, measured interval over the seeds, ``baseline`` (or why not run)."""
     iv = b.measured
     measured = _interval(iv.estimate, iv.low, iv.high, metric) if b.runs else "-"
-    return [b.name, "-", measured, "-", b.note or "baseline"]
+    return [b.name, "-", "-", measured, "-", b.note or "baseline"]
 
 
 def table(advice: Advice) -> str:
@@ -60,6 +60,7 @@ def table(advice: Advice) -> str:
     label = advice.metric.label
     head = [
         "depth",
+        "variant",
         f"predicted val {label}",
         f"measured val {label}",
         f"latency ms (batch {advice.config.batch})",
@@ -101,9 +102,10 @@ def answer(advice: Advice) -> str:
     se = _number(one_se.best_se * metric.scale, metric)
     unit = " %" if metric is ACCURACY else ""
     verdict = [advice.baseline_verdict] if advice.baseline_verdict else []
+    with_variant = f" with {chosen.variant}" if chosen.variant else ""
     lines = [
         *verdict,
-        f"recommended depth: {chosen.depth} (interval {lo}-{hi})",
+        f"recommended depth: {chosen.depth}{with_variant} (interval {lo}-{hi})",
         _score_line(advice, chosen),
         f"  rule: the shallowest finalist within one SE of the best (depth {one_se.best}, "
         f"{best} ± {se}{unit})",

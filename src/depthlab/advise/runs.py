@@ -50,6 +50,7 @@ from depthlab.advise.config import ACCURACY, Metric
 from depthlab.advise.curves import Prediction, extrapolate
 from depthlab.data import Dataset
 from depthlab.deploy import deploy_form
+from depthlab.diagnose import remedies
 from depthlab.diagnose.checks import THRESHOLDS, flow, recorded_steps
 from depthlab.diagnose.timing import time_forward
 from depthlab.diagnose.watch import Watch
@@ -127,6 +128,25 @@ def flow_ratio(rows: list[dict]) -> float:
     cannot be judged: fewer than two hidden layers)."""
     found = flow(recorded_steps(rows))
     return found.first if found is not None else math.nan
+
+
+# The doctor's remedies for a net that does not train, in the order it gives them (``diagnose.remedies``):
+# batch normalization (Ioffe & Szegedy 2015, arXiv 1502.03167), then skip connections with it (He et al. 2016,
+# arXiv 1512.03385).
+VARIANTS = (("BN", {"norm": "batch"}), ("residual+BN", {"norm": "batch", "residual": True}))
+FIXED_BY_USER = ("norm", "residual")
+
+
+def remedy_variants(model: str, options: Mapping[str, Any], depth: int) -> list[tuple[str, dict[str, Any]]]:
+    """The variants to try for ``depth`` when the user's does not train: each one the model's config can take
+    and that changes it; none when the user set ``norm`` or ``residual`` (their variant is kept)."""
+    from depthlab import config as cfg
+    from depthlab.models import model_config
+
+    if any(key in options for key in FIXED_BY_USER):
+        return []
+    dials = cfg.as_dict(model_config(model, **{**options, "depth": depth}))
+    return [(name, dict(keys)) for name, keys in VARIANTS if remedies.pick(dials, [keys])]
 
 
 class StepClock(Callback):
