@@ -35,7 +35,6 @@ import torch
 from depthlab.advise import advise
 from depthlab.advise.runs import train_run
 from depthlab.data import load_dataset
-from depthlab.models import create_model
 
 DATA = {
     "mnist1d": ("mnist1d", {"num_samples": 20000}),
@@ -66,13 +65,10 @@ def grid(key: str, name: str, options: dict, depths: list[int], seeds: int, step
     data = load_dataset(name, **options)
     train = {**TRAIN, "steps": steps, "plateau_window": max(1, steps // 10), "plateau_tol": 0.01}
 
-    def build(depth: int):
-        return create_model("mlp", **{**data.model_kwargs(), "depth": depth})
-
     for d in depths:
         for s in range(seeds):
             if f"{d}/{s}" not in runs:
-                runs[f"{d}/{s}"] = train_run(build, data, d, s, train)
+                runs[f"{d}/{s}"] = train_run("mlp", {}, data, d, s, train)
                 cache.write_text(json.dumps(runs))
     return runs
 

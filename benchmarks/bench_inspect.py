@@ -21,7 +21,7 @@ import torch
 
 from depthlab.models import create_model
 
-measure_module = importlib.import_module("depthlab.diagnose.measure")
+measure_module = importlib.import_module("depthlab.diagnose.cost")
 
 
 def fixed_count_seconds(fn, repeats: int, warmup: int) -> float:

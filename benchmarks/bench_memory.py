@@ -38,7 +38,7 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from depthlab.diagnose.measure import kept_for_backward
+from depthlab.diagnose.cost import kept_for_backward
 from depthlab.models import create_model
 
 MB = 2**20

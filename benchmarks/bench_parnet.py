@@ -28,8 +28,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from depthlab.diagnose.cost import count_flops, count_params
 from depthlab.diagnose.depth import longest_path_depth
-from depthlab.diagnose.measure import count_flops, count_params
 from depthlab.models import create_model
 from depthlab.models.parallel import ParallelParNet
 from depthlab.models.reparam import randomize_batchnorm, reparameterize_model

@@ -182,7 +182,8 @@ def test_cli_prints_the_table_and_the_answer(capsys, tmp_path):
     again = depthlab.advise(
         "spirals", depths=(1, 2), steps=40, out=str(tmp_path), model_options={"width": 8}, train={"lr": 0.01}
     )
-    assert again.resumed == 2 + 2 + 2 * 3  # latency and probe per depth, 3 final seeds per depth
+    # latency and probe per depth, 3 final seeds per depth, 3 seeds of each of the two baselines
+    assert again.resumed == 2 + 2 + 2 * 3 + 2 * 3
     assert again.steps_used == data["steps_used"] and again.to_dict()["candidates"] == data["candidates"]
 
 

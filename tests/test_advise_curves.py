@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from depthlab.advise import halving
+from depthlab.advise import plan
 from depthlab.advise.curves import Prediction, exponential, extrapolate, power_law
 
 STEPS = np.arange(25, 301, 25)  # a first rung of 300 steps, evaluated every 25
@@ -54,7 +54,7 @@ def test_the_pooled_seed_spread_is_at_least_one_validation_example():
     from depthlab.advise.recommend import Candidate, pooled_seed_sd
 
     def finalist(values):
-        return Candidate(3, runs=[{"val_acc": v, "status": "ok"} for v in values])
+        return Candidate(3, runs=[{"score": v, "status": "ok"} for v in values])
 
     same = [finalist([0.97, 0.97, 0.97]), finalist([0.96, 0.96, 0.96])]
     assert pooled_seed_sd(same, resolution=1 / 137) == (pytest.approx(1 / 137), 4)
@@ -73,20 +73,20 @@ def crossing_pair() -> dict[int, Prediction]:
 
 def test_a_crossing_pair_keeps_the_slow_starter_that_ends_higher():
     predictions = crossing_pair()
-    assert halving.ranked(predictions)[0] == 6
-    assert 6 in halving.survivors(predictions, keep=1)
-    assert 6 in halving.finalists(predictions, count=1)
+    assert plan.ranked(predictions)[0] == 6
+    assert 6 in plan.survivors(predictions, keep=1)
+    assert 6 in plan.finalists(predictions, count=1)
 
 
 def test_survivors_are_the_depths_not_ruled_out_capped_by_the_highest_interval_tops():
     p = {
         d: Prediction(m, m - 0.02, m + 0.02, TARGET, "x") for d, m in {1: 0.5, 2: 0.7, 3: 0.8, 4: 0.6}.items()
     }
-    assert halving.survivors(p, keep=2) == [3]  # every other top (<= 0.72) is below 3's bottom (0.78)
+    assert plan.survivors(p, keep=2) == [3]  # every other top (<= 0.72) is below 3's bottom (0.78)
     p[1] = Prediction(0.5, 0.2, 0.85, TARGET, "x")  # uncertain: could still be the best
     p[2] = Prediction(0.7, 0.6, 0.79, TARGET, "x")  # reaches 3's bottom: not ruled out either
-    assert halving.contenders(p) == [1, 2, 3]
-    assert halving.survivors(p, keep=2) == [1, 3]  # the cap keeps the highest tops (0.85, 0.82), not 2 (0.79)
+    assert plan.contenders(p) == [1, 2, 3]
+    assert plan.survivors(p, keep=2) == [1, 3]  # the cap keeps the highest tops (0.85, 0.82), not 2 (0.79)
 
 
 def two_phase(t):
@@ -104,8 +104,8 @@ def test_a_two_phase_curve_is_not_ruled_out_by_a_shallow_net_that_has_saturated(
         shallow = extrapolate(
             rung, exponential(rung, 0.6, 0.35, 80.0) + rng.normal(0, 0.008, len(rung)), 1000
         )
-        ahead += halving.ranked({2: shallow, 5: deep})[0] == 2
-        kept += halving.contenders({2: shallow, 5: deep}) == [2, 5]  # 5's top reaches 2's bottom
+        ahead += plan.ranked({2: shallow, 5: deep})[0] == 2
+        kept += plan.contenders({2: shallow, 5: deep}) == [2, 5]  # 5's top reaches 2's bottom
     assert (
         ahead >= 15
     )  # the premise: by point prediction the shallow net (60%) would win and 5 (74.5%) be cut
@@ -116,7 +116,7 @@ def test_a_depth_far_below_the_others_is_ruled_out():
     rung = np.arange(41, 334, 41)
     low = extrapolate(rung, noisy(exponential(rung, 0.31, 0.15, 100.0), 3), 1000)  # depth 1 on MNIST-1D
     high = extrapolate(rung, noisy(exponential(rung, 0.6, 0.35, 80.0), 4), 1000)
-    assert halving.survivors({1: low, 2: high}, keep=2) == [2]
+    assert plan.survivors({1: low, 2: high}, keep=2) == [2]
 
 
 def test_finalists_favour_shallow_depths_that_may_tie_the_best():
@@ -126,18 +126,18 @@ def test_finalists_favour_shallow_depths_that_may_tie_the_best():
         4: Prediction(0.80, 0.78, 0.82, TARGET, "x"),
         6: Prediction(0.79, 0.77, 0.81, TARGET, "x"),
     }
-    assert halving.finalists(p, count=2) == [2, 4]
-    assert halving.finalists(p, count=3) == [2, 4, 6]
+    assert plan.finalists(p, count=2) == [2, 4]
+    assert plan.finalists(p, count=3) == [2, 4, 6]
     p[1] = Prediction(0.60, 0.40, 0.90, TARGET, "x")  # shallower and may tie, but less likely than depth 2
-    assert halving.finalists(p, count=2) == [2, 4]
-    assert halving.finalists(p, count=3) == [1, 2, 4]
+    assert plan.finalists(p, count=2) == [2, 4]
+    assert plan.finalists(p, count=3) == [1, 2, 4]
 
 
 def test_rung_steps_follow_the_halving_schedule():
-    assert halving.rung_steps(9, 1, 3, 2700) == [300, 900]  # 9 -> 3 -> 1
-    assert halving.rung_steps(10, 1, 3, 2700) == [100, 300, 900]
-    assert halving.rung_steps(6, 2, 3, 900) == [300]
-    assert halving.rung_steps(2, 2, 3, 900) == []
+    assert plan.rung_steps(9, 1, 3, 2700) == [300, 900]  # 9 -> 3 -> 1
+    assert plan.rung_steps(10, 1, 3, 2700) == [100, 300, 900]
+    assert plan.rung_steps(6, 2, 3, 900) == [300]
+    assert plan.rung_steps(2, 2, 3, 900) == []
 
 
 def test_the_worst_case_plan_counts_the_rung_the_full_budget_seeds_and_the_finalists_other_seeds():

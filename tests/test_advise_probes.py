@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from depthlab.advise.probes import UNTRAINABLE_RATIO, flow_ratio, probe
+from depthlab.advise.runs import UNTRAINABLE_RATIO, flow_ratio, probe
 from depthlab.data import load_dataset
 from depthlab.diagnose.checks import THRESHOLDS
 from depthlab.models import create_model
@@ -28,7 +28,7 @@ def test_flow_ratio_is_the_doctors_first_over_last_hidden_layer_at_the_first_ste
 
 
 def test_a_depth_the_probe_cannot_judge_is_kept_and_stored_without_nan():
-    from depthlab.advise.probes import ProbeResult
+    from depthlab.advise.runs import ProbeResult
 
     result = ProbeResult(depth=2, flow_ratio=math.nan, seconds_per_step=0.1, finite=True, steps=2)
     assert result.trainable and result.to_dict()["flow_ratio"] is None

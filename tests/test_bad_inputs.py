@@ -495,9 +495,14 @@ OWN_FILES = {
     "dates.csv": "day,a,label\n"
     + "".join(f"2020{s}01{s}{i + 1:02d},{i % 3},{'ab'[i % 2]}\n" for i, s in enumerate("-/" * 10)),
     "sheet.xlsx": "not a supported type",
+    "constant.csv": "a,y\n" + "".join(f"{i % 4}.5,7\n" for i in range(20)),
+    "nan_target.csv": "a,y\n" + "".join(f"{i % 4}.5,{'nan' if i == 3 else i / 3}\n" for i in range(20)),
+    "inf_target.csv": "a,y\n" + "".join(f"{i % 4}.5,{'inf' if i == 3 else i / 3}\n" for i in range(20)),
+    "ids.csv": "id,y\n" + "".join(f"r{i},{i / 3}\n" for i in range(20)),
     "nets.py": OWN_BUILDER,
 }
 TRAIN = ["train", "mlp", "steps=1", "--out", "out"]
+ADVISE = ["advise", "--out", "out", "--depths", "1,2", "--steps", "40", "-q"]
 OWN_CLI_CASES = [
     (
         [*TRAIN, "--data", "t.csv", "--target", "lable"],
@@ -536,6 +541,12 @@ OWN_CLI_CASES = [
     ),
     (["doctor", "nets.py:failing", "depth=2", "--data", "t.csv"], "raised ValueError: no way"),
     (["doctor", "nets.py:failing", "--data", "t.csv"], "builder nets.py:failing: set depth=... (no default)"),
+    ([*ADVISE, "--data", "constant.csv", "--target", "y"], "target 'y' has one class only (7)"),
+    ([*ADVISE, "--data", "nan_target.csv", "--target", "y"], "missing values in 1 column: 'y' (1)"),
+    ([*ADVISE, "--data", "inf_target.csv", "--target", "y"], "infinite values in 'y' (1)"),
+    ([*ADVISE, "--data", "ids.csv", "--target", "y"], "no feature columns besides the target 'y'"),
+    ([*ADVISE, "--data", "xor", "--latency-ms", "0"], "latency_ms=0.0: must be > 0"),
+    ([*ADVISE, "--data", "xor", "--latency-ms", "-1"], "latency_ms=-1.0: must be > 0"),
 ]
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from depthlab.advise import latency
+from depthlab.advise import runs as advise_runs
 from depthlab.deploy import deploy_form
 from depthlab.diagnose import timing
 from depthlab.diagnose.timing import Timing
@@ -86,11 +86,11 @@ def test_the_advisor_and_the_cost_study_time_the_same_deploy_form(monkeypatch):
         timed.append(model)
         return Timing(1e-3, 1)
 
-    monkeypatch.setattr(latency, "time_forward", spy)  # the advisor's latency column
+    monkeypatch.setattr(advise_runs, "time_forward", spy)  # the advisor's latency column
     monkeypatch.setattr(timing, "time_forward", spy)  # measure, behind the study's cost_deploy runs
     shape = (1, 8, 8)
     model = trained_looking("resnet_cifar", shape, depth=8, width=4)
-    assert latency.latency_ms(model, shape, batch=2) == (1.0, "deploy")
+    assert advise_runs.latency_ms(model, shape, batch=2) == (1.0, "deploy")
     diagnostic("cost_deploy").measure(model, SimpleNamespace(input_shape=shape))
     advisor, study = timed
     for form in (advisor, study):
@@ -108,6 +108,6 @@ def test_the_advisor_and_the_cost_study_time_the_same_deploy_form(monkeypatch):
 
 def test_the_advisor_names_the_form_it_timed():
     plain = create_model("mlp", depth=2, input_shape=(4,), num_classes=2)
-    assert latency.latency_ms(plain, (4,), batch=1, budget=0.01)[1] == "train"  # nothing to fold
+    assert advise_runs.latency_ms(plain, (4,), batch=1, budget=0.01)[1] == "train"  # nothing to fold
     parnet = create_model("parnet_lite", input_shape=(3, 16, 16), num_classes=10)
-    assert latency.latency_ms(parnet, (3, 16, 16), batch=1, budget=0.01)[1] == "deploy"
+    assert advise_runs.latency_ms(parnet, (3, 16, 16), batch=1, budget=0.01)[1] == "deploy"

@@ -14,7 +14,7 @@ from torch import nn
 
 from depthlab.data import load_dataset
 from depthlab.data.synthetic import tent_power
-from depthlab.diagnose import probes
+from depthlab.diagnose import feature_probes as probes
 from depthlab.errors import DepthlabError
 from depthlab.models import create_model
 from depthlab.study import measures, tasks
@@ -149,7 +149,9 @@ def test_transferred_frozen_layers_get_no_gradient_and_stay_in_eval_mode_at_ever
     trainable = [p.detach().clone() for p in target.blocks[1].parameters()]
     small = dataclasses.replace(data, x_train=data.x_train[:256], y_train=data.y_train[:256])
     spec = {"seed": 0, "train": {"steps": 12, "batch_size": 64, "eval_every": 1}}  # 3 epochs, 3 evaluations
-    tasks.train_once(target, small, spec, callbacks=(tasks.KeepInEval(frozen),))
+    tasks.train_once(
+        {**spec, "model": {"name": "mlp"}}, small, target, prepare=lambda _: [tasks.KeepInEval(frozen)]
+    )
     assert len(modes) > 12 and not any(modes)
     for module, original in ((target.stem, source.stem), (target.blocks[0], source.blocks[0])):
         copied = original.state_dict()  # weights and BatchNorm statistics as transferred

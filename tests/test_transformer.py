@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from depthlab.diagnose import longest_path_depth
-from depthlab.diagnose.measure import measure
+from depthlab.diagnose.cost import measure
 from depthlab.errors import DepthlabError
 from depthlab.models import create_model
 from depthlab.models.base import random_input

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from depthlab.data.dataset import Dataset
-from depthlab.diagnose.measure import kept_for_backward
+from depthlab.diagnose.cost import kept_for_backward
 from depthlab.models import create_model
 from depthlab.train import fit
 

@@ -10,32 +10,31 @@ Every finished piece is stored, so a killed advise resumes without redoing it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 from torch import nn
 
-from depthlab.advise import halving
-from depthlab.advise.config import AdviseConfig, parse_budget
-from depthlab.advise.curves import Prediction, extrapolate
-from depthlab.advise.latency import latency_ms
-from depthlab.advise.ledger import Ledger
+from depthlab.advise.baselines import LINEAR, TREES, Baseline, linear_run, trees_note, trees_run
+from depthlab.advise.config import ACCURACY, AdviseConfig, metric_for, parse_budget
 from depthlab.advise.plan import (
     Plan,
     check_probe_budget,
+    finalists,
     grid_steps,
     make_plan,
     rung_keep,
     steps_from_seconds,
+    survivors,
 )
-from depthlab.advise.probes import probe
 from depthlab.advise.recommend import Advice, Candidate, recommend
-from depthlab.data import Dataset, load_dataset
+from depthlab.advise.runs import Ledger, latency_ms, measured, predict, probe, remedy_variants, train_run
+from depthlab.data import Dataset, describe, load_dataset
 from depthlab.errors import DepthlabError
-from depthlab.models import builder_source_hash, create_model
+from depthlab.models import builder_source_hash
 from depthlab.train import TrainConfig
 from depthlab.train.engine import resolve_config
+from depthlab.train.launch import build_for
 
 
 def advise(data: str, model: str = "mlp", **options: Any) -> Advice:
@@ -57,8 +56,8 @@ class Advisor:
         self.budget = parse_budget(config.budget)
         self.train_config: TrainConfig = resolve_config(None, config.train)  # bad train options fail here
         self.data = load_dataset(config.data, **config.data_options)
-        if self.data.task != "classification":
-            raise DepthlabError(f"advise needs a classification task; {config.data!r} is {self.data.task}")
+        self.metric = metric_for(self.data.task, self.data.meta)
+        self.variants: dict[int, dict[str, Any]] = {}  # depth -> the remedy its probe chose
         self.build(config.depths[0])  # an unknown model or option fails before anything is stored
         self.steps_used = 0
         self.done: dict[
@@ -66,45 +65,66 @@ class Advisor:
         ] = {}  # pieces already counted in this advice (a semifinal is a final's seed 0)
         self.log: Callable[[str], None] = (lambda _: None) if config.quiet else print
 
+    def keys(self, depth: int) -> dict[str, Any]:
+        """The model options of ``depth``: the user's, and the remedy its probe chose (none: as given)."""
+        return {**self.config.model_options, **self.variants.get(depth, {})}
+
     def build(self, depth: int) -> nn.Module:
         c = self.config
-        return create_model(c.model, **{**self.data.model_kwargs(), **c.model_options, "depth": depth})
+        return build_for(c.model, self.data, {**self.keys(depth), "depth": depth}, self.train_config.seed)
+
+    def fields(self, depth: int, **fields: Any) -> dict[str, Any]:
+        """A stored piece's fields: the depth, its variant when a remedy was chosen, and ``fields``."""
+        variant = self.variants.get(depth)
+        return {"depth": depth, **({"variant": variant} if variant else {}), **fields}
 
     def run(self) -> Advice:
         c = self.config
-        ledger = Ledger(c.out, _context(c, self.data))
+        for line in describe(self.data.meta):  # what was done to a user's file, before anything is planned
+            self.log(line)
+        ledger = Ledger(c.out, _context(c, self.data) | {"metric": self.metric.name})
         try:
             candidates = {d: Candidate(d) for d in c.depths}
             fast = self._latency(ledger, candidates)
             trainable = self._probes(ledger, candidates, fast)
             plan = self._plan(trainable, candidates)
-            finalists = self._halving(ledger, candidates, trainable, plan)
-            self._finals(ledger, candidates, finalists, plan)
+            kept = self._halving(ledger, candidates, trainable, plan)
+            self._finals(ledger, candidates, kept, plan)
+            baselines = self._baselines(ledger, plan)
             resumed = ledger.reused
         finally:
             ledger.close()
-        return recommend(
+        advice = recommend(
             c,
             list(candidates.values()),
             plan,
             self.steps_used,
             grid_steps(len(c.depths), c, plan.full_steps),
             resumed,
-            1.0 / max(1, len(self.data.y_val)),
+            self.metric,
+            # one validation example's share of the accuracy; a regression's RMSE has no such step
+            1.0 / max(1, len(self.data.y_val)) if self.metric is ACCURACY else 0.0,
+            baselines,
         )
+        advice.data = {"lines": describe(self.data.meta), "meta": self.data.meta}
+        return advice
 
     # --- latency and probes ---------------------------------------------------------------------------------
+
+    def _measure_latency(self, ledger: Ledger, candidate: Candidate) -> None:
+        c, d = self.config, candidate.depth
+
+        def measure():
+            ms, form = latency_ms(self.build(d), self.data.input_shape, c.batch)
+            return {"latency_ms": ms, "form": form}
+
+        found = ledger.get_or_run("latency", self.fields(d, batch=c.batch), measure)
+        candidate.latency_ms, candidate.latency_form = found["latency_ms"], found["form"]
 
     def _latency(self, ledger: Ledger, candidates: dict[int, Candidate]) -> list[int]:
         c = self.config
         for d in c.depths:
-
-            def measure(d=d):
-                ms, form = latency_ms(self.build(d), self.data.input_shape, c.batch)
-                return {"latency_ms": ms, "form": form}
-
-            found = ledger.get_or_run("latency", {"depth": d, "batch": c.batch}, measure)
-            candidates[d].latency_ms, candidates[d].latency_form = found["latency_ms"], found["form"]
+            self._measure_latency(ledger, candidates[d])
         if c.latency_ms is None:
             return list(c.depths)
         fast = [d for d in c.depths if candidates[d].latency_ms <= c.latency_ms]
@@ -122,22 +142,49 @@ class Advisor:
         c = self.config
         check_probe_budget(self.budget, len(depths), c.probe_steps)
         for d in depths:
-
-            def run_probe(d=d):
-                return probe(self.build(d), self.data, self.train_config, d, c.probe_steps).to_dict()
-
-            found = ledger.get_or_run("probe", {"depth": d, "steps": c.probe_steps}, run_probe)
+            found = self._probe(ledger, d)
+            if not found["trainable"]:
+                found = self._remedy(ledger, candidates[d], found)
             candidates[d].probe = found
-            self.steps_used += found["steps"]
             if not found["trainable"]:
                 candidates[d].status = "untrainable"
                 self.log(f"depth {d}: dropped by the probe: {found['reason']}")
-        trainable = [d for d in depths if candidates[d].probe["trainable"]]
+        trainable = [
+            d for d in depths if candidates[d].probe["trainable"] and candidates[d].status != "over latency"
+        ]
         if not trainable:
             raise DepthlabError(
                 f"no depth of {c.model!r} in {list(depths)} is trainable: see the probe reasons"
             )
         return trainable
+
+    def _probe(self, ledger: Ledger, depth: int) -> dict[str, Any]:
+        c = self.config
+
+        def run_probe():
+            return probe(self.build(depth), self.data, self.train_config, depth, c.probe_steps).to_dict()
+
+        found = ledger.get_or_run("probe", self.fields(depth, steps=c.probe_steps), run_probe)
+        self.steps_used += found["steps"]
+        return found
+
+    def _remedy(self, ledger: Ledger, candidate: Candidate, found: dict[str, Any]) -> dict[str, Any]:
+        """The doctor's remedies for an untrainable depth, in order (BN, then residual + BN), unless the user
+        fixed the variant: the first one the probe finds trainable becomes the depth's variant."""
+        c, d = self.config, candidate.depth
+        for name, keys in remedy_variants(c.model, c.model_options, d) if c.variants else []:
+            self.variants[d] = keys
+            tried = self._probe(ledger, d)
+            if tried["trainable"]:
+                candidate.variant, candidate.variant_options = name, keys
+                candidate.variant_why = f"as given: {found['reason']}; {name} trains"
+                self.log(f"depth {d}: {name} (as given, {found['reason']})")
+                self._measure_latency(ledger, candidate)
+                if c.latency_ms is not None and candidate.latency_ms > c.latency_ms:
+                    candidate.status = "over latency"
+                return tried
+        self.variants.pop(d, None)
+        return found
 
     def _plan(self, trainable: list[int], candidates: dict[int, Candidate]) -> Plan:
         budget, per_step = self.budget, 0.0
@@ -158,13 +205,16 @@ class Advisor:
     # --- halving and finals ---------------------------------------------------------------------------------
 
     def _run(self, ledger: Ledger, kind: str, depth: int, seed: int, train: dict, curve_every: int | None):
-        from depthlab.advise.runs import train_run
-
-        fields = {"depth": depth, "seed": seed, "train": train, "curve_every": curve_every}
+        c = self.config
+        fields = self.fields(depth, seed=seed, train=train, curve_every=curve_every)
         key = repr((kind, sorted(fields.items())))
         if key not in self.done:
             self.done[key] = ledger.get_or_run(
-                kind, fields, lambda: train_run(self.build, self.data, depth, seed, train, curve_every)
+                kind,
+                fields,
+                lambda: train_run(
+                    c.model, self.keys(depth), self.data, depth, seed, train, curve_every, self.metric
+                ),
             )
             self.steps_used += self.done[key]["steps"]
         return self.done[key]
@@ -175,10 +225,10 @@ class Advisor:
             train = {**c.train, "steps": steps}
             for d in alive:
                 run = self._run(ledger, "rung", d, 0, train, plan.curve_every)
-                candidates[d].prediction = predict(run, plan.full_steps)
+                candidates[d].prediction = predict(run, plan.full_steps, self.metric.bounds)
                 candidates[d].rung_steps = steps
             predictions = {d: candidates[d].prediction for d in alive}
-            kept = halving.survivors(predictions, rung_keep(len(alive), c))
+            kept = survivors(predictions, rung_keep(len(alive), c))
             for d in set(alive) - set(kept):
                 candidates[d].status, candidates[d].pruned_at_step = "pruned", steps
             self.log(f"rung {k + 1} at {steps} steps: kept {kept} of {alive}")
@@ -189,36 +239,48 @@ class Advisor:
         """The last rung's survivors once at the full budget (seed 0, to a plateau); the finalists chosen on
         those measured values get the other seeds. A depth cut here keeps its one measured value as its
         prediction (its interval widened by the seed spread, as any single-seed estimate) and its run."""
-        c = self.config
-        train = {
-            **c.train,
-            "steps": plan.full_steps,
-            "plateau_window": c.plateau_window,
-            "plateau_tol": c.plateau_tol,
-        }
+        c, train = self.config, self._full_budget(plan)
         first = {d: self._run(ledger, "final", d, 0, train, None) for d in alive}
-        measured = {d: _measured(run, plan.full_steps) for d, run in first.items()}
-        chosen = halving.finalists(measured, c.finalists) if len(alive) > c.finalists else alive
+        one_seed = {d: measured(run, plan.full_steps, self.metric.bounds) for d, run in first.items()}
+        chosen = finalists(one_seed, c.finalists) if len(alive) > c.finalists else alive
         for d in set(alive) - set(chosen):
             candidates[d].status, candidates[d].pruned_at_step = "pruned", plan.full_steps
-            candidates[d].prediction, candidates[d].runs = measured[d], [first[d]]
+            candidates[d].prediction, candidates[d].runs = one_seed[d], [first[d]]
         self.log(f"full budget, one seed: finalists {chosen} of {alive}")
         for d in chosen:
             candidates[d].status = "finalist"
             candidates[d].runs = [self._run(ledger, "final", d, s, train, None) for s in range(c.seeds)]
             self.log(f"depth {d}: {c.seeds} seeds trained to a plateau")
 
+    def _full_budget(self, plan: Plan) -> dict[str, Any]:
+        """The training options of a finalist's run: the full budget, stopped on a plateau."""
+        c = self.config
+        return {
+            **c.train,
+            "steps": plan.full_steps,
+            "plateau_window": c.plateau_window,
+            "plateau_tol": c.plateau_tol,
+        }
 
-def _measured(run: dict, steps: int) -> Prediction:
-    """One seed's validation accuracy at the full budget as a zero-width prediction."""
-    value = run["val_acc"] if run["status"] == "ok" and run["val_acc"] is not None else math.nan
-    return Prediction(value, value, value, steps, "one seed")
-
-
-def predict(run: dict, target: int) -> Prediction:
-    """The run's validation curve extrapolated to ``target`` steps."""
-    points = [(s, a) for s, a in run["val_curve"] if a is not None]
-    return extrapolate([s for s, _ in points], [a for _, a in points], target)
+    def _baselines(self, ledger: Ledger, plan: Plan) -> list[Baseline]:
+        """Depth 0 (a linear model, trained by the engine as a finalist is) and gradient-boosted trees, on
+        the same splits and seeds; their compute is reported apart from the depth search's."""
+        c, m, train = self.config, self.metric, self._full_budget(plan)
+        if not c.baselines:
+            return []
+        linear, trees = Baseline(LINEAR), Baseline(TREES, note=trees_note(self.data))
+        for s in range(c.seeds):
+            fields = {"model": "linear", "seed": s, "train": train}
+            linear.runs.append(
+                ledger.get_or_run("baseline", fields, lambda s=s: linear_run(self.data, s, train, m))
+            )
+            if not trees.note:
+                fields = {"model": "trees", "seed": s}
+                trees.runs.append(
+                    ledger.get_or_run("baseline", fields, lambda s=s: trees_run(self.data, s, m))
+                )
+        self.log(f"baselines: {LINEAR} and {TREES}, {c.seeds} seeds each")
+        return [linear, trees]
 
 
 def _context(config: AdviseConfig, data: Dataset) -> dict[str, Any]:

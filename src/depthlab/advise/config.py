@@ -1,9 +1,11 @@
-"""What an advice is asked: data, model, depths, latency budget, compute budget, seeds; checked up front."""
+"""What an advice is asked: data, model, depths, latency budget, compute budget, seeds; checked up front; and
+the metric it ranks depths by (validation accuracy, or the validation RMSE of a numeric target)."""
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +46,8 @@ class AdviseConfig:
     plateau_tol: float = 0.01
     out: str = "runs/advise"
     quiet: bool = False
+    baselines: bool = True  # depth 0 (linear) and gradient-boosted trees beside the depths
+    variants: bool = True  # an untrainable depth tries the doctor's remedies (unless norm/residual are given)
 
     def __post_init__(self):
         check(self.max_depth >= 1, f"max_depth={self.max_depth}: must be >= 1")
@@ -111,3 +115,49 @@ def parse_budget(text: str | int | None) -> Budget | None:
     if unit in ("", "steps"):
         return Budget(math.floor(value), "steps")
     return Budget(value * _UNITS[unit], "seconds")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What depths are ranked by, as a *score* where higher is better (the accuracy; minus the RMSE), and how
+    a score reads in the metric's own units (a percentage; the RMSE in the target's units, from the
+    standardized target's RMSE times the training rows' std)."""
+
+    name: str  # "accuracy" | "rmse"
+    sign: int  # score = sign * value
+    bounds: tuple[float, float]  # of the score
+    scale: float = 1.0  # value in its own units = sign * score * scale
+    min_effect: float = 0.01  # in score units: a point of accuracy; a hundredth of the target's std
+
+    @property
+    def label(self) -> str:
+        return "acc %" if self.name == "accuracy" else "RMSE"
+
+    def shown(self, score: float | None) -> float | None:
+        """A score in the metric's own units (accuracy in [0, 1]; RMSE in the target's units)."""
+        return None if score is None else self.sign * score * self.scale
+
+    def shown_interval(self, mean: float, low: float, high: float) -> tuple[float, float, float]:
+        """(value, low, high) in the metric's own units; the ends swap when lower is better."""
+        ends = sorted((self.shown(low), self.shown(high)))
+        return self.shown(mean), ends[0], ends[1]
+
+    def score(self, final: Mapping[str, Any], split: str = "val") -> float | None:
+        """The score of a run's final metrics (``fit``'s History.final) on ``split``."""
+        if self.name == "accuracy":
+            return final.get(f"{split}_acc")
+        loss = final.get(f"{split}_loss")
+        return None if loss is None else -math.sqrt(loss)
+
+
+ACCURACY = Metric("accuracy", 1, (0.0, 1.0))
+
+
+def metric_for(task: str, meta: Mapping[str, Any]) -> Metric:
+    """Accuracy for classification; RMSE for regression, in the target's units when the data set standardized
+    a single target (``target_std`` in its metadata), else in the units it holds."""
+    if task == "classification":
+        return ACCURACY
+    std = meta.get("target_std")
+    scale = float(std[0]) if isinstance(std, list) and len(std) == 1 else 1.0
+    return Metric("rmse", -1, (-math.inf, 0.0), scale)

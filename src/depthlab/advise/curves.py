@@ -15,9 +15,10 @@ union of all three families' 95% delta-method intervals (``J Σ J^T`` from the f
 residual noise), so the choice of family is part of the uncertainty. The log-linear member is there because
 a saturating fit to a curve that is still rising at the end of the rung reads a pause as the ceiling: deeper
 MLPs on MNIST-1D sit at 48-54% for the first 333 steps and rise to 67-70% by 1000; while a curve still moves,
-its upper bound stays at least where its current rate of rise would take it. Accuracies are clipped to
-[0, 1]. A curve too short or too flat to fit gives a prediction at its last value with an interval as wide as
-the spread of what was seen.
+its upper bound stays at least where its current rate of rise would take it. Values are clipped to the
+score's range ([0, 1] for accuracy; at most 0 for minus the RMSE of a regression, whose curve rises the same
+way as it falls toward its floor). A curve too short or too flat to fit gives a prediction at its last value
+with an interval as wide as the spread of what was seen.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Prediction:
     high: float
     at: int
     family: str
+    bounds: tuple[float, float] = (0.0, 1.0)  # the score's range (not part of to_dict)
 
     def widened(self, sd: float, dof: int | None = None) -> Prediction:
         """The interval widened by independent noise of standard deviation ``sd`` (seed-to-seed spread), at
@@ -51,9 +53,8 @@ class Prediction:
         q = float(sps.t.ppf(0.975, dof)) if dof else Z95
         half_low = math.hypot(self.mean - self.low, q * sd)
         half_high = math.hypot(self.high - self.mean, q * sd)
-        return Prediction(
-            self.mean, _clip(self.mean - half_low), _clip(self.mean + half_high), self.at, self.family
-        )
+        low, high = _clip(self.mean - half_low, self.bounds), _clip(self.mean + half_high, self.bounds)
+        return Prediction(self.mean, low, high, self.at, self.family, self.bounds)
 
     def to_dict(self) -> dict:
         return {"mean": self.mean, "low": self.low, "high": self.high, "at": self.at, "family": self.family}
@@ -71,8 +72,8 @@ def log_linear(t: np.ndarray, c: float, a: float) -> np.ndarray:
     return c + a * np.log(t)
 
 
-def _clip(value: float) -> float:
-    return float(min(1.0, max(0.0, value)))
+def _clip(value: float, bounds: tuple[float, float] = (0.0, 1.0)) -> float:
+    return float(min(bounds[1], max(bounds[0], value)))
 
 
 def _fit(
@@ -103,14 +104,16 @@ def _fit(
     return float(family(target, *params)), math.sqrt(max(var, 0.0)), sigma2, dof
 
 
-def extrapolate(steps: Sequence[float], values: Sequence[float], target: int) -> Prediction:
-    """Predict ``values`` (validation accuracy, higher is better) at step ``target`` from a learning curve."""
-    t = np.asarray(steps, dtype=float)
-    y = np.asarray(values, dtype=float)
+def extrapolate(
+    steps: Sequence[float], values: Sequence[float], target: int, bounds: tuple[float, float] = (0.0, 1.0)
+) -> Prediction:
+    """Predict ``values`` (a score, higher is better, within ``bounds``: validation accuracy by default) at
+    step ``target`` from a learning curve."""
+    t, y = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
     keep = np.isfinite(t) & np.isfinite(y) & (t > 0)
     t, y = t[keep], y[keep]
     if len(t) < MIN_POINTS or np.ptp(y) == 0:
-        return _flat(y, target)
+        return _flat(y, target, bounds)
     span, top = float(t.max()), float(y.max())
     fits = {
         "power law": _fit(
@@ -119,7 +122,7 @@ def extrapolate(steps: Sequence[float], values: Sequence[float], target: int) ->
             y,
             target,
             [top, max(top - y[0], 1e-3) * t[0] ** 0.5, 0.5],
-            ([0.0, 0.0, 0.05], [1.0, np.inf, 3.0]),
+            ([bounds[0], 0.0, 0.05], [bounds[1], np.inf, 3.0]),
         ),
         "exponential": _fit(
             exponential,
@@ -127,19 +130,20 @@ def extrapolate(steps: Sequence[float], values: Sequence[float], target: int) ->
             y,
             target,
             [top, max(top - y[0], 1e-3), span / 3],
-            ([0.0, 0.0, 1e-3], [1.0, 10.0, 100.0 * target]),
+            ([bounds[0], 0.0, 1e-3], [bounds[1], 10.0, 100.0 * target]),
         ),
         "log-linear": _fit(log_linear, t, y, target, [y[0], 0.01], ([-np.inf, -np.inf], [np.inf, np.inf])),
     }
     fits = {k: v for k, v in fits.items() if v is not None}
     if not fits:
-        return _flat(y, target)
+        return _flat(y, target, bounds)
     family = min(fits, key=lambda k: fits[k][2])
     plausible = [f for f in fits.values() if _not_rejected(f, fits[family])]
     lows = [m - Z95 * se for m, se, *_ in plausible]
     highs = [m + Z95 * se for m, se, *_ in plausible]
-    mean = _clip(fits[family][0])
-    return Prediction(mean, min(_clip(min(lows)), mean), max(_clip(max(highs)), mean), int(target), family)
+    mean = _clip(fits[family][0], bounds)
+    low, high = min(_clip(min(lows), bounds), mean), max(_clip(max(highs), bounds), mean)
+    return Prediction(mean, low, high, int(target), family, bounds)
 
 
 def _not_rejected(fit: tuple, best: tuple) -> bool:
@@ -149,10 +153,11 @@ def _not_rejected(fit: tuple, best: tuple) -> bool:
     return fit[2] <= best[2] * float(sps.f.ppf(0.95, fit[3], best[3]))
 
 
-def _flat(values: np.ndarray, target: int) -> Prediction:
+def _flat(values: np.ndarray, target: int, bounds: tuple[float, float]) -> Prediction:
     """Too few points, or no change: the last value, as uncertain as the spread of the curve."""
     if len(values) == 0:
-        return Prediction(math.nan, 0.0, 1.0, int(target), "none")
+        return Prediction(math.nan, bounds[0], bounds[1], int(target), "none", bounds)
     last = float(values[-1])
     half = max(float(np.ptp(values)), 0.05)
-    return Prediction(last, _clip(last - half), _clip(last + half), int(target), "last value")
+    low, high = _clip(last - half, bounds), _clip(last + half, bounds)
+    return Prediction(last, low, high, int(target), "last value", bounds)

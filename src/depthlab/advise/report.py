@@ -1,4 +1,6 @@
-"""advice.json and advice.html: the answer, the table, accuracy against depth and accuracy against latency.
+"""The advice as the user reads it: the terminal table and the one-line answer, advice.json and advice.html.
+
+advice.json and advice.html hold the answer, the table, accuracy against depth and accuracy against latency.
 
 The page is depthlab.page's self-contained shell (plots inline as base64 PNG, a Content-Security-Policy that
 allows nothing else, every string escaped by jinja2 autoescape). Plots are matplotlib ``Figure`` objects,
@@ -11,10 +13,115 @@ import math
 from pathlib import Path
 
 from depthlab import atomic
-from depthlab.advise.output import answer, table
+from depthlab.advise.baselines import Baseline
+from depthlab.advise.config import ACCURACY, Metric
 from depthlab.advise.recommend import Advice, Candidate
 from depthlab.json_safe import json_safe
 from depthlab.page import figure_png, png_base64, render_page
+
+# --- the text: table and answer -----------------------------------------------------------------------------
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{100 * value:.1f}"
+
+
+def _number(value: float | None, metric: Metric) -> str:
+    """A value in the metric's own units: accuracy as a percentage, an RMSE with three significant digits."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    return _pct(value) if metric is ACCURACY else f"{value + 0.0:.3g}"  # + 0.0: no "-0" for a clipped end
+
+
+def _interval(mean: float, low: float, high: float, metric: Metric = ACCURACY) -> str:
+    """A score interval in the metric's own units (an RMSE's ends swap: a higher score is a lower RMSE)."""
+    shown = metric.shown_interval(mean, low, high)
+    return f"{_number(shown[0], metric)} [{_number(shown[1], metric)}, {_number(shown[2], metric)}]"
+
+
+def _row(c: Candidate, metric: Metric) -> list[str]:
+    p, m = c.predicted, c.measured
+    predicted = "-" if p is None else _interval(p.mean, p.low, p.high, metric)
+    measured = "-" if m is None else _interval(m.estimate, m.low, m.high, metric)
+    status = c.status + (f" at {c.pruned_at_step}" if c.pruned_at_step else "")
+    form = " (deploy)" if c.latency_form == "deploy" else ""
+    return [str(c.depth), c.variant or "as given", predicted, measured, f"{c.latency_ms:.3g}{form}", status]
+
+
+def _baseline_row(b: Baseline, metric: Metric) -> list[str]:
+    """A reference model's row: name, measured interval over the seeds, ``baseline`` (or why not run)."""
+    iv = b.measured
+    measured = _interval(iv.estimate, iv.low, iv.high, metric) if b.runs else "-"
+    return [b.name, "-", "-", measured, "-", b.note or "baseline"]
+
+
+def table(advice: Advice) -> str:
+    """Depth, predicted and measured validation score (accuracy %, or RMSE; 95% interval), latency, status."""
+    label = advice.metric.label
+    head = [
+        "depth",
+        "variant",
+        f"predicted val {label}",
+        f"measured val {label}",
+        f"latency ms (batch {advice.config.batch})",
+        "status",
+    ]
+    rows = [head, *(_row(c, advice.metric) for c in advice.candidates)]
+    rows += [_baseline_row(b, advice.metric) for b in advice.baselines]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
+
+
+def _score_line(advice: Advice, chosen: Candidate) -> str:
+    """The chosen depth's validation score over seeds, its test score and latency (R² beside an RMSE)."""
+    metric, d = advice.metric, chosen.to_dict(advice.metric)
+    mean, low, high, _ = chosen.accuracy()
+    test = d[f"test_{metric.name}"]
+    if metric is ACCURACY:
+        return (
+            f"  validation accuracy {_interval(mean, low, high)} % over {d['seeds']} seeds (95% t-interval); "
+            f"test accuracy {_pct(test)} %; latency {chosen.latency_ms:.3g} ms"
+        )
+    r2 = "-" if d["r2"] is None else f"{d['r2']:.3f}"
+    return (
+        f"  validation RMSE {_interval(mean, low, high, metric)} (target units) over {d['seeds']} seeds (95% "
+        f"t-interval), R² {r2}; test RMSE {_number(test, metric)}; latency {chosen.latency_ms:.3g} ms"
+    )
+
+
+def answer(advice: Advice) -> str:
+    """``recommended depth: D (interval lo-hi)`` and, beside it, its score and the grid comparison."""
+    chosen, metric = advice.recommended, advice.metric
+    if chosen is None:
+        return "recommended depth: none (no finalist had two finished seeds)"
+    lo, hi = advice.band
+    one_se = advice.one_se
+    best = _number(metric.shown(one_se.best_mean), metric)
+    se = _number(one_se.best_se * metric.scale, metric)
+    unit = " %" if metric is ACCURACY else ""
+    verdict = [advice.baseline_verdict] if advice.baseline_verdict else []
+    with_variant = f" with {chosen.variant}" if chosen.variant else ""
+    lines = [
+        *verdict,
+        f"recommended depth: {chosen.depth}{with_variant} (interval {lo}-{hi})",
+        _score_line(advice, chosen),
+        f"  rule: the shallowest finalist within one SE of the best (depth {one_se.best}, "
+        f"{best} ± {se}{unit})",
+    ]
+    if advice.clause is not None:
+        lines.append(f"  {advice.clause.sentence()} (rule: {advice.clause.comparison.rule()})")
+    lines.append(
+        f"  compute: {advice.steps_used} training steps, {advice.steps_used / advice.steps_grid:.0%} of the "
+        f"exhaustive grid's {advice.steps_grid} ({len(advice.config.depths)} depths x "
+        f"{advice.config.seeds} seeds x {advice.plan.full_steps} steps)"
+        + (f"; {advice.resumed} finished pieces reused from an earlier run" if advice.resumed else "")
+    )
+    return "\n".join(lines)
+
+
+# --- advice.json and advice.html ----------------------------------------------------------------------------
 
 COLORS = {"measured": "#1f77b4", "predicted": "#ff7f0e", "chosen": "#2ca02c"}
 
@@ -27,12 +134,15 @@ PAGE = r"""{% extends "page" %}
 {% block body -%}
 <h1>depthlab advice: {{ question }}</h1>
 <pre>{{ answer }}</pre>
+{% if data %}<h2>What was done to the data</h2>
+<pre>{{ data }}</pre>
+{% endif -%}
 <h2>Candidates</h2>
 <pre>{{ table }}</pre>
 <p>Predicted: the depth's validation curve extrapolated to {{ steps }} steps (95% interval, widened by the
 seed spread); measured: the mean over seeds of runs trained to a plateau (95% t-interval).</p>
 <h2>Accuracy against depth, and against latency</h2>
-<img alt="validation accuracy against depth and against latency" src="data:image/png;base64,{{ png }}">
+<img alt="validation score against depth and against latency" src="data:image/png;base64,{{ png }}">
 {% endblock %}
 """
 
@@ -41,28 +151,37 @@ def _points(candidates: list[Candidate]) -> list[tuple[Candidate, tuple[float, f
     return [(c, acc) for c in candidates if (acc := c.accuracy()) is not None and math.isfinite(acc[0])]
 
 
-def _panel(ax, points, x_of, xlabel: str) -> None:
+def _plotted(metric: Metric, *scores: float) -> list[float]:
+    """Scores as plotted: accuracy in %, an RMSE in the target's units."""
+    return [100 * v if metric is ACCURACY else metric.shown(v) for v in scores]
+
+
+def _panel(ax, points, x_of, xlabel: str, metric: Metric) -> None:
     for source in ("measured", "predicted"):
         chosen = [(c, a) for c, a in points if a[3] == source]
         if not chosen:
             continue
         xs = [x_of(c) for c, _ in chosen]
-        ys = [100 * a[0] for _, a in chosen]
-        err = [[100 * (a[0] - a[1]) for _, a in chosen], [100 * (a[2] - a[0]) for _, a in chosen]]
+        shown = [sorted(_plotted(metric, *a[1:3])) for _, a in chosen]
+        ys = [_plotted(metric, a[0])[0] for _, a in chosen]
+        err = [
+            [y - s[0] for y, s in zip(ys, shown, strict=True)],
+            [s[1] - y for y, s in zip(ys, shown, strict=True)],
+        ]
         ax.errorbar(xs, ys, yerr=err, fmt="o", capsize=3, color=COLORS[source], label=source)
     for c, _ in points:
-        ax.scatter([x_of(c)] * len(c.scores()), [100 * s for s in c.scores()], s=8, alpha=0.3, color="k")
+        ax.scatter([x_of(c)] * len(c.scores()), _plotted(metric, *c.scores()), s=8, alpha=0.3, color="k")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("validation accuracy (%)")
+    ax.set_ylabel("validation accuracy (%)" if metric is ACCURACY else "validation RMSE (target units)")
 
 
-def _pareto(ax, points) -> None:
-    """The accuracy-latency front: no other depth is both faster and more accurate."""
+def _pareto(ax, points, metric: Metric) -> None:
+    """The score-latency front: no other depth is both faster and better."""
     ordered = sorted(points, key=lambda p: p[0].latency_ms)
     front, best = [], -math.inf
     for c, acc in ordered:
         if acc[0] > best:
-            front.append((c.latency_ms, 100 * acc[0]))
+            front.append((c.latency_ms, _plotted(metric, acc[0])[0]))
             best = acc[0]
     if front:
         ax.plot(*zip(*front, strict=True), "-", color="#999", zorder=0, label="Pareto front")
@@ -74,9 +193,10 @@ def render_png(advice: Advice) -> bytes:
     points = _points(advice.candidates)
     figure = Figure(figsize=(11, 3.8), dpi=90, layout="constrained")
     by_depth, by_latency = figure.subplots(1, 2)
-    _panel(by_depth, points, lambda c: c.depth, "depth")
-    _panel(by_latency, points, lambda c: c.latency_ms, f"latency (ms, batch {advice.config.batch})")
-    _pareto(by_latency, points)
+    batch, metric = advice.config.batch, advice.metric
+    _panel(by_depth, points, lambda c: c.depth, "depth", metric)
+    _panel(by_latency, points, lambda c: c.latency_ms, f"latency (ms, batch {batch})", metric)
+    _pareto(by_latency, points, metric)
     chosen = advice.recommended
     if chosen is not None and chosen.accuracy() is not None:
         for ax, x in ((by_depth, chosen.depth), (by_latency, chosen.latency_ms)):
@@ -97,6 +217,7 @@ def write_outputs(advice: Advice, out: str | Path) -> tuple[Path, Path]:
         PAGE,
         question=f"{c.model} on {c.data}",
         answer=answer(advice),
+        data="\n".join(advice.data.get("lines", [])),
         table=table(advice),
         steps=advice.plan.full_steps,
         png=png_base64(render_png(advice)),

@@ -68,7 +68,7 @@ def inspect(
 ) -> None:
     """Print MODEL's params, FLOPs, longest-path depth, weight layers, latency and memory."""
 
-    from depthlab.diagnose.measure import measure
+    from depthlab.diagnose.cost import measure
     from depthlab.models import create_model
 
     sizing = _load(data, target, task, impute).model_kwargs() if data else {}

@@ -25,9 +25,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-from torch import nn
-
 from depthlab import stats
 from depthlab.diagnose import remedies
 from depthlab.diagnose.verdict import NOTE, OK, PROBLEM, Verdict
@@ -147,17 +144,13 @@ def loss_at(history, step: int) -> float:
     return record_at(history.records, step, "trainset_loss")
 
 
-def train_twins(
-    build: Callable[[int], nn.Module], train: Callable[[nn.Module, int], Any], depth: int, plan: TwinPlan
-) -> TwinRuns:
-    """Train ``depth`` and ``depth // 2`` for the same budget over ``plan.seeds`` paired seeds; ``train``
-    must record eval-mode training losses (``eval_train``) about the middle of the budget."""
+def train_twins(train: Callable[[int, int], Any], depth: int, plan: TwinPlan) -> TwinRuns:
+    """Train ``depth`` and ``depth // 2`` for the same budget over ``plan.seeds`` paired seeds; ``train(depth,
+    seed)`` builds and trains a fresh net, its init seeded like its data order, and must record eval-mode
+    training losses (``eval_train``) about the middle of the budget."""
     runs = TwinRuns(depth, depth // 2)
     for seed in range(plan.seeds):
-        histories = {}
-        for d in (depth, depth // 2):
-            torch.manual_seed(seed)  # the init of both depths is seeded like their data order
-            histories[d] = train(build(d), seed)
+        histories = {d: train(d, seed) for d in (depth, depth // 2)}
         runs.diverged |= any(h.status == "diverged" for h in histories.values())
         if runs.diverged:
             break

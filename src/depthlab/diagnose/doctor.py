@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-import torch
 from torch import nn
 
 from depthlab.diagnose import degradation
@@ -91,18 +90,16 @@ class DoctorReport:
         }
 
 
-def _build(model: str | nn.Module, data, overrides: Mapping[str, Any]) -> tuple[nn.Module, dict, dict, str]:
-    """The model (built by name for ``data`` when a string), its overrides, the training overrides, a name."""
+def _split(model: str | nn.Module, overrides: Mapping[str, Any]) -> tuple[dict, dict, str]:
+    """The model's overrides (a registered name's), the training overrides, and a name for the report."""
     from depthlab import config as cfg
-    from depthlab.models import MODELS, create_model
+    from depthlab.models import MODELS
     from depthlab.train import TrainConfig
 
     if isinstance(model, nn.Module):
-        return model, {}, dict(overrides), type(model).__name__
-    entry = MODELS.get(model)
-    model_kw, train_kw = cfg.split_overrides(dict(overrides), entry.config_cls, TrainConfig)
-    built = create_model(model, **(data.model_kwargs() | model_kw))
-    return built, model_kw, train_kw, model
+        return {}, dict(overrides), type(model).__name__
+    model_kw, train_kw = cfg.split_overrides(dict(overrides), MODELS.get(model).config_cls, TrainConfig)
+    return model_kw, train_kw, model
 
 
 def _settings(net: nn.Module, train_kw: Mapping[str, Any]) -> dict[str, Any]:
@@ -136,20 +133,24 @@ def doctor(
     """
     from depthlab.data import load_dataset
     from depthlab.diagnose.checks import limits
-    from depthlab.diagnose.watch import watch
-    from depthlab.train import fit
+    from depthlab.train.engine import resolve_config
+    from depthlab.train.launch import build_and_fit
 
     for name, value in (("steps", steps), ("twin_steps", twin_steps), ("seeds", seeds)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise DepthlabError(f"{name}={value!r}: must be an integer >= 1")
     limits(thresholds)  # a bad threshold fails before any training
     dataset = load_dataset(data, seed=seed) if isinstance(data, str) else data
-    torch.manual_seed(seed)
-    net, model_kw, train_kw, name = _build(model, dataset, overrides)
-    settings = _settings(net, train_kw)
-    run_kw = {"quiet": True, "seed": seed} | train_kw | {"steps": steps}
-    with watch(net, every=every) as w:
-        history = fit(net, dataset, callbacks=[w], **run_kw)
+    model_kw, train_kw, name = _split(model, overrides)
+    config = resolve_config(None, {"quiet": True, "seed": seed} | train_kw | {"steps": steps})
+    watches: list[Watch] = []
+
+    def watched(net: nn.Module) -> list[Watch]:
+        watches.append(Watch(net, every=every))
+        return watches
+
+    net, history = build_and_fit(model, dataset, config, model_kw, init_seed=seed, prepare=watched)
+    w, settings = watches[0], _settings(net, train_kw)
     found = check_rows(w.rows, settings, thresholds, history.status, history.diverged_step)
     depth = getattr(getattr(net, "config", None), "depth", None)
     twin_info = None
@@ -162,19 +163,16 @@ def doctor(
 
 
 def _twin_runs(name: str, data, model_kw, train_kw, depth: int, plan) -> degradation.TwinRuns:
-    from depthlab.models import create_model
-    from depthlab.train import fit
     from depthlab.train.batches import steps_per_epoch
     from depthlab.train.engine import resolve_config
+    from depthlab.train.launch import build_and_fit
 
     run_kw = {"quiet": True} | dict(train_kw) | {"steps": plan.steps, "eval_train": True}
     per_epoch = steps_per_epoch(len(data.x_train), resolve_config(None, run_kw).batch_size)
     run_kw["eval_every"] = max(1, plan.steps // degradation.K // per_epoch)  # a record at about mid-budget
 
-    def build(d: int) -> nn.Module:
-        return create_model(name, **(data.model_kwargs() | dict(model_kw) | {"depth": d}))
+    def train(d: int, seed: int):
+        config = resolve_config(None, run_kw | {"seed": seed})
+        return build_and_fit(name, data, config, dict(model_kw) | {"depth": d})[1]
 
-    def train(net: nn.Module, seed: int):
-        return fit(net, data, **(run_kw | {"seed": seed}))
-
-    return degradation.train_twins(build, train, depth, plan)
+    return degradation.train_twins(train, depth, plan)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from depthlab.diagnose.cost import flop_counter
 from depthlab.diagnose.depth import _all_params_tracked
 from depthlab.diagnose.graph import graph_depth
-from depthlab.diagnose.measure import flop_counter
 from depthlab.diagnose.weights import weight_layers, weight_of
 from depthlab.models.params import count_params
 

@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from depthlab.diagnose import stats
+from depthlab.diagnose import layer_stats
 from depthlab.diagnose.graph import graph_depth
 from depthlab.diagnose.weights import weight_of
 
@@ -30,7 +30,7 @@ class LayerCapture:
 
     def __init__(self, model: nn.Module, layers: dict[str, nn.Module]):
         self.model, self.layers = model, layers
-        self.activations = {name: m for name, m in model.named_modules() if stats.is_activation(m)}
+        self.activations = {name: m for name, m in model.named_modules() if layer_stats.is_activation(m)}
         self.order: list[
             str
         ] = []  # weight layers in forward execution order (from the first recorded forward)
@@ -69,7 +69,7 @@ class LayerCapture:
 
     def _count_alive(self, names: list[str]) -> None:
         with_peaks = [n for n in names if "peaks" in self._stats.get(n, {})]
-        counts = stats.alive_counts([self._stats[n].pop("peaks") for n in with_peaks])
+        counts = layer_stats.alive_counts([self._stats[n].pop("peaks") for n in with_peaks])
         for name, count in zip(with_peaks, counts, strict=True):
             self._stats[name]["alive"] = count
 
@@ -81,29 +81,29 @@ class LayerCapture:
                 return
             if name not in self.order and not self.depth_of:
                 self.order.append(name)
-            total, norm, count = stats.moments(output)
+            total, norm, count = layer_stats.moments(output)
             record = {"out_sum": total, "out_norm": norm, "out_count": count}
             self._stats[name] = record
             self._current = (name, unit_dim)
             if output.requires_grad:  # the gradient reaching this output, read by backward (act_grad_rms)
-                output.register_hook(lambda grad: record.update(out_grad_norm=stats.grad_norm(grad)))
+                output.register_hook(lambda grad: record.update(out_grad_norm=layer_stats.grad_norm(grad)))
 
         return hook
 
     def _activation_hook(self, module: nn.Module):
-        bounds = stats.output_bounds(module)
+        bounds = layer_stats.output_bounds(module)
 
         def hook(_module, _inputs, output):
             if not torch.is_grad_enabled() or self._current is None or not isinstance(output, torch.Tensor):
                 return
             name, unit_dim = self._current
             record = self._stats.setdefault(name, {})
-            record["act_sum"], record["act_norm"], record["act_count"] = stats.moments(output)
+            record["act_sum"], record["act_norm"], record["act_count"] = layer_stats.moments(output)
             if bounds is None:
-                record["peaks"] = stats.unit_peaks(output, unit_dim)
+                record["peaks"] = layer_stats.unit_peaks(output, unit_dim)
                 record["units"] = len(record["peaks"])
             else:
-                record["saturated"], record["values"] = stats.saturated_count(output, bounds)
+                record["saturated"], record["values"] = layer_stats.saturated_count(output, bounds)
 
         return hook
 

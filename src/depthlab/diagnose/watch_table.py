@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from depthlab import atomic
-from depthlab.diagnose import stats
+from depthlab.diagnose import layer_stats
 from depthlab.diagnose.watch_capture import DEVICE_STATS, HOST_COUNTS
 
 FORWARD_COLUMNS = (
@@ -120,8 +120,8 @@ def nan_like(tensor: torch.Tensor) -> torch.Tensor:
 
 def _forward_stats(raw: dict) -> dict:
     """Means, stds and fractions from the sums and counts the hooks recorded."""
-    out_mean, out_std = stats.mean_std(raw["out_sum"], raw["out_norm"], raw["out_count"])
-    act_mean, act_std = stats.mean_std(raw["act_sum"], raw["act_norm"], raw["act_count"])
+    out_mean, out_std = layer_stats.mean_std(raw["out_sum"], raw["out_norm"], raw["out_count"])
+    act_mean, act_std = layer_stats.mean_std(raw["act_sum"], raw["act_norm"], raw["act_count"])
     return {
         "out_mean": out_mean,
         "out_std": out_std,

@@ -122,14 +122,18 @@ class Job:
 
     # -- the worker thread -----------------------------------------------------------------------------------
     def _run(self) -> None:
-        from depthlab.models import create_model
-        from depthlab.train import fit
+        from depthlab.train.launch import build_and_fit
 
         try:
-            torch.manual_seed(self.config.seed)  # the model's init follows the run's seed, as in the CLI
-            kwargs = self.data.model_kwargs() | self.setup.model_kw
-            self.model = create_model(self.setup.model, **kwargs)
-            history = fit(self.model, self.data, self.config, callbacks=[self.recorder])
+            keep = lambda model: setattr(self, "model", model)  # noqa: E731  (exports read it while it trains)
+            _, history = build_and_fit(
+                self.setup.model,
+                self.data,
+                self.config,
+                self.setup.model_kw,
+                callbacks=[self.recorder],
+                prepare=keep,
+            )
             stopped = self.controls.stopping
             final = "stopped" if stopped else ("diverged" if history.status == "diverged" else "done")
             self._finish(final, self.reason if stopped else f"{history.steps} steps")

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from depthlab.diagnose import stats as act_stats
+from depthlab.diagnose import layer_stats as act_stats
 from depthlab.train import evaluate
 
 LAYER_COLUMNS = ("grad_norm", "act_grad_rms", "act_std", "dead_frac", "saturated_frac", "update_ratio")

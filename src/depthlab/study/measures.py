@@ -1,8 +1,9 @@
 """Small measurements a study takes of a model before or after training (read-only: results never change).
 
 - per-layer weight-gradient norms on one batch (Glorot & Bengio 2010; He et al. 2015, arXiv 1502.01852);
-- linear probes per layer (Alain & Bengio 2016, arXiv 1610.01644): ``diagnose.probes``' logistic regression on
-  the frozen features of the input, the stem and each block, fitted on the training split, scored on test;
+- linear probes per layer (Alain & Bengio 2016, arXiv 1610.01644): ``diagnose.feature_probes``' logistic
+  regression on the frozen features of the input, the stem and each block, fitted on the training split,
+  scored on test;
 - linear pieces of a 1-D-input net along its input segment (Telgarsky 2015, arXiv 1509.08101; Hanin & Rolnick
   2019), counted as slope changes of its output on a dense grid;
 - the std of each layer's response inside the blocks, after BN and before the ReLU or the addition (He et al.
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 
 from depthlab.data.dataset import Dataset
-from depthlab.diagnose import probes
+from depthlab.diagnose import feature_probes as probes
 from depthlab.diagnose.weights import execution_order, weight_layers, weight_of
 from depthlab.train.evaluate import task_loss
 
@@ -62,8 +63,8 @@ def activation_grad_norms(model: nn.Module, data: Dataset, batch_size: int = 256
 def probe_accuracies(model: nn.Module, data: Dataset) -> list[float]:
     """Test accuracy of a linear probe on the raw input, then on the stem's and each block's output.
 
-    One probe for the studies and ``depthlab.diagnose``: ``diagnose.probes`` (multinomial logistic regression
-    by L-BFGS on standardized features), fitted on at most ``PROBE_SAMPLES`` training examples.
+    One probe for the studies and ``depthlab.diagnose``: ``diagnose.feature_probes`` (multinomial logistic
+    regression by L-BFGS on standardized features), fitted on at most ``PROBE_SAMPLES`` training examples.
     """
     part = dataclasses.replace(
         data, x_train=data.x_train[:PROBE_SAMPLES], y_train=data.y_train[:PROBE_SAMPLES]
@@ -132,7 +133,7 @@ def response_stds(model: nn.Module, x: torch.Tensor) -> list[float]:
 
 def lesion_accuracies(model: nn.Module, data: Dataset) -> dict[str, Any]:
     """``{"baseline": test accuracy, "blocks": [test accuracy with block i skipped, ...]}`` for the blocks
-    whose input and output shapes match (Veit et al. 2016), by ``diagnose.probes.lesion``."""
+    whose input and output shapes match (Veit et al. 2016), by ``diagnose.feature_probes.lesion``."""
     result = probes.lesion(model, data)
     kept = [row["test_acc"] for row in result["blocks"] if row["test_acc"] is not None]
     return {"baseline": result["baseline_acc"], "blocks": kept}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -20,12 +19,13 @@ import torch
 
 from depthlab.data import Dataset, load_dataset
 from depthlab.errors import unknown
-from depthlab.models import create_model
 from depthlab.models.params import count_params
 from depthlab.seeds import Stream, derive_seed
 from depthlab.study import measures
-from depthlab.train import Callback, TrainConfig, TrainState, fit
+from depthlab.train import Callback, History, TrainConfig, TrainState
 from depthlab.train.batches import steps_per_epoch
+from depthlab.train.engine import resolve_config
+from depthlab.train.launch import Prepare, build_and_fit, build_for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,13 +66,19 @@ def dataset_for(spec: Mapping[str, Any]) -> Dataset:
     return data
 
 
-def build_model(spec: Mapping[str, Any], data: Dataset, init: Stream | None = None) -> torch.nn.Module:
-    """``create_model`` for the spec's data; the spec's seed fixes the initial weights (``init``: a second
-    model of the same run draws them from its own stream)."""
+def _model_keys(spec: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in spec["model"].items() if k != "name"}
+
+
+def init_seed(spec: Mapping[str, Any], init: Stream | None = None) -> int:
+    """The seed of a run's initial weights: the spec's seed, or (``init``) a second model's stream of it."""
     seed = spec.get("seed", 0)
-    torch.manual_seed(seed if init is None else derive_seed(seed, init))
-    overrides = {k: v for k, v in spec["model"].items() if k != "name"}
-    return create_model(spec["model"]["name"], **{**data.model_kwargs(), **overrides})
+    return seed if init is None else derive_seed(seed, init)
+
+
+def build_model(spec: Mapping[str, Any], data: Dataset, init: Stream | None = None) -> torch.nn.Module:
+    """The spec's model for ``data`` (``build_for``), its initial weights fixed by ``init_seed``."""
+    return build_for(spec["model"]["name"], data, _model_keys(spec), init_seed(spec, init))
 
 
 # A study reads a run's final metrics only (its learning curve is the training loss, kept every sync
@@ -89,15 +95,27 @@ def eval_every(data: Dataset, train: Mapping[str, Any]) -> int:
 
 
 def train_once(
-    model: torch.nn.Module, data: Dataset, spec: Mapping[str, Any], callbacks: tuple[Callback, ...] = ()
-):
-    """``fit`` with the spec's train overrides and seed; returns (history, seconds inside fit)."""
-    start = time.perf_counter()
+    spec: Mapping[str, Any],
+    data: Dataset,
+    model: torch.nn.Module | None = None,
+    *,
+    prepare: Prepare | None = None,
+    init: Stream | None = None,
+) -> tuple[torch.nn.Module, History]:
+    """The spec's model for ``data`` (or ``model`` as given), its init seeded by ``init_seed``, trained with
+    the spec's train overrides and seed (``build_and_fit``)."""
     train = spec.get("train", {})
-    overrides = {"quiet": True, "eval_every": eval_every(data, train), **train}
-    history = fit(model, data, **overrides, seed=spec.get("seed", 0), callbacks=callbacks)
-    model.cpu()  # fit trained it on its device (a GPU with device=cuda); the measures read the CPU data set
-    return history, time.perf_counter() - start
+    overrides = {"quiet": True, "eval_every": eval_every(data, train), **train, "seed": spec.get("seed", 0)}
+    net, history = build_and_fit(
+        spec["model"]["name"] if model is None else model,
+        data,
+        resolve_config(None, overrides),
+        _model_keys(spec),
+        init_seed=init_seed(spec, init),
+        prepare=prepare,
+    )
+    net.cpu()  # fit trained it on its device (a GPU with device=cuda); the measures read the CPU data set
+    return net, history
 
 
 Measure = Callable[[torch.nn.Module, Dataset], Any]
@@ -113,7 +131,7 @@ class Diagnostic:
 
 def _cost(form: str) -> Measure:
     def measure_cost(model: torch.nn.Module, data: Dataset) -> Any:
-        from depthlab.diagnose.measure import measure  # pulls in the profiler: only cost runs need it
+        from depthlab.diagnose.cost import measure  # pulls in the profiler: only cost runs need it
 
         # ``deploy``: depthlab.deploy.deploy_form, the form the advisor times too
         return measure(model, data.input_shape, batch_size=64, form=form, time_budget=0.5, train=False)
@@ -155,11 +173,14 @@ def divergence_site(spec: Mapping[str, Any], data: Dataset, step: int | None) ->
 def train_task(spec: Mapping[str, Any]) -> TaskResult:
     """Train one model; diagnostics in ``spec["diagnostics"]`` are taken at init and after training."""
     data = dataset_for(spec)
-    model = build_model(spec, data)
     wanted = spec.get("diagnostics", [])
-    at_init = [name for name in wanted if diagnostic(name).at_init]
-    diagnostics = {f"{name}_init": diagnostic(name).measure(model, data) for name in at_init}
-    history, fit_seconds = train_once(model, data, spec)
+    diagnostics: dict[str, Any] = {}
+
+    def measure_at_init(model: torch.nn.Module) -> None:
+        at_init = [name for name in wanted if diagnostic(name).at_init]
+        diagnostics.update({f"{name}_init": diagnostic(name).measure(model, data) for name in at_init})
+
+    model, history = train_once(spec, data, prepare=measure_at_init)
     diagnostics |= {name: diagnostic(name).measure(model, data) for name in wanted}
     metrics = {
         **history.to_dict()["final"],
@@ -168,7 +189,7 @@ def train_task(spec: Mapping[str, Any]) -> TaskResult:
     }
     if history.status == "diverged":
         metrics |= divergence_site(spec, data, history.diverged_step)
-    return TaskResult(history.status, metrics, history.to_dict(), diagnostics, fit_seconds)
+    return TaskResult(history.status, metrics, history.to_dict(), diagnostics, history.wall_time)
 
 
 def class_subset(data: Dataset, classes: list[int], train_size: int | None = None) -> Dataset:
@@ -196,14 +217,19 @@ def transfer_task(spec: Mapping[str, Any]) -> TaskResult:
     half = full.num_classes // 2
     target = class_subset(full, list(range(half, 2 * half)), spec["transfer"]["train_size"])
     layers, frozen = spec["transfer"]["layers"], spec["transfer"]["frozen"]
-    fit_seconds, frozen_parts = 0.0, []
-    model = build_model(spec, target, init=Stream.TRANSFER_INIT)
-    if layers > 0:
-        pretrained, fit_seconds = pretrained_source(spec)
-        frozen_parts = copy_prefix(pretrained, model, layers, frozen)
-    history, seconds = train_once(model, target, spec, callbacks=(KeepInEval(frozen_parts),))
+    pretraining = [0.0]  # seconds
+
+    def transfer_layers(model: torch.nn.Module) -> list[Callback]:
+        if layers == 0:
+            return []
+        pretrained, pretraining[0] = pretrained_source(spec)
+        return [KeepInEval(copy_prefix(pretrained, model, layers, frozen))]
+
+    model, history = train_once(spec, target, prepare=transfer_layers, init=Stream.TRANSFER_INIT)
     metrics = {**history.to_dict()["final"], "params": count_params(model)[0]}
-    return TaskResult(history.status, metrics, history.to_dict(), fit_seconds=fit_seconds + seconds)
+    return TaskResult(
+        history.status, metrics, history.to_dict(), fit_seconds=pretraining[0] + history.wall_time
+    )
 
 
 def copy_prefix(
@@ -264,11 +290,10 @@ def pretrained_source(spec: Mapping[str, Any]) -> tuple[torch.nn.Module, float]:
         return _PRETRAINED[key], 0.0
     full = dataset_for(spec)
     source = class_subset(full, list(range(full.num_classes // 2)))
-    pretrained = build_model(spec, source)
-    _, seconds = train_once(pretrained, source, spec)
+    pretrained, history = train_once(spec, source)
     _PRETRAINED.clear()  # one at a time is enough: a worker runs a seed's settings back to back
     _PRETRAINED[key] = pretrained
-    return pretrained, seconds
+    return pretrained, history.wall_time
 
 
 @torch.no_grad()
@@ -326,7 +351,7 @@ def latency_task(spec: Mapping[str, Any]) -> TaskResult:
     (default 5), ``budget`` (seconds of timed calls per timing, default 0.05; ``diagnose.timing``, which
     handles warm-up), on one thread.
     """
-    from depthlab.diagnose.measure import count_flops
+    from depthlab.diagnose.cost import count_flops
     from depthlab.diagnose.timing import time_forward
 
     data, options = dataset_for(spec), spec["latency"]

@@ -1,13 +1,18 @@
-"""Train a registered model on a registered data set from ``key=value`` strings (``depthlab train``).
+"""Build a named model for a data set and train it: the one path behind the CLI, play, the doctor, the studies
+and the advisor (``build_for`` and ``build_and_fit``), and ``depthlab train``'s ``key=value`` front
+(``train_named``).
 
 Keys are routed to the model config, the TrainConfig or the data options (in that order of precedence); a
-recipe supplies TrainConfig values first and the user's keys override them.
+recipe supplies TrainConfig values first and the user's keys override them. The input shape and the number of
+classes come from the data set, never from the user. The initial weights follow the seed given (the run's
+seed unless a caller needs another), set right before the model is built, so the same name, keys and seed
+give the same initial weights wherever the model is built.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +22,7 @@ from torch import nn
 
 from depthlab import atomic
 from depthlab import config as cfg
+from depthlab.data import Dataset
 from depthlab.defaults import DEFAULT_DATA
 from depthlab.errors import DepthlabError
 from depthlab.train.callbacks import Callback
@@ -25,7 +31,8 @@ from depthlab.train.engine import fit
 from depthlab.train.history import History
 from depthlab.train.recipes import recipe as get_recipe
 
-_FROM_DATA = ("input_shape", "num_classes")  # set by the data set, not by the user
+FROM_DATA = ("input_shape", "num_classes")  # set by the data set, not by the user
+Prepare = Callable[[nn.Module], Iterable[Callback] | None]
 
 
 @dataclass
@@ -49,6 +56,43 @@ def route_overrides(model_name: str, data_name: str, overrides: dict[str, Any]) 
     return cfg.split_overrides(overrides, model_cls, TrainConfig, data_cls)
 
 
+def build_for(
+    model: str, data: Dataset, model_keys: Mapping[str, Any] | None = None, seed: int = 0
+) -> nn.Module:
+    """Model ``model`` (a registered name or a builder ``file.py:fn``) for ``data``'s input shape and classes,
+    with ``model_keys``; its initial weights follow ``seed``. A key the data set fixes is refused."""
+    from depthlab.models import create_model
+
+    keys = dict(model_keys or {})
+    for key in FROM_DATA:
+        if key in keys:
+            raise DepthlabError(f"{key}={keys[key]}: set by the data set ({data.name}); leave it out")
+    torch.manual_seed(seed)
+    return create_model(model, **(data.model_kwargs() | keys))
+
+
+def build_and_fit(
+    model: str | nn.Module,
+    data: Dataset,
+    config: TrainConfig,
+    model_keys: Mapping[str, Any] | None = None,
+    *,
+    callbacks: Iterable[Callback] = (),
+    init_seed: int | None = None,
+    prepare: Prepare | None = None,
+) -> tuple[nn.Module, History]:
+    """Build ``model`` for ``data`` (``build_for``, seeded by ``init_seed``, by default the run's seed; an
+    nn.Module is trained as given) and ``fit`` it with ``config`` and ``callbacks``: the model, its History.
+
+    ``prepare(net)`` sees the fresh model before training (to measure it at init, copy layers into it or
+    watch it); the callbacks it returns join ``callbacks``.
+    """
+    seed = config.seed if init_seed is None else init_seed
+    net = model if isinstance(model, nn.Module) else build_for(model, data, model_keys, seed)
+    extra = list(prepare(net) or ()) if prepare is not None else []
+    return net, fit(net, data, config, callbacks=[*callbacks, *extra])
+
+
 def train_named(
     model_name: str,
     overrides: dict[str, Any],
@@ -56,35 +100,22 @@ def train_named(
     recipe_name: str | None = None,
     out: str | Path | None = None,
     quiet: bool = False,
-    callbacks_for: Callable[[nn.Module], list[Callback]] | None = None,
+    prepare: Prepare | None = None,
 ) -> TrainedRun:
     """Build data, model and TrainConfig from names and ``key=value`` overrides; train; save in ``out``.
-    ``callbacks_for(model)`` gives ``fit``'s callbacks for the model once built (a watch needs the model)."""
+    ``prepare(model)`` gives ``fit``'s callbacks for the model once built (a watch needs the model)."""
     from depthlab.data import load_dataset
-    from depthlab.models import create_model
 
     recipe = get_recipe(recipe_name) if recipe_name else None
     data_name = data_name or (recipe.data if recipe and recipe.data else DEFAULT_DATA)
     model_keys, train_keys, data_keys = route_overrides(model_name, data_name, overrides)
-    for key in _FROM_DATA:
-        if key in model_keys:
-            raise DepthlabError(f"{key}={model_keys[key]}: set by the data set ({data_name}); leave it out")
     train_values = {**(recipe.train if recipe else {}), "quiet": quiet, **train_keys}
     if out is not None:
         train_values.setdefault("checkpoint_dir", str(Path(out) / "checkpoints"))
     config = cfg.build(TrainConfig, train_values)
     data = load_dataset(data_name, **data_keys)
-    torch.manual_seed(config.seed)  # the model's initialization follows the run's seed
-    model = create_model(model_name, **{**data.model_kwargs(), **model_keys})
-    history = fit(model, data, config, callbacks=callbacks_for(model) if callbacks_for else ())
-    run = TrainedRun(
-        model,
-        history,
-        config,
-        getattr(model, "config", None),
-        data_name,
-        data.meta,
-    )
+    model, history = build_and_fit(model_name, data, config, model_keys, prepare=prepare)
+    run = TrainedRun(model, history, config, getattr(model, "config", None), data_name, data.meta)
     if out is not None:
         write_results(run, Path(out), model_name)
     return run

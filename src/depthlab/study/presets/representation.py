@@ -1,9 +1,9 @@
 """Representation study: layers build a hierarchy of features, read out by linear probes per layer (Alain &
 Bengio 2016, arXiv 1610.01644).
 
-A linear probe (``diagnose.probes``: multinomial logistic regression on standardized frozen features, the
-same probe ``depthlab.diagnose`` uses) is fitted on the raw input, the stem and every block's output, for the
-trained net and for the same net at init (same seed). The rule, per seed, paired:
+A linear probe (``diagnose.feature_probes``: multinomial logistic regression on standardized frozen features,
+the same probe ``depthlab.diagnose`` uses) is fitted on the raw input, the stem and every block's output, for
+the trained net and for the same net at init (same seed). The rule, per seed, paired:
 
 - the probes rise with depth: trained probe test accuracy at the last block minus at the stem;
 - the rise comes from training: that trained rise minus the same rise at init.

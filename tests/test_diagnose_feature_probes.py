@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from depthlab.data import load_dataset
-from depthlab.diagnose.probes import accuracy, layer_features, lesion, linear_probes, pool_features
+from depthlab.diagnose.feature_probes import accuracy, layer_features, lesion, linear_probes, pool_features
 from depthlab.errors import DepthlabError
 from depthlab.models import create_model
 from depthlab.train import fit
