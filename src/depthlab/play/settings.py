@@ -16,6 +16,8 @@ from typing import Any
 
 from depthlab import config as cfg
 from depthlab.errors import DepthlabError, check, unknown
+from depthlab.models.builder import FROM_DATA
+from depthlab.train.launch import refuse_data_keys
 
 CAPS = {
     "depth": 1024,  # layers (the slider goes to 256; typed values up to this)
@@ -94,9 +96,7 @@ def parse_setup(raw: dict[str, Any], user_data: UserData | None = None) -> Setup
     if data not in choices:
         raise unknown("data set", data, choices)
     model_kw, train_kw, data_kw = _route(model, data, values)
-    for key in ("input_shape", "num_classes"):
-        if key in model_kw:
-            raise DepthlabError(f"{key}={model_kw[key]!r}: set by the data set ({data}); leave it out")
+    refuse_data_keys(model_kw, data)
     if "checkpoint_dir" in train_kw:  # a path on this machine: the page writes no files (it exports them)
         raise DepthlabError(
             f"checkpoint_dir={train_kw['checkpoint_dir']!r}: not in play (export the weights instead)"
@@ -191,7 +191,7 @@ def model_defaults(model: str) -> dict[str, Any]:
     from depthlab.models import model_config as build_config
 
     values = cfg.as_dict(build_config(model))
-    values = {k: v for k, v in values.items() if k not in ("input_shape", "num_classes")}
+    values = {k: v for k, v in values.items() if k not in FROM_DATA}
     if model == PAGE_DEFAULTS["model"]:
         values |= {k: PAGE_DEFAULTS[k] for k in ("depth", "width")}
     return values

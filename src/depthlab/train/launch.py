@@ -25,13 +25,13 @@ from depthlab import config as cfg
 from depthlab.data import Dataset
 from depthlab.defaults import DEFAULT_DATA
 from depthlab.errors import DepthlabError
+from depthlab.models.builder import FROM_DATA
 from depthlab.train.callbacks import Callback
 from depthlab.train.config import TrainConfig
 from depthlab.train.engine import fit
 from depthlab.train.history import History
 from depthlab.train.recipes import recipe as get_recipe
 
-FROM_DATA = ("input_shape", "num_classes")  # set by the data set, not by the user
 Prepare = Callable[[nn.Module], Iterable[Callback] | None]
 
 
@@ -56,6 +56,13 @@ def route_overrides(model_name: str, data_name: str, overrides: dict[str, Any]) 
     return cfg.split_overrides(overrides, model_cls, TrainConfig, data_cls)
 
 
+def refuse_data_keys(model_keys: Mapping[str, Any], data_name: str) -> None:
+    """The input shape and the classes come from the data set: a user's value for them is one error."""
+    for key in FROM_DATA:
+        if key in model_keys:
+            raise DepthlabError(f"{key}={model_keys[key]}: set by the data set ({data_name}); leave it out")
+
+
 def build_for(
     model: str, data: Dataset, model_keys: Mapping[str, Any] | None = None, seed: int = 0
 ) -> nn.Module:
@@ -64,9 +71,7 @@ def build_for(
     from depthlab.models import create_model
 
     keys = dict(model_keys or {})
-    for key in FROM_DATA:
-        if key in keys:
-            raise DepthlabError(f"{key}={keys[key]}: set by the data set ({data.name}); leave it out")
+    refuse_data_keys(keys, data.name)
     torch.manual_seed(seed)
     return create_model(model, **(data.model_kwargs() | keys))
 
