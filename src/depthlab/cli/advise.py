@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from depthlab.cli.app import app
-from depthlab.cli.file_options import Impute, Target, Task, given
+from depthlab.cli.file_options import Dates, Impute, Target, Task, given
 from depthlab.config import parse_pairs
 from depthlab.defaults import output_dir
 
@@ -25,6 +25,7 @@ def advise(
     target: Target = None,
     task: Task = None,
     impute: Impute = None,
+    dates: Dates = None,
     out: str = typer.Option(
         output_dir("advise"), "--out", help="folder for advice.json, advice.html and the store"
     ),
@@ -36,7 +37,7 @@ def advise(
     from depthlab.train.launch import route_overrides
 
     model_keys, train_keys, data_keys = route_overrides(model, data, parse_pairs(overrides or []))
-    own = given(target, task, impute)
+    own = given(target, task, impute, dates)
     chosen = None if depths is None else tuple(_depths(depths))
     result = run_advise(
         data,

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from depthlab.cli.app import app
-from depthlab.cli.file_options import Impute, Target, Task
+from depthlab.cli.file_options import Dates, Impute, Target, Task, given
 from depthlab.config import parse_pairs
 from depthlab.defaults import DEFAULT_DATA
 from depthlab.errors import DepthlabError
@@ -23,6 +23,7 @@ def doctor(
     target: Target = None,
     task: Task = None,
     impute: Impute = None,
+    dates: Dates = None,
     steps: int = typer.Option(200, "--steps", help="training steps of the brief run"),
     every: int = typer.Option(10, "--every", help="record the per-layer table every k steps"),
     twin: bool = typer.Option(True, "--twin/--no-twin", help="train a half-depth twin (degradation)"),
@@ -37,7 +38,7 @@ def doctor(
 
     plan = {"twin_steps": twin_steps, "seeds": seeds}
     pairs = parse_pairs(overrides or [])
-    dataset = _load(data, target, task, impute)
+    dataset = _load(data, target, task, impute, dates)
     report = run_doctor(model, dataset, steps=steps, every=every, twin=twin, **plan, **pairs)
     typer.echo(report.text())
     if csv:
@@ -58,6 +59,7 @@ def inspect(
     target: Target = None,
     task: Task = None,
     impute: Impute = None,
+    dates: Dates = None,
     batch_size: int = typer.Option(64, "--batch-size", help="batch for latency, throughput, memory"),
     device: str = typer.Option(None, "--device", help="cpu or cuda (default: cpu)"),
     form: str = typer.Option("train", "--form", help="train, or deploy (re-parameterized)"),
@@ -71,7 +73,7 @@ def inspect(
     from depthlab.diagnose.cost import measure
     from depthlab.models import create_model
 
-    sizing = _load(data, target, task, impute).model_kwargs() if data else {}
+    sizing = _load(data, target, task, impute, dates).model_kwargs() if data else {}
     net = create_model(model, **(sizing | parse_pairs(overrides or [])))
     shape = getattr(getattr(net, "config", None), "input_shape", None) or sizing.get("input_shape")
     if not shape:
@@ -88,13 +90,14 @@ def inspect(
         console.print(_layer_table(layer_table(model_form(net, form), random_input(net, shape, 2))))
 
 
-def _load(name: str, target: str | None, task: str | None, impute: str | None):
+def _load(name: str, target: str | None, task: str | None, impute: str | None, dates: str | None):
     """The data set (a user's file with its options), its record printed when it is a file."""
     from depthlab.data import describe, load_dataset
     from depthlab.data.registry import check_file_options
 
-    check_file_options(name, {"target": target, "task": task, "impute": impute})
-    data = load_dataset(name, target=target, task=task, impute=impute)
+    options = given(target, task, impute, dates)
+    check_file_options(name, options)
+    data = load_dataset(name, **options)
     for line in describe(data.meta):
         typer.echo(line)
     return data

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from depthlab.cli.app import app
-from depthlab.cli.file_options import Impute, Target, Task, given
+from depthlab.cli.file_options import Dates, Impute, Target, Task, given
 from depthlab.defaults import DEFAULT_DATA, output_dir
 
 
@@ -20,6 +20,7 @@ def study(
     target: Target = None,
     task: Task = None,
     impute: Impute = None,
+    dates: Dates = None,
     model: str = typer.Option(None, "--model", help="your builder, FILE.py:build or pkg.module:build"),
     workers: int = typer.Option(
         0, "--workers", help="parallel worker processes or Ray tasks (0: one per core, at most 8)"
@@ -46,7 +47,7 @@ def study(
     if quick and full:
         raise DepthlabError("--quick and --full: choose one")
     size = "full" if full else "quick"
-    own = given(target, task, impute)
+    own = given(target, task, impute, dates)
     if report_only:
         from depthlab.study.report import write_report
 

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from depthlab.cli.app import app
-from depthlab.cli.file_options import Impute, Target, Task, given
+from depthlab.cli.file_options import Dates, Impute, Target, Task, given
 from depthlab.config import parse_pairs
 
 
@@ -23,6 +23,7 @@ def train(
     target: Target = None,
     task: Task = None,
     impute: Impute = None,
+    dates: Dates = None,
     recipe: str = typer.Option(None, "--recipe", help="a named recipe applied before the overrides"),
     out: str = typer.Option(None, "--out", help="folder for result.json and checkpoints"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
@@ -42,7 +43,7 @@ def train(
         console.print(f"note: {get_recipe(recipe).note}")
     from depthlab.data import describe
 
-    own = given(target, task, impute)
+    own = given(target, task, impute, dates)
     if own:
         from depthlab.data.registry import check_file_options
 

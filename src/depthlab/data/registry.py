@@ -110,8 +110,9 @@ def is_data_file(name: object) -> bool:
 
 
 def check_file_options(name: object, options: dict[str, Any]) -> None:
-    """``target`` / ``task`` / ``impute`` apply to a data file only: one line when given for another."""
-    given = [k for k in ("target", "task", "impute") if options.get(k) is not None]
+    """``target`` / ``task`` / ``impute`` / ``dates`` apply to a data file only: one line when given for
+    another."""
+    given = [k for k in ("target", "task", "impute", "dates") if options.get(k) is not None]
     if given and not is_data_file(name):
         flags, what = "/".join(f"--{k}" for k in given), repr(name) if name else "the default"
         raise DepthlabError(f"{flags}: for a data file only; {what} is a registered data set")
