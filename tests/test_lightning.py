@@ -50,16 +50,7 @@ def test_the_callback_records_what_autograd_says_and_gives_the_doctors_verdicts(
     nn.functional.cross_entropy(twin(x0), y0).backward()
     expected = {f"net.{n}": m for n, m in twin.named_modules() if isinstance(m, nn.Linear)}
     callback = DepthlabCallback(every=2)
-    trainer = pl.Trainer(
-        max_steps=4,
-        callbacks=[callback],
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-    )
+    trainer = quiet_trainer(callback, tmp_path)
     trainer.fit(module, loader)
     rows = callback.watch.rows
     assert sorted({r["step"] for r in rows}) == [0, 2]
@@ -77,14 +68,9 @@ def test_the_callback_records_what_autograd_says_and_gives_the_doctors_verdicts(
     assert all(v.line() in printed for v in callback.verdicts)
 
 
-@pytest.mark.extra("tensorboard")
-def test_the_callback_charts_its_table_in_tensorboard(tmp_path):
-    from tensorboard.backend.event_processing import event_accumulator
-
-    torch.manual_seed(0)
-    logdir = tmp_path / "tb"
-    callback = DepthlabCallback(every=2, verbose=False, log_to=f"tensorboard:{logdir}")
-    trainer = pl.Trainer(
+def quiet_trainer(callback, tmp_path):
+    """Four CPU steps with ``callback`` and nothing else of Lightning's own (no logger, checkpoint, bars)."""
+    return pl.Trainer(
         max_steps=4,
         callbacks=[callback],
         accelerator="cpu",
@@ -94,6 +80,16 @@ def test_the_callback_charts_its_table_in_tensorboard(tmp_path):
         enable_model_summary=False,
         default_root_dir=tmp_path,
     )
+
+
+@pytest.mark.extra("tensorboard")
+def test_the_callback_charts_its_table_in_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing import event_accumulator
+
+    torch.manual_seed(0)
+    logdir = tmp_path / "tb"
+    callback = DepthlabCallback(every=2, verbose=False, log_to=f"tensorboard:{logdir}")
+    trainer = quiet_trainer(callback, tmp_path)
     trainer.fit(Tiny(), _loader()[0])
     events = event_accumulator.EventAccumulator(str(logdir), size_guidance={"scalars": 0})
     events.Reload()
