@@ -118,6 +118,44 @@ def test_weight_built_inside_forward_counts_once():
     assert longest_path_depth(nn.Sequential(SummedKernel(), SummedKernel()), torch.randn(2, 4)).depth == 2
 
 
+class Positioned(nn.Module):
+    """Linear in, a learned (positions x width) table added, Linear out: two weight layers deep."""
+
+    def __init__(self, lookup: bool):
+        super().__init__()
+        self.inp, self.out = nn.Linear(3, 8), nn.Linear(8, 2)
+        self.table = nn.Embedding(5, 8) if lookup else nn.Parameter(torch.randn(5, 8))
+
+    def forward(self, x):  # (B, 5, 3)
+        table = self.table(torch.arange(5)) if isinstance(self.table, nn.Embedding) else self.table
+        return self.out(self.inp(x) + table)
+
+
+@pytest.mark.parametrize("lookup", [True, False])
+def test_a_table_added_to_the_signal_is_no_weight_layer(lookup):
+    """Position embeddings shift the signal; adding them is not a layer (by lookup or as a raw parameter)."""
+    report = longest_path_depth(Positioned(lookup), torch.randn(2, 5, 3))
+    assert (report.depth, report.weight_layers) == (2, 2)
+
+
+class TokenNet(nn.Module):
+    """Token lookup + a looked-up position table, then two Linear layers: three weight layers deep."""
+
+    def __init__(self):
+        super().__init__()
+        self.tokens, self.positions = nn.Embedding(11, 8), nn.Embedding(5, 8)
+        self.mid, self.out = nn.Linear(8, 8), nn.Linear(8, 11)
+
+    def forward(self, ids):  # (B, 5) -> (B, 5, 11)
+        h = self.tokens(ids) + self.positions(torch.arange(ids.shape[1]))
+        return self.out(torch.relu(self.mid(h)))
+
+
+def test_token_ids_start_the_path_at_the_lookup_that_reads_them():
+    report = longest_path_depth(TokenNet(), torch.randint(0, 11, (2, 5)))
+    assert (report.depth, report.weight_layers) == (3, 3)  # the position lookup reads no input
+
+
 def test_frozen_layers_and_modes_are_restored():
     model = mlp(4)
     model[1].requires_grad_(False)

@@ -29,6 +29,8 @@ def small(name: str, depth: int | None = None) -> dict:
         return dict(depth=depth or 4, width=4, input_shape=(3, 12, 12))
     if name in ("resnet_cifar", "plain_cifar"):
         return dict(depth=depth or 8, width=4, input_shape=(3, 8, 8))
+    if name == "transformer":
+        return dict(depth=depth or 2, width=8, heads=2, input_shape=(3, 5))
     return dict(width=4, input_shape=(3, 16, 16), num_classes=10)
 
 
@@ -39,6 +41,7 @@ def cases() -> list[tuple[str, dict]]:
         "cnn2d": (1, 3, 6),
         "resnet_cifar": (8, 14),
         "plain_cifar": (8, 14),
+        "transformer": (1, 3),
     }
     return [(n, small(n, d)) for n in NAMES for d in depths.get(n, (None,))]
 
@@ -76,6 +79,7 @@ def test_registry_holds_every_model_of_the_issue():
         "plain18",
         "plain34",
         "plain50",
+        "transformer",
     ):
         assert name in NAMES
 

@@ -10,9 +10,9 @@ import torch
 
 from depthlab.diagnose import watch
 from depthlab.models import create_model
-from depthlab.play import job as job_module
-from depthlab.play import pacing, settings, views
+from depthlab.play import pacing, recorder, settings, views
 from depthlab.play.job import Job, load_data
+from depthlab.play.publisher import Publisher
 from depthlab.train import fit
 
 PLAIN = {"model": "mlp", "data": "circle", "depth": 30, "width": 16, "activation": "sigmoid"}
@@ -91,7 +91,7 @@ def test_the_plain_sigmoid_net_gets_vanishing_gradients_and_its_cure_does_not(jo
 
 
 def test_only_paced_steps_are_recorded_and_the_window_is_bounded(jobs, monkeypatch):
-    monkeypatch.setattr(job_module, "WINDOW", 10)
+    monkeypatch.setattr(recorder, "WINDOW", 10)
     monkeypatch.setattr(pacing, "RECORD_EVERY_S", 3600.0)  # after the first record, only forced ones
     job = started({"model": "mlp", "data": "circle", "depth": 3, "width": 4})
     jobs.append(job)
@@ -137,9 +137,28 @@ def test_a_remedy_already_in_force_or_unknown_to_the_model_is_not_offered():
     assert healthy == {"check": "dead units", "status": "ok", "line": "ok dead units: none", "remedy": {}}
 
 
-def test_join_encoded_is_the_json_of_the_head_and_the_decoded_parts():
-    head = {"job": "a", "loss": None, "timing": {"train_ms": 1.5}}
-    parts = {"layers": json.dumps({"names": ["fc1"]}), "verdicts": "[]", "metrics": "null"}
-    message = job_module.join_encoded(head, parts)
-    assert json.loads(message) == head | {k: json.loads(v) for k, v in parts.items()}
-    assert message == json.dumps(head)[:-1] + "," + ",".join(f'"{k}":{v}' for k, v in parts.items()) + "}"
+def test_an_update_is_one_json_object_of_its_fields_and_views_and_wakes_each_listener():
+    publisher = Publisher("a")
+    woken = []
+    publisher.subscribe(lambda: woken.append(json.loads(publisher.message)["seq"]))
+    publisher.status, publisher.step, publisher.loss, publisher.steps_per_s = "running", 7, 0.25, 12.345
+    publisher.views["layers"] = {"step": 7, "name": ["fc1"], "grad_norm": [0.5]}
+    publisher.timing["train_ms"] = 1.234
+    publisher.emit(stamp=12.0)
+    assert json.loads(publisher.message) == {
+        "job": "a",
+        "seq": 1,
+        "t": 12000.0,
+        "step": 7,
+        "status": "running",
+        "reason": "",
+        "steps_per_s": 12.3,
+        "loss": 0.25,
+        "timing": {"train_ms": 1.23, "stats_ms": 0.0, "views_ms": 0.0, "json_ms": 0.0},
+        "layers": {"step": 7, "name": ["fc1"], "grad_norm": [0.5]},
+        "metrics": None,
+        "boundary": None,
+        "verdicts": [],
+    }
+    publisher.emit()
+    assert woken == [1, 2] and publisher.seq == 2  # a reader that sees seq move reads that update

@@ -67,7 +67,6 @@ def inspect(
     layers: bool = typer.Option(False, "--layers", help="add the per-layer table"),
 ) -> None:
     """Print MODEL's params, FLOPs, longest-path depth, weight layers, latency and memory."""
-    import torch
 
     from depthlab.diagnose.measure import measure
     from depthlab.models import create_model
@@ -84,8 +83,9 @@ def inspect(
     if layers:
         from depthlab.diagnose.depth import model_form
         from depthlab.diagnose.summary import layer_table
+        from depthlab.models.base import random_input
 
-        console.print(_layer_table(layer_table(model_form(net, form), torch.randn(2, *shape))))
+        console.print(_layer_table(layer_table(model_form(net, form), random_input(net, shape, 2))))
 
 
 def _load(name: str, target: str | None, task: str | None, impute: str | None):

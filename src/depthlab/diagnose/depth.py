@@ -89,5 +89,5 @@ def longest_path_depth(model: nn.Module, example_input: torch.Tensor, form: str 
         if leaf.is_floating_point():
             leaf.requires_grad_(True)
         output = _first_tensor(measured(leaf))
-        result = graph_depth(output, leaf if leaf.requires_grad else None)
+        result = graph_depth(output, leaf)
     return DepthReport(result.depth, result.weight_ops, result.sequential_ops, form)

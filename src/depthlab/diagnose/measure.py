@@ -6,6 +6,8 @@ sample, ``infer_step_time`` in ms per batch, ``infer_samples_per_sec``, ``train_
 
 FLOPs come from ``torch.utils.flop_counter.FlopCounterMode``, which counts matmuls, convolutions and attention
 (2 FLOPs per multiply-add, so ``macs = flops / 2``); elementwise ops (norms, activations) are not counted.
+``flop_counter`` adds CPU attention (``scaled_dot_product_attention``'s CPU kernel, which torch's table lacks
+in 2.13) with torch's own formula; causal attention counts as full attention, as torch counts it on GPU.
 
 Timing: depthlab's one timer (``diagnose.timing``, ``torch.utils.benchmark``'s adaptive timing): blocks of
 calls are timed until the median is known to 10% or the time budget is spent; the median per call is reported,
@@ -27,11 +29,12 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils import flop_counter as torch_flops
 
 from depthlab.diagnose import timing
 from depthlab.diagnose.depth import longest_path_depth, model_form
 from depthlab.errors import DepthlabError, check, unknown
+from depthlab.models.base import random_input
 from depthlab.models.params import count_params
 
 DTYPES = {
@@ -43,9 +46,28 @@ DTYPES = {
 MB = 2**20
 
 
+def _cpu_attention(query, key, value, *_args, out_shape=None, **_kwargs) -> int:
+    return torch_flops.sdpa_flop_count(query, key, value)  # shapes, as torch's own formulas get them
+
+
+def _cpu_attention_backward(grad_out, query, key, value, *_args, out_shape=None, **_kwargs) -> int:
+    return torch_flops.sdpa_backward_flop_count(grad_out, query, key, value)
+
+
+_CPU_ATTENTION = {  # the CPU kernel's arguments start as the GPU kernels' do
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_attention,
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_attention_backward,
+}
+
+
+def flop_counter() -> torch_flops.FlopCounterMode:
+    """A quiet ``FlopCounterMode`` that also counts attention on the CPU."""
+    return torch_flops.FlopCounterMode(display=False, custom_mapping=_CPU_ATTENTION)
+
+
 def count_flops(model: nn.Module, x: torch.Tensor, backward: bool = False) -> int:
     """FLOPs of one forward (and backward, if asked) on batch ``x``, by FlopCounterMode."""
-    with FlopCounterMode(display=False) as counter:
+    with flop_counter() as counter:
         if backward:
             _loss(model(x)).backward()
         else:
@@ -56,7 +78,7 @@ def count_flops(model: nn.Module, x: torch.Tensor, backward: bool = False) -> in
 
 def forward_and_train_flops(model: nn.Module, x: torch.Tensor) -> tuple[int, int]:
     """FLOPs of one forward, and of forward + backward, on batch ``x``, from one counted training step."""
-    with FlopCounterMode(display=False) as counter:
+    with flop_counter() as counter:
         output = model(x)
         forward = counter.get_total_flops()  # the ops recorded so far: the forward's
         _loss(output).backward()
@@ -190,7 +212,7 @@ def measure(
     target = torch.device(device) if device else next(model.parameters(), torch.empty(0)).device
     measured = copy.deepcopy(model_form(model, form)).to(target, DTYPES[dtype]).eval()
     try:
-        x = torch.randn((batch_size, *input_shape), device=target, dtype=DTYPES[dtype])
+        x = random_input(model, tuple(input_shape), batch_size, target, DTYPES[dtype])
         report = _labels(model, target, dtype, batch_size, form) | _static(measured, x, form)
     except RuntimeError as err:
         raise DepthlabError(f"input_shape={tuple(input_shape)}: the model cannot run on it ({err})") from None

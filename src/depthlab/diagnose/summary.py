@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from depthlab.diagnose.depth import _all_params_tracked
 from depthlab.diagnose.graph import graph_depth
+from depthlab.diagnose.measure import flop_counter
 from depthlab.diagnose.weights import weight_layers, weight_of
 from depthlab.models.params import count_params
 
@@ -27,9 +27,9 @@ def layer_table(model: nn.Module, example_input: torch.Tensor) -> list[dict]:
 
     handles = [m.register_forward_hook(tap(n)) for n, m in layers.items()]
     try:
-        with _all_params_tracked(model), torch.enable_grad(), FlopCounterMode(display=False) as counter:
+        with _all_params_tracked(model), torch.enable_grad(), flop_counter() as counter:
             leaf = example_input.detach().clone().requires_grad_(example_input.is_floating_point())
-            depth = graph_depth(model(leaf), leaf if leaf.requires_grad else None).param_depth
+            depth = graph_depth(model(leaf), leaf).param_depth
     finally:
         for handle in handles:
             handle.remove()

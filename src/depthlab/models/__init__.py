@@ -1,4 +1,4 @@
-"""Models whose depth is the main dial: MLP, CNNs, ResNets with plain twins, ParNet."""
+"""Models whose depth is the main dial: MLP, CNNs, ResNets with plain twins, ParNet, transformers."""
 
 from depthlab.models import (  # noqa: F401  (registers the models)
     basic_mlp,
@@ -7,6 +7,7 @@ from depthlab.models import (  # noqa: F401  (registers the models)
     parnet,  # noqa: F401  (registers parnet_*)
     resnet,
     resnet_cifar,
+    transformer,
 )
 from depthlab.models.registry import (
     MODELS,

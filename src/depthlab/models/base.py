@@ -67,3 +67,14 @@ class DepthNet(nn.Module):
         self.head = nn.Linear(
             self.num_features, num_classes, device=old.weight.device, dtype=old.weight.dtype
         )
+
+
+def random_input(
+    model: nn.Module, input_shape: tuple[int, ...], batch_size: int, device=None, dtype=torch.float32
+) -> torch.Tensor:
+    """A random batch ``model`` takes: token ids below ``model.vocab_size`` when it reads tokens (a language
+    model), else standard-normal features of ``dtype``."""
+    vocab = getattr(model, "vocab_size", 0)
+    if isinstance(vocab, int) and vocab > 0:
+        return torch.randint(0, vocab, (batch_size, *input_shape), device=device)
+    return torch.randn((batch_size, *input_shape), device=device, dtype=dtype)

@@ -1,5 +1,5 @@
-"""How other threads reach a play job's training thread: listeners it wakes on each update, and requests it
-serves between two steps."""
+"""How other threads reach a play job's training thread: the page's play / pause / step / stop, listeners it
+wakes on each update, and requests it serves between two steps."""
 
 from __future__ import annotations
 
@@ -8,6 +8,51 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
+
+from depthlab.errors import DepthlabError
+
+
+class Controls:
+    """Play / pause / step / stop as the page sets them; the training thread reads them between two steps."""
+
+    def __init__(self, paused: bool) -> None:
+        self.paused = paused
+        self.wake = threading.Event()  # set on each change (and each request) so a paused thread looks again
+        self._credits = 0  # single steps asked for while paused
+        self._stop = threading.Event()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def apply(self, action: str) -> None:
+        """``play``, ``pause`` or ``step`` (one step, then paused); ``stop`` goes through ``stop`` with its
+        reason."""
+        if action == "play":
+            self.paused = False
+        elif action == "pause":
+            self.paused = True
+        elif action == "step":
+            self.paused, self._credits = True, self._credits + 1
+        else:
+            raise DepthlabError(f"unknown action {action!r} (valid: pause, play, step, stop)")
+        self.wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+
+    def wait_while_paused(self, serve: Callable[[], None]) -> bool:
+        """Block while paused, running ``serve`` on each wake; True when a single step was asked for (it runs,
+        then the job is paused again)."""
+        while self.paused and not self.stopping:
+            if self._credits > 0:
+                self._credits -= 1
+                return True
+            self.wake.wait(0.1)
+            self.wake.clear()
+            serve()
+        return False
 
 
 class Listeners:

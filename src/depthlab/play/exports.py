@@ -18,7 +18,7 @@ def _rows(job: Job) -> list[dict]:
 
 
 def watch_csv(job: Job) -> str:
-    """The current watch window (up to ``job.WINDOW`` recorded steps) as CSV, the watch's columns first."""
+    """The current watch window (up to ``recorder.WINDOW`` recorded steps) as CSV, watch columns first."""
     rows = job.call(_rows)
     extra = [k for k in (rows[0] if rows else {}) if k not in COLUMNS]
     out = io.StringIO()

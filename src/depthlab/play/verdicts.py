@@ -9,9 +9,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from depthlab import config as cfg
 from depthlab.diagnose import Verdict, diagnose
 from depthlab.diagnose.verdict import PROBLEM, format_value
 from depthlab.diagnose.watch import Watch
+
+
+class LiveDoctor:
+    """The doctor for one job: its settings in force and the keys a remedy may name (the model's dials and the
+    trainer's, not the ones the data set fixes)."""
+
+    def __init__(self, model_config: Any, train_config: Any) -> None:
+        self._model = cfg.as_dict(model_config)
+        self._current = self._model | cfg.as_dict(train_config)
+        model_keys = set(cfg.field_types(type(model_config))) - {"input_shape", "num_classes"}
+        self._valid_keys = model_keys | set(cfg.field_types(type(train_config)))
+
+    def verdicts(self, w: Watch) -> list[dict[str, Any]]:
+        """Every check on the watch's records so far, as the page shows them."""
+        return live_verdicts(w, self._model, self._current, self._valid_keys)
 
 
 def live_verdicts(
