@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from depthlab import config as cfg
-from depthlab.data import cifar, idx, imagefolder, mnist1d, shapeset, small_images, synthetic
+from depthlab.data import cifar, idx, imagefolder, mnist1d, shapeset, small_images, synthetic, text
 from depthlab.data.dataset import Dataset, DatasetEntry, Loader
 from depthlab.data.download import FileOptions
 from depthlab.data.user import entry_for, load_object, looks_like_path, resolve, source_sha256
@@ -34,7 +34,7 @@ class DatasetRegistry(Registry[DatasetEntry]):
         if name not in self._items:
             listed = str(unknown(self.kind, name, self._items)).rstrip(")")
             raise DepthlabError(
-                f"{listed}; or a path to a .csv/.tsv/.parquet/.npz/.npy file or image folder)"
+                f"{listed}; or a path to a .csv/.tsv/.parquet/.npz/.npy/.txt file or image folder)"
             )
         return super().get(name)
 
@@ -137,4 +137,5 @@ register_dataset("mnist", FileOptions, layout="image")(idx.load_mnist)
 register_dataset("fashion_mnist", FileOptions, layout="image")(idx.load_fashion_mnist)
 register_dataset("cifar10", FileOptions, layout="image")(cifar.load_cifar10)
 register_dataset("cifar100", cifar.Cifar100Options, layout="image")(cifar.load_cifar100)
+register_dataset("chars", text.TextOptions)(text.load_chars)
 register_dataset("imagefolder", imagefolder.ImageFolderOptions, layout="image")(imagefolder.load_image_folder)
