@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from depthlab import config as cfg
-from depthlab.data import cifar, idx, imagefolder, mnist1d, shapeset, small_images, synthetic, text
+from depthlab.data import cifar, idx, imagefolder, mnist1d, sequences, shapeset, small_images, synthetic, text
 from depthlab.data.dataset import Dataset, DatasetEntry, Loader
 from depthlab.data.download import FileOptions
 from depthlab.data.user import entry_for, load_object, looks_like_path, resolve, source_sha256
@@ -138,4 +138,8 @@ register_dataset("fashion_mnist", FileOptions, layout="image")(idx.load_fashion_
 register_dataset("cifar10", FileOptions, layout="image")(cifar.load_cifar10)
 register_dataset("cifar100", cifar.Cifar100Options, layout="image")(cifar.load_cifar100)
 register_dataset("chars", text.TextOptions)(text.load_chars)
+register_dataset("bit_parity", sequences.BitParityOptions)(sequences.load_bit_parity)
+register_dataset("mod_add", sequences.ModAddOptions)(sequences.load_mod_add)
+register_dataset("recall", sequences.RecallOptions)(sequences.load_recall)
+register_dataset("brackets", sequences.BracketsOptions)(sequences.load_brackets)
 register_dataset("imagefolder", imagefolder.ImageFolderOptions, layout="image")(imagefolder.load_image_folder)
