@@ -110,3 +110,12 @@ def test_the_corpus_is_the_python_docs_topics():
     assert data.meta["source"].startswith("pydoc_data.topics")
     assert data.meta["characters"] > 400_000  # hundreds of kB of prose on any Python (3.11: 465 k)
     assert data.x_train.shape[1] == 32 and len(data.x_train) > 8 * (len(data.x_val) + len(data.x_test)) / 2
+
+
+def test_a_table_option_on_a_text_file_says_it_is_read_as_text(tmp_path, capsys):
+    path = tmp_path / "table.txt"
+    path.write_text("a,b,y\n" + "1,2,0\n" * 50, encoding="utf-8")
+    with pytest.raises(DepthlabError, match=r"--target: .*table.txt is read as text.*\.csv/\.tsv name"):
+        load_dataset(str(path), target="y")
+    assert main(["train", "mlp", "--data", str(path), "--target", "y"]) == 2
+    assert "is read as text for a language model" in capsys.readouterr().err

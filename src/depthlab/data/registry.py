@@ -20,7 +20,7 @@ from depthlab import config as cfg
 from depthlab.data import cifar, idx, imagefolder, mnist1d, sequences, shapeset, small_images, synthetic, text
 from depthlab.data.dataset import Dataset, DatasetEntry, Loader
 from depthlab.data.download import FileOptions
-from depthlab.data.user import entry_for, load_object, looks_like_path, resolve, source_sha256
+from depthlab.data.user import TEXT_SUFFIXES, entry_for, load_object, looks_like_path, resolve, source_sha256
 from depthlab.errors import DepthlabError, unknown
 from depthlab.registry import Registry
 
@@ -79,6 +79,8 @@ def load_dataset(
     seed give identical tensors.
     """
     own = {k: v for k, v in (("target", target), ("task", task), ("impute", impute)) if v is not None}
+    if own and str(name).lower().endswith(TEXT_SUFFIXES):
+        check_file_options(name, own)  # one line saying a .txt file is text, not "unknown option"
     opts = {**opts, **own}
     if not isinstance(name, (str, Path)):
         return load_object(name, seed=cfg.coerce("seed", seed, int), **opts)
@@ -112,9 +114,15 @@ def is_data_file(name: object) -> bool:
 def check_file_options(name: object, options: dict[str, Any]) -> None:
     """``target`` / ``task`` / ``impute`` apply to a data file only: one line when given for another."""
     given = [k for k in ("target", "task", "impute") if options.get(k) is not None]
+    flags = "/".join(f"--{k}" for k in given)
     if given and not is_data_file(name):
-        flags, what = "/".join(f"--{k}" for k in given), repr(name) if name else "the default"
+        what = repr(name) if name else "the default"
         raise DepthlabError(f"{flags}: for a data file only; {what} is a registered data set")
+    if given and str(name).lower().endswith(TEXT_SUFFIXES):
+        raise DepthlabError(
+            f"{flags}: {name} is read as text for a language model; "
+            "a table saved as .txt needs a .csv/.tsv name"
+        )
 
 
 register_dataset("xor", synthetic.XorOptions, val_fraction=0.0)(synthetic.load_xor)
