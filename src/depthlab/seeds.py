@@ -47,6 +47,10 @@ class Stream(enum.IntEnum):
     XOR2D = 16
     GAUSS = 17
     SPIRAL2D = 18
+    BIT_PARITY = 19  # the bits of the bit_parity sequences
+    MOD_ADD = 20  # the order of mod_add's pairs (which are held out for test)
+    RECALL = 21  # recall's keys, values and queries
+    BRACKETS = 22  # the brackets strings and their order
 
 
 def check_seed(seed: int) -> int:

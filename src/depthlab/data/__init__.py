@@ -7,7 +7,8 @@ A user's own data: ``load_dataset("my.csv", target="y")`` (CSV/TSV/Parquet/.npz/
 
 Where to read a flow: ``registry`` (names, the built-in table) -> ``user`` (a path or an object) ->
 ``tables`` or ``arrays`` (features and targets) -> ``splits`` -> ``dataset``. A built-in set is one module
-(``synthetic``, ``shapeset``, ``mnist1d``, ``small_images``, ``idx``, ``cifar``, ``imagefolder``);
+(``synthetic``, ``sequences``, ``text``, ``shapeset``, ``mnist1d``, ``small_images``, ``idx``, ``cifar``,
+``imagefolder``); ``text`` is also a user's ``.txt`` file (language modelling, task ``lm``);
 ``download`` fetches and caches files; ``augment`` transforms batches on the device.
 """
 

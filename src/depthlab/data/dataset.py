@@ -21,6 +21,8 @@ class Dataset:
 
     Layouts: tabular (N, F); sequences (N, C, L); images (N, C, H, W) — so ``input_shape`` tells a model
     whether it can take the data (an MLP flattens anything; cnn1d needs (C, L); cnn2d needs (C, H, W)).
+    Token data: x int64 token ids (N, T), ``meta["vocab_size"]`` ids; task ``lm`` has y (N, T), the next token
+    at each position, and ``num_classes`` the vocabulary (language modelling, ``data.text``).
     """
 
     name: str
@@ -31,7 +33,7 @@ class Dataset:
     x_test: torch.Tensor
     y_test: torch.Tensor
     num_classes: int  # output width: classes for classification, target dimension for regression
-    task: Literal["classification", "regression"] = "classification"
+    task: Literal["classification", "regression", "lm"] = "classification"
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property

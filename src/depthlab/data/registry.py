@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from depthlab import config as cfg
-from depthlab.data import cifar, idx, imagefolder, mnist1d, shapeset, small_images, synthetic
+from depthlab.data import cifar, idx, imagefolder, mnist1d, sequences, shapeset, small_images, synthetic, text
 from depthlab.data.dataset import Dataset, DatasetEntry, Loader
 from depthlab.data.download import FileOptions
-from depthlab.data.user import entry_for, load_object, looks_like_path, resolve, source_sha256
+from depthlab.data.user import TEXT_SUFFIXES, entry_for, load_object, looks_like_path, resolve, source_sha256
 from depthlab.errors import DepthlabError, unknown
 from depthlab.registry import Registry
 
@@ -34,7 +34,7 @@ class DatasetRegistry(Registry[DatasetEntry]):
         if name not in self._items:
             listed = str(unknown(self.kind, name, self._items)).rstrip(")")
             raise DepthlabError(
-                f"{listed}; or a path to a .csv/.tsv/.parquet/.npz/.npy file or image folder)"
+                f"{listed}; or a path to a .csv/.tsv/.parquet/.npz/.npy/.txt file or image folder)"
             )
         return super().get(name)
 
@@ -79,6 +79,8 @@ def load_dataset(
     seed give identical tensors.
     """
     own = {k: v for k, v in (("target", target), ("task", task), ("impute", impute)) if v is not None}
+    if own and str(name).lower().endswith(TEXT_SUFFIXES):
+        check_file_options(name, own)  # one line saying a .txt file is text, not "unknown option"
     opts = {**opts, **own}
     if not isinstance(name, (str, Path)):
         return load_object(name, seed=cfg.coerce("seed", seed, int), **opts)
@@ -113,9 +115,15 @@ def check_file_options(name: object, options: dict[str, Any]) -> None:
     """``target`` / ``task`` / ``impute`` / ``dates`` apply to a data file only: one line when given for
     another."""
     given = [k for k in ("target", "task", "impute", "dates") if options.get(k) is not None]
+    flags = "/".join(f"--{k}" for k in given)
     if given and not is_data_file(name):
-        flags, what = "/".join(f"--{k}" for k in given), repr(name) if name else "the default"
+        what = repr(name) if name else "the default"
         raise DepthlabError(f"{flags}: for a data file only; {what} is a registered data set")
+    if given and str(name).lower().endswith(TEXT_SUFFIXES):
+        raise DepthlabError(
+            f"{flags}: {name} is read as text for a language model; "
+            "a table saved as .txt needs a .csv/.tsv name"
+        )
 
 
 register_dataset("xor", synthetic.XorOptions, val_fraction=0.0)(synthetic.load_xor)
@@ -138,4 +146,9 @@ register_dataset("mnist", FileOptions, layout="image")(idx.load_mnist)
 register_dataset("fashion_mnist", FileOptions, layout="image")(idx.load_fashion_mnist)
 register_dataset("cifar10", FileOptions, layout="image")(cifar.load_cifar10)
 register_dataset("cifar100", cifar.Cifar100Options, layout="image")(cifar.load_cifar100)
+register_dataset("chars", text.TextOptions)(text.load_chars)
+register_dataset("bit_parity", sequences.BitParityOptions)(sequences.load_bit_parity)
+register_dataset("mod_add", sequences.ModAddOptions)(sequences.load_mod_add)
+register_dataset("recall", sequences.RecallOptions)(sequences.load_recall)
+register_dataset("brackets", sequences.BracketsOptions)(sequences.load_brackets)
 register_dataset("imagefolder", imagefolder.ImageFolderOptions, layout="image")(imagefolder.load_image_folder)

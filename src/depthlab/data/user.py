@@ -1,5 +1,5 @@
-"""A user's own data: a path (a table, arrays, an image folder) or a Python object, to a registry entry or a
-Dataset.
+"""A user's own data: a path (a table, arrays, a text file, an image folder) or a Python object, to a registry
+entry or a Dataset.
 
 ``entry_for(path)`` gives the registry entry of a file or folder, so ``load_dataset``, ``dataset_options`` and
 everything that routes ``key=value`` options work on paths as on names. A name that is not a registered data
@@ -35,12 +35,14 @@ from depthlab.data.arrays import arrays_to_dataset, from_arrays, read_arrays
 from depthlab.data.dataset import Dataset, DatasetEntry
 from depthlab.data.imagefolder import ImageFolderOptions, load_image_folder
 from depthlab.data.tables import UserDataOptions, frame_to_dataset, read_table
+from depthlab.data.text import TextFileOptions, read_text_file, text_dataset
 from depthlab.errors import DepthlabError, check
 from depthlab.seeds import Stream, generator
 
-TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".csv.gz", ".tsv.gz", ".parquet", ".pq")
+TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".csv.gz", ".tsv.gz", ".parquet", ".pq")
 ARRAY_SUFFIXES = (".npz", ".npy")
-SUFFIXES = TABLE_SUFFIXES + ARRAY_SUFFIXES
+TEXT_SUFFIXES = (".txt",)  # plain text for a character-level language model (``data.text``)
+SUFFIXES = TABLE_SUFFIXES + ARRAY_SUFFIXES + TEXT_SUFFIXES
 _HASHES: dict[tuple[str, int, int], str] = {}
 
 
@@ -116,6 +118,11 @@ def load_array_file(path: Path, options: UserDataOptions, seed: int) -> Dataset:
     return arrays_to_dataset(x, y, options, seed, path.name, meta)
 
 
+def load_text_file(path: Path, options: TextFileOptions, seed: int) -> Dataset:
+    meta = _file_meta(path, options.sha256)
+    return text_dataset(path.name, read_text_file(path), options, seed, meta)
+
+
 @dataclass
 class FolderOptions(ImageFolderOptions):
     """An image folder given by path: ``root`` is set from it; ``sha256`` (set by a study) pins its files."""
@@ -144,7 +151,9 @@ def entry_for(name: str | Path):
         return DatasetEntry(UserDataOptions, lambda options, seed: load_table_file(path, options, seed), {})
     if suffix.endswith(ARRAY_SUFFIXES):
         return DatasetEntry(UserDataOptions, lambda options, seed: load_array_file(path, options, seed), {})
-    known = ", ".join(TABLE_SUFFIXES + ARRAY_SUFFIXES)
+    if suffix.endswith(TEXT_SUFFIXES):
+        return DatasetEntry(TextFileOptions, lambda options, seed: load_text_file(path, options, seed), {})
+    known = ", ".join(SUFFIXES)
     raise DepthlabError(
         f"{path}: unknown data file type {path.suffix!r} (known: {known}, or an image folder)"
     )

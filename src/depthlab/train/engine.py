@@ -25,7 +25,7 @@ from depthlab.train.batches import epoch_batches, epoch_permutation, steps_per_e
 from depthlab.train.callbacks import Callback, CallbackList, TrainState
 from depthlab.train.config import TrainConfig
 from depthlab.train.ema import ModelEma
-from depthlab.train.evaluate import evaluate, task_loss
+from depthlab.train.evaluate import TASKS, evaluate, predictions, task_loss
 from depthlab.train.history import History
 from depthlab.train.optim import build_optimizer, build_scheduler
 from depthlab.train.plateau import Plateau
@@ -94,8 +94,8 @@ class _Run:
     def _check_data(self, data: Dataset) -> None:
         if len(data.x_train) == 0:
             raise DepthlabError(f"data set {data.name!r} has an empty training split")
-        if data.task not in ("classification", "regression"):
-            raise DepthlabError(f"unknown task {data.task!r} (valid: classification, regression)")
+        if data.task not in TASKS:
+            raise DepthlabError(f"unknown task {data.task!r} (valid: {', '.join(TASKS)})")
 
     def _place_data(self, data: Dataset) -> Dataset:
         data = data.to(self.device)
@@ -115,8 +115,8 @@ class _Run:
 
     def _reset_accumulators(self) -> None:
         self.loss_sum = torch.zeros((), device=self.device)
-        self.correct = torch.zeros((), device=self.device, dtype=torch.long)
-        self.seen = 0
+        self.correct = torch.zeros((), device=self.device, dtype=torch.long)  # right classes or tokens
+        self.seen = 0  # examples (sequences, for lm)
 
     # --- the loop -------------------------------------------------------------------------------------------
 
@@ -216,8 +216,8 @@ class _Run:
         self.pending.append(loss)
         self.pending_sizes.append(len(y))
         self.trained_samples += len(y) * self.where.world_size
-        if self.data.task == "classification":
-            self.pending_predictions.append((out.argmax(1), y))
+        if self.data.task != "regression":
+            self.pending_predictions.append((predictions(out), y))
 
     def _check_losses(self, bar: ProgressBar) -> bool:
         """Read the pending losses (one host sync) and extend the learning curve; True ends the run: on the
@@ -296,9 +296,12 @@ class _Run:
 
     def _train_metrics(self) -> dict:
         seen = max(1, self.seen)
-        metrics = {"train_loss": self.loss_sum.item() / seen}
-        if self.data.task == "classification":
-            metrics["train_acc"] = self.correct.item() / seen
+        metrics = {"train_loss": self.loss_sum.item() / seen}  # lm: each step's loss is already per token
+        if self.data.task == "lm":
+            metrics["train_bpc"] = metrics["train_loss"] / math.log(2)
+        if self.data.task != "regression":
+            targets_per_example = self.data.y_train[0].numel()  # 1, or T tokens (lm)
+            metrics["train_acc"] = self.correct.item() / (seen * targets_per_example)
         self._reset_accumulators()
         return metrics
 
