@@ -117,6 +117,20 @@ def _windows(ids: torch.Tensor, starts: torch.Tensor, block: int) -> tuple[torch
     return ids[offsets], ids[offsets + 1]
 
 
+def split_record(length: int, vocab: np.ndarray, starts: dict, parts: dict, chunk: int) -> dict:
+    """What ``Dataset.meta`` says of a text's windows: sizes, vocabulary, how the splits were made."""
+    sizes = {s: len(starts[s]) for s in starts}
+    how = f"contiguous chunks of {chunk} characters (test chunks fixed, val chunks by the seed)"
+    return {
+        "rows": sum(sizes.values()),
+        "task": "lm",
+        "characters": length,
+        "vocab": "".join(map(chr, vocab.tolist())),
+        "vocab_size": len(vocab) + 1,
+        "split": describe_parts(starts, how) | {"chunks": {s: len(c) for s, c in parts.items()}},
+    }
+
+
 def text_dataset(name: str, text: str, options: TextOptions, seed: int, meta: dict) -> Dataset:
     """The ``lm`` Dataset of ``text``: windows, splits and vocabulary as the module docstring says."""
     length, block = len(text), options.block
@@ -133,22 +147,16 @@ def text_dataset(name: str, text: str, options: TextOptions, seed: int, meta: di
     vocab = np.unique(codes[covered(length, starts["train"], block)])
     ids = encode(codes, vocab)
     splits = {s: _windows(ids, starts[s], block) for s in ("train", "val", "test")}
-    sizes = {s: len(starts[s]) for s in starts}
-    how = f"contiguous chunks of {options.chunk} characters (test chunks fixed, val chunks by the seed)"
-    notes = [
+    meta = (
+        meta
+        | split_record(length, vocab, starts, parts, options.chunk)
+        | {"notes": list(meta.get("notes", []))}
+    )
+    meta["notes"] += [
         f"the {s} split is empty: too few chunks (a longer text or a smaller chunk)"
-        for s in sizes
-        if not sizes[s]
+        for s in starts
+        if not len(starts[s])
     ]
-    meta = meta | {
-        "rows": sum(sizes.values()),
-        "task": "lm",
-        "characters": length,
-        "vocab": "".join(map(chr, vocab.tolist())),
-        "vocab_size": len(vocab) + 1,
-        "split": describe_parts(starts, how) | {"chunks": {s: len(c) for s, c in parts.items()}},
-        "notes": meta.get("notes", []) + notes,
-    }
     x, y = {s: v[0] for s, v in splits.items()}, {s: v[1] for s, v in splits.items()}
     return Dataset(
         name,
