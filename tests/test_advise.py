@@ -252,3 +252,17 @@ def test_a_users_csv_and_builder_file(tmp_path, capsys):
     with sqlite3.connect(out / "results.sqlite") as conn:
         spec = json.loads(conn.execute("SELECT spec FROM runs LIMIT 1").fetchone()[0])
     assert spec["model"]["source"] and spec["data"]["sha256"]  # edited files are not mistaken for stored ones
+
+
+def test_a_notebook_shows_the_answer_the_table_and_the_figure(advice):
+    from html import escape
+
+    from depthlab.advise.report import answer, table_rows
+
+    advice = advice[0]
+    shown = advice._repr_html_()
+    head, rows = table_rows(advice)
+    assert escape(answer(advice)) in shown  # the answer, escaped, as the terminal prints it
+    assert shown.count("<tr>") == 1 + len(advice.candidates) + len(advice.baselines) == 1 + len(rows)
+    assert all(f"<th>{escape(h)}</th>" in shown for h in head)
+    assert shown.count('<img src="data:image/png;base64,') == 1

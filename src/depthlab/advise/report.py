@@ -1,6 +1,7 @@
 """The advice as the user reads it: the terminal table and the one-line answer, advice.json and advice.html.
 
-advice.json and advice.html hold the answer, the table, accuracy against depth and accuracy against latency.
+advice.json and advice.html hold the answer, the table, accuracy against depth and accuracy against latency;
+a notebook shows the answer, the table and the figure (``html``).
 
 The page is depthlab.page's self-contained shell (plots inline as base64 PNG, a Content-Security-Policy that
 allows nothing else, every string escaped by jinja2 autoescape). Plots are matplotlib ``Figure`` objects,
@@ -10,6 +11,7 @@ never pyplot's global state.
 from __future__ import annotations
 
 import math
+from html import escape
 from pathlib import Path
 
 from depthlab import atomic
@@ -17,7 +19,7 @@ from depthlab.advise.baselines import Baseline
 from depthlab.advise.config import ACCURACY, Metric
 from depthlab.advise.recommend import Advice, Candidate
 from depthlab.json_safe import json_safe
-from depthlab.page import figure_png, png_base64, render_page
+from depthlab.page import figure_png, html_table, png_base64, render_page
 
 # --- the text: table and answer -----------------------------------------------------------------------------
 
@@ -55,8 +57,9 @@ def _baseline_row(b: Baseline, metric: Metric) -> list[str]:
     return [b.name, "-", "-", measured, "-", b.note or "baseline"]
 
 
-def table(advice: Advice) -> str:
-    """Depth, predicted and measured validation score (accuracy %, or RMSE; 95% interval), latency, status."""
+def table_rows(advice: Advice) -> tuple[list[str], list[list[str]]]:
+    """The table's header and rows: depth, variant, predicted and measured validation score (accuracy %, or
+    RMSE; 95% interval), latency, status; then the baselines."""
     label = advice.metric.label
     head = [
         "depth",
@@ -66,12 +69,25 @@ def table(advice: Advice) -> str:
         f"latency ms (batch {advice.config.batch})",
         "status",
     ]
-    rows = [head, *(_row(c, advice.metric) for c in advice.candidates)]
-    rows += [_baseline_row(b, advice.metric) for b in advice.baselines]
+    rows = [_row(c, advice.metric) for c in advice.candidates]
+    return head, rows + [_baseline_row(b, advice.metric) for b in advice.baselines]
+
+
+def table(advice: Advice) -> str:
+    """The table as aligned text columns."""
+    head, rows = table_rows(advice)
+    rows = [head, *rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
     )
+
+
+def html(advice: Advice) -> str:
+    """The advice in a notebook: the answer, the table and the figure (``Advice._repr_html_``)."""
+    head, rows = table_rows(advice)
+    figure = f'<img src="data:image/png;base64,{png_base64(render_png(advice))}">'
+    return f"<pre>{escape(answer(advice))}</pre>{html_table(head, rows)}{figure}"
 
 
 def _score_line(advice: Advice, chosen: Candidate) -> str:
