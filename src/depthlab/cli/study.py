@@ -35,6 +35,9 @@ def study(
     retry_failed: bool = typer.Option(False, "--retry-failed", help="rerun runs that raised before"),
     report_only: bool = typer.Option(False, "--report-only", help="only rewrite the report from stored runs"),
     list_: bool = typer.Option(False, "--list", help="list the studies and their claims"),
+    log_to: str = typer.Option(
+        None, "--log-to", help="also write the stored runs to tensorboard:DIR or wandb[:PROJECT]"
+    ),
 ) -> None:
     """Run studies of depth (the quick suite on MNIST-1D by default) and write report.html."""
     from depthlab.errors import DepthlabError
@@ -48,6 +51,10 @@ def study(
         raise DepthlabError("--quick and --full: choose one")
     size = "full" if full else "quick"
     own = given(target, task, impute, dates)
+    if log_to:
+        from depthlab.diagnose.sinks import check_spec
+
+        check_spec(log_to)  # a bad name is one line before any run, not after the whole suite
     if report_only:
         from depthlab.study.report import write_report
 
@@ -78,4 +85,8 @@ def study(
 
     for text in verdicts.lines(verdicts.read(html.parent)):
         typer.echo(text)
+    if log_to:
+        from depthlab.study.sinks import log_runs
+
+        typer.echo(f"{log_runs(out, log_to)} runs written to {log_to}")
     typer.echo(f"report: {html}")
