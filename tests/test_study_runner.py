@@ -21,14 +21,28 @@ from depthlab.study.store import Store
 
 
 def fake_run(spec):
-    """Stand-in for training: accuracy 1/depth; depth 13 raises; depth 99 diverges; sleeps ``sleep`` s."""
+    """Stand-in for training: accuracy 1/depth; depth 13 raises; depth 99 diverges; sleeps ``sleep`` s; with
+    ``meet`` (a folder), waits until two processes have each started a run there."""
     depth = spec["model"]["depth"]
     time.sleep(spec.get("sleep", 0.0))
+    if "meet" in spec:
+        meet_another_process(Path(spec["meet"]))
     if depth == 13:
         raise RuntimeError("unlucky depth")
     if depth == 99:
         return {"status": "diverged", "metrics": {"train_loss": float("nan")}}
     return {"status": "ok", "metrics": {"train_acc": 1.0 / depth, "pid": os.getpid()}, "fit_seconds": 0.0}
+
+
+def meet_another_process(folder: Path, timeout: float = 120.0) -> None:
+    """Leave this process's mark in ``folder`` and wait for a second process's: a run that waits here cannot
+    finish before the other worker has started one, however slow the machine (no race on timing)."""
+    (folder / str(os.getpid())).touch()
+    deadline = time.monotonic() + timeout
+    while len(list(folder.iterdir())) < 2:
+        if time.monotonic() > deadline:
+            raise RuntimeError("no second worker process started a run")
+        time.sleep(0.01)
 
 
 def grid(depths, seeds=(0,), **extra):
@@ -72,10 +86,11 @@ def test_tags_do_not_change_the_hash_but_configuration_does():
 
 
 def test_two_workers_run_in_separate_processes_and_store_everything(tmp_path):
-    specs = grid([1, 2, 3, 4], sleep=0.2)
-    summary = execute(specs, tmp_path, run_fn=fake_run, workers=2, quiet=True)
+    (tmp_path / "meet").mkdir()
+    specs = grid([1, 2, 3, 4], meet=str(tmp_path / "meet"))
+    summary = execute(specs, tmp_path / "out", run_fn=fake_run, workers=2, quiet=True)
     assert summary.statuses == {"ok": 4}
-    with Store(tmp_path) as store:
+    with Store(tmp_path / "out") as store:
         rows = store.get_many(run_hash(s) for s in specs).values()
     pids = {row["metrics"]["pid"] for row in rows}
     assert len(pids) == 2 and os.getpid() not in pids
