@@ -257,10 +257,10 @@ def test_a_users_csv_and_builder_file(tmp_path, capsys):
 def test_a_notebook_shows_the_answer_the_table_and_the_figure(advice):
     from html import escape
 
-    from depthlab.advise.report import answer, table_rows
+    from depthlab.advise.report import answer, html, table_rows
 
     advice = advice[0]
-    shown = advice._repr_html_()
+    shown = html(advice)
     head, rows = table_rows(advice)
     assert escape(answer(advice)) in shown  # the answer, escaped, as the terminal prints it
     assert shown.count("<tr>") == 1 + len(advice.candidates) + len(advice.baselines) == 1 + len(rows)

@@ -138,11 +138,6 @@ class Advice:
     def recommended(self) -> Candidate | None:
         return next((c for c in self.candidates if c.status == "chosen"), None)
 
-    def _repr_html_(self) -> str:
-        from depthlab.advise.report import html  # the report renders an Advice: importing it above is a cycle
-
-        return html(self)
-
     def to_dict(self) -> dict[str, Any]:
         chosen, m = self.recommended, self.metric
         picked = chosen.to_dict(m) if chosen is not None else {}

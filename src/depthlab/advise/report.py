@@ -1,7 +1,8 @@
 """The advice as the user reads it: the terminal table and the one-line answer, advice.json and advice.html.
 
 advice.json and advice.html hold the answer, the table, accuracy against depth and accuracy against latency;
-a notebook shows the answer, the table and the figure (``html``).
+in a notebook, ``IPython.display.HTML(html(advice))`` shows the answer, the table and the figure (``Advice``
+has no ``_repr_html_``: this module renders an Advice, so the Advice cannot import it without a cycle).
 
 The page is depthlab.page's self-contained shell (plots inline as base64 PNG, a Content-Security-Policy that
 allows nothing else, every string escaped by jinja2 autoescape). Plots are matplotlib ``Figure`` objects,
@@ -84,7 +85,7 @@ def table(advice: Advice) -> str:
 
 
 def html(advice: Advice) -> str:
-    """The advice in a notebook: the answer, the table and the figure (``Advice._repr_html_``)."""
+    """The advice in a notebook: the answer, the table and the figure."""
     head, rows = table_rows(advice)
     figure = f'<img src="data:image/png;base64,{png_base64(render_png(advice))}">'
     return f"<pre>{escape(answer(advice))}</pre>{html_table(head, rows)}{figure}"
