@@ -46,3 +46,18 @@ def pytest_runtest_setup(item):
 def _seed():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture
+def wandb_offline(tmp_path, monkeypatch):
+    """W&B offline, writing under ``tmp_path/wandb``. wandb keeps its settings (the directory included) in a
+    process-wide singleton from the first ``wandb.init``: without the teardown, a second test in the same
+    worker writes its run into the first test's folder."""
+    import wandb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    wandb.teardown()
+    yield tmp_path / "wandb"
+    wandb.teardown()

@@ -60,10 +60,7 @@ def test_each_ok_run_gets_its_curve_and_final_metrics_in_tensorboard(tmp_path):
 
 
 @pytest.mark.extra("wandb")
-def test_each_study_gets_one_wandb_run_with_a_table_of_its_runs(tmp_path, monkeypatch):
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
-    monkeypatch.setenv("WANDB_SILENT", "true")
+def test_each_study_gets_one_wandb_run_with_a_table_of_its_runs(tmp_path, wandb_offline):
     specs = stored_study(tmp_path)
     assert log_runs(tmp_path / "study", "wandb:depthlab-test") == 4
     (run,) = tmp_path.glob("wandb/offline-run-*")

@@ -146,10 +146,7 @@ def test_tensorboard_gets_one_depth_profile_per_recorded_step_in_one_chart_per_c
 
 
 @pytest.mark.extra("wandb")
-def test_wandb_offline_gets_depth_ordered_line_charts_the_table_and_the_verdicts(tmp_path, monkeypatch):
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
-    monkeypatch.setenv("WANDB_SILENT", "true")
+def test_wandb_offline_gets_depth_ordered_line_charts_the_table_and_the_verdicts(tmp_path, wandb_offline):
     w = _train("wandb:depthlab-test")
     (run,) = tmp_path.glob("wandb/offline-run-*")
     tables = {_logged_key(p.name): json.loads(p.read_text()) for p in run.glob("files/media/**/*.table.json")}
