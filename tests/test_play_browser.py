@@ -157,3 +157,26 @@ def test_a_bad_value_shows_the_clis_message_and_the_hash_keeps_every_control(pag
     page.wait_for_function("() => document.getElementById('c-activation').value === 'sigmoid'")
     assert page.input_value("#n-depth") == "30" and page.input_value("#c-data") == "mnist1d"
     assert page.problems == []
+
+
+def test_a_late_answer_to_an_earlier_check_does_not_hide_the_message(page, url):
+    held = []
+
+    def hold_the_first(route):
+        if held:
+            route.continue_()
+        else:
+            held.append(route)  # the start-up check, answered only after the bad value's
+
+    page.route("**/api/validate", hold_the_first)
+    page.goto(f"{url}#{PLAIN}")
+    page.wait_for_function("() => location.hash.includes('optimizer=')")
+    page.fill("#n-depth", "5000")
+    page.dispatch_event("#n-depth", "change")
+    page.wait_for_selector("#error:not([hidden])")
+    with page.expect_response("**/api/validate"):
+        held[0].continue_()
+    page.wait_for_timeout(300)  # the page's handler for that answer runs after it arrives
+    assert page.is_visible("#error") and page.inner_text("#error") == "depth=5000: above the play cap of 1024"
+    assert page.problems == []
+

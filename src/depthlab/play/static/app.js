@@ -155,7 +155,12 @@
     el.hidden = !message; el.textContent = message || "";
   }
 
+  // Answers can arrive out of order (the start-up check and a quick edit are both in flight): only the
+  // latest check may show or clear the message.
+  let validation = 0;
   async function validate() {
+    const mine = ++validation;
+    const latestOnly = (ok, message) => { if (mine === validation) showError(message); return ok; };
     try {
       const sides = comparing() ? SIDES : ["A"];
       const answers = [];
@@ -164,10 +169,9 @@
         if (answer.error) throw new Error(sides.length > 1 ? `${side}: ${answer.error}` : answer.error);
         answers.push(answer);
       }
-      $("command").textContent = answers.map((a) => a.command).join("\n");
-      showError("");
-      return true;
-    } catch (err) { showError(err.message); return false; }
+      if (mine === validation) $("command").textContent = answers.map((a) => a.command).join("\n");
+      return latestOnly(true, "");
+    } catch (err) { return latestOnly(false, err.message); }
   }
 
   async function start(paused) {
