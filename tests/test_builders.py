@@ -178,7 +178,7 @@ def test_train_and_doctor_take_a_builder(nets, table, tmp_path, capsys):
 def _tiny_depth_grid(monkeypatch) -> None:
     from depthlab.study.presets import depth
 
-    tiny = {"depths": [1, 2], "seeds": [0], "steps": 5, "width": 8, "train_size": 1000}
+    tiny = {"depths": [1, 4], "seeds": [0], "steps": 5, "width": 8, "train_size": 1000}
     monkeypatch.setitem(depth.SIZES, "quick", tiny)
 
 
@@ -225,8 +225,8 @@ def test_a_builder_that_raises_is_a_failed_run_and_the_study_goes_on(nets, table
     done = execute(p.specs, tmp_path / "study", quiet=True)
     assert done.statuses == {"ok": 1, "failed": 1}
     with Store(tmp_path / "study") as store:
-        failed = [store.get(run_hash(s)) for s in p.specs if s["model"]["depth"] == 2][0]
-    assert "depth 2 is not supported by this builder" in failed["error"]
+        failed = [store.get(run_hash(s)) for s in p.specs if s["model"]["depth"] == 4][0]
+    assert "depth 4 is not supported by this builder" in failed["error"]
 
 
 def test_study_says_in_one_line_when_a_preset_needs_dials_the_builder_lacks(nets, table):

@@ -179,4 +179,3 @@ def test_a_late_answer_to_an_earlier_check_does_not_hide_the_message(page, url):
     page.wait_for_timeout(300)  # the page's handler for that answer runs after it arrives
     assert page.is_visible("#error") and page.inner_text("#error") == "depth=5000: above the play cap of 1024"
     assert page.problems == []
-

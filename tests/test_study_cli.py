@@ -115,3 +115,13 @@ def test_a_bad_spec_is_refused_before_any_run_starts():
         validate({**good, "train": {"lr": -1}})
     with pytest.raises(DepthlabError, match="unknown diagnostic 'probe'"):
         validate({**good, "diagnostics": ["probe"]})
+
+
+def test_the_residual_presets_quick_runs_are_the_depth_presets_runs_trained_once():
+    from depthlab.study.spec import run_hash
+
+    depth = {run_hash(s) for s in presets.get_study("depth").grid("quick", "mnist1d")}
+    residual = [run_hash(s) for s in presets.get_study("residual").grid("quick", "mnist1d")]
+    assert len(residual) == 20 and set(residual) <= depth
+    planned = [s for p in suite.plan(["depth", "residual"]) for s in p.specs]
+    assert len({run_hash(s) for s in planned}) == len(depth)  # the suite trains each of them once

@@ -287,10 +287,11 @@ def nondeep_rows(effect: float, rng) -> list[dict]:
     for seed in SEEDS:
         resnet = 0.95 + rng.normal(0, 0.01)
         for model, acc, deploy in (("resnet20", resnet, 1.0), ("parnet_lite", resnet - behind, speedup)):
-            train_ms = 2.0 * math.exp(rng.normal(0, 0.05))
+            train_ms = [2.0 * math.exp(rng.normal(0, 0.05)) for _ in range(7)]
+            deploy_ms = [t / deploy * math.exp(rng.normal(0, 0.05)) for t in train_ms]
             diagnostics = {
-                "cost": {"infer_step_time": train_ms, "longest_path_depth": 12},
-                "cost_deploy": {"infer_step_time": train_ms / deploy * math.exp(rng.normal(0, 0.05))},
+                "cost_deploy": {"longest_path_depth": 12},
+                "deploy_latency": {"train": train_ms, "deploy": deploy_ms},
             }
             metrics = {"test_acc": acc + rng.normal(0, 0.005), "params": 50_000}
             rows.append(row(seed, model=model, metrics=metrics, diagnostics=diagnostics))
@@ -302,7 +303,7 @@ def test_nondeep_rule_against_its_null():
 
 
 # --- timing clauses: the same verdict on a slower or a faster machine ------------------------------------
-def times_scaled(value, factor: float, keys=("latency_ms", "infer_step_time")):
+def times_scaled(value, factor: float, keys=("latency_ms", "train", "deploy")):
     """A copy of stored rows with every measured time multiplied by ``factor``."""
     if isinstance(value, dict):
         return {

@@ -125,3 +125,28 @@ def test_every_task_returns_a_task_result_and_run_spec_the_row_dict(name):
     assert result.status == "ok"
     row = run_spec(TASK_SPECS[name])
     assert row.keys() == {"status", "metrics", "history", "diagnostics", "fit_seconds"}
+
+
+def test_deploy_latency_times_each_form_as_itself(monkeypatch):
+    """A training form 200 layers slower than its stand-in deploy form reads several times slower: the two
+    timings are not swapped or shared."""
+    import statistics
+
+    import depthlab.deploy
+    from depthlab.data import load_dataset
+    from depthlab.study.tasks import deploy_latency
+
+    class Slow(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.Linear(2, 2)
+
+        def forward(self, x):
+            for _ in range(200):
+                x = x + 0.0 * self.layer(x)
+            return x
+
+    monkeypatch.setattr(depthlab.deploy, "deploy_form", lambda model: nn.Linear(2, 2))
+    times = deploy_latency(Slow(), load_dataset("xor", seed=0), rounds=3)
+    assert len(times["train"]) == len(times["deploy"]) == 3
+    assert statistics.median(times["train"]) > 3 * statistics.median(times["deploy"])

@@ -106,6 +106,12 @@ def _input_shape(model: nn.Module) -> tuple[int, ...]:
     return tuple(getattr(getattr(model, "config", None), "input_shape", (1,)))
 
 
+def has_blocks(model: nn.Module) -> bool:
+    """Whether ``model`` keeps its blocks in ``model.blocks`` (the lab's nets do; a user's builder may not,
+    and then the block measurements are empty)."""
+    return isinstance(getattr(model, "blocks", None), (nn.Sequential, nn.ModuleList))
+
+
 @torch.no_grad()
 def response_stds(model: nn.Module, x: torch.Tensor) -> list[float]:
     """Std of each layer's response inside the blocks, where He et al. 2016 (Fig. 7) measure it: the output
@@ -114,6 +120,8 @@ def response_stds(model: nn.Module, x: torch.Tensor) -> list[float]:
     The same positions exist in a plain twin, so plain and residual responses compare layer by layer. In
     blocks without normalization the weight layers' outputs are used instead.
     """
+    if not has_blocks(model):
+        return []
     norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
     taps = [m for m in model.blocks.modules() if isinstance(m, norms)] or list(
         weight_layers(model.blocks).values()
@@ -134,6 +142,8 @@ def response_stds(model: nn.Module, x: torch.Tensor) -> list[float]:
 def lesion_accuracies(model: nn.Module, data: Dataset) -> dict[str, Any]:
     """``{"baseline": test accuracy, "blocks": [test accuracy with block i skipped, ...]}`` for the blocks
     whose input and output shapes match (Veit et al. 2016), by ``diagnose.feature_probes.lesion``."""
+    if not has_blocks(model):
+        return {"baseline": None, "blocks": []}
     result = probes.lesion(model, data)
     kept = [row["test_acc"] for row in result["blocks"] if row["test_acc"] is not None]
     return {"baseline": result["baseline_acc"], "blocks": kept}

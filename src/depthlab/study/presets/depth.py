@@ -49,7 +49,7 @@ SIZES = {
         "train_size": 1000,
     },
     "full": {
-        "depths": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64],
+        "depths": [1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64],
         "seeds": list(range(10)),
         "steps": 8000,
         "width": 128,
@@ -63,6 +63,11 @@ VARIANTS = {
 }
 FULL_EXTRA = {"plain": {"model.norm": "none", "model.residual": False}}  # not judged: shown in full
 BUILT_DEEP = "residual+BN"
+# He et al.'s basic blocks (``models.basic_mlp``: depth counts the Linear layers, so it is even above 1); with
+# the residual preset's settings, so its runs are these runs (one training, two readings)
+MODEL = {"name": "mlp_basic", "init": "he_normal"}
+# the residual preset's measurements, taken at the deepest depth (one forward pass each)
+MEASURED_DEEPEST = ["response_std", "lesion"]
 # an equal budget for every run, the rate decayed to 0 (He et al. decay theirs), and the training split scored
 # in eval mode along the way: the middle reading of the degradation rule
 TRAIN = {"lr": 3e-3, "batch_size": 128, "schedule": "cosine", "eval_train": True}
@@ -103,17 +108,28 @@ def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
     base = {
         "study": "depth",
-        "model": {"name": "mlp", "width": s["width"], "init": "he_normal"},
+        "model": {**MODEL, "width": s["width"]},
         "data": data_spec(data, s["train_size"]),
         "train": {"steps": s["steps"], **TRAIN},
     }
     base["tags"] = {"data": data, "train_size": base["data"].get("train_size"), "width": s["width"]}
     variants = VARIANTS if size == "quick" else {**VARIANTS, **FULL_EXTRA}
     specs = expand(base, {"variant": variants, "model.depth": s["depths"], "seed": s["seeds"]})
-    for spec in specs:  # depth 1 is logistic regression in every variant: one run, shared by its hash
-        if spec["model"]["depth"] == 1:
-            spec["model"] = {**spec["model"], **{"norm": "none", "residual": False}}
+    deepest = max(s["depths"])
+    for spec in specs:
+        spec["diagnostics"] = MEASURED_DEEPEST if spec["model"]["depth"] == deepest else []
+        shallow_net(spec)
     return specs
+
+
+def shallow_net(spec: dict) -> None:
+    """Depth 1 is logistic regression and depth 2 a stem and a head (no block to skip over) in every
+    variant: one run each, shared by its hash."""
+    depth = spec["model"]["depth"]
+    if depth == 1:
+        spec["model"] = {**spec["model"], "name": "mlp", "norm": "none", "residual": False}
+    elif depth == 2:
+        spec["model"] = {**spec["model"], "residual": False}
 
 
 def _acc(rows: list[Row], metric: str, variant: str, depth: int) -> dict:

@@ -28,6 +28,7 @@ import math
 
 from depthlab import stats
 from depthlab.diagnose import degradation
+from depthlab.study.presets import depth as depth_preset
 from depthlab.study.presets.base import (
     Finding,
     Row,
@@ -92,25 +93,21 @@ SMALLER_RESPONSES = stats.Comparison(  # reported, not part of the rule
 
 def grid(size: str, data: str) -> list[dict]:
     s = SIZES[size]
+    # the depth preset's model and training: in the quick suite these runs are its runs at the reference
+    # and the deepest depth, trained once
     base = {
         "study": "residual",
-        "model": {"name": "mlp_basic", "width": s["width"], "norm": "batch", "init": "he_normal"},
+        "model": {**depth_preset.MODEL, "width": s["width"], "norm": "batch"},
         "data": data_spec(data, s["train_size"]),
-        "train": {
-            "steps": s["steps"],
-            "lr": 3e-3,
-            "batch_size": 128,
-            "schedule": "cosine",
-            "eval_train": True,
-        },
+        "train": {"steps": s["steps"], **depth_preset.TRAIN},
         "tags": {"reference": s["reference"]},
     }
     specs = expand(base, {"variant": VARIANTS, "model.depth": s["depths"], "seed": s["seeds"]})
     deepest = max(s["depths"])
     judged = (s["reference"], deepest)  # the compared cells get every seed; the others show the trend
     specs = [sp for sp in specs if sp["model"]["depth"] in judged or sp["seed"] in s["other_seeds"]]
-    for spec in specs:  # responses and lesions: at the deepest depth, every seed (one forward pass each)
-        spec["diagnostics"] = ["response_std", "lesion"] if spec["model"]["depth"] == deepest else []
+    for spec in specs:  # responses and lesions: at the deepest depth, every seed
+        spec["diagnostics"] = depth_preset.MEASURED_DEEPEST if spec["model"]["depth"] == deepest else []
     return specs
 
 
