@@ -178,7 +178,7 @@ def test_train_and_doctor_take_a_builder(nets, table, tmp_path, capsys):
 def _tiny_depth_grid(monkeypatch) -> None:
     from depthlab.study.presets import depth
 
-    tiny = {"depths": [1, 4], "seeds": [0], "steps": 5, "width": 8, "train_size": 1000}
+    tiny = {"depths": [1, 4], "seeds": [0], "steps": 5, "batch_size": 128, "width": 8, "train_size": 1000}
     monkeypatch.setitem(depth.SIZES, "quick", tiny)
 
 

@@ -38,7 +38,15 @@ def run_tiny(
 
 
 def test_residual_plain_degrades_with_depth_and_residual_does_not(tmp_path):
-    size = {"depths": [4, 32], "reference": 4, "seeds": [0], "other_seeds": [0], "steps": 400, "width": 32}
+    size = {
+        "depths": [4, 32],
+        "reference": 4,
+        "seeds": [0],
+        "other_seeds": [0],
+        "steps": 400,
+        "batch_size": 128,
+        "width": 32,
+    }
     rows = run_tiny(
         residual, size | {"train_size": 1000}, tmp_path, measure=False
     )  # lesions: not checked here

@@ -32,8 +32,9 @@ from depthlab.study.presets.plotting import bars
 from depthlab.study.spec import expand
 
 SIZES = {
-    # digits: ~35 epochs, past 100% training accuracy (at 600 steps validation accuracy was ~98% by step 200)
-    "quick": {"seeds": [0, 1, 2, 3, 4], "steps": 300},
+    # digits: ~23 epochs, past 100% training accuracy (at 600 steps validation accuracy was ~98% by step 200;
+    # at 200 both clauses held with margin: +4.2 [+2.7, +5.7] points, +0.63 [+0.55, +0.70] doublings)
+    "quick": {"seeds": [0, 1, 2, 3, 4], "steps": 200},
     "full": {"seeds": list(range(10)), "steps": 20000},
 }
 MODELS = {
