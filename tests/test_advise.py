@@ -254,13 +254,14 @@ def test_a_users_csv_and_builder_file(tmp_path, capsys):
     assert spec["model"]["source"] and spec["data"]["sha256"]  # edited files are not mistaken for stored ones
 
 
-def test_a_notebook_shows_the_answer_the_table_and_the_figure(advice):
+def test_an_advice_shows_itself_in_a_notebook_the_answer_the_table_and_the_figure(advice):
     from html import escape
 
-    from depthlab.advise.report import answer, html, table_rows
+    from depthlab.advise.advice import answer, html, table_rows
 
     advice = advice[0]
-    shown = html(advice)
+    shown = advice._repr_html_()  # what Jupyter calls to show the object
+    assert shown == html(advice)
     head, rows = table_rows(advice)
     assert escape(answer(advice)) in shown  # the answer, escaped, as the terminal prints it
     assert shown.count("<tr>") == 1 + len(advice.candidates) + len(advice.baselines) == 1 + len(rows)

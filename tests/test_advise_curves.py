@@ -51,7 +51,8 @@ def test_widening_by_seed_spread_adds_in_quadrature():
 
 
 def test_the_pooled_seed_spread_is_at_least_one_validation_example():
-    from depthlab.advise.recommend import Candidate, pooled_seed_sd
+    from depthlab.advise.advice import Candidate
+    from depthlab.advise.recommend import pooled_seed_sd
 
     def finalist(values):
         return Candidate(3, runs=[{"score": v, "status": "ok"} for v in values])

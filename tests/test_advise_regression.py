@@ -80,7 +80,7 @@ def test_a_numeric_target_is_advised_on_validation_rmse_with_r2(advice, linear_t
     assert data["r2"] > 0.99
     chosen = next(c for c in data["candidates"] if c["status"] == "chosen")
     assert chosen["val_rmse_per_seed"] and all(v > 0 for v in chosen["val_rmse_per_seed"])
-    text = depthlab.advise.report.answer(result)
+    text = depthlab.advise.advice.answer(result)
     assert "validation RMSE" in text and "R² " in text
 
 
@@ -109,8 +109,8 @@ def test_when_a_linear_model_is_as_good_the_first_line_says_depth_does_not_pay(a
     linear = next(b for b in data["baselines"] if b["name"] == LINEAR)
     assert linear["seeds"] == 3 and linear["rmse"]["low"] <= linear["rmse"]["mean"] <= linear["rmse"]["high"]
     assert data["baseline_verdict"] == VERDICTS[LINEAR]
-    assert depthlab.advise.report.answer(result).splitlines()[0] == VERDICTS[LINEAR]
-    assert LINEAR in depthlab.advise.report.table(result)
+    assert depthlab.advise.advice.answer(result).splitlines()[0] == VERDICTS[LINEAR]
+    assert LINEAR in depthlab.advise.advice.table(result)
 
 
 def test_what_was_done_to_the_data_is_in_the_json_and_the_page(advice, linear_table):

@@ -4,7 +4,7 @@
 import pytest
 
 import depthlab
-from depthlab.advise.report import answer, table
+from depthlab.advise.advice import answer, table
 
 # a deep sigmoid net with a tiny init: the gradient vanishes at depth 12 (the probe's test of it is in
 # test_advise_probes), while BatchNorm rescales every layer's activations and lets it flow

@@ -16,7 +16,7 @@ def test_non_finite_numbers_become_null_at_any_depth_and_the_rest_is_kept():
 
 
 def test_json_safe_is_what_history_and_the_advice_write():
-    from depthlab.advise import report
+    from depthlab.advise import advice as report
     from depthlab.train.history import History
 
     assert report.json_safe is json_safe  # the advice report's JSON

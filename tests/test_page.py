@@ -7,7 +7,7 @@ import base64
 from matplotlib.figure import Figure
 
 from depthlab import page
-from depthlab.advise import report as advice_report
+from depthlab.advise import advice as advice_report
 from depthlab.diagnose import plots
 from depthlab.study import report as study_report
 

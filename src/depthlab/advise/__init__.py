@@ -4,9 +4,9 @@ of the compute of a grid (docs/advise.md). ``depthlab.advise(data, model, ...)``
 import sys
 import types
 
+from depthlab.advise.advice import Advice, Candidate
 from depthlab.advise.advisor import Advisor, advise
 from depthlab.advise.config import AdviseConfig
-from depthlab.advise.recommend import Advice, Candidate
 
 __all__ = ["Advice", "AdviseConfig", "Advisor", "Candidate", "advise"]
 

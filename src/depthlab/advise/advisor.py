@@ -15,6 +15,7 @@ from typing import Any
 
 from torch import nn
 
+from depthlab.advise.advice import Advice, Candidate
 from depthlab.advise.baselines import LINEAR, TREES, Baseline, linear_run, trees_note, trees_run
 from depthlab.advise.config import ACCURACY, AdviseConfig, metric_for, parse_budget
 from depthlab.advise.plan import (
@@ -27,7 +28,7 @@ from depthlab.advise.plan import (
     steps_from_seconds,
     survivors,
 )
-from depthlab.advise.recommend import Advice, Candidate, recommend
+from depthlab.advise.recommend import recommend
 from depthlab.advise.runs import Ledger, latency_ms, measured, predict, probe, remedy_variants, train_run
 from depthlab.data import Dataset, describe, load_dataset
 from depthlab.errors import DepthlabError
@@ -40,7 +41,7 @@ from depthlab.train.launch import build_for
 def advise(data: str, model: str = "mlp", **options: Any) -> Advice:
     """Advise a depth of ``model`` for ``data``; options as in :class:`AdviseConfig`. Writes ``advice.json``
     and ``advice.html`` into ``out`` and returns the :class:`Advice`."""
-    from depthlab.advise.report import write_outputs
+    from depthlab.advise.advice import write_outputs
 
     config = AdviseConfig(data=data, model=model, **options)
     advice = Advisor(config).run()

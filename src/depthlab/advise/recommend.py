@@ -18,15 +18,13 @@ Beside it, the paired per-seed comparison best minus recommended, judged by ``de
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from depthlab import stats
-from depthlab.advise.baselines import VERDICTS, Baseline, as_good
+from depthlab.advise.advice import Advice, Candidate
+from depthlab.advise.baselines import Baseline
 from depthlab.advise.config import ACCURACY, AdviseConfig, Metric
-from depthlab.advise.curves import Prediction
 from depthlab.advise.plan import Plan
 
 
@@ -40,150 +38,6 @@ def best_vs_chosen(metric: Metric) -> stats.Comparison:
         direction=1,
         min_effect=metric.min_effect,
     )
-
-
-@dataclass
-class Candidate:
-    """One depth: its latency, probe, the last prediction of its curve, and (finalists) its seeds' runs."""
-
-    depth: int
-    status: str = "pruned"
-    latency_ms: float = math.nan
-    latency_form: str = "train"
-    probe: dict[str, Any] | None = None
-    prediction: Prediction | None = None
-    rung_steps: int | None = None
-    pruned_at_step: int | None = None
-    runs: list[dict[str, Any]] = field(default_factory=list)
-    measured: stats.Interval | None = None
-    predicted: Prediction | None = None  # the prediction widened by the seed spread
-    variant: str = ""  # the remedy the probes chose ("": as the user gave it)
-    variant_options: dict[str, Any] = field(default_factory=dict)
-    variant_why: str = ""
-
-    def scores(self, key: str = "score") -> list[float]:
-        return [r[key] for r in self.runs if r.get(key) is not None and r["status"] == "ok"]
-
-    def accuracy(self) -> tuple[float, float, float, str] | None:
-        """(mean, low, high, source) of the validation score: measured where trained, else predicted."""
-        if self.measured is not None:
-            return self.measured.estimate, self.measured.low, self.measured.high, "measured"
-        if self.predicted is not None:
-            return self.predicted.mean, self.predicted.low, self.predicted.high, "predicted"
-        return None
-
-    def to_dict(self, metric: Metric = ACCURACY) -> dict[str, Any]:
-        """The candidate in the metric's own units (``accuracy``, or ``rmse`` and ``r2`` for a regression)."""
-        converged = [r.get("converged") for r in self.runs]
-        test = [metric.shown(s) for s in self.scores("test_score")]
-        shown = None if (acc := self.accuracy()) is None else (*metric.shown_interval(*acc[:3]), acc[3])
-        per_seed = "val_acc_per_seed" if metric is ACCURACY else "val_rmse_per_seed"
-        return {
-            "depth": self.depth,
-            "status": self.status,
-            metric.name: None
-            if shown is None
-            else dict(zip(("mean", "low", "high", "source"), shown, strict=True)),
-            **({"r2": self.mean_r2()} if metric is not ACCURACY else {}),
-            "predicted": None if self.predicted is None else self.predicted.to_dict(),
-            "measured": None if self.measured is None else self.measured.to_dict(),
-            f"test_{metric.name}": float(np.mean(test)) if test else None,
-            "latency_ms": self.latency_ms,
-            "latency_form": self.latency_form,
-            "pruned_at_step": self.pruned_at_step,
-            "seeds": len(self.runs),
-            "converged": [sum(bool(c) for c in converged), len(converged)],
-            per_seed: [metric.shown(s) for s in self.scores()],
-            "probe": self.probe,
-            "variant": self.variant_dict(),
-        }
-
-    def mean_r2(self) -> float | None:
-        """The validation R² over the seeds (a regression's runs), None without one."""
-        r2 = [r["val_r2"] for r in self.runs if r.get("val_r2") is not None and r["status"] == "ok"]
-        return float(np.mean(r2)) if r2 else None
-
-    def variant_dict(self) -> dict[str, Any]:
-        """Which variant the depth got (``as given``, or the remedy its probe chose), and why."""
-        return {"name": self.variant or "as given", "options": self.variant_options, "why": self.variant_why}
-
-
-@dataclass
-class Advice:
-    """The answer and everything behind it; ``to_dict`` is the advice.json contract."""
-
-    config: AdviseConfig
-    candidates: list[Candidate]
-    plan: Plan
-    steps_used: int
-    steps_grid: int
-    resumed: int
-    one_se: stats.OneSE | None
-    clause: stats.Clause | None
-    band: tuple[int, int] | None
-    metric: Metric = ACCURACY
-    baselines: list[Baseline] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)  # what was done to the data: lines and Dataset.meta
-
-    @property
-    def baseline_verdict(self) -> str | None:
-        """The first line of the advice when a baseline is as good as the recommended depth, else None."""
-        chosen = self.recommended
-        if chosen is None or chosen.measured is None:
-            return None
-        good = [b for b in self.baselines if as_good(b, chosen.measured.low)]
-        return VERDICTS[good[0].name] if good else None
-
-    @property
-    def recommended(self) -> Candidate | None:
-        return next((c for c in self.candidates if c.status == "chosen"), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        chosen, m = self.recommended, self.metric
-        picked = chosen.to_dict(m) if chosen is not None else {}
-        return {
-            "recommended_depth": chosen.depth if chosen else None,
-            "interval": None
-            if self.band is None
-            else {
-                "low": self.band[0],
-                "high": self.band[1],
-                "rule": "finalist depths within one SE of the best",
-            },
-            "metric": m.name,
-            m.name: picked.get(m.name),
-            f"test_{m.name}": picked.get(f"test_{m.name}"),
-            **({"r2": picked.get("r2")} if m is not ACCURACY else {}),
-            "one_se": None if self.one_se is None else self.one_se.to_dict(),
-            "clause": None if self.clause is None else self.clause.to_dict(),
-            "candidates": [cand.to_dict(m) for cand in self.candidates],
-            "steps_used": self.steps_used,
-            "steps_grid": self.steps_grid,
-            "steps_fraction": self.steps_used / self.steps_grid if self.steps_grid else None,
-            "steps_per_run": self.plan.full_steps,
-            "rungs": self.plan.rungs,
-            "resumed_pieces": self.resumed,
-            "baselines": [b.to_dict(m) for b in self.baselines],
-            "baseline_verdict": self.baseline_verdict,
-            "data": self.data,
-            "question": self.question(),
-        }
-
-    def question(self) -> dict[str, Any]:
-        """Everything the advice was asked."""
-        c = self.config
-        return {
-            "data": c.data,
-            "model": c.model,
-            "depths": list(c.depths),
-            "latency_ms": c.latency_ms,
-            "batch": c.batch,
-            "budget": c.budget,
-            "seeds": c.seeds,
-            "model_options": c.model_options,
-            "data_options": c.data_options,
-            "train": c.train,
-        }
 
 
 def pooled_seed_sd(candidates: list[Candidate], resolution: float = 0.0) -> tuple[float, int]:

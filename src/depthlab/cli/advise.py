@@ -33,7 +33,7 @@ def advise(
 ) -> None:
     """Recommend the shallowest depth within one SE of the best that meets the latency budget."""
     from depthlab.advise import advise as run_advise
-    from depthlab.advise.report import answer, table
+    from depthlab.advise.advice import answer, table
     from depthlab.train.launch import route_overrides
 
     model_keys, train_keys, data_keys = route_overrides(model, data, parse_pairs(overrides or []))
