@@ -68,3 +68,21 @@ def test_every_caller_refuses_a_key_the_data_set_fixes_before_training(key, data
     with pytest.raises(DepthlabError, match=match):
         tasks.run_spec(spec)
     assert not any(tmp_path.iterdir())  # the advisor refused before storing anything
+
+
+def test_token_data_builds_a_model_that_reads_it_and_refuses_one_that_cannot(tmp_path):
+    text = tmp_path / "words.txt"
+    text.write_text("the quick brown fox jumps over the lazy dog. " * 400)
+    lm = load_dataset(str(text), block=32, chunk=200)
+    model = build_for("transformer", lm, {"depth": 1, "width": 16, "heads": 2})
+    assert model.config.task == "lm" and model.config.num_classes == lm.num_classes  # the vocabulary
+    ids = lm.x_train[:2]
+    assert model(ids).shape == (2, 32, lm.num_classes)  # next-token logits at every position
+    parity = load_dataset("bit_parity")
+    classifier = build_for("transformer", parity, {"depth": 1, "width": 16, "heads": 2})
+    assert classifier.config.vocab_size == parity.meta["vocab_size"] and classifier.config.task == "classify"
+    for data, what in ((lm, "a language-modelling text"), (parity, "token ids")):
+        with pytest.raises(DepthlabError) as err:
+            build_for("mlp", data)
+        assert str(err.value).startswith(f"model 'mlp' cannot read data set {data.name!r} ({what})")
+        assert str(err.value).endswith("models that can: transformer")

@@ -40,9 +40,20 @@ class Dataset:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
 
+    @property
+    def tokens(self) -> bool:
+        """Whether the inputs are token ids (integers), which only a model with an embedding reads."""
+        return not self.x_train.is_floating_point()
+
     def model_kwargs(self) -> dict[str, Any]:
-        """What ``create_model`` needs to fit this data: ``input_shape`` and ``num_classes``."""
-        return {"input_shape": self.input_shape, "num_classes": self.num_classes}
+        """What ``create_model`` needs to fit this data: ``input_shape`` and ``num_classes``; for token ids
+        also ``task="lm"`` (language modelling) or the ``vocab_size`` of a sequence task."""
+        kwargs: dict[str, Any] = {"input_shape": self.input_shape, "num_classes": self.num_classes}
+        if self.task == "lm":
+            kwargs["task"] = "lm"
+        elif self.tokens and "vocab_size" in self.meta:
+            kwargs["vocab_size"] = self.meta["vocab_size"]
+        return kwargs
 
     def to(self, device: torch.device | str) -> Dataset:
         """A copy with every split on ``device`` (the engine keeps data there; batches are index slices)."""

@@ -28,6 +28,7 @@ from torch import nn
 from depthlab.errors import DepthlabError, unknown
 
 FROM_DATA = ("input_shape", "num_classes")
+TOKEN_KEYS = ("task", "vocab_size")  # what token data also fixes (``Dataset.model_kwargs``), when it does
 REQUIRED = type("Required", (), {"__repr__": lambda self: "<required>"})()  # a parameter without a default
 _SIMPLE = (bool, int, float, str)
 _FILES: dict[tuple[str, str], Any] = {}  # (path, sha256) -> module
@@ -174,7 +175,7 @@ def builder_parts(fn: Callable, label: str | None = None) -> tuple[type, Callabl
     label = label or getattr(fn, "__name__", repr(fn))
     config_cls = config_class(fn, label)
     accepted = {f.name for f in dataclasses.fields(config_cls)}
-    ignores = tuple(k for k in FROM_DATA if k not in accepted)
+    ignores = tuple(k for k in (*FROM_DATA, *TOKEN_KEYS) if k not in accepted)
     return config_cls, lambda config: call_builder(fn, label, config), ignores
 
 

@@ -9,6 +9,7 @@ A name may also be a builder in the user's code, ``path/to/file.py:build`` or ``
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +95,13 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
     raise DepthlabError."""
     entry = MODELS.get(name)
     return entry.build(_config(entry, overrides))
+
+
+def accepts(name: str, key: str) -> bool:
+    """Whether model ``name`` takes the option ``key`` (a builder takes the data's keys it lacks and drops
+    them, see ``depthlab.models.builder``)."""
+    entry = MODELS.get(name)
+    return key in {f.name for f in dataclasses.fields(entry.config_cls)} or key in entry.ignores
 
 
 def list_models(pattern: str = "*") -> list[str]:

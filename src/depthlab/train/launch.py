@@ -25,7 +25,7 @@ from depthlab import config as cfg
 from depthlab.data import Dataset
 from depthlab.defaults import DEFAULT_DATA
 from depthlab.errors import DepthlabError
-from depthlab.models.builder import FROM_DATA
+from depthlab.models.builder import FROM_DATA, TOKEN_KEYS
 from depthlab.train.callbacks import Callback
 from depthlab.train.config import TrainConfig
 from depthlab.train.engine import fit
@@ -72,8 +72,25 @@ def build_for(
 
     keys = dict(model_keys or {})
     refuse_data_keys(keys, data.name)
+    sizing = data.model_kwargs()
+    check_reads_tokens(model, data, sizing)
     torch.manual_seed(seed)
-    return create_model(model, **(data.model_kwargs() | keys))
+    return create_model(model, **(sizing | keys))
+
+
+def check_reads_tokens(model: str, data: Dataset, sizing: Mapping[str, Any]) -> None:
+    """Token data (language modelling, a sequence task) needs a model with an embedding: one error naming
+    the models that read it, instead of a dtype error deep inside the first layer."""
+    from depthlab.models.registry import accepts, list_models
+
+    needed = [key for key in TOKEN_KEYS if key in sizing]
+    if needed and not all(accepts(model, key) for key in needed):
+        readers = [name for name in list_models() if all(accepts(name, key) for key in needed)]
+        what = "a language-modelling text" if data.task == "lm" else "token ids"
+        can = ", ".join(readers)
+        raise DepthlabError(
+            f"model {model!r} cannot read data set {data.name!r} ({what}); models that can: {can}"
+        )
 
 
 def build_and_fit(
