@@ -22,7 +22,9 @@ RUNS = 6
 
 @pytest.mark.slow
 def test_a_second_study_on_a_busy_folder_is_refused_and_the_first_finishes_intact(tmp_path):
-    request = json.dumps({"out": str(tmp_path), "runs": RUNS, "delay": 0.15})
+    hold = tmp_path / "hold"  # the first study waits at its first run until the test removes this
+    hold.touch()
+    request = json.dumps({"out": str(tmp_path), "runs": RUNS, "delay": 0.15, "hold": str(hold)})
     first = subprocess.Popen([sys.executable, str(SCRIPT), request], stderr=subprocess.PIPE, text=True)
     try:
         assert wait_for_phase(tmp_path / "phases.log", ("train",), 0, 1, first.pid) == "train"  # lock held
@@ -40,6 +42,7 @@ def test_a_second_study_on_a_busy_folder_is_refused_and_the_first_finishes_intac
         )
         assert first.poll() is None, "the first study must still be running for this test to mean anything"
     finally:
+        hold.unlink()
         assert first.wait(timeout=300) == 0, first.stderr.read()
     assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
     assert f"is in use by another depthlab study (pid {first.pid})" in second.stderr

@@ -144,8 +144,12 @@ def install_faults(log_path: Path, delay: float) -> None:
     return log
 
 
-def run_study(out: str | Path, runs: int = 6, delay: float = 0.0, workers: int = 1) -> None:
-    """Run (or resume) the tiny study in ``out`` and write its report; the working directory becomes out."""
+def run_study(
+    out: str | Path, runs: int = 6, delay: float = 0.0, workers: int = 1, hold: str | None = None
+) -> None:
+    """Run (or resume) the tiny study in ``out`` and write its report; the working directory becomes out.
+    With ``hold`` (a file path), each run waits after ``begin train`` while that file exists: a test keeps
+    the study running, its lock held, for as long as it needs, whatever the machine's speed."""
     import torch
 
     from depthlab.study import backends, runner
@@ -159,6 +163,8 @@ def run_study(out: str | Path, runs: int = 6, delay: float = 0.0, workers: int =
 
     def logged_run(spec):
         log("begin train")
+        while hold and Path(hold).exists():
+            time.sleep(0.05)
         result = run_spec(spec)
         log("end train")
         return result

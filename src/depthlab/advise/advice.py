@@ -64,14 +64,14 @@ class Candidate:
         converged = [r.get("converged") for r in self.runs]
         test = [metric.shown(s) for s in self.scores("test_score")]
         shown = None if (acc := self.accuracy()) is None else (*metric.shown_interval(*acc[:3]), acc[3])
-        per_seed = "val_acc_per_seed" if metric is ACCURACY else "val_rmse_per_seed"
+        per_seed = "val_acc_per_seed" if metric is ACCURACY else f"val_{metric.name}_per_seed"
         return {
             "depth": self.depth,
             "status": self.status,
             metric.name: None
             if shown is None
             else dict(zip(("mean", "low", "high", "source"), shown, strict=True)),
-            **({"r2": self.mean_r2()} if metric is not ACCURACY else {}),
+            **({"r2": self.mean_r2()} if metric.name == "rmse" else {}),
             "predicted": None if self.predicted is None else self.predicted.to_dict(),
             "measured": None if self.measured is None else self.measured.to_dict(),
             f"test_{metric.name}": float(np.mean(test)) if test else None,
@@ -140,7 +140,7 @@ class Advice:
             "metric": m.name,
             m.name: picked.get(m.name),
             f"test_{m.name}": picked.get(f"test_{m.name}"),
-            **({"r2": picked.get("r2")} if m is not ACCURACY else {}),
+            **({"r2": picked.get("r2")} if m.name == "rmse" else {}),
             "one_se": None if self.one_se is None else self.one_se.to_dict(),
             "clause": None if self.clause is None else self.clause.to_dict(),
             "candidates": [cand.to_dict(m) for cand in self.candidates],
@@ -255,6 +255,11 @@ def _score_line(advice: Advice, chosen: Candidate) -> str:
             f"  validation accuracy {_interval(mean, low, high)} % over {d['seeds']} seeds (95% t-interval); "
             f"test accuracy {_pct(test)} %; latency {chosen.latency_ms:.3g} ms"
         )
+    if metric.name == "bpc":
+        return (
+            f"  validation bits/char {_interval(mean, low, high, metric)} over {d['seeds']} seeds (95% "
+            f"t-interval); test bits/char {_number(test, metric)}; latency {chosen.latency_ms:.3g} ms"
+        )
     r2 = "-" if d["r2"] is None else f"{d['r2']:.3f}"
     return (
         f"  validation RMSE {_interval(mean, low, high, metric)} (target units) over {d['seeds']} seeds (95% "
@@ -343,7 +348,7 @@ def _panel(ax, points, x_of, xlabel: str, metric: Metric) -> None:
     for c, _ in points:
         ax.scatter([x_of(c)] * len(c.scores()), _plotted(metric, *c.scores()), s=8, alpha=0.3, color="k")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("validation accuracy (%)" if metric is ACCURACY else "validation RMSE (target units)")
+    ax.set_ylabel(metric.described)
 
 
 def _pareto(ax, points, metric: Metric) -> None:

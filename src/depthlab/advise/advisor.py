@@ -269,6 +269,9 @@ class Advisor:
         c, m, train = self.config, self.metric, self._full_budget(plan)
         if not c.baselines:
             return []
+        if self.data.tokens:  # a linear map or trees of raw token ids are no reference for a sequence model
+            self.log("baselines: none for token ids (the linear and tree baselines read features)")
+            return []
         linear, trees = Baseline(LINEAR), Baseline(TREES, note=trees_note(self.data))
         for s in range(c.seeds):
             fields = {"model": "linear", "seed": s, "train": train}

@@ -123,7 +123,7 @@ class Metric:
     a score reads in the metric's own units (a percentage; the RMSE in the target's units, from the
     standardized target's RMSE times the training rows' std)."""
 
-    name: str  # "accuracy" | "rmse"
+    name: str  # "accuracy" | "rmse" | "bpc"
     sign: int  # score = sign * value
     bounds: tuple[float, float]  # of the score
     scale: float = 1.0  # value in its own units = sign * score * scale
@@ -131,7 +131,16 @@ class Metric:
 
     @property
     def label(self) -> str:
-        return "acc %" if self.name == "accuracy" else "RMSE"
+        return {"accuracy": "acc %", "rmse": "RMSE", "bpc": "bits/char"}[self.name]
+
+    @property
+    def described(self) -> str:
+        """The validation score in words, with its units (an axis label)."""
+        return {
+            "accuracy": "validation accuracy (%)",
+            "rmse": "validation RMSE (target units)",
+            "bpc": "validation bits per character",
+        }[self.name]
 
     def shown(self, score: float | None) -> float | None:
         """A score in the metric's own units (accuracy in [0, 1]; RMSE in the target's units)."""
@@ -146,18 +155,25 @@ class Metric:
         """The score of a run's final metrics (``fit``'s History.final) on ``split``."""
         if self.name == "accuracy":
             return final.get(f"{split}_acc")
+        if self.name == "bpc":
+            bpc = final.get(f"{split}_bpc")
+            return None if bpc is None else -bpc
         loss = final.get(f"{split}_loss")
         return None if loss is None else -math.sqrt(loss)
 
 
 ACCURACY = Metric("accuracy", 1, (0.0, 1.0))
+BPC = Metric("bpc", -1, (-math.inf, 0.0))  # language modelling: bits per character, lower is better
 
 
 def metric_for(task: str, meta: Mapping[str, Any]) -> Metric:
-    """Accuracy for classification; RMSE for regression, in the target's units when the data set standardized
-    a single target (``target_std`` in its metadata), else in the units it holds."""
+    """Accuracy for classification; bits per character for language modelling; RMSE for regression, in the
+    target's units when the data set standardized a single target (``target_std`` in its metadata), else in
+    the units it holds."""
     if task == "classification":
         return ACCURACY
+    if task == "lm":
+        return BPC
     std = meta.get("target_std")
     scale = float(std[0]) if isinstance(std, list) and len(std) == 1 else 1.0
     return Metric("rmse", -1, (-math.inf, 0.0), scale)

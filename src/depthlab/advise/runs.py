@@ -54,6 +54,7 @@ from depthlab.diagnose import remedies
 from depthlab.diagnose.checks import THRESHOLDS, flow, recorded_steps
 from depthlab.diagnose.timing import time_forward
 from depthlab.diagnose.watch import Watch
+from depthlab.models.base import random_input
 from depthlab.models.params import count_params
 from depthlab.study.spec import run_hash
 from depthlab.study.store import Store
@@ -82,7 +83,7 @@ def latency_ms(
     (``deploy``, or ``train`` when there was nothing to fold)."""
     model = model.to(device)
     deployed = deploy_form(model)
-    x = torch.randn(batch, *input_shape, device=device)
+    x = random_input(model, input_shape, batch, device=device)
     threads = 1 if x.device.type == "cpu" else None
     timing = time_forward(deployed, x, budget, threads=threads)
     return timing.ms, "deploy" if _folded(model, deployed) else "train"

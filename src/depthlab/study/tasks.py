@@ -20,6 +20,7 @@ import torch
 
 from depthlab.data import Dataset, load_dataset
 from depthlab.errors import unknown
+from depthlab.models.base import random_input
 from depthlab.models.params import count_params
 from depthlab.seeds import Stream, derive_seed
 from depthlab.study import measures
@@ -148,7 +149,7 @@ def deploy_latency(model: torch.nn.Module, data: Dataset, rounds: int = 7) -> di
     from depthlab.diagnose.timing import time_forward
 
     forms = {"train": copy.deepcopy(model).eval(), "deploy": deploy_form(model)}
-    x = torch.randn(64, *data.input_shape, device=next(model.parameters()).device)
+    x = random_input(model, data.input_shape, 64, device=next(model.parameters()).device)
     times: dict[str, list[float]] = {form: [] for form in forms}
     for _ in range(rounds):
         for form, net in forms.items():
@@ -378,7 +379,7 @@ def latency_task(spec: Mapping[str, Any]) -> TaskResult:
         label: build_model({**spec, "model": {**spec["model"], **shape}}, data).eval()
         for label, shape in options["shapes"].items()
     }
-    x = torch.randn(batch, *data.input_shape)
+    x = random_input(next(iter(models.values())), data.input_shape, batch)
     times: dict[str, list[float]] = {label: [] for label in models}
     for _ in range(options.get("rounds", 5)):
         for label, model in models.items():
