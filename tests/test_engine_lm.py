@@ -69,7 +69,9 @@ def periodic_lm_data(period: str = "abcdefg", block: int = 8, copies: int = 40) 
 def test_a_one_layer_lm_learns_a_periodic_string_to_near_zero_bits_per_character():
     data = periodic_lm_data()
     torch.manual_seed(0)
-    model = create_model("transformer", task="lm", depth=1, width=32, heads=2, **data.model_kwargs())
+    model = create_model(
+        "transformer", depth=1, width=32, heads=2, **data.model_kwargs()
+    )  # task="lm" from the data
     history = fit(model, data, steps=60, batch_size=32, lr=1e-2, quiet=True)
     assert history.status == "ok"
     assert history.records[0]["train_bpc"] == pytest.approx(history.records[0]["train_loss"] / math.log(2))
@@ -80,6 +82,7 @@ def test_a_one_layer_lm_learns_a_periodic_string_to_near_zero_bits_per_character
 
 def test_a_model_that_is_not_a_language_model_is_one_line():
     data = periodic_lm_data(copies=3)
-    model = create_model("transformer", depth=1, width=8, heads=2, vocab_size=7, **data.model_kwargs())
+    sizing = {"input_shape": data.input_shape, "num_classes": data.num_classes}  # a classifier, not an LM
+    model = create_model("transformer", depth=1, width=8, heads=2, vocab_size=7, **sizing)
     with pytest.raises(DepthlabError, match=r"logits \(B, T, vocab\).*task='lm'"):
         fit(model, data, steps=1, quiet=True)

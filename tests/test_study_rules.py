@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 
 from depthlab import stats
-from depthlab.study.presets import cost, depth, gradients, nondeep, normalization, width_vs_depth
+from depthlab.study.presets import (
+    cost,
+    depth,
+    gradients,
+    nondeep,
+    normalization,
+    rank_collapse,
+    width_vs_depth,
+)
 from depthlab.study.presets.base import where
 
 SEEDS = range(5)
@@ -300,6 +308,28 @@ def nondeep_rows(effect: float, rng) -> list[dict]:
 
 def test_nondeep_rule_against_its_null():
     check_rule(nondeep_rows, nondeep.analyze)
+
+
+# --- rank_collapse ----------------------------------------------------------------------------------------
+def rank_rows(effect: float, rng) -> list[dict]:
+    """Decades lost from the embedding to the last block: ~0.3 with skips; attention only ~7 more (present),
+    the same (absent) or ~7 fewer (reversed); the full block like the skips."""
+    rows = []
+    for seed in SEEDS:
+        kept = {k: 0.3 + rng.normal(0, 0.1) for k in ("rank_init", "rank")}
+        for variant in rank_collapse.VARIANTS:
+            lost = {
+                k: v + (effect * 6.7 if variant == rank_collapse.ATTENTION_ONLY else 0) + rng.normal(0, 0.2)
+                for k, v in kept.items()
+            }
+            diagnostics = {k: [0.9, 0.9 * 10 ** (-v)] for k, v in lost.items()}
+            metrics = {"val_acc": 0.3 + rng.normal(0, 0.02)}
+            rows.append(row(seed, variant=variant, metrics=metrics, diagnostics=diagnostics))
+    return rows
+
+
+def test_rank_collapse_rule_against_its_null():
+    check_rule(rank_rows, rank_collapse.analyze)
 
 
 # --- timing clauses: the same verdict on a slower or a faster machine ------------------------------------

@@ -10,7 +10,14 @@ from __future__ import annotations
 import pytest
 
 from depthlab.study.plan import Plan
-from depthlab.study.presets import composition, gradients, overfitting, representation, residual
+from depthlab.study.presets import (
+    composition,
+    gradients,
+    overfitting,
+    rank_collapse,
+    representation,
+    residual,
+)
 from depthlab.study.report import rows_for
 from depthlab.study.runner import execute
 from depthlab.study.store import Store
@@ -53,6 +60,14 @@ def test_residual_plain_degrades_with_depth_and_residual_does_not(tmp_path):
     acc = {(r["variant"], r["depth"]): r["metrics"]["train_acc"] for r in rows}
     assert acc[("plain+BN", 32)] < acc[("plain+BN", 4)] - 0.15
     assert acc[("residual+BN", 32)] > acc[("plain+BN", 32)] + 0.15
+
+
+def test_pure_attention_collapses_at_init_and_skips_keep_the_tokens_apart(tmp_path):
+    size = {"depth": 3, "width": 16, "seeds": [0], "steps": 10}
+    rows = run_tiny(rank_collapse, size, tmp_path, data=rank_collapse.DATA)
+    lost = {r["variant"]: rank_collapse.decades_lost(r, "rank_init") for r in rows}
+    assert lost[rank_collapse.ATTENTION_ONLY] > 3 and lost[rank_collapse.SKIPS] < 1
+    assert all(len(rank_collapse.readings(r)) == 3 + 1 for r in rows)  # the embedding, then each block
 
 
 def test_gradients_vanish_with_saturating_units_and_not_with_relu_he(tmp_path):

@@ -36,7 +36,9 @@ def test_a_tiny_lm_beats_the_unigram_bits_per_character_of_its_training_text():
         task="lm",
     )
     torch.manual_seed(0)
-    model = create_model("transformer", task="lm", depth=1, width=64, heads=2, **data.model_kwargs())
+    model = create_model(
+        "transformer", depth=1, width=64, heads=2, **data.model_kwargs()
+    )  # task="lm" from the data
     history = fit(model, data, steps=150, batch_size=32, lr=5e-3, quiet=True)
     unigram = unigram_bits(data.y_train)
     assert 4.0 < unigram < 5.0  # English text: about 4.5 bits per character by frequency alone
@@ -50,7 +52,8 @@ def test_the_encoder_learns_associative_recall_well_above_chance():
     data = load_dataset("recall", pairs=2, keys=4, values=4, num_samples=2000, num_test=500)
     torch.manual_seed(0)
     vocab = data.meta["vocab_size"]
-    model = create_model("transformer", depth=2, width=32, heads=2, vocab_size=vocab, **data.model_kwargs())
+    model = create_model("transformer", depth=2, width=32, heads=2, **data.model_kwargs())
+    assert model.config.vocab_size == vocab  # from the data
     history = fit(model, data, steps=200, batch_size=64, lr=3e-3, quiet=True)
     assert data.meta["chance"] == 0.25
     assert history.final["test_acc"] > data.meta["chance"] + RECALL_MARGIN

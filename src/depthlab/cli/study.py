@@ -44,8 +44,9 @@ def study(
     from depthlab.study import presets, suite
 
     if list_:
-        for name in presets.list_studies():
-            typer.echo(f"{name:15s} {presets.get_study(name).claim}")
+        for name in presets.STUDIES:
+            where = " (full suite; by name in quick)" if name in presets.FULL_ONLY else ""
+            typer.echo(f"{name:15s} {presets.get_study(name).claim}{where}")
         return
     if quick and full:
         raise DepthlabError("--quick and --full: choose one")

@@ -1,9 +1,9 @@
 """Procedural sequence tasks where depth is known to matter, as token ids for the transformer's encoder.
 
 Each is classification: x (N, T) int64 token ids in [0, ``meta["vocab_size"]``), y a class, so
-``create_model("transformer", vocab_size=data.meta["vocab_size"], **data.model_kwargs())`` reads it. Each
-generator draws from its own stream (``depthlab.seeds``) and states its chance level (the accuracy of the best
-guess that ignores the input):
+``create_model("transformer", **data.model_kwargs())`` reads it (``model_kwargs`` carries the vocabulary).
+Each generator draws from its own stream (``depthlab.seeds``) and states its chance level (the accuracy of the
+best guess that ignores the input):
 
 - ``bit_parity``: the parity of ``length`` random bits; chance 1/2. Parity is the classic case a fixed-depth
   transformer finds hard to learn and to length-generalize (Hahn 2020, arXiv 1906.06755; Bhattamishra et

@@ -41,7 +41,7 @@ def _image_folder(data: str) -> bool:
 
 def data_for(study: Study, data: str | None) -> tuple[str, str, bool]:
     """(data set, note, whether --data applies) for a study and the user's ``--data`` choice."""
-    if "scalar" in study.data_kinds:
+    if {"scalar", "own"} & set(study.data_kinds):
         return (
             study.default_data,
             f"runs on its own task ({study.default_data}); --data does not apply",
@@ -79,7 +79,7 @@ def plan(
 
         DATASETS.get(data)  # an unknown name fails here, not as every run failing
     plans = []
-    for name in names or list_studies():
+    for name in names or list_studies(size):
         study = get_study(name)
         chosen, note, applies = data_for(study, data)
         specs = on_device(study.grid(size, chosen), device)

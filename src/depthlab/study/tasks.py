@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from depthlab.data import Dataset, load_dataset
+from depthlab.diagnose.rank import block_residuals
 from depthlab.errors import unknown
 from depthlab.models.base import random_input
 from depthlab.models.params import count_params
@@ -168,6 +169,7 @@ DIAGNOSTICS: dict[str, Diagnostic] = {
     "cost": Diagnostic(_cost("train")),
     "cost_deploy": Diagnostic(_cost("deploy")),
     "deploy_latency": Diagnostic(deploy_latency),
+    "rank": Diagnostic(lambda model, data: block_residuals(model, data.x_val[:64]), at_init=True),
 }
 
 

@@ -24,14 +24,16 @@ SUITE = (
     "width_vs_depth",
     "nondeep",
 )
+# In the full suite, and in the quick one by name only (the default quick suite keeps its 10-minute budget).
+FULL_ONLY = ("rank_collapse",)
 STUDIES: dict[str, Study] = {
-    name: importlib.import_module(f"depthlab.study.presets.{name}").STUDY for name in SUITE
+    name: importlib.import_module(f"depthlab.study.presets.{name}").STUDY for name in SUITE + FULL_ONLY
 }
 
 
-def list_studies() -> list[str]:
-    """Preset names in suite order."""
-    return list(STUDIES)
+def list_studies(size: str = "quick") -> list[str]:
+    """The names a suite of ``size`` runs when none are given, in report order (``STUDIES`` has them all)."""
+    return list(SUITE) + (list(FULL_ONLY) if size == "full" else [])
 
 
 def get_study(name: str) -> Study:
@@ -41,4 +43,4 @@ def get_study(name: str) -> Study:
     return STUDIES[name]
 
 
-__all__ = ["SIZES", "STUDIES", "SUITE", "Finding", "Study", "get_study", "list_studies"]
+__all__ = ["FULL_ONLY", "SIZES", "STUDIES", "SUITE", "Finding", "Study", "get_study", "list_studies"]

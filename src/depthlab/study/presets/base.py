@@ -73,7 +73,8 @@ class Study:
     analyze: Callable[[list[Row]], Finding]
     plot: Callable[[list[Row], Any], None]
     default_data: str = "mnist1d"
-    data_kinds: tuple[str, ...] = ("any",)  # "image": needs (C, H, W) inputs; "scalar": its own 1-D task
+    # "image": needs (C, H, W) inputs; "scalar": its own 1-D task; "own": always its own data set
+    data_kinds: tuple[str, ...] = ("any",)
 
 
 # MNIST-1D is procedural: generate evaluation splits of thousands (SE of an accuracy ≈ 0.6-0.8 points instead
