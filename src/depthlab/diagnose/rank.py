@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from depthlab.errors import DepthlabError
+from depthlab.models.base import forward_hooked
 
 
 def relative_residual(x: torch.Tensor) -> torch.Tensor:
@@ -26,7 +27,6 @@ def relative_residual(x: torch.Tensor) -> torch.Tensor:
     return residual.flatten(-2).norm(dim=-1) / x.flatten(-2).norm(dim=-1).clamp_min(torch.finfo(x.dtype).tiny)
 
 
-@torch.no_grad()
 def block_residuals(model: nn.Module, x: torch.Tensor) -> list[float]:
     """The mean relative residual of the representations entering the first block and leaving each block of
     ``model.blocks`` (a transformer's), over the sequences of ``x``, in eval mode: ``depth + 1`` numbers."""
@@ -39,13 +39,5 @@ def block_residuals(model: nn.Module, x: torch.Tensor) -> list[float]:
         seen.append(float(relative_residual(output.float()).mean()))
 
     first = blocks[0].register_forward_pre_hook(lambda _m, inputs: record(None, None, inputs[0]))
-    handles = [first, *(block.register_forward_hook(record) for block in blocks)]
-    was_training = model.training
-    model.eval()
-    try:
-        model(x)
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
+    forward_hooked(model, x, [first, *(block.register_forward_hook(record) for block in blocks)])
     return seen

@@ -69,6 +69,20 @@ class DepthNet(nn.Module):
         )
 
 
+@torch.no_grad()
+def forward_hooked(model: nn.Module, x: torch.Tensor, handles: list) -> None:
+    """One forward of ``x`` in eval mode for the forward hooks behind ``handles`` (a diagnostic must not
+    update BatchNorm statistics); then the hooks are removed and the mode restored, whatever happened."""
+    was_training = model.training
+    model.eval()
+    try:
+        model(x)
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+
+
 def random_input(
     model: nn.Module, input_shape: tuple[int, ...], batch_size: int, device=None, dtype=torch.float32
 ) -> torch.Tensor:

@@ -21,6 +21,7 @@ from torch import nn
 from depthlab.data.dataset import Dataset
 from depthlab.diagnose import feature_probes as probes
 from depthlab.diagnose.weights import execution_order, weight_layers, weight_of
+from depthlab.models.base import forward_hooked
 from depthlab.train.evaluate import task_loss
 
 PROBE_SAMPLES = 2000  # probes use at most this many training examples (the probe is tiny; more adds little)
@@ -127,15 +128,8 @@ def response_stds(model: nn.Module, x: torch.Tensor) -> list[float]:
         weight_layers(model.blocks).values()
     )
     stds: list[float] = []
-    handles = [m.register_forward_hook(lambda _m, _i, out: stds.append(float(out.std()))) for m in taps]
-    was_training = model.training
-    model.eval()
-    try:
-        model(x)
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
+    hooks = [m.register_forward_hook(lambda _m, _i, out: stds.append(float(out.std()))) for m in taps]
+    forward_hooked(model, x, hooks)
     return stds
 
 
