@@ -12,14 +12,13 @@ import math
 import pytest
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from depthlab.diagnose import watch
 from depthlab.diagnose.watch import COLUMNS
 from depthlab.errors import DepthlabError
 from depthlab.study import results
 from depthlab.study.runner import execute
 from depthlab.study.spec import expand, run_hash
+from watched_sgd import watched_sgd
 
 
 def fake_run(spec):
@@ -65,13 +64,7 @@ def test_results_of_a_folder_without_a_study_is_one_clear_error_and_writes_nothi
 
 def test_watch_to_pandas_is_the_table_one_row_per_step_and_layer():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 2))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    with watch(model, every=2) as w:
-        for _ in range(5):
-            optimizer.zero_grad()
-            F.cross_entropy(model(torch.randn(16, 5)), torch.randint(0, 2, (16,))).backward()
-            optimizer.step()
+    w = watched_sgd(nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 2)))
     frame = w.to_pandas()
     assert list(frame.columns) == list(COLUMNS) and len(frame) == 3 * 3  # steps 0, 2, 4 x three layers
     for got, want in zip(frame.to_dict("records"), w.rows, strict=True):

@@ -16,14 +16,14 @@ from html.parser import HTMLParser
 import matplotlib
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from depthlab.diagnose import diagnose, watch
+from depthlab.diagnose import diagnose
 from depthlab.diagnose.doctor import DoctorReport
 from depthlab.diagnose.verdict import COLUMNS, Verdict, Verdicts
 from depthlab.diagnose.watch import SUMMARY_COLUMNS
 from depthlab.page import cell_text
 from depthlab.study.runner import RunSummary
+from watched_sgd import watched_sgd
 
 
 class Cells(HTMLParser):
@@ -68,14 +68,7 @@ def _pyplot_figures() -> list[int]:
 
 def _watched():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    with watch(model, every=2) as w:
-        for _ in range(5):
-            optimizer.zero_grad()
-            F.cross_entropy(model(torch.randn(16, 4)), torch.randint(0, 2, (16,))).backward()
-            optimizer.step()
-    return w
+    return watched_sgd(nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2)))
 
 
 def test_a_verdict_shows_as_an_escaped_table_row():
