@@ -20,6 +20,7 @@ from depthlab.study.presets import (
     nondeep,
     normalization,
     rank_collapse,
+    transformer_norm,
     width_vs_depth,
 )
 from depthlab.study.presets.base import where
@@ -330,6 +331,41 @@ def rank_rows(effect: float, rng) -> list[dict]:
 
 def test_rank_collapse_rule_against_its_null():
     check_rule(rank_rows, rank_collapse.analyze)
+
+
+# --- transformer_norm -------------------------------------------------------------------------------------
+# deep minus shallow validation loss when the claim holds: post-LN stuck near chance, warm-up partly rescuing
+# it, pre-LN and DeepNorm within the margin; absent (effect 0) puts every form at the margin and the init
+# gradients level; reversed mirrors them about the margin.
+NORM_GAPS = {"post-LN": 0.8, "post-LN + warm-up": 0.2, "pre-LN": 0.05, "DeepNorm": 0.0}
+
+
+def transformer_norm_rows(effect: float, rng) -> list[dict]:
+    rows, margin = [], transformer_norm.MARGIN
+    for seed in SEEDS:
+        shallow = 1.25 + rng.normal(0, 0.03)
+        for form, gap in NORM_GAPS.items():
+            tilt = effect * (0.3 if form == "post-LN" else -0.6 if form == "pre-LN" else 0.0)  # as measured
+            grads = [1.0, 10 ** (tilt + rng.normal(0, 0.05))]  # first and last block at init
+            deep = shallow + margin + effect * (gap - margin) + rng.normal(0, 0.05)
+            for blocks, loss in ((2, shallow + rng.normal(0, 0.02)), (16, deep)):
+                diagnostics = {"block_grads_init": grads}
+                rows.append(
+                    row(seed, form=form, depth=blocks, metrics={"val_loss": loss}, diagnostics=diagnostics)
+                )
+    return rows
+
+
+def test_transformer_norm_rule_against_its_null():
+    check_rule(transformer_norm_rows, transformer_norm.analyze)
+
+
+def test_transformer_norm_counts_a_diverged_run_at_chance():
+    rows = transformer_norm_rows(1.0, np.random.default_rng(3))
+    for r in where(rows, form="post-LN", depth=16):
+        r["status"], r["metrics"] = "diverged", {"val_loss": None}
+    losses = transformer_norm.losses(rows, "post-LN", 16)
+    assert list(losses.values()) == [transformer_norm.CHANCE_LOSS] * len(SEEDS)
 
 
 # --- timing clauses: the same verdict on a slower or a faster machine ------------------------------------

@@ -17,6 +17,7 @@ from depthlab.study.presets import (
     rank_collapse,
     representation,
     residual,
+    transformer_norm,
 )
 from depthlab.study.report import rows_for
 from depthlab.study.runner import execute
@@ -68,6 +69,16 @@ def test_pure_attention_collapses_at_init_and_skips_keep_the_tokens_apart(tmp_pa
     lost = {r["variant"]: rank_collapse.decades_lost(r, "rank_init") for r in rows}
     assert lost[rank_collapse.ATTENTION_ONLY] > 3 and lost[rank_collapse.SKIPS] < 1
     assert all(len(rank_collapse.readings(r)) == 3 + 1 for r in rows)  # the embedding, then each block
+
+
+def test_post_ln_gradients_grow_towards_the_output_at_init_and_pre_ln_ones_do_not(tmp_path):
+    # Xiong et al.'s Fig. 3 on the preset's own nets, at init (a few steps of training are not judged here)
+    size = {"depths": [8], "seeds": [0], "steps": 2, "warmup": 1}
+    rows = run_tiny(transformer_norm, size, tmp_path, data=transformer_norm.DATA)
+    tilt = {r["form"]: transformer_norm.top_over_bottom(r) for r in rows}
+    assert tilt["post-LN"] > 0 > tilt["pre-LN"]
+    assert tilt["post-LN"] == tilt["post-LN + warm-up"]  # the same init: warm-up acts only on training
+    assert all(len(r["diagnostics"]["block_grads_init"]) == 8 for r in rows)
 
 
 def test_gradients_vanish_with_saturating_units_and_not_with_relu_he(tmp_path):

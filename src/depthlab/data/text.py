@@ -39,9 +39,11 @@ class TextOptions:
     chunk: int = 2048  # characters per contiguous piece assigned to one split
     val_fraction: float = 0.1  # of the chunks left after the test chunks
     test_fraction: float = 0.1
+    characters: int = 0  # model only the text's first this many characters (0: all of it)
 
     def __post_init__(self) -> None:
         check(self.block >= 1, f"block={self.block}: must be >= 1")
+        check(self.characters >= 0, f"characters={self.characters}: must be >= 0 (0: the whole text)")
         check(
             self.chunk > self.block,
             f"chunk={self.chunk}: must be > block={self.block} (a window is block + 1)",
@@ -133,6 +135,9 @@ def split_record(length: int, vocab: np.ndarray, starts: dict, parts: dict, chun
 
 def text_dataset(name: str, text: str, options: TextOptions, seed: int, meta: dict) -> Dataset:
     """The ``lm`` Dataset of ``text``: windows, splits and vocabulary as the module docstring says."""
+    if options.characters and options.characters < len(text):
+        meta = meta | {"notes": [f"the first {options.characters} of {len(text)} characters only"]}
+        text = text[: options.characters]
     length, block = len(text), options.block
     check(
         length > block,

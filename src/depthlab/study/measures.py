@@ -1,6 +1,7 @@
 """Small measurements a study takes of a model before or after training (read-only: results never change).
 
-- per-layer weight-gradient norms on one batch (Glorot & Bengio 2010; He et al. 2015, arXiv 1502.01852);
+- per-layer weight-gradient norms on one batch (Glorot & Bengio 2010; He et al. 2015, arXiv 1502.01852), and
+  per block (Xiong et al. 2020, arXiv 2002.04745);
 - linear probes per layer (Alain & Bengio 2016, arXiv 1610.01644): ``diagnose.feature_probes``' logistic
   regression on the frozen features of the input, the stem and each block, fitted on the training split,
   scored on test;
@@ -44,6 +45,26 @@ def layer_grad_norms(model: nn.Module, data: Dataset, batch_size: int = 256) -> 
     task_loss(model(x), y, data.task).backward()
     grads = [weight_of(layer).grad for layer in layers]
     norms = [float(g.norm()) if g is not None else 0.0 for g in grads]
+    model.zero_grad(set_to_none=True)
+    return norms
+
+
+def block_grad_norms(model: nn.Module, data: Dataset, batch_size: int = 256) -> list[float]:
+    """Norm of dLoss/dW over each block's weight matrices, first block first, on one training batch: the
+    per-layer gradient norm of Xiong et al. 2020 (arXiv 2002.04745, Fig. 3), whose growth towards the output
+    at init is what makes a post-LN transformer need warm-up. Empty for a model without ``blocks``."""
+    if not has_blocks(model):
+        return []
+    model.train()
+    model.zero_grad(set_to_none=True)
+    x, y = data.x_train[:batch_size], data.y_train[:batch_size]
+    task_loss(model(x), y, data.task).backward()
+    norms = [
+        float(
+            sum(p.grad.pow(2).sum() for p in block.parameters() if p.ndim >= 2 and p.grad is not None) ** 0.5
+        )
+        for block in model.blocks
+    ]
     model.zero_grad(set_to_none=True)
     return norms
 

@@ -162,6 +162,7 @@ def deploy_latency(model: torch.nn.Module, data: Dataset, rounds: int = 7) -> di
 DIAGNOSTICS: dict[str, Diagnostic] = {
     "grad_norms": Diagnostic(measures.layer_grad_norms, at_init=True),
     "act_grad_rms": Diagnostic(measures.activation_grad_norms, at_init=True),
+    "block_grads": Diagnostic(measures.block_grad_norms, at_init=True),
     "probes": Diagnostic(measures.probe_accuracies, at_init=True),
     "pieces": Diagnostic(lambda model, data: measures.linear_pieces(model)),
     "response_std": Diagnostic(lambda model, data: measures.response_stds(model, data.x_test[:512])),
