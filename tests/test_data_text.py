@@ -119,3 +119,18 @@ def test_a_table_option_on_a_text_file_says_it_is_read_as_text(tmp_path, capsys)
         load_dataset(str(path), target="y")
     assert main(["train", "mlp", "--data", str(path), "--target", "y"]) == 2
     assert "is read as text for a language model" in capsys.readouterr().err
+
+
+def test_characters_keeps_only_the_texts_first_characters(tmp_path):
+    path = tmp_path / "t.txt"
+    text = "".join(chr(ord("a") + i % 26) for i in range(4000)) + "Z" * 4000  # "Z" only after 4000
+    path.write_text(text)
+    whole, head = (
+        load_dataset(str(path), block=16, chunk=64),
+        load_dataset(str(path), block=16, chunk=64, characters=4000),
+    )
+    assert head.meta["characters"] == 4000 and whole.meta["characters"] == 8000
+    assert "Z" in whole.meta["vocab"] and "Z" not in head.meta["vocab"]
+    assert any("first 4000 of 8000" in note for note in head.meta["notes"])
+    with pytest.raises(DepthlabError, match="characters=-1"):
+        TextOptions(characters=-1)
