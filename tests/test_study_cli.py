@@ -74,9 +74,11 @@ def test_the_image_data_sets_come_from_the_registry():
 def test_default_suite_is_the_quick_suite_on_mnist1d():
     plans = suite.plan()
     assert [p.study.name for p in plans] == presets.list_studies()
-    assert "rank_collapse" not in presets.list_studies()  # full suite, or by name
-    assert [p.study.name for p in suite.plan(None, "full")][-1] == "rank_collapse"
+    assert not set(presets.FULL_ONLY) & set(presets.list_studies())  # full suite, or by name
+    full = [p.study.name for p in suite.plan(None, "full")]
+    assert full[-len(presets.FULL_ONLY) :] == list(presets.FULL_ONLY)
     assert suite.plan(["rank_collapse"])[0].data == "recall"
+    assert suite.plan(["transformer_shape"], data="mnist1d")[0].data == "chars"  # its own data
     assert {p.data for p in plans if p.study.data_kinds == ("any",)} == {"mnist1d"}
 
 

@@ -21,6 +21,7 @@ from depthlab.study.presets import (
     normalization,
     rank_collapse,
     transformer_norm,
+    transformer_shape,
     width_vs_depth,
 )
 from depthlab.study.presets.base import where
@@ -368,6 +369,44 @@ def test_transformer_norm_counts_a_diverged_run_at_chance():
     assert list(losses.values()) == [transformer_norm.CHANCE_LOSS] * len(SEEDS)
 
 
+# --- transformer_shape ------------------------------------------------------------------------------------
+RATES = (3e-4, 1e-3, 3e-3, 1e-2)
+
+
+def transformer_shape_rows(effect: float, rng) -> list[dict]:
+    """Present: deep-thin 1% above shallow-wide (inside the 5% band), the best rate 0.5 decades lower at depth
+    8 in the standard form and unmoved with the branch scale; absent: 5% (the band's edge), no shift anywhere;
+    reversed: 9%, the standard form's best rate rising."""
+    rows = []
+    for seed in SEEDS:
+        wide = 2.5 + rng.normal(0, 0.02)
+        thin = wide * (1 + (5 + effect * (1 - 5)) / 100) + rng.normal(0, 0.01)
+        for shape, bpc in (("2 x 64", wide), ("8 x 32", thin)):
+            rows.append(row(seed, part="shape", shape=shape, metrics={"val_bpc": bpc}))
+        best = {"standard": -2.5 - 0.5 * effect, "1/sqrt(2 depth)": -2.5}
+        for scale, deep_best in best.items():
+            for blocks, centre in ((2, -2.5), (8, deep_best)):
+                centre += rng.normal(0, 0.08)
+                for lr in RATES:
+                    loss = 1.5 + 0.5 * (math.log10(lr) - centre) ** 2 + rng.normal(0, 0.005)
+                    rows.append(
+                        row(seed, part="rate", scale=scale, depth=blocks, lr=lr, metrics={"val_loss": loss})
+                    )
+    return rows
+
+
+def test_transformer_shape_rule_against_its_null():
+    check_rule(transformer_shape_rows, transformer_shape.analyze)
+
+
+def test_the_best_rate_is_the_parabolas_vertex_inside_the_grid_and_the_edge_outside_it():
+    centre = math.log10(2e-3)
+    losses = [(math.log10(lr) - centre) ** 2 for lr in RATES]
+    assert transformer_shape.best_log_rate(list(RATES), losses) == pytest.approx(centre)
+    assert transformer_shape.best_log_rate(list(RATES), [4, 3, 2, 1]) == math.log10(1e-2)
+    assert transformer_shape.best_log_rate(list(RATES), [1, 2, float("nan"), 3]) == math.log10(3e-4)
+
+
 # --- timing clauses: the same verdict on a slower or a faster machine ------------------------------------
 def times_scaled(value, factor: float, keys=("latency_ms", "train", "deploy")):
     """A copy of stored rows with every measured time multiplied by ``factor``."""
@@ -393,3 +432,14 @@ def test_a_timing_verdict_holds_on_a_machine_half_or_twice_as_fast(make_rows, an
     assert len({tuple(c.outcome for c in v.clauses) for v in verdicts.values()}) == 1
     # the scaling reached the stored times: the printed latencies changed
     assert verdicts[0.5].verdict != verdicts[2.0].verdict
+
+
+def test_transformer_shapes_have_the_same_non_embedding_weights():
+    from depthlab.data import load_dataset
+    from depthlab.train.launch import build_for
+
+    data = load_dataset("chars", characters=20_000, block=32)
+    for depth_, width in transformer_shape.SIZES["full"]["shapes"].values():
+        net = build_for("transformer", data, {"depth": depth_, "width": width, "heads": 4})
+        weights = sum(p.numel() for n, p in net.blocks.named_parameters() if p.ndim == 2)
+        assert weights == 12 * depth_ * width**2 == 98_304  # Kaplan et al.'s N: 12 n_layer d_model^2

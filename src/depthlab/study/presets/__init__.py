@@ -25,7 +25,7 @@ SUITE = (
     "nondeep",
 )
 # In the full suite, and in the quick one by name only (the default quick suite keeps its 10-minute budget).
-FULL_ONLY = ("rank_collapse", "transformer_norm")
+FULL_ONLY = ("rank_collapse", "transformer_norm", "transformer_shape")
 STUDIES: dict[str, Study] = {
     name: importlib.import_module(f"depthlab.study.presets.{name}").STUDY for name in SUITE + FULL_ONLY
 }
