@@ -48,7 +48,7 @@ from depthlab.study.spec import expand
 SIZES = {
     "quick": {
         "shapes": {"2 x 64": (2, 64), "8 x 32": (8, 32)},
-        "shape_steps": 600,
+        "shape_steps": 400,
         "depths": [2, 8],
         "lrs": [3e-4, 1e-3, 3e-3, 1e-2],
         "rate_steps": 150,
@@ -64,7 +64,7 @@ SIZES = {
     },
 }
 DATA, RATE_DATA = "chars", "recall"
-CHARACTERS = 200_000
+CHARACTERS = 100_000
 SHALLOW_WIDE, DEEP_THIN = "2 x 64", "8 x 32"
 SCALES = {"standard": "1", "1/sqrt(2 depth)": "depth"}
 SHAPE_MARGIN = 5.0  # percent of the shallow-wide net's bits per character
