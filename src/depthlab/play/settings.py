@@ -204,6 +204,7 @@ def choices(user_data: UserData | None = None) -> dict[str, Any]:
         },
         "toys": list(TOY_DATA),
         "sequences": list(SEQUENCE_DATA),
+        "block_models": list(BLOCK_VIEW_MODELS),
         "model_choices": {m: literal_choices(MODELS.get(m).config_cls) for m in PLAY_MODELS},
         "user_data": Path(user_data.path).name if user_data else None,
         "activations": list(ACTIVATIONS),
