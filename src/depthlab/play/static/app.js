@@ -515,9 +515,10 @@
       const lm = typeof e.right === "number";
       row.className = `example ${lm ? "" : e.right ? "right" : "wrong"}`;
       const text = document.createElement("code");
-      text.textContent = lm ? e.tokens : e.tokens.join(" ");
+      const visible = (t) => t.replace(/\n/g, "⏎"); // a text's line breaks, kept visible on one line
+      text.textContent = lm ? visible(e.tokens) : e.tokens.join(" ");
       const said = document.createElement("div"); said.className = "said";
-      said.textContent = lm ? `next: ${e.answer}\nnet:  ${e.said}  (${pct(e.right)} right)`
+      said.textContent = lm ? `next: ${visible(e.answer)}\nnet:  ${visible(e.said)}  (${pct(e.right)} right)`
         : `→ ${e.answer} · net says ${e.said} ${e.right ? "✓" : "✗"}`;
       row.append(text, said); root.appendChild(row);
     }
