@@ -179,3 +179,44 @@ def test_a_late_answer_to_an_earlier_check_does_not_hide_the_message(page, url):
     page.wait_for_timeout(300)  # the page's handler for that answer runs after it arrives
     assert page.is_visible("#error") and page.inner_text("#error") == "depth=5000: above the play cap of 1024"
     assert page.problems == []
+
+
+def test_a_transformer_on_recall_draws_its_gradient_per_block(page, url, tmp_path):
+    page.goto(url)
+    page.wait_for_function("() => location.hash.includes('optimizer=')")
+    page.select_option("#c-data", "recall")  # token data: the page switches to the model that reads it
+    page.wait_for_function("() => document.getElementById('c-model').value === 'transformer'")
+    page.fill("#n-depth", "3")
+    page.dispatch_event("#n-depth", "change")
+    page.wait_for_function("() => location.hash.includes('depth=3')")
+    page.click("#btn-play")
+    page.wait_for_function("() => +document.getElementById('st-step').textContent > 0", timeout=60_000)
+    page.wait_for_function("() => window.depthlabPlay.gradient().data[0].length > 0", timeout=60_000)
+    first = page.locator("#chart-grad canvas").screenshot()
+    step = int(page.inner_text("#st-step"))
+    page.wait_for_function(
+        f"() => +document.getElementById('st-step').textContent > {step + 10}", timeout=60_000
+    )
+    shown = page.evaluate("window.depthlabPlay.gradient()")
+    assert shown["unit"] == "block" and shown["data"][0] == [1, 2, 3]  # one point per block
+    assert all(v is not None and v > 0 for v in shown["data"][1])
+    assert blue_pixels(page, "#chart-grad canvas") > 200
+    assert page.locator("#chart-grad canvas").screenshot() != first
+    # the task and its examples stand where a 2-D boundary would
+    assert page.is_hidden("#card-boundary") and page.is_hidden("#card-units")
+    page.wait_for_selector("#sequence .example")
+    assert "chance 13%" in page.inner_text("#sequence-about")
+    assert re.search(r"→ v\d · net says v\d", page.inner_text("#sequence"))
+    shoot(page, tmp_path, "play-transformer-recall.png")
+    assert page.problems == [] and page.is_hidden("#error")
+
+
+def test_a_model_that_cannot_read_tokens_shows_its_message(page, url):
+    page.goto(f"{url}#model=transformer&data=recall")
+    page.wait_for_function("() => location.hash.includes('heads=')")
+    assert page.is_hidden("#error")
+    page.select_option("#c-model", "mlp")
+    page.wait_for_selector("#error:not([hidden])")
+    expected = "model 'mlp' cannot read data set 'recall' (token ids); models that can: transformer"
+    assert page.inner_text("#error") == expected
+    assert page.problems == []

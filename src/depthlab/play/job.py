@@ -17,7 +17,7 @@ import torch
 
 from depthlab.diagnose.watch import Watch
 from depthlab.errors import DepthlabError
-from depthlab.play import settings, verdicts, views
+from depthlab.play import sequence_view, settings, verdicts, views
 from depthlab.play.channels import Controls, Requests
 from depthlab.play.publisher import Publisher
 from depthlab.play.recorder import Recorder
@@ -49,13 +49,15 @@ class Job:
         self.data = load_data(setup, self.config.seed)
         self.model_config = settings.model_config(setup, self.data)  # validates the model's keys now
         self.points = views.points_view(self.data)
+        self.sequence = sequence_view.task_view(self.data)
         self.viewers = 0  # event streams open on it (the manager counts them)
         self.model: torch.nn.Module | None = None
         self.controls = Controls(paused)
         self.requests = Requests(self.controls.wake)
         self.publisher = Publisher(job_id)
         doctor = verdicts.LiveDoctor(self.model_config, self.config)
-        self.recorder = Recorder(self.publisher, self.controls, self.requests, doctor)
+        by_block = setup.model in settings.BLOCK_VIEW_MODELS
+        self.recorder = Recorder(self.publisher, self.controls, self.requests, doctor, by_block)
         self.thread = threading.Thread(target=self._run, name=f"depthlab-play-{job_id}", daemon=True)
         self.publisher.emit()  # the first update a page gets: status "starting"
 
@@ -150,7 +152,8 @@ class Job:
 
     # -- what the page reads once ----------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
-        """What the page needs once per job: the setup, its command line, the 2-D points."""
+        """What the page needs once per job: the setup, its command line, the 2-D points or the sequence
+        task."""
         return {
             "id": self.id,
             "model": self.setup.model,
@@ -160,4 +163,5 @@ class Job:
             "status": self.status,
             "reason": self.reason,
             "points": self.points,
+            "sequence": self.sequence,
         }

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 
 from depthlab.diagnose.watch import Watch
-from depthlab.play import views
+from depthlab.play import blocks, sequence_view, views
 from depthlab.play.channels import Controls, Requests
 from depthlab.play.pacing import METRICS_EVERY_S, VERDICTS_EVERY_S, Pacer, StepRate
 from depthlab.play.publisher import Publisher
@@ -31,8 +31,17 @@ MIN_RECORDS_FOR_VERDICTS = 5
 class Recorder(Callback):
     """Records paced steps and publishes what the page shows of them; obeys the page's controls."""
 
-    def __init__(self, publisher: Publisher, controls: Controls, requests: Requests, doctor: LiveDoctor):
+    def __init__(
+        self,
+        publisher: Publisher,
+        controls: Controls,
+        requests: Requests,
+        doctor: LiveDoctor,
+        by_block: bool = False,
+    ):
         self.publisher, self.controls, self.requests, self.doctor = publisher, controls, requests, doctor
+        self.by_block = by_block  # the layers view also carries the gradient RMS per block (``blocks.py``)
+        self._sizes: dict[str, int] = {}  # weights per watched layer, for the block view
         self.data = None  # the run's data on the training device, from fit
         self.watch: Watch | None = None  # the current window's watch
         now = time.perf_counter()  # step 0 is recorded (on_train_start); the pacing counts from here
@@ -45,6 +54,7 @@ class Recorder(Callback):
     def on_train_start(self, state: TrainState) -> None:
         self.data = state.data
         self.watch = Watch(state.model)
+        self._sizes = blocks.weight_sizes(self.watch.layers) if self.by_block else {}
         self.watch.on_train_start(state)
         self.publisher.status = "paused" if self.controls.paused else "running"
         self._hold(state)
@@ -109,7 +119,7 @@ class Recorder(Callback):
         rows = self.watch.rows
         last = [r for r in rows[-len(self.watch.layers) :] if r["step"] == state.step - 1]
         self._records += 1
-        self.publisher.set_view("layers", views.layer_view(last, state.step))
+        self.publisher.set_view("layers", self._layer_view(last, state.step))
         self.publisher.loss = views.short(state.loss_value)
         stats_done = time.perf_counter()
         self._rate.update(time.perf_counter(), state.step)
@@ -118,11 +128,17 @@ class Recorder(Callback):
         self.publisher.timing["stats_ms"] = 1000 * (stats_done - started)
         self.publisher.emit(stamp)
 
+    def _layer_view(self, rows: list[dict], step: int) -> dict:
+        view = views.layer_view(rows, step)
+        if self.by_block:
+            view["blocks"] = blocks.block_view(rows, self._sizes)
+        return view
+
     def _refresh_views(self, state: TrainState, now: float) -> None:
         """Metrics and boundary every METRICS_EVERY_S, verdicts every VERDICTS_EVERY_S, but never more than
         VIEWS_SHARE of the time each: on a deep net an evaluation pass costs several training steps."""
         if self._due("metrics", now, METRICS_EVERY_S):
-            self.publisher.set_view("metrics", views.metrics_view(state.model, self.data, state.step))
+            self.publisher.set_view("metrics", self._metrics_view(state))
             self.publisher.set_view("boundary", views.boundary_view(state.model, self.data, state.step))
             self._pacer.view_ran("metrics", now)
         if self._due("verdicts", time.perf_counter(), VERDICTS_EVERY_S):
@@ -130,6 +146,12 @@ class Recorder(Callback):
             self.refresh_verdicts()
             self._pacer.view_ran("verdicts", started)
         self.publisher.timing["views_ms"] = 1000 * (time.perf_counter() - now)
+
+    def _metrics_view(self, state: TrainState) -> dict:
+        view = views.metrics_view(state.model, self.data, state.step)
+        if self.data.tokens:  # what the page shows of a sequence task instead of a decision boundary
+            view["examples"] = sequence_view.examples_view(state.model, self.data)
+        return view
 
     def _due(self, view: str, now: float, every: float) -> bool:
         return self.controls.paused or self._pacer.view_due(view, now, every)  # paused: each step shows all

@@ -10,14 +10,15 @@ options exactly as the CLI routes them (``train.launch.route_overrides``) and bu
 from __future__ import annotations
 
 import shlex
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from depthlab import config as cfg
 from depthlab.errors import DepthlabError, check, unknown
-from depthlab.models.builder import FROM_DATA
-from depthlab.train.launch import refuse_data_keys
+from depthlab.models.builder import FROM_DATA, TOKEN_KEYS
+from depthlab.train.launch import check_reads_tokens, refuse_data_keys
 
 CAPS = {
     "depth": 1024,  # layers (the slider goes to 256; typed values up to this)
@@ -27,11 +28,23 @@ CAPS = {
     "steps": 200_000,  # the run's budget: a job ends there
     "num_samples": 20_000,  # examples a data set generates (MNIST-1D: 5000 by default, ~3 s; 20 000 ~12 s)
     "final_seq_length": 1024,  # MNIST-1D's sequence length (40 by default)
+    "length": 1024,  # bit_parity / brackets tokens per sequence (attention costs length^2)
+    "pairs": 256,  # recall's key-value pairs (a sequence is 2 pairs + 1 tokens)
+    "keys": 1024,  # recall's key and value vocabularies (embedding rows)
+    "values": 1024,
+    "p": 128,  # mod_add's modulus: p^2 examples (16 384 at the cap)
+    "block": 1024,  # chars: characters per sequence
+    "mlp_ratio": 16,  # a transformer block's MLP is mlp_ratio x width wide
     "jobs": 4,  # concurrent jobs on the server (compare mode uses two)
 }
-PLAY_MODELS = ("mlp", "cnn1d", "resnet_cifar", "plain_cifar", "parnet_lite")
+PLAY_MODELS = ("mlp", "cnn1d", "resnet_cifar", "plain_cifar", "parnet_lite", "transformer")
 TOY_DATA = ("circle", "xor2d", "gauss", "spiral2d")
-PLAY_DATA = (*TOY_DATA, "mnist1d", "digits")
+SEQUENCE_DATA = ("recall", "bit_parity", "brackets", "mod_add", "chars")  # token ids: the transformer's
+PLAY_DATA = (*TOY_DATA, "mnist1d", "digits", *SEQUENCE_DATA)
+DATA_CAPS = ("num_samples", "final_seq_length", "length", "pairs", "keys", "values", "p", "block")
+# Models whose blocks hold several weight layers of different shapes (q/k/v, out, fc1, fc2): their per-layer
+# gradient line zigzags with the shapes, so the page also gets the gradient RMS of each block (``blocks.py``).
+BLOCK_VIEW_MODELS = ("transformer",)
 USER_DATA = "user"  # the file given to ``depthlab play --data PATH --target COL``
 DEFAULT_STEPS = 20_000
 # defaults the page starts from (anything else keeps the library's defaults)
@@ -97,6 +110,7 @@ def parse_setup(raw: dict[str, Any], user_data: UserData | None = None) -> Setup
         raise unknown("data set", data, choices)
     model_kw, train_kw, data_kw = _route(model, data, values)
     refuse_data_keys(model_kw, data)
+    refuse_token_keys(model_kw, data)
     if "checkpoint_dir" in train_kw:  # a path on this machine: the page writes no files (it exports them)
         raise DepthlabError(
             f"checkpoint_dir={train_kw['checkpoint_dir']!r}: not in play (export the weights instead)"
@@ -104,6 +118,14 @@ def parse_setup(raw: dict[str, Any], user_data: UserData | None = None) -> Setup
     setup = Setup(model, data, model_kw, train_kw, data_kw, values, user_data if data == USER_DATA else None)
     check_caps(setup)
     return setup
+
+
+def refuse_token_keys(model_kw: dict[str, Any], data: str) -> None:
+    """``task`` and ``vocab_size`` say how a transformer reads its input, which only the data set knows: token
+    data sets them, and on features a vocabulary would read floats as ids."""
+    for key in TOKEN_KEYS:
+        if key in model_kw:
+            raise DepthlabError(f"{key}={model_kw[key]}: set by the data set ({data}); leave it out")
 
 
 def _route(model: str, data: str, values: dict[str, str]) -> list[dict[str, Any]]:
@@ -126,10 +148,13 @@ def train_config(setup: Setup):
 
 
 def model_config(setup: Setup, data) -> Any:
-    """The model's config (validated by its own class) for ``data``'s input shape and classes."""
+    """The model's config (validated by its own class) for ``data``'s input shape and classes; token data with
+    a model that cannot read it is one message naming the models that can."""
     from depthlab.models import model_config as build_config
 
-    return build_config(setup.model, **(data.model_kwargs() | setup.model_kw))
+    sizing = data.model_kwargs()
+    check_reads_tokens(setup.model, data, sizing)
+    return build_config(setup.model, **(sizing | setup.model_kw))
 
 
 def check_caps(setup: Setup) -> None:
@@ -139,10 +164,13 @@ def check_caps(setup: Setup) -> None:
     from depthlab.train import TrainConfig
 
     entry = MODELS.get(setup.model)
-    model = {k: _typed_value(entry.config_cls, setup.model_kw, k, entry.defaults) for k in ("depth", "width")}
+    model = {
+        k: _typed_value(entry.config_cls, setup.model_kw, k, entry.defaults)
+        for k in ("depth", "width", "mlp_ratio")
+    }
     train = {k: _typed_value(TrainConfig, setup.train_kw, k) for k in ("batch_size", "steps")}
     options = DATASETS.get(setup.data).options_cls if setup.data != USER_DATA else None
-    data = {k: _typed_value(options, setup.data_kw, k) for k in ("num_samples", "final_seq_length")}
+    data = {k: _typed_value(options, setup.data_kw, k) for k in DATA_CAPS}
     for key, value in (model | train | data).items():
         if value is not None:  # steps none: the budget is `epochs`; a data set without the option
             check(value <= CAPS[key], f"{key}={value}: above the play cap of {CAPS[key]}")
@@ -175,6 +203,9 @@ def choices(user_data: UserData | None = None) -> dict[str, Any]:
             d: list(cfg.field_types(DATASETS.get(d).options_cls)) if d != USER_DATA else [] for d in data
         },
         "toys": list(TOY_DATA),
+        "sequences": list(SEQUENCE_DATA),
+        "block_models": list(BLOCK_VIEW_MODELS),
+        "model_choices": {m: literal_choices(MODELS.get(m).config_cls) for m in PLAY_MODELS},
         "user_data": Path(user_data.path).name if user_data else None,
         "activations": list(ACTIVATIONS),
         "norms": list(NORMS),
@@ -183,6 +214,15 @@ def choices(user_data: UserData | None = None) -> dict[str, Any]:
         "train_keys": list(cfg.field_types(TrainConfig)),
         "caps": dict(CAPS),
         "defaults": dict(PAGE_DEFAULTS),
+    }
+
+
+def literal_choices(cls: type) -> dict[str, list]:
+    """The values each ``Literal`` field of ``cls`` takes (a transformer's ``norm`` is not an MLP's)."""
+    return {
+        k: list(typing.get_args(tp))
+        for k, tp in cfg.field_types(cls).items()
+        if typing.get_origin(tp) is Literal
     }
 
 

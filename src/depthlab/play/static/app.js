@@ -6,15 +6,20 @@
   const $ = (id) => document.getElementById(id);
   const SIDES = ["A", "B"];
   const COLORS = { A: "#4cc9f0", B: "#f8961e" };
-  const MODEL_KEYS = ["depth", "width", "activation", "init", "norm", "residual", "dropout"];
+  const BLOCK_KEYS = ["heads", "norm_position", "branch_scale", "attention", "mlp"]; // the transformer's
+  const MODEL_KEYS = ["depth", "width", "activation", "init", "norm", "residual", "dropout", ...BLOCK_KEYS];
   const TOY_KEYS = ["noise", "train_fraction"];
-  const TRAIN_KEYS = ["optimizer", "lr", "batch_size", "seed"];
+  const TRAIN_KEYS = ["optimizer", "lr", "batch_size", "warmup", "seed"];
+  const MODEL_SELECTS = ["norm", "norm_position", "branch_scale"]; // their values depend on the model
   const KEYS = ["model", "data", ...TOY_KEYS, ...MODEL_KEYS, ...TRAIN_KEYS];
   const LABELS = {
     circle: "circle (2-D)", xor2d: "xor (2-D)", gauss: "two Gaussians (2-D)", spiral2d: "spiral (2-D)",
     mnist1d: "MNIST-1D", digits: "digits 8×8", user: "your data",
     mlp: "MLP", cnn1d: "CNN-1D (MNIST-1D)", resnet_cifar: "ResNet (images)",
     plain_cifar: "plain twin of ResNet (images)", parnet_lite: "ParNet-lite (images)",
+    transformer: "Transformer", recall: "recall (sequences)", bit_parity: "bit parity (sequences)",
+    brackets: "balanced brackets (sequences)", mod_add: "a + b mod p (sequences)", chars: "characters (text)",
+    pre: "pre-norm", post: "post-norm", deepnorm: "DeepNorm", depth: "1/√(2·depth)",
   };
   const IMAGE_MODELS = ["resnet_cifar", "plain_cifar", "parnet_lite"];
   const FLOOR = 1e-20; // a log axis has no zero: gradients that underflowed are drawn here
@@ -59,6 +64,7 @@
     s.optimizer = $("c-optimizer").value;
     s.lr = fmtLr(Number($("c-lr").value));
     s.batch_size = $("c-batch_size").value;
+    if (Number($("c-warmup").value) > 0) s.warmup = $("c-warmup").value; // 0 is the default: left out
     s.seed = $("c-seed").value;
     return s;
   }
@@ -99,6 +105,7 @@
       if (k === "depth" || k === "width") $("n-" + k).disabled = !on;
     }
     for (const k of TOY_KEYS) $("c-" + k).closest("label").hidden = !OPT.toys.includes(data);
+    $("fs-transformer").hidden = !accepted.includes("heads");
     $("v-noise").textContent = $("c-noise").value;
     $("v-train_fraction").textContent = Math.round(100 * $("c-train_fraction").value) + "%";
     $("v-dropout").textContent = $("c-dropout").value;
@@ -106,13 +113,24 @@
     $("n-depth").value = $("c-depth").value; $("n-width").value = $("c-width").value;
   }
 
+  // a select whose values depend on the model (a transformer's norm is LayerNorm or RMSNorm, an MLP's is not)
+  function fillModelChoices(model) {
+    const own = OPT.model_choices[model] || {};
+    for (const k of MODEL_SELECTS) {
+      const el = $("c-" + k), values = own[k] || (k === "norm" ? OPT.norms : []);
+      if ([...el.options].map((o) => o.value).join() !== values.join()) fill(el, values);
+    }
+  }
+
   function applyModelDefaults(model) {
+    fillModelChoices(model);
     const d = OPT.model_defaults[model] || {};
     for (const [k, v] of Object.entries(d)) if (KEYS.includes(k)) setControl(k, v);
   }
 
   function compatible(model, data) {
-    if (model === "mlp") return true;
+    if (OPT.sequences.includes(data)) return model === "transformer"; // token ids need an embedding
+    if (model === "mlp" || model === "transformer") return true;
     if (model === "cnn1d") return data === "mnist1d";
     return data === "digits" || data === "user";
   }
@@ -182,10 +200,11 @@
     try {
       for (const side of comparing() ? SIDES : ["A"]) {
         const info = await api("POST", "/api/jobs", { settings: settingsFor(side), paused });
-        jobs[side] = info.id; hist[side].points = info.points;
+        jobs[side] = info.id; hist[side].points = info.points; hist[side].sequence = info.sequence;
         connect(side, info.id);
       }
     } catch (err) { showError(err.message); await stopAll(); return false; }
+    offerBlocks(readSettings().model); paintSequence();
     playing = !paused; updateButtons(); exportsFor(jobs.A); writeHash();
     return true;
   }
@@ -258,10 +277,11 @@
     return out;
   }
   const expLabel = (v) => (v == null ? "" : "1e" + Math.round(Math.log10(v)));
-  const axis = (label, log) => ({
+  const WHOLE = [1, 2, 5].flatMap((m) => [1, 10, 100, 1e3, 1e4, 1e5].map((p) => m * p)).sort((a, b) => a - b);
+  const axis = (label, log, whole) => ({
     label, stroke: "#8693ab", size: 50, labelSize: 16, font: "11px system-ui", labelFont: "11px system-ui",
     grid: { stroke: "rgba(255,255,255,0.07)", width: 1 }, ticks: { stroke: "rgba(255,255,255,0.12)", width: 1 },
-    splits: log ? decades : undefined,
+    splits: log ? decades : undefined, incrs: whole ? WHOLE : undefined, // layers and steps are whole numbers
     values: log ? (u, vals) => vals.map(expLabel) : undefined,
   });
   const line = (label, color, dash, width = 2) => ({
@@ -275,7 +295,7 @@
       width: Math.max(200, $(el).clientWidth), height, legend: { show: true, live: false },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: false }, y },
-      axes: [axis(xLabel), axis(yLabel, log)],
+      axes: [axis(xLabel, false, true), axis(yLabel, log)],
       series: [{ label: xLabel }, ...series],
     };
     return new uPlot(opts, [[], ...series.map(() => [])], $(el));
@@ -290,7 +310,9 @@
     charts.loss = makeChart("chart-loss", "step", "loss", true,
       [line("A train", COLORS.A), line("A test", COLORS.A, [5, 4]), line("B train", COLORS.B), line("B test", COLORS.B, [5, 4])], 190);
     charts.acc = makeChart("chart-acc", "step", "accuracy", false,
-      [line("A train", COLORS.A), line("A test", COLORS.A, [5, 4]), line("B train", COLORS.B), line("B test", COLORS.B, [5, 4])], 190, [0, 1]);
+      [line("A train", COLORS.A), line("A test", COLORS.A, [5, 4]), line("B train", COLORS.B), line("B test", COLORS.B, [5, 4]),
+        line("chance", "rgba(227,233,245,0.5)", [2, 4], 1.5)], 190, [0, 1]);
+    charts.acc.setSeries(5, { show: false }); // drawn for the sequence tasks, whose chance level is known
     charts.act = makeChart("chart-act", "layer", "std", false, both("act std"), 190);
     charts.dead = makeChart("chart-dead", "layer", "fraction", false, [
       line("A dead", COLORS.A), line("A saturated", COLORS.A, [5, 4]),
@@ -313,19 +335,25 @@
     }
   }
 
-  // columns of per-layer values for A and B on one x axis (layer 1..n); null where a side has no such layer
-  function layerTable(column, floor) {
-    const n = Math.max(0, ...SIDES.map((s) => (hist[s].layers ? hist[s].layers.depth.length : 0)));
+  // columns of per-layer values for A and B on one x axis (layer 1..n); null where a side has no such layer.
+  // `pick` reads another table out of a layers view (its blocks).
+  function layerTable(column, floor, pick = (layers) => layers) {
+    const rows = (s) => { const t = pick(hist[s].layers); return t ? t[column].length : 0; };
+    const n = Math.max(0, ...SIDES.map(rows));
     const xs = Array.from({ length: n }, (_, i) => i + 1);
-    const col = (layers) => xs.map((_, i) => {
+    const col = (raw) => xs.map((_, i) => {
+      const layers = pick(raw);
       const v = layers && layers[column] ? layers[column][i] : null;
       return v == null ? null : floor ? Math.max(v, FLOOR) : v;
     });
     return { xs, col };
   }
 
+  const blocksOf = (layers) => (layers ? layers.blocks : null);
+  const byBlock = () => $("c-measure").value === "block";
+
   function paintLayerCharts() {
-    const { xs, col } = layerTable($("c-measure").value, true);
+    const { xs, col } = byBlock() ? layerTable("grad_rms", true, blocksOf) : layerTable($("c-measure").value, true);
     const grad = (s) => col(hist[s].layers), first = (s) => col(hist[s].first);
     charts.grad.setData([xs, grad("A"), grad("B"), first("A"), first("B")]);
     const t = layerTable("act_std", false);
@@ -344,7 +372,27 @@
       return uPlot.join([a, b]);
     };
     charts.loss.setData(joined("loss"));
-    charts.acc.setData(joined("acc"));
+    const acc = joined("acc"), chance = hist.A.sequence ? hist.A.sequence.chance : null;
+    charts.acc.setData([...acc, acc[0].map(() => chance)]);
+    if (charts.acc.series[5].show !== (chance != null)) charts.acc.setSeries(5, { show: chance != null });
+  }
+
+  // ---- the gradient per block (transformers): offered, and picked, when the model has such blocks --------------
+  function offerBlocks(model) {
+    const on = OPT.block_models.includes(model), el = $("c-measure");
+    const option = el.querySelector('option[value="block"]');
+    if (on && option.hidden) el.value = "block"; // a model whose per-layer line zigzags with layer shapes
+    if (!on && el.value === "block") el.value = "grad_norm";
+    option.hidden = !on;
+    labelGradAxis();
+  }
+
+  function labelGradAxis() {
+    const unit = byBlock() ? "block" : "layer";
+    $("grad-unit").textContent = unit;
+    if (!charts.grad) return;
+    charts.grad.axes[0].label = `${unit} (input → output)`; // uPlot draws axis labels on its canvas
+    charts.grad.redraw(false);
   }
 
   // ---- heat map: layer x update, log10 gradient norm -----------------------------------------------------------
@@ -448,6 +496,34 @@
     });
   }
 
+  // ---- sequence tasks: chance level and test examples, in place of the 2-D boundary -------------------------------
+  const pct = (v) => `${(100 * v).toFixed(v < 0.1 ? 1 : 0)}%`;
+  function paintSequence() {
+    const q = hist.A.sequence;
+    $("card-sequence").hidden = !q;
+    if (!q) return;
+    const what = q.task === "lm" ? `next character of ${q.length}, from ${q.classes} ids` : `${q.classes} classes from ${q.length} tokens`;
+    $("sequence-about").textContent = `${LABELS[$("c-data").value] || $("c-data").value}: ${what}; chance ${pct(q.chance)} ` +
+      "(the best guess that ignores the input: the dotted line on the accuracy chart)";
+  }
+
+  function paintExamples() {
+    const root = $("sequence");
+    root.innerHTML = "";
+    for (const e of hist.A.examples) {
+      const row = document.createElement("div");
+      const lm = typeof e.right === "number";
+      row.className = `example ${lm ? "" : e.right ? "right" : "wrong"}`;
+      const text = document.createElement("code");
+      const visible = (t) => t.replace(/\n/g, "⏎"); // a text's line breaks, kept visible on one line
+      text.textContent = lm ? visible(e.tokens) : e.tokens.join(" ");
+      const said = document.createElement("div"); said.className = "said";
+      said.textContent = lm ? `next: ${visible(e.answer)}\nnet:  ${visible(e.said)}  (${pct(e.right)} right)`
+        : `→ ${e.answer} · net says ${e.said} ${e.right ? "✓" : "✗"}`;
+      row.append(text, said); root.appendChild(row);
+    }
+  }
+
   // ---- verdicts ---------------------------------------------------------------------------------------------------
   function paintVerdicts() {
     const root = $("verdicts");
@@ -498,6 +574,7 @@
       h.mStep = m.metrics.step;
       h.loss[0].push(m.metrics.step); h.loss[1].push(m.metrics.train_loss); h.loss[2].push(m.metrics.test_loss);
       h.acc[0].push(m.metrics.step); h.acc[1].push(m.metrics.train_acc ?? null); h.acc[2].push(m.metrics.test_acc ?? null);
+      if (m.metrics.examples) { h.examples = m.metrics.examples; h.newExamples = true; }
     }
     if (m.boundary && m.boundary.step !== h.bStep) { h.bStep = m.boundary.step; h.boundary = m.boundary; h.newBoundary = true; }
     const v = JSON.stringify(m.verdicts);
@@ -512,6 +589,7 @@
     for (const s of fresh) absorb(s, latest[s]);
     showSides(); paintLayerCharts(); paintCurves(); paintHeat();
     for (const s of fresh) if (hist[s].newBoundary) { hist[s].newBoundary = false; paintBoundary(s); }
+    if (hist.A.newExamples) { hist.A.newExamples = false; paintExamples(); }
     if (fresh.some((s) => hist[s].newVerdicts)) { for (const s of SIDES) hist[s].newVerdicts = false; paintVerdicts(); }
     const now = Date.now();
     for (const s of fresh) {
@@ -545,8 +623,8 @@
   }
 
   function clearViews() {
-    for (const id of ["heatmaps", "boards", "units"]) $(id).innerHTML = "";
-    $("card-boundary").hidden = true; $("card-units").hidden = true;
+    for (const id of ["heatmaps", "boards", "units", "sequence"]) $(id).innerHTML = "";
+    $("card-boundary").hidden = true; $("card-units").hidden = true; $("card-sequence").hidden = true;
     $("verdicts").innerHTML = '<p class="muted">Press play: the verdicts appear after a few steps.</p>';
     perf.paints = []; perf.latencies = [];
     if (charts.grad) { paintLayerCharts(); paintCurves(); }
@@ -579,7 +657,8 @@
       el.addEventListener("change", () => {
         if (k === "model") applyModelDefaults(el.value);
         if (k === "data" && !compatible($("c-model").value, el.value)) {
-          const model = IMAGE_MODELS.includes($("c-model").value) && el.value === "digits" ? $("c-model").value : "mlp";
+          const keep = IMAGE_MODELS.includes($("c-model").value) && el.value === "digits";
+          const model = OPT.sequences.includes(el.value) ? "transformer" : keep ? $("c-model").value : "mlp";
           setControl("model", model); applyModelDefaults(model);
         }
         onChange();
@@ -591,7 +670,7 @@
       $("c-" + k).value = v; onChange();
     });
     $("c-compare").addEventListener("change", onChange);
-    $("c-measure").addEventListener("change", () => { if (charts.grad) paintLayerCharts(); });
+    $("c-measure").addEventListener("change", () => { labelGradAxis(); if (charts.grad) paintLayerCharts(); });
     $("c-twin").addEventListener("change", onChange);
     for (const b of document.querySelectorAll("[data-twin]")) b.addEventListener("click", () => {
       const a = readSettings(), kind = b.dataset.twin;
@@ -626,6 +705,7 @@
     stats: () => ({ painted: perf.painted, latencies: [...perf.latencies], paintMs: [...perf.paintMs],
       bytes: perf.bytes, status: latest.A && latest.A.status,
       step: latest.A && latest.A.step, timing: latest.A && latest.A.timing }),
+    gradient: () => ({ unit: byBlock() ? "block" : "layer", data: charts.grad.data.map((c) => [...c]) }),
     jobs,
   };
   init().catch((err) => showError(String(err)));
