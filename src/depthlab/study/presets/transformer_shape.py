@@ -19,6 +19,11 @@ Two parts, each paired by seed:
   falls with depth (shift below -``SHIFT_MIN``); with the branch scale it moves less (the scaled shift minus
   the standard one above ``SHIFT_MIN``).
 
+What the quick budget can and cannot say: Kaplan et al. compare models trained far longer than 400 steps,
+and a deeper net starts slower per step, so a short budget favours the shallow-wide net; the full size trains
+7.5x longer. For Adam, Yang et al.'s depth-muP also scales the blocks' learning rate by 1/sqrt(depth); the
+dial here is the branch scale alone, the form in which the claim is usually stated and used.
+
 This preset is in the full suite; the quick suite runs it by name (``depthlab study transformer_shape``).
 """
 
