@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from depthlab.errors import DepthlabError
-from depthlab.train import fit
 from depthlab.train import checkpoint as ckpt
+from depthlab.train import fit
 from test_checkpoint import RECIPE, dropout_bn_mlp
 from test_engine import blobs, without_time
 
