@@ -12,6 +12,7 @@ resumes without redoing it.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,7 @@ class Advisor:
             resumed = ledger.reused
         finally:
             ledger.close()
+        shutil.rmtree(Path(c.out) / "continued", ignore_errors=True)  # every piece is stored: none continues
         advice = recommend(
             c,
             list(candidates.values()),
