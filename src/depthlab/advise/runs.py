@@ -26,8 +26,8 @@ and the benchmark timer would add calls of its own.
 **Runs.** A training run of the advice: a depth, a seed and a step budget, with its validation learning curve.
 A rung's run is seed 0 of the full-budget run paused at the rung's step, and the next rung continues it
 (``advise.continued``): the curves of successive rungs are one curve, whatever the schedule. The validation
-score (accuracy, or minus the RMSE of a regression) is read every ``curve_every`` steps by a callback (evaluation
-mode, no gradients: it does not change the run).
+score (accuracy, or minus the RMSE of a regression) is read every ``curve_every`` steps by a callback
+(evaluation mode, no gradients: it does not change the run).
 
 **The ledger.** Every finished piece of an advice (probe, latency, rung run, final run) is one row of the
 study Store, so a killed advise resumes where it stopped: a piece is keyed by the hash of what determines it
