@@ -44,14 +44,15 @@ TRAIN = {"lr": 3e-3, "batch_size": 64}
 
 
 def grid(key: str, data, cells: list[tuple[int, dict]], seeds: int, steps: int, out: Path) -> dict:
-    """Every (depth, variant) cell x seed trained to a plateau; cached per table."""
+    """Every (depth, variant) cell x seed trained to a plateau, scored by the table's metric; cached."""
+    metric = metric_for(data.task, data.meta)
     cache = out / f"grid-{key}-{steps}.json"
     runs = json.loads(cache.read_text()) if cache.exists() else {}
     train = {**TRAIN, "steps": steps, "plateau_window": max(1, steps // 10), "plateau_tol": 0.01}
     for d, variant in cells:
         for s in range(seeds):
             if (name := cell(d, variant, s)) not in runs:
-                runs[name] = train_run("mlp", variant, data, d, s, train)
+                runs[name] = train_run("mlp", variant, data, d, s, train, None, metric)
                 cache.write_text(json.dumps(runs))
     return runs
 
