@@ -47,6 +47,8 @@ class Candidate:
     variant: str = ""  # the remedy the probes chose ("": as the user gave it)
     variant_options: dict[str, Any] = field(default_factory=dict)
     variant_why: str = ""
+    rung_run: dict[str, Any] | None = None  # the run its latest rung read
+    pruned: dict[str, Any] | None = None  # what cut it, as it stood then (``plan.cut_reason``)
 
     def scores(self, key: str = "score") -> list[float]:
         return [r[key] for r in self.runs if r.get(key) is not None and r["status"] == "ok"]
@@ -78,6 +80,7 @@ class Candidate:
             "latency_ms": self.latency_ms,
             "latency_form": self.latency_form,
             "pruned_at_step": self.pruned_at_step,
+            "pruned": self.pruned_dict(metric),
             "seeds": len(self.runs),
             "converged": [sum(bool(c) for c in converged), len(converged)],
             per_seed: [metric.shown(s) for s in self.scores()],
@@ -89,6 +92,24 @@ class Candidate:
         """The validation R² over the seeds (a regression's runs), None without one."""
         r2 = [r["val_r2"] for r in self.runs if r.get("val_r2") is not None and r["status"] == "ok"]
         return float(np.mean(r2)) if r2 else None
+
+    def pruned_dict(self, metric: Metric) -> dict[str, Any] | None:
+        """What cut the depth, as it stood then, in the metric's units (None: not pruned)."""
+        if self.pruned is None:
+            return None
+        p = self.pruned["prediction"]
+        shown = dict(
+            zip(("mean", "low", "high"), metric.shown_interval(p["mean"], p["low"], p["high"]), strict=True)
+        )
+        against = {k: v if k == "depth" else metric.shown(v) for k, v in self.pruned["against"].items()}
+        return {
+            "at_step": self.pruned_at_step,
+            "prediction": shown | {"at": p["at"], "family": p["family"]},
+            "rule": self.pruned["rule"],
+            "against": against,
+            "kept": self.pruned["kept"],
+            "why": pruned_text(self, metric),
+        }
 
     def variant_dict(self) -> dict[str, Any]:
         """Which variant the depth got (``as given``, or the remedy its probe chose), and why."""
@@ -196,25 +217,48 @@ def _interval(mean: float, low: float, high: float, metric: Metric = ACCURACY) -
     return f"{_number(shown[0], metric)} [{_number(shown[1], metric)}, {_number(shown[2], metric)}]"
 
 
+def pruned_text(c: Candidate, metric: Metric) -> str:
+    """Why a pruned depth was cut, with the prediction that cut it when it was cut ('' when not pruned)."""
+    if c.pruned is None:
+        return ""
+    p, rule, against = c.pruned["prediction"], c.pruned["rule"], c.pruned["against"]
+    if rule == "not a finalist":
+        return (
+            f"one full-budget seed {_number(metric.shown(p['mean']), metric)}; finalists {c.pruned['kept']} "
+            f"(lowest: depth {against['depth']}, {_number(metric.shown(against['mean']), metric)})"
+        )
+    then = f"predicted {_interval(p['mean'], p['low'], p['high'], metric)} at {p['at']} steps"
+    if rule == "ruled out":
+        worst = _number(metric.shown(against["low"]), metric)
+        return f"{then}; ruled out: its best end is worse than depth {against['depth']}'s worst end {worst}"
+    best = _number(metric.shown(against["high"]), metric)
+    return (
+        f"{then}; the rung keeps {len(c.pruned['kept'])} and its best end is worse than theirs "
+        f"(depth {against['depth']}: {best})"
+    )
+
+
 def _row(c: Candidate, metric: Metric) -> list[str]:
     p, m = c.predicted, c.measured
     predicted = "-" if p is None else _interval(p.mean, p.low, p.high, metric)
     measured = "-" if m is None else _interval(m.estimate, m.low, m.high, metric)
     status = c.status + (f" at {c.pruned_at_step}" if c.pruned_at_step else "")
     form = " (deploy)" if c.latency_form == "deploy" else ""
-    return [str(c.depth), c.variant or "as given", predicted, measured, f"{c.latency_ms:.3g}{form}", status]
+    row = [str(c.depth), c.variant or "as given", predicted, measured, f"{c.latency_ms:.3g}{form}", status]
+    return row + [pruned_text(c, metric) or c.variant_why]
 
 
 def _baseline_row(b: Baseline, metric: Metric) -> list[str]:
     """A reference model's row: name, measured interval over the seeds, ``baseline`` (or why not run)."""
     iv = b.measured
     measured = _interval(iv.estimate, iv.low, iv.high, metric) if b.runs else "-"
-    return [b.name, "-", "-", measured, "-", b.note or "baseline"]
+    return [b.name, "-", "-", measured, "-", b.note or "baseline", ""]
 
 
 def table_rows(advice: Advice) -> tuple[list[str], list[list[str]]]:
     """The table's header and rows: depth, variant, predicted and measured validation score (accuracy %, or
-    RMSE; 95% interval), latency, status; then the baselines."""
+    RMSE; 95% interval), latency, status, and why (a pruned depth: the prediction that cut it, at the time;
+    a remedied one: why its variant); then the baselines."""
     label = advice.metric.label
     head = [
         "depth",
@@ -223,6 +267,7 @@ def table_rows(advice: Advice) -> tuple[list[str], list[list[str]]]:
         f"measured val {label}",
         f"latency ms (batch {advice.config.batch})",
         "status",
+        "why",
     ]
     rows = [_row(c, advice.metric) for c in advice.candidates]
     return head, rows + [_baseline_row(b, advice.metric) for b in advice.baselines]

@@ -5,12 +5,16 @@ cheap probes of gradient flow at init (untrainable depths dropped); successive h
 depths, each rung cutting only the depths whose extrapolated interval is ruled out; one full-budget seed of
 each survivor, which chooses the finalists; the finalists trained to a plateau with several seeds; the
 recommendation is the shallowest depth within one standard error of the best (the one-SE rule).
-Every finished piece is stored, so a killed advise resumes without redoing it.
+A depth's seed 0 is one run through the rungs to the full budget, each piece continuing the last
+(``advise.continued``), so its steps are paid once. Every finished piece is stored, so a killed advise
+resumes without redoing it.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -18,9 +22,12 @@ from torch import nn
 from depthlab.advise.advice import Advice, Candidate
 from depthlab.advise.baselines import LINEAR, TREES, Baseline, linear_run, trees_note, trees_run
 from depthlab.advise.config import ACCURACY, AdviseConfig, metric_for, parse_budget
+from depthlab.advise.continued import continued_run, finished_early
+from depthlab.advise.degraded import degraded_by, remedy_for_degradation
 from depthlab.advise.plan import (
     Plan,
     check_probe_budget,
+    cut_reason,
     finalists,
     grid_steps,
     make_plan,
@@ -33,6 +40,7 @@ from depthlab.advise.runs import Ledger, latency_ms, measured, predict, probe, r
 from depthlab.data import Dataset, describe, load_dataset
 from depthlab.errors import DepthlabError
 from depthlab.models import builder_source_hash
+from depthlab.study.spec import run_hash
 from depthlab.train import TrainConfig
 from depthlab.train.engine import resolve_config
 from depthlab.train.launch import build_for
@@ -64,6 +72,7 @@ class Advisor:
         self.done: dict[
             str, dict
         ] = {}  # pieces already counted in this advice (a semifinal is a final's seed 0)
+        self.pieces: dict[int, tuple[Path, dict]] = {}  # depth -> its seed 0's latest piece (folder, result)
         self.log: Callable[[str], None] = (lambda _: None) if config.quiet else print
 
     def keys(self, depth: int) -> dict[str, Any]:
@@ -95,6 +104,7 @@ class Advisor:
             resumed = ledger.reused
         finally:
             ledger.close()
+        shutil.rmtree(Path(c.out) / "continued", ignore_errors=True)  # every piece is stored: none continues
         advice = recommend(
             c,
             list(candidates.values()),
@@ -220,37 +230,93 @@ class Advisor:
             self.steps_used += self.done[key]["steps"]
         return self.done[key]
 
+    def _continued(self, ledger: Ledger, kind: str, depth: int, stop: int, plan: Plan, every: int | None):
+        """Seed 0 of ``depth`` trained to ``stop``, continuing its latest piece; counts the steps it ran."""
+        c, train = self.config, self._full_budget(plan)
+        fields = self.fields(depth, seed=0, train=train, stop=stop, curve_every=every)
+        key = repr((kind, sorted(fields.items())))
+        if key in self.done:
+            return self.done[key]
+        chain = run_hash(ledger.spec("continued", **self.fields(depth, seed=0, train=train)))[:16]
+        here = Path(c.out) / "continued" / chain / str(stop)
+        earlier = self.pieces.get(depth)
+        keys = self.keys(depth)
+        result = ledger.get_or_run(
+            kind,
+            fields,
+            lambda: continued_run(
+                c.model, keys, self.data, depth, train, stop, here, earlier, every, self.metric
+            ),
+        )
+        self.done[key], self.pieces[depth] = result, (here, result)
+        self.steps_used += result["trained"]
+        return result
+
+    def _rung(self, ledger: Ledger, candidate: Candidate, steps: int, plan: Plan) -> None:
+        """``candidate``'s run continued to the rung's ``steps``, and its prediction at the full budget (a run
+        that already stopped on its plateau is measured: it is what the full budget gives)."""
+        run = self._continued(ledger, "rung", candidate.depth, steps, plan, plan.curve_every)
+        bounds = self.metric.bounds
+        finished = finished_early(run)
+        candidate.prediction = (measured if finished else predict)(run, plan.full_steps, bounds)
+        candidate.rung_steps, candidate.rung_run = steps, run
+
     def _halving(self, ledger: Ledger, candidates: dict[int, Candidate], alive: list[int], plan: Plan):
         c = self.config
         for k, steps in enumerate(plan.rungs):
-            train = {**c.train, "steps": steps}
             for d in alive:
-                run = self._run(ledger, "rung", d, 0, train, plan.curve_every)
-                candidates[d].prediction = predict(run, plan.full_steps, self.metric.bounds)
-                candidates[d].rung_steps = steps
+                self._rung(ledger, candidates[d], steps, plan)
+            self._remedy_degraded(ledger, candidates, alive, steps, plan)
             predictions = {d: candidates[d].prediction for d in alive}
             kept = survivors(predictions, rung_keep(len(alive), c))
             for d in set(alive) - set(kept):
                 candidates[d].status, candidates[d].pruned_at_step = "pruned", steps
+                candidates[d].pruned = cut_reason(predictions, kept, d)
             self.log(f"rung {k + 1} at {steps} steps: kept {kept} of {alive}")
             alive = kept
         return alive
+
+    def _remedy_degraded(self, ledger: Ledger, candidates: dict[int, Candidate], alive, steps, plan) -> None:
+        """A depth that trains but is worse than a shallower one beyond the intervals, fitting its training
+        data worse (``degraded.degraded_by``), gets the doctor's remedy for degradation, residual + BN, unless
+        the user fixed the variant: its probe, then its own run to this rung, replace the plain ones."""
+        c = self.config
+        for d in alive:
+            cand = candidates[d]
+            found = degraded_by(d, {a: candidates[a] for a in alive}) if not cand.variant else None
+            remedy = remedy_for_degradation(c.model, c.model_options, d) if found and c.variants else None
+            if remedy is None:
+                continue
+            name, keys = remedy
+            self.variants[d] = keys
+            probed = self._probe(ledger, d)
+            if not probed["trainable"]:
+                self.variants.pop(d)
+                continue
+            cand.variant, cand.variant_options, cand.variant_why = name, keys, f"as given: {found}; {name}"
+            self.log(f"depth {d}: {name} (as given, {found})")
+            self.pieces.pop(d, None)  # the variant's run starts from step 0
+            self._measure_latency(ledger, cand)
+            for rung in plan.rungs[: plan.rungs.index(steps) + 1]:
+                self._rung(ledger, cand, rung, plan)
 
     def _finals(self, ledger: Ledger, candidates: dict[int, Candidate], alive: list[int], plan: Plan):
         """The last rung's survivors once at the full budget (seed 0, to a plateau); the finalists chosen on
         those measured values get the other seeds. A depth cut here keeps its one measured value as its
         prediction (its interval widened by the seed spread, as any single-seed estimate) and its run."""
         c, train = self.config, self._full_budget(plan)
-        first = {d: self._run(ledger, "final", d, 0, train, None) for d in alive}
+        first = {d: self._continued(ledger, "final", d, plan.full_steps, plan, None) for d in alive}
         one_seed = {d: measured(run, plan.full_steps, self.metric.bounds) for d, run in first.items()}
         chosen = finalists(one_seed, c.finalists) if len(alive) > c.finalists else alive
         for d in set(alive) - set(chosen):
             candidates[d].status, candidates[d].pruned_at_step = "pruned", plan.full_steps
             candidates[d].prediction, candidates[d].runs = one_seed[d], [first[d]]
+            candidates[d].pruned = cut_reason(one_seed, chosen, d, finals=True)
         self.log(f"full budget, one seed: finalists {chosen} of {alive}")
         for d in chosen:
             candidates[d].status = "finalist"
-            candidates[d].runs = [self._run(ledger, "final", d, s, train, None) for s in range(c.seeds)]
+            others = [self._run(ledger, "final", d, s, train, None) for s in range(1, c.seeds)]
+            candidates[d].runs = [first[d], *others]
             self.log(f"depth {d}: {c.seeds} seeds trained to a plateau")
 
     def _full_budget(self, plan: Plan) -> dict[str, Any]:

@@ -178,3 +178,26 @@ def finalists(predictions: Mapping[int, Prediction], count: int) -> list[int]:
 
 def _mean(prediction: Prediction) -> float:
     return prediction.mean if math.isfinite(prediction.mean) else -math.inf
+
+
+def cut_reason(
+    predictions: Mapping[int, Prediction], kept: list[int], depth: int, finals: bool = False
+) -> dict:
+    """Why ``depth`` was cut, in the numbers of the moment: its prediction (or its one full-budget seed,
+    ``finals``) and the value it fell short of."""
+    mine = predictions[depth]
+    floor_depth = max(predictions, key=lambda d: predictions[d].low)
+    reason = {"prediction": mine.to_dict(), "kept": sorted(kept)}
+    if finals:
+        cutoff = min(kept, key=lambda d: _mean(predictions[d]))
+        return reason | {
+            "rule": "not a finalist",
+            "against": {"depth": cutoff, "mean": predictions[cutoff].mean},
+        }
+    if mine.high < predictions[floor_depth].low:
+        return reason | {
+            "rule": "ruled out",
+            "against": {"depth": floor_depth, "low": predictions[floor_depth].low},
+        }
+    cutoff = min(kept, key=lambda d: (predictions[d].high, -d))
+    return reason | {"rule": "rung full", "against": {"depth": cutoff, "high": predictions[cutoff].high}}

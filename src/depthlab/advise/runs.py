@@ -24,10 +24,10 @@ not by ``diagnose.timing``, because they are training steps of a fixed count tha
 and the benchmark timer would add calls of its own.
 
 **Runs.** A training run of the advice: a depth, a seed and a step budget, with its validation learning curve.
-With the default constant learning rate, a shorter run is the exact prefix of a longer one with the same seed
-(same init, same data order), so the curves of successive rungs continue each other. The validation score
-(accuracy, or minus the RMSE of a regression) is read every ``curve_every`` steps by a callback (evaluation
-mode, no gradients: it does not change the run).
+A rung's run is seed 0 of the full-budget run paused at the rung's step, and the next rung continues it
+(``advise.continued``): the curves of successive rungs are one curve, whatever the schedule. The validation
+score (accuracy, or minus the RMSE of a regression) is read every ``curve_every`` steps by a callback
+(evaluation mode, no gradients: it does not change the run).
 
 **The ledger.** Every finished piece of an advice (probe, latency, rung run, final run) is one row of the
 study Store, so a killed advise resumes where it stopped: a piece is keyed by the hash of what determines it
@@ -232,6 +232,7 @@ def train_run(
         "val_acc": final.get("val_acc"),
         "test_acc": final.get("test_acc"),
         "train_acc": final.get("train_acc"),
+        "train_loss": final.get("train_loss"),  # eval mode, the whole training split (degradation reads it)
         "val_curve": curve.points if curve else [],
         "wall_time": history.wall_time,
     }

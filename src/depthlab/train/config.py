@@ -59,6 +59,9 @@ class TrainConfig:
     plateau_window: int | None = None  # stop once the loss stops improving over this many steps (none: off)
     plateau_tol: float = 0.01  # relative improvement of the mean loss, window vs the window before, to go on
     plateau_stop: bool = True  # false: record the step the plateau rule first held and train to the budget
+    # stop after this step, unfinished: the schedule and data order still span the whole budget, and with
+    # checkpoint_dir the state is saved there so resume=true continues exactly as an uninterrupted run
+    pause_at: int | None = None
 
     def __post_init__(self):
         check(self.epochs >= 1, f"epochs={self.epochs}: must be >= 1")
@@ -88,6 +91,9 @@ class TrainConfig:
         check(
             self.plateau_window is None or self.plateau_window >= 1,
             f"plateau_window={self.plateau_window}: must be >= 1 (or none)",
+        )
+        check(
+            self.pause_at is None or self.pause_at >= 1, f"pause_at={self.pause_at}: must be >= 1 (or none)"
         )
         check(0 <= self.plateau_tol < 1, f"plateau_tol={self.plateau_tol}: must be in [0, 1)")
         check_seed(self.seed)

@@ -68,6 +68,8 @@ class _Run:
         self.augment = build_augment(config.augment, config.seed, self.data.x_train, self.device)
         self.per_epoch = steps_per_epoch(len(data.x_train), config.batch_size, self.where.world_size)
         self.total_steps = config.steps or config.epochs * self.per_epoch
+        self.pause_at = config.pause_at if config.pause_at and config.pause_at < self.total_steps else None
+        self.augment_state: torch.Tensor | None = None  # a run resumed within an epoch: its augment draws
         self.optimizer = build_optimizer(self.model, config)
         self.scheduler = build_scheduler(self.optimizer, self.total_steps, config)
         self.scaler = runtime.grad_scaler(config, self.device)
@@ -151,18 +153,26 @@ class _Run:
             if self._stopped_on_plateau():  # the plateau ends the run mid-epoch: record and checkpoint it
                 self._end_epoch(True, bar)
                 return
+            if self.state.step == self.pause_at:  # unfinished: saved within the epoch, nothing recorded
+                if self.config.checkpoint_dir:
+                    self._save(epoch)
+                return
             self._end_epoch(epoch + 1 == n_epochs, bar)
 
     def _one_epoch(self, epoch: int, bar: ProgressBar) -> None:
         data, cfg_ = self.data, self.config
         order = epoch_permutation(len(data.x_train), cfg_.seed, epoch, self.device)
+        first = max(0, self.state.step - epoch * self.per_epoch)  # batches done before a pause
         if self.augment is not None:
             self.augment.start_epoch(epoch)
+            if first and self.augment_state is not None:
+                self.augment.generator.set_state(self.augment_state)
         for x, y in epoch_batches(
             data.x_train,
             data.y_train,
             order,
             cfg_.batch_size,
+            first=first,
             rank=self.where.rank,
             world_size=self.where.world_size,
         ):
@@ -173,6 +183,8 @@ class _Run:
                 return
             if self.state.stop:
                 break
+            if self.state.step == self.pause_at:  # the losses not yet read are saved, and read on resume
+                return
         self._check_losses(bar)
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -326,7 +338,8 @@ class _Run:
     # --- checkpoints ----------------------------------------------------------------------------------------
 
     def _save(self, epoch: int) -> None:
-        """Rank 0 writes the complete state at an epoch end; the other ranks wait for it."""
+        """Rank 0 writes the complete state at an epoch end (``epoch`` epochs done) or at a pause within
+        epoch ``epoch`` (0-based); the other ranks wait for it."""
         if self.where.is_main:
             tensors, meta = self._snapshot(epoch)
             ckpt.save_checkpoint(self.config.checkpoint_dir, f"step-{self.state.step:08d}", tensors, meta)
@@ -340,9 +353,12 @@ class _Run:
             **ckpt.rng_tensors(),
             "acc.loss_sum": self.loss_sum,
             "acc.correct": self.correct,
+            **self._pending_tensors(),
         }
         if self.ema is not None:
             tensors.update(_with_prefix("ema", self.ema.module.state_dict()))
+        if self.augment is not None:
+            tensors["rng.augment"] = self.augment.generator.get_state()
         meta = {
             "epoch": epoch,
             "step": self.state.step,
@@ -353,8 +369,32 @@ class _Run:
             "scaler": self.scaler.state_dict() if self.scaler else None,
             "history": self.history.to_dict(),
             "plateau": self.plateau.state() if self.plateau is not None else [],
+            "pending_sizes": list(self.pending_sizes),
         }
         return tensors, meta
+
+    def _pending_tensors(self) -> dict[str, torch.Tensor]:
+        """The steps not yet read (a pause between two reads): read on resume, where the uninterrupted run
+        reads them, so the loss curve and the plateau rule see the same windows."""
+        if not self.pending:
+            return {}
+        tensors = {"pending.loss": torch.stack(self.pending)}
+        if self.pending_predictions:
+            predicted, targets = zip(*self.pending_predictions, strict=True)
+            tensors["pending.predicted"], tensors["pending.targets"] = (
+                torch.cat(predicted),
+                torch.cat(targets),
+            )
+        return tensors
+
+    def _restore_pending(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        if "pending.loss" not in tensors:
+            return
+        self.pending = list(tensors["pending.loss"].to(self.device).unbind())
+        self.pending_sizes = list(meta["pending_sizes"])
+        if "pending.predicted" in tensors:
+            pair = (tensors["pending.predicted"].to(self.device), tensors["pending.targets"].to(self.device))
+            self.pending_predictions = [pair]
 
     def _resume(self) -> int:
         """Load the latest checkpoint if there is one; returns the epoch to start from."""
@@ -373,6 +413,8 @@ class _Run:
         self.loss_sum.copy_(tensors["acc.loss_sum"])
         self.correct.copy_(tensors["acc.correct"])
         self.seen, self.state.step = meta["seen"], meta["step"]
+        self._restore_pending(tensors, meta)
+        self.augment_state = tensors.get("rng.augment")
         saved = History.from_dict(meta["history"])
         self.history.records, self.history.curve = saved.records, saved.curve
         if self.plateau is not None:
