@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from depthlab.diagnose import remedies
+from depthlab.diagnose.checks_transformer import ENTROPY, RANK, TOP, block_flow, block_steps, block_verdicts
 from depthlab.diagnose.verdict import NOTE, OK, PROBLEM, Verdict
 from depthlab.errors import unknown
 
@@ -42,6 +43,10 @@ THRESHOLDS = {
     "update_ratio": 0.5,  # healthy runs' largest step <= 0.21 of a layer; runs that die or diverge >= 0.56
     "dead_frac": 0.5,  # nets that train <= 0.5 (0.32 at depth 20); nets that died 1.0
     "saturated_frac": 0.5,  # healthy <= 0.01; saturated sigmoid/tanh nets 0.57-0.82
+    # a transformer's per-block table (checks_transformer.py; measured ranges in docs/diagnose.md)
+    "top_ratio": 3.0,
+    "entropy_fraction": 0.1,
+    "rank_ratio": 1e-3,  # attention-only stacks at init <= 1e-6; with skips >= 0.1
 }
 RECENT_STEPS = 50
 
@@ -94,10 +99,11 @@ class Flow:
     steps: int
     first_layer: str
     last_layer: str
+    unit: str = "hidden layer"  # or, on a transformer, "block's output"
 
     def text(self) -> str:
         return (
-            f"dLoss/dh RMS of the first hidden layer ({self.first_layer!r}) over the last "
+            f"dLoss/dh RMS of the first {self.unit} ({self.first_layer!r}) over the last "
             f"({self.last_layer!r}) is {ratio_text(self.first)} at step {self.first_step} and "
             f"{ratio_text(self.median, again=self.first == 0)} (median over {self.steps} recorded steps)"
         )
@@ -149,8 +155,7 @@ def flow(steps: list[list[dict]]) -> Flow | None:
     return Flow(ratios[0][1], ratios[0][0], statistics.median(r for _, r in ratios), len(ratios), *names)
 
 
-def vanishing_verdict(steps, limit: Mapping[str, float], config: Mapping | None) -> Verdict:
-    f = flow(steps)
+def vanishing_verdict(f: Flow | None, limit: Mapping[str, float], config: Mapping | None) -> Verdict:
     if f is None:
         return Verdict(VANISHING, NOTE, "not judged: needs two hidden layers with act_grad_rms recorded")
     side = swing(f, limit)
@@ -175,8 +180,7 @@ def _largest_update(steps) -> tuple[float, int, str]:
     return best
 
 
-def exploding_verdict(steps, limit: Mapping[str, float], config: Mapping | None) -> Verdict:
-    f = flow(steps)
+def exploding_verdict(steps, f: Flow | None, limit: Mapping[str, float], config: Mapping | None) -> Verdict:
     update, update_step, update_layer = _largest_update(steps)
     infinite = [r["name"] for s in steps for r in s if r.get("grad_norm") == math.inf]
     high, step_limit = limit["exploding_ratio"], limit["update_ratio"]
@@ -266,16 +270,23 @@ def check_rows(
     thresholds: Mapping[str, float] | None = None,
     status: str | None = None,
     diverged_step: int | None = None,
+    block_rows: Sequence[dict] | None = None,
 ) -> list[Verdict]:
-    """Every check on a watch table (and, when given, the run's status)."""
+    """Every check on a watch table (and, when given, the run's status); ``block_rows`` (a transformer's
+    per-block table, ``Watch.block_rows``) adds the transformer checks and moves the gradient flow to the
+    blocks' outputs. None: not a transformer."""
     limit = limits(thresholds)
     steps = recorded_steps(rows)
     if not steps and status != "diverged":  # a watch that has not finished a step yet
         checks = (VANISHING, EXPLODING, DEAD, SATURATION, DIVERGENCE)
+        checks += (TOP, ENTROPY, RANK) if block_rows is not None else ()
         return [Verdict(c, NOTE, "not judged: no recorded step yet") for c in checks]
+    per_block = block_steps(block_rows, RECENT_STEPS) if block_rows else []
+    f = block_flow(per_block) if per_block else flow(steps)
     return [
-        vanishing_verdict(steps, limit, config),
-        exploding_verdict(steps, limit, config),
+        vanishing_verdict(f, limit, config),
+        exploding_verdict(steps, f, limit, config),
         *unit_verdicts(steps, limit, config),
         divergence_verdict(steps, config, status, diverged_step),
+        *(block_verdicts(per_block, limit, config) if block_rows is not None else []),
     ]
