@@ -1,7 +1,7 @@
 """The doctor's checks on a transformer's per-block table (``watch_blocks.py``).
 
-- Gradient flow: on a transformer the vanishing/exploding checks read dLoss/dh at the first block's output over
-  the last block's (``block_flow``), the residual stream the blocks share, instead of the weight layers'.
+- Gradient flow: on a transformer the vanishing/exploding checks read dLoss/dh at the first block's output
+  over the last block's (``block_flow``), the residual stream the blocks share, not the weight layers'.
 - Gradients at the top (``top_verdict``): the last block's dLoss/dh over the first block's. Xiong et al. 2020
   (arXiv 2002.04745) show that a post-LN stack's gradient is largest near the output, and grows relative to
   the lower blocks, while a pre-LN stack's is about the same at every block; a large ratio is why post-LN

@@ -1,12 +1,12 @@
 """``doctor``: train with ``watch`` on, then name what is wrong, with the evidence and the overrides to try.
 
 The checks on the watch table live in ``checks.py`` (gradient flow by dLoss/dh, step size, dead and
-saturated units, divergence), a transformer's in ``checks_transformer.py`` (gradients at the top of a post-LN
-stack, attention entropy collapse, rank collapse), degradation in ``degradation.py`` (a half-depth twin, both trained for an
-equal budget over paired seeds), the remedies in ``remedies.py``. The cures are the seeds': ReLU-family
-activations, Xavier/He initialization (Glorot & Bengio 2010; He et al. 2015, arXiv 1502.01852), batch
-normalization (Ioffe & Szegedy 2015, arXiv 1502.03167) and skip connections (He et al. 2016, arXiv
-1512.03385). ``diagnose(w)`` runs the table checks on a user's own watch, without training anything.
+saturated units, divergence), a transformer's in ``checks_transformer.py`` (gradients at the top of a
+post-LN stack, attention entropy collapse, rank collapse), degradation in ``degradation.py`` (a half-depth
+twin, both trained for an equal budget over paired seeds), the remedies in ``remedies.py``. The cures are the
+seeds': ReLU-family activations, Xavier/He initialization (Glorot & Bengio 2010; He et al. 2015, arXiv
+1502.01852), batch normalization (Ioffe & Szegedy 2015, arXiv 1502.03167) and skip connections (He et al.
+2016, arXiv 1512.03385). ``diagnose(w)`` runs the table checks on a user's own watch, training nothing.
 """
 
 from __future__ import annotations

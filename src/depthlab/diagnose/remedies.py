@@ -94,8 +94,8 @@ def degradation(config: Mapping[str, Any] | None, shallower: int) -> dict[str, A
     return pick(config, [{"residual": True, "norm": "batch"}, {"depth": shallower}])
 
 
-# A transformer's remedies (``checks_transformer.py``). Warm-up counts optimizer steps; 100 is a few percent of
-# the doctor's and the studies' budgets, as the step-size remedy above uses.
+# A transformer's remedies (``checks_transformer.py``). Warm-up counts optimizer steps; 100, as the step-size
+# remedy above uses.
 WARMUP = 100
 # a post-LN stack's large gradients at the top: move the norm before each branch (Xiong et al. 2020, arXiv
 # 2002.04745), warm the learning rate up (their analysis of why post-LN needs it), or DeepNorm's up-weighted

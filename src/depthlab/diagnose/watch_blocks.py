@@ -8,9 +8,9 @@ its tokens, one row per recorded step x block.
 - ``attn_entropy``: the mean entropy of the block's attention weights over heads, queries and sequences, in
   nats, and ``attn_entropy_uniform``, the same for uniform attention (``log T``, or its causal mean); their
   ratio falling toward 0 is Zhai et al. 2023's entropy collapse (arXiv 2303.06296; ``attention.py``).
-- ``residual_in``, ``residual_out``: the relative distance from rank one of the tokens entering and leaving the
-  block (``rank.relative_residual``; Dong et al. 2021, arXiv 2103.03404): near 0 at the last block's output
-  is every token the same vector.
+- ``residual_in``, ``residual_out``: the relative distance from rank one of the tokens entering and leaving
+  the block (``rank.relative_residual``; Dong et al. 2021, arXiv 2103.03404): near 0 at the last block's
+  output is every token the same vector.
 
 The numbers stay on the device until the table is read, like the per-layer table's. Only models whose
 ``blocks`` are ``models.transformer_block.Block`` get this table (``BlockCapture.of``): the per-layer table of
