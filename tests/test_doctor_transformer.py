@@ -166,6 +166,7 @@ def block_rows_for(grads: list[float], step: int = 0) -> list[dict]:
             "step": step,
             "block": i,
             "name": f"blocks.{i}",
+            "norm_position": "pre",
             "grad_rms": g,
             "attn_entropy": 1.0,
             "attn_entropy_uniform": 1.0,
@@ -196,24 +197,31 @@ def layer_rows(step: int = 0) -> list[dict]:
     ]
 
 
-def test_gradients_at_the_top_name_the_overrides_a_post_ln_stack_lacks():
-    high = THRESHOLDS["top_ratio"]
-    post = {"norm_position": "post", "warmup": 0, "lr": 1e-3}
-    v = by_check(verdicts(layer_rows(), config=post, block_rows=block_rows_for([1.0, 2.0, 3 * high])))
-    v = v["gradients at the top"]
+def test_a_deep_post_ln_stack_at_init_has_undamped_gradients_at_the_top_and_pre_ln_does_not():
+    # Xiong et al. 2020: pre-LN damps the top's gradient (~1/sqrt(depth)); post-LN's stays as large as the
+    # bottom's, which is why post-LN needs a warm-up
+    post = watched_steps(tiny(depth=6, norm_position="post"), steps=1)
+    config = {"norm_position": "post", "warmup": 0, "lr": 1e-3}
+    v = by_check(diagnose(post, config))["gradients at the top"]
     assert v.status == "PROBLEM" and v.remedy == {"norm_position": "pre"}
     assert "or try warmup=100, or norm_position=deepnorm" in v.message
-    warmed = by_check(
-        verdicts(layer_rows(), config=post | {"warmup": 100}, block_rows=block_rows_for([1, 9 * high]))
-    )
-    assert "warmup" not in warmed["gradients at the top"].message
-    flat = by_check(verdicts(layer_rows(), config=post, block_rows=block_rows_for([1.0, 1.0, high])))
-    assert flat["gradients at the top"].status == "ok"  # flagged *above*
-    # on a transformer the vanishing check reads the blocks' outputs, not the weight layers
+    warmed = by_check(diagnose(post, config | {"warmup": 100}))["gradients at the top"]
+    assert warmed.remedy == {"norm_position": "pre"} and "warmup" not in warmed.message
+    pre = watched_steps(tiny(depth=6), steps=1)
+    rows = pre.block_rows
+    assert rows[-1]["grad_rms"] / rows[0]["grad_rms"] < THRESHOLDS["top_ratio"]  # the damped top
+    assert by_check(diagnose(pre))["gradients at the top"].status == "ok"
+    shallow = watched_steps(tiny(depth=2, norm_position="post"), steps=1)
+    assert by_check(diagnose(shallow))["gradients at the top"].status == "ok"
+
+
+def test_on_a_transformer_the_flow_checks_read_the_blocks_outputs():
     v = by_check(verdicts(layer_rows(), block_rows=block_rows_for([1e-4, 1.0])))["vanishing gradients"]
     assert (
         v.status == "PROBLEM" and "first block's output ('blocks.0') over the last ('blocks.1')" in v.message
     )
+    flat = by_check(verdicts(layer_rows(), block_rows=block_rows_for([1.0, 1.0])))
+    assert flat["vanishing gradients"].status == "ok" and flat["exploding gradients"].status == "ok"
 
 
 def test_a_transformer_watch_before_its_first_step_notes_every_check():

@@ -44,7 +44,7 @@ THRESHOLDS = {
     "dead_frac": 0.5,  # nets that train <= 0.5 (0.32 at depth 20); nets that died 1.0
     "saturated_frac": 0.5,  # healthy <= 0.01; saturated sigmoid/tanh nets 0.57-0.82
     # a transformer's per-block table (checks_transformer.py; measured ranges in docs/diagnose.md)
-    "top_ratio": 3.0,
+    "top_ratio": 0.6,  # post-LN at init (default init) 1.0-1.04; pre-LN of 6-24 blocks 0.16-0.54
     "entropy_fraction": 0.1,
     "rank_ratio": 1e-3,  # attention-only stacks at init <= 1e-6; with skips >= 0.1
 }

@@ -26,6 +26,8 @@ from depthlab.diagnose import remedies
 from depthlab.diagnose.verdict import NOTE, OK, PROBLEM, Verdict
 
 TOP, ENTROPY, RANK = "gradients at the top", "attention entropy collapse", "rank collapse"
+# the smallest post-LN stacks that needed a warm-up in Xiong et al. and Liu et al. (2020, arXiv 2004.08249)
+POST_LN_MIN_BLOCKS = 6
 NOT_RECORDED = "not judged: no recorded step with the per-block table yet"
 
 
@@ -86,18 +88,28 @@ def _problem(check: str, text: str, config: Mapping | None, choices, words: str)
 
 
 def top_verdict(steps: list[list[dict]], limit: Mapping[str, float], config: Mapping | None) -> Verdict:
-    """The last block's dLoss/dh over the first block's at init: large in a post-LN stack (Xiong et al.)."""
+    """A post-LN stack's last-block dLoss/dh over its first block's at the first recorded step: about 1 there,
+    where a pre-LN stack damps its top (Xiong et al.); judged on post-LN stacks of ``POST_LN_MIN_BLOCKS``."""
     ratios = _ratios(steps, top_over_bottom=True)
     if not ratios:
         return Verdict(TOP, NOTE, "not judged: needs two blocks with dLoss/dh recorded")
     step, ratio = ratios[0]
-    high = limit["top_ratio"]
+    position, blocks = steps[0][0].get("norm_position"), len(steps[0])
     text = (
         f"dLoss/dh RMS at the last block's output ({steps[0][-1]['name']!r}) over the first's "
-        f"({steps[0][0]['name']!r}) is {ratio:.2g} at step {step} (flagged above {high:g})"
+        f"({steps[0][0]['name']!r}) is {ratio:.2g} at step {step}"
     )
+    if position != "post":
+        return Verdict(TOP, OK, f"{text}; judged on post-LN stacks only (this one is {position})")
+    if blocks < POST_LN_MIN_BLOCKS:
+        return Verdict(
+            TOP, OK, f"{text}; a post-LN stack of {blocks} blocks (judged from {POST_LN_MIN_BLOCKS})"
+        )
+    high = limit["top_ratio"]
+    text += f" in a post-LN stack of {blocks} blocks (flagged above {high:g})"
     if ratio <= high:
         return Verdict(TOP, OK, text)
+    text += ": the top's gradient is not damped as a pre-LN stack's is, so an early large step hits it"
     return _problem(TOP, text, config, remedies.TOP_HEAVY, remedies.TOP_HEAVY_WORDS)
 
 

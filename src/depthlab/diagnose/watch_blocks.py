@@ -1,6 +1,7 @@
 """``watch``'s per-block table on a transformer: what reaches each block's output, and what the block does to
 its tokens, one row per recorded step x block.
 
+- ``norm_position``: the stack's (``pre``, ``post``, ``deepnorm`` or ``none``), read from its blocks.
 - ``grad_rms``: the RMS of dLoss/dh over the block's output h, the residual stream (or, in a post-LN stack,
   the normalized stream) that the next block reads. Read block by block it is the gradient flow of the
   stack: Xiong et al. 2020 (arXiv 2002.04745) show that at init a post-LN stack's gradient is largest at the
@@ -33,6 +34,7 @@ BLOCK_COLUMNS = (
     "step",
     "block",
     "name",
+    "norm_position",
     "grad_rms",
     "attn_entropy",
     "attn_entropy_uniform",
@@ -52,6 +54,10 @@ class BlockCapture:
     def __init__(self, blocks: nn.Sequential):
         self.blocks = blocks
         self.names = [f"blocks.{i}" for i in range(len(blocks))]
+        first = blocks[0].attn or blocks[0].mlp
+        self.norm_position = (
+            first.position
+        )  # pre, post, deepnorm or none: what the checks judge depends on it
         self._stats: dict[int, dict] = {}
         self._handles: list = []
         self.records: list[tuple[int, dict[int, dict]]] = []
@@ -139,6 +145,7 @@ class BlockCapture:
                     "step": step,
                     "block": i,
                     "name": self.names[i],
+                    "norm_position": self.norm_position,
                     "grad_rms": grad / math.sqrt(count),
                     "attn_entropy": ent,
                     "attn_entropy_uniform": stats[i].get("attn_entropy_uniform", math.nan),
