@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from depthlab.diagnose import remedies
-from depthlab.diagnose.verdict import NOTE, OK, PROBLEM, Verdict
+from depthlab.diagnose.verdict import NOTE, OK, PROBLEM, Verdict, format_value
 
 TOP, ENTROPY, RANK = "gradients at the top", "attention entropy collapse", "rank collapse"
 # the smallest post-LN stacks that needed a warm-up in Xiong et al. and Liu et al. (2020, arXiv 2004.08249)
@@ -73,7 +73,7 @@ def block_flow(steps: list[list[dict]]):
 def _also(config: Mapping | None, choices: Sequence[Mapping[str, Any]], chosen: Mapping[str, Any]) -> str:
     """The other alternatives the run does not already have, as ``; or try k=v, or k=v``."""
     others = [remedies.pick(config, [c]) for c in choices]
-    words = [" ".join(f"{k}={v}" for k, v in o.items()) for o in others if o and o != chosen]
+    words = [" ".join(f"{k}={format_value(v)}" for k, v in o.items()) for o in others if o and o != chosen]
     return f"; or try {', or '.join(dict.fromkeys(words))}" if words else ""
 
 
