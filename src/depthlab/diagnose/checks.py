@@ -35,7 +35,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from depthlab.diagnose import remedies
-from depthlab.diagnose.checks_transformer import ENTROPY, RANK, TOP, block_flow, block_steps, block_verdicts
+from depthlab.diagnose.checks_transformer import (
+    ENTROPY,
+    RANK,
+    TOP,
+    block_flow_readings,
+    block_steps,
+    block_verdicts,
+)
 from depthlab.diagnose.verdict import NOTE, OK, PROBLEM, Verdict
 from depthlab.errors import unknown
 
@@ -156,6 +163,12 @@ def flow(steps: list[list[dict]]) -> Flow | None:
     if not ratios:
         return None
     return Flow(ratios[0][1], ratios[0][0], statistics.median(r for _, r in ratios), len(ratios), *names)
+
+
+def block_flow(steps: list[list[dict]]) -> Flow | None:
+    """A transformer's flow: dLoss/dh at the first block's output over the last block's."""
+    readings = block_flow_readings(steps)
+    return Flow(*readings, unit="block's output") if readings else None
 
 
 def vanishing_verdict(f: Flow | None, limit: Mapping[str, float], config: Mapping | None) -> Verdict:

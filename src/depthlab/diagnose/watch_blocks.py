@@ -4,8 +4,8 @@ its tokens, one row per recorded step x block.
 - ``norm_position``: the stack's (``pre``, ``post``, ``deepnorm`` or ``none``), read from its blocks.
 - ``grad_rms``: the RMS of dLoss/dh over the block's output h, the residual stream (or, in a post-LN stack,
   the normalized stream) that the next block reads. Read block by block it is the gradient flow of the
-  stack: Xiong et al. 2020 (arXiv 2002.04745) show that at init a post-LN stack's gradient is largest at the
-  top, while a pre-LN stack's is about the same at every block.
+  stack: Xiong et al. 2020 (arXiv 2002.04745) show that at init a post-LN stack's gradient at the top is not
+  damped, while a pre-LN stack's shrinks as 1/sqrt(depth).
 - ``attn_entropy``: the mean entropy of the block's attention weights over heads, queries and sequences, in
   nats, and ``attn_entropy_uniform``, the same for uniform attention (``log T``, or its causal mean); their
   ratio falling toward 0 is Zhai et al. 2023's entropy collapse (arXiv 2303.06296; ``attention.py``).
