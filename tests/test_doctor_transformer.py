@@ -155,7 +155,7 @@ def test_one_hot_attention_is_entropy_collapse_with_a_lower_lr_and_warmup():
     config = {"lr": 1e-3, "warmup": 0}
     v = by_check(diagnose(w, config))["attention entropy collapse"]
     assert v.status == "PROBLEM" and v.remedy == {"lr": 1e-4}
-    assert "or try warmup=100" in v.message and "sigmaReparam" in v.message
+    assert "other remedies: warmup=100" in v.message and "sigmaReparam" in v.message
     settled = by_check(diagnose(w, {"lr": 1e-3, "warmup": 100}))["attention entropy collapse"]
     assert settled.remedy == {"lr": 1e-4} and "warmup" not in settled.message
 
@@ -204,7 +204,7 @@ def test_a_deep_post_ln_stack_at_init_has_undamped_gradients_at_the_top_and_pre_
     config = {"norm_position": "post", "warmup": 0, "lr": 1e-3}
     v = by_check(diagnose(post, config))["gradients at the top"]
     assert v.status == "PROBLEM" and v.remedy == {"norm_position": "pre"}
-    assert "or try warmup=100, or norm_position=deepnorm" in v.message
+    assert "other remedies: warmup=100, norm_position=deepnorm" in v.message
     warmed = by_check(diagnose(post, config | {"warmup": 100}))["gradients at the top"]
     assert warmed.remedy == {"norm_position": "pre"} and "warmup" not in warmed.message
     pre = watched_steps(tiny(depth=6), steps=1)

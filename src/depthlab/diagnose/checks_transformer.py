@@ -71,10 +71,10 @@ def block_flow_readings(steps: list[list[dict]]) -> tuple | None:
 
 
 def _also(config: Mapping | None, choices: Sequence[Mapping[str, Any]], chosen: Mapping[str, Any]) -> str:
-    """The other alternatives the run does not already have, as ``; or try k=v, or k=v``."""
+    """The other alternatives the run does not already have, as ``; other remedies: k=v, k=v``."""
     others = [remedies.pick(config, [c]) for c in choices]
     words = [" ".join(f"{k}={format_value(v)}" for k, v in o.items()) for o in others if o and o != chosen]
-    return f"; or try {', or '.join(dict.fromkeys(words))}" if words else ""
+    return f"; other remedies: {', '.join(dict.fromkeys(words))}" if words else ""
 
 
 def _problem(check: str, text: str, config: Mapping | None, choices, words: str) -> Verdict:
