@@ -18,6 +18,9 @@ docs/diagnose.md gives the ranges measured on healthy and sick nets that place e
 - Dead units and saturation: the worst layer at the last recorded step; divergence: weights or outputs that
   became NaN/inf (or the engine's ``diverged`` status).
 
+On a transformer (``block_rows`` given) the gradient flow is read at the blocks' outputs instead, and the
+transformer checks of ``checks_transformer.py`` are added.
+
 ``recorded_steps`` reads only the first and the last ``RECENT_STEPS`` recorded steps, so the checks cost the
 same on a long live run as on a short one.
 """
@@ -32,6 +35,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from depthlab.diagnose import remedies
+from depthlab.diagnose.checks_transformer import (
+    ENTROPY,
+    RANK,
+    TOP,
+    block_flow_readings,
+    block_steps,
+    block_verdicts,
+)
 from depthlab.diagnose.verdict import NOTE, OK, PROBLEM, Verdict
 from depthlab.errors import unknown
 
@@ -42,6 +53,10 @@ THRESHOLDS = {
     "update_ratio": 0.5,  # healthy runs' largest step <= 0.21 of a layer; runs that die or diverge >= 0.56
     "dead_frac": 0.5,  # nets that train <= 0.5 (0.32 at depth 20); nets that died 1.0
     "saturated_frac": 0.5,  # healthy <= 0.01; saturated sigmoid/tanh nets 0.57-0.82
+    # a transformer's per-block table (checks_transformer.py; measured ranges in docs/diagnose.md)
+    "top_ratio": 0.6,  # post-LN at init (default init) 1.0-1.04; pre-LN of 6-24 blocks 0.16-0.54
+    "entropy_fraction": 0.1,  # recall, AdamW: lr 1e-3 >= 0.73, lr 1e-2 0.39; lr 0.1 (never learns) 0.01
+    "rank_ratio": 1e-2,  # attention only at init 6e-8 (recall), 5.7e-3 (chars, 12 blocks); skips >= 0.11
 }
 RECENT_STEPS = 50
 
@@ -94,10 +109,11 @@ class Flow:
     steps: int
     first_layer: str
     last_layer: str
+    unit: str = "hidden layer"  # or, on a transformer, "block's output"
 
     def text(self) -> str:
         return (
-            f"dLoss/dh RMS of the first hidden layer ({self.first_layer!r}) over the last "
+            f"dLoss/dh RMS of the first {self.unit} ({self.first_layer!r}) over the last "
             f"({self.last_layer!r}) is {ratio_text(self.first)} at step {self.first_step} and "
             f"{ratio_text(self.median, again=self.first == 0)} (median over {self.steps} recorded steps)"
         )
@@ -149,8 +165,13 @@ def flow(steps: list[list[dict]]) -> Flow | None:
     return Flow(ratios[0][1], ratios[0][0], statistics.median(r for _, r in ratios), len(ratios), *names)
 
 
-def vanishing_verdict(steps, limit: Mapping[str, float], config: Mapping | None) -> Verdict:
-    f = flow(steps)
+def block_flow(steps: list[list[dict]]) -> Flow | None:
+    """A transformer's flow: dLoss/dh at the first block's output over the last block's."""
+    readings = block_flow_readings(steps)
+    return Flow(*readings, unit="block's output") if readings else None
+
+
+def vanishing_verdict(f: Flow | None, limit: Mapping[str, float], config: Mapping | None) -> Verdict:
     if f is None:
         return Verdict(VANISHING, NOTE, "not judged: needs two hidden layers with act_grad_rms recorded")
     side = swing(f, limit)
@@ -175,8 +196,7 @@ def _largest_update(steps) -> tuple[float, int, str]:
     return best
 
 
-def exploding_verdict(steps, limit: Mapping[str, float], config: Mapping | None) -> Verdict:
-    f = flow(steps)
+def exploding_verdict(steps, f: Flow | None, limit: Mapping[str, float], config: Mapping | None) -> Verdict:
     update, update_step, update_layer = _largest_update(steps)
     infinite = [r["name"] for s in steps for r in s if r.get("grad_norm") == math.inf]
     high, step_limit = limit["exploding_ratio"], limit["update_ratio"]
@@ -266,16 +286,23 @@ def check_rows(
     thresholds: Mapping[str, float] | None = None,
     status: str | None = None,
     diverged_step: int | None = None,
+    block_rows: Sequence[dict] | None = None,
 ) -> list[Verdict]:
-    """Every check on a watch table (and, when given, the run's status)."""
+    """Every check on a watch table (and, when given, the run's status); ``block_rows`` (a transformer's
+    per-block table, ``Watch.block_rows``) adds the transformer checks and moves the gradient flow to the
+    blocks' outputs. None: not a transformer."""
     limit = limits(thresholds)
     steps = recorded_steps(rows)
     if not steps and status != "diverged":  # a watch that has not finished a step yet
         checks = (VANISHING, EXPLODING, DEAD, SATURATION, DIVERGENCE)
+        checks += (TOP, ENTROPY, RANK) if block_rows is not None else ()
         return [Verdict(c, NOTE, "not judged: no recorded step yet") for c in checks]
+    per_block = block_steps(block_rows, RECENT_STEPS) if block_rows else []
+    f = block_flow(per_block) if per_block else flow(steps)
     return [
-        vanishing_verdict(steps, limit, config),
-        exploding_verdict(steps, limit, config),
+        vanishing_verdict(f, limit, config),
+        exploding_verdict(steps, f, limit, config),
         *unit_verdicts(steps, limit, config),
         divergence_verdict(steps, config, status, diverged_step),
+        *(block_verdicts(per_block, limit, config) if block_rows is not None else []),
     ]

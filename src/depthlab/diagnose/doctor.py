@@ -1,11 +1,12 @@
 """``doctor``: train with ``watch`` on, then name what is wrong, with the evidence and the overrides to try.
 
 The checks on the watch table live in ``checks.py`` (gradient flow by dLoss/dh, step size, dead and
-saturated units, divergence), degradation in ``degradation.py`` (a half-depth twin, both trained for an
-equal budget over paired seeds), the remedies in ``remedies.py``. The cures are the seeds': ReLU-family
-activations, Xavier/He initialization (Glorot & Bengio 2010; He et al. 2015, arXiv 1502.01852), batch
-normalization (Ioffe & Szegedy 2015, arXiv 1502.03167) and skip connections (He et al. 2016, arXiv
-1512.03385). ``diagnose(w)`` runs the table checks on a user's own watch, without training anything.
+saturated units, divergence), a transformer's in ``checks_transformer.py`` (gradients at the top of a
+post-LN stack, attention entropy collapse, rank collapse), degradation in ``degradation.py`` (a half-depth
+twin, both trained for an equal budget over paired seeds), the remedies in ``remedies.py``. The cures are the
+seeds': ReLU-family activations, Xavier/He initialization (Glorot & Bengio 2010; He et al. 2015, arXiv
+1502.01852), batch normalization (Ioffe & Szegedy 2015, arXiv 1502.03167) and skip connections (He et al.
+2016, arXiv 1512.03385). ``diagnose(w)`` runs the table checks on a user's own watch, training nothing.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ def verdicts(
     diverged_step: int | None = None,
     thresholds: Mapping[str, float] | None = None,
     config: Mapping[str, Any] | None = None,
+    block_rows: list[dict] | None = None,
 ) -> list[Verdict]:
-    """Every check on a watch table and, when given, the run's status (degradation needs two runs: doctor)."""
-    return Verdicts(check_rows(rows, config, thresholds, status, diverged_step))
+    """Every check on a watch table and, when given, the run's status (degradation needs two runs: doctor);
+    ``block_rows`` (a transformer's ``Watch.block_rows``) adds the transformer checks."""
+    return Verdicts(check_rows(rows, config, thresholds, status, diverged_step, block_rows))
 
 
 def diagnose(
@@ -47,7 +50,13 @@ def diagnose(
     remedies name overrides the model does not already have."""
     if not isinstance(w, Watch):
         raise DepthlabError(f"diagnose(w={type(w).__name__}): expected a depthlab.diagnose.Watch")
-    return Verdicts(check_rows(w.rows, dict(model_config) if model_config is not None else None, thresholds))
+    config = dict(model_config) if model_config is not None else None
+    return Verdicts(check_rows(w.rows, config, thresholds, block_rows=_block_rows(w)))
+
+
+def _block_rows(w: Watch) -> list[dict] | None:
+    """A transformer's per-block table (possibly still empty); None for any other model."""
+    return w.block_rows if w.block_capture is not None else None
 
 
 @dataclass
@@ -60,6 +69,7 @@ class DoctorReport:
     history: dict
     twin: dict | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    block_rows: list[dict] = field(default_factory=list)  # a transformer's per-block table (watch_blocks.py)
 
     @property
     def problems(self) -> list[Verdict]:
@@ -151,7 +161,7 @@ def doctor(
 
     net, history = build_and_fit(model, dataset, config, model_kw, init_seed=seed, prepare=watched)
     w, settings = watches[0], _settings(net, train_kw)
-    found = check_rows(w.rows, settings, thresholds, history.status, history.diverged_step)
+    found = check_rows(w.rows, settings, thresholds, history.status, history.diverged_step, _block_rows(w))
     depth = getattr(getattr(net, "config", None), "depth", None)
     twin_info = None
     if twin and isinstance(model, str) and isinstance(depth, int) and depth >= 4 and history.status == "ok":
@@ -159,7 +169,7 @@ def doctor(
         runs = _twin_runs(model, dataset, model_kw, train_kw, depth, plan)
         found.append(degradation.verdict(runs, plan, settings))
         twin_info = runs.to_dict()
-    return DoctorReport(name, found, w.rows, history.to_dict(), twin_info, dict(overrides))
+    return DoctorReport(name, found, w.rows, history.to_dict(), twin_info, dict(overrides), w.block_rows)
 
 
 def _twin_runs(name: str, data, model_kw, train_kw, depth: int, plan) -> degradation.TwinRuns:

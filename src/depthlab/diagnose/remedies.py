@@ -92,3 +92,26 @@ def degradation(config: Mapping[str, Any] | None, shallower: int) -> dict[str, A
     if config is None:
         return {}
     return pick(config, [{"residual": True, "norm": "batch"}, {"depth": shallower}])
+
+
+# A transformer's remedies (``checks_transformer.py``). Warm-up counts optimizer steps; 100, as the step-size
+# remedy above uses.
+WARMUP = 100
+# a post-LN stack's large gradients at the top: move the norm before each branch (Xiong et al. 2020, arXiv
+# 2002.04745), warm the learning rate up (their analysis of why post-LN needs it), or DeepNorm's up-weighted
+# residual and scaled init (Wang et al. 2022, arXiv 2203.00555)
+TOP_HEAVY = ({"norm_position": "pre"}, {"warmup": WARMUP}, {"norm_position": "deepnorm"})
+TOP_HEAVY_WORDS = "the norm before each branch (pre-LN), a learning-rate warm-up, or DeepNorm"
+# pure attention loses rank; skips stop it and MLPs slow it (Dong et al. 2021, arXiv 2103.03404)
+RANK_COLLAPSE = ({"residual": True, "mlp": True},)
+RANK_WORDS = "skip connections around the attention, and MLP branches"
+ENTROPY_WORDS = "a lower learning rate or a learning-rate warm-up (sigmaReparam, Zhai et al. 2023)"
+
+
+def entropy_collapse(config: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Attention entropy collapse (Zhai et al. 2023, arXiv 2303.06296): a tenth of the learning rate, then a
+    warm-up; their sigmaReparam is not one of depthlab's dials."""
+    alternatives: list[dict[str, Any]] = []
+    if config is not None and isinstance(config.get("lr"), (int, float)):
+        alternatives.append({"lr": float(f"{config['lr'] / 10:.3g}")})
+    return [*alternatives, {"warmup": WARMUP}]

@@ -46,6 +46,7 @@ from torch import nn
 
 from depthlab.diagnose.sink_feed import SinkFeed
 from depthlab.diagnose.sinks import Sink
+from depthlab.diagnose.watch_blocks import BLOCK_COLUMNS, BlockCapture
 from depthlab.diagnose.watch_capture import LayerCapture
 from depthlab.diagnose.watch_steps import OptimizerSteps
 from depthlab.diagnose.watch_table import (
@@ -60,7 +61,7 @@ from depthlab.diagnose.weights import weight_layers, weight_of
 from depthlab.errors import DepthlabError
 from depthlab.page import html_table
 
-__all__ = ["COLUMNS", "FORWARD_COLUMNS", "STEP_COLUMNS", "Watch", "watch", "write_csv"]
+__all__ = ["BLOCK_COLUMNS", "COLUMNS", "FORWARD_COLUMNS", "STEP_COLUMNS", "Watch", "watch", "write_csv"]
 # what a notebook shows of a step (the whole row is in ``rows``)
 SUMMARY_COLUMNS = ("layer", "depth", "name", "kind", "grad_norm", "act_grad_rms", "update_ratio", "dead_frac")
 
@@ -91,6 +92,7 @@ class Watch:
                 f"watch: {type(model).__name__} has no weight layer (no parameter of rank >= 2)"
             )
         self.capture = LayerCapture(model, self.layers)
+        self.block_capture = BlockCapture.of(model)  # a transformer's per-block table; None for other models
         self.records = StepRecords({name: weight_of(m) for name, m in self.layers.items()}, self.layers)
         self.steps = OptimizerSteps(self._grads_ready, self._update_done)
         self.step_count = 0
@@ -125,7 +127,7 @@ class Watch:
         """Stop watching: fill the last update ratio and remove every hook."""
         if not self._external_steps:
             self.records.fill_update()
-        self.capture.remove()
+        self._remove_hooks()
         self.steps.remove()
         if self._active:
             self._warn_if_empty()
@@ -178,10 +180,12 @@ class Watch:
         if not self.recording():
             return
         if (self.step_count + 1) % self.every:  # keep them when the next step is recorded too (every=1)
-            self.capture.remove()
+            self._remove_hooks()
         names = self.capture.order or list(self.layers)
         captured = self.capture.take(names, nan_like(self.records.weights[names[0]]))
         self.records.record(self.step_count, names, captured)
+        if self.block_capture is not None:
+            self.block_capture.take(self.step_count)
 
     def _update_done(self, moved_before_read: bool = False) -> None:
         if moved_before_read:  # a closure step: the weights moved before its gradients could be read
@@ -197,6 +201,13 @@ class Watch:
     def _schedule(self) -> None:
         if self.recording() and not self.capture.attached:
             self.capture.attach()
+            if self.block_capture is not None:
+                self.block_capture.attach()
+
+    def _remove_hooks(self) -> None:
+        self.capture.remove()
+        if self.block_capture is not None:
+            self.block_capture.remove()
 
     # -- the sink --------------------------------------------------------------------------------------------
     def _feed_complete(self) -> None:
@@ -215,6 +226,13 @@ class Watch:
         if self._active and self._steps_missed():
             self._warn_if_empty()
         return self.records.rows(self.capture.depth_of)
+
+    @property
+    def block_rows(self) -> list[dict]:
+        """A transformer's per-block table (``watch_blocks.py``): one dict per recorded step x block, with the
+        dLoss/dh RMS at the block's output, its attention entropy and its tokens' distance from rank one;
+        empty for a model whose blocks are not transformer blocks."""
+        return self.block_capture.rows() if self.block_capture is not None else []
 
     def _steps_missed(self) -> bool:
         """While live, a sign that steps run unseen: a backward reached the layers and no step ended. A table
