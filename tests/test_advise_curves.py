@@ -90,6 +90,19 @@ def test_survivors_are_the_depths_not_ruled_out_capped_by_the_highest_interval_t
     assert plan.survivors(p, keep=2) == [1, 3]  # the cap keeps the highest tops (0.85, 0.82), not 2 (0.79)
 
 
+def test_a_full_rung_keeps_the_predicted_best_even_when_wider_intervals_reach_higher():
+    # lower RMSE is better: predictions are in "higher is better" form, as the advisor keeps them
+    p = {
+        2: Prediction(-2.95, -3.00, -2.90, TARGET, "x"),  # the best point prediction, a narrow interval
+        3: Prediction(-3.05, -3.30, -2.80, TARGET, "x"),
+        4: Prediction(-3.10, -3.40, -2.75, TARGET, "x"),
+        5: Prediction(-3.08, -3.35, -2.78, TARGET, "x"),
+    }
+    assert plan.contenders(p) == [2, 3, 4, 5]
+    assert plan.survivors(p, keep=2) == [2, 4]  # the leader, then the highest top
+    assert plan.cut_reason(p, [2, 4], 5)["against"]["depth"] == 4  # cut by 4's top, not the leader's
+
+
 def two_phase(t):
     """A deep net's curve: a first rise to about 50%, a pause, a second rise after 400 steps to 74.5% at 1000
     (the shape of MNIST-1D's deeper MLPs)."""
