@@ -19,19 +19,11 @@ from depthlab.play import settings
 from depthlab.play.app import STATIC, create_app
 from depthlab.play.job import load_data
 from depthlab.play.manager import JobManager
+from polling import wait_for
 
 BASE = "http://127.0.0.1:8765"
 ORIGIN = {"origin": BASE}
 SMALL = {"model": "mlp", "data": "circle", "depth": 3, "width": 8}
-
-
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import torch
@@ -14,18 +13,10 @@ from depthlab.play import pacing, recorder, settings, views
 from depthlab.play.job import Job, load_data
 from depthlab.play.publisher import Publisher
 from depthlab.train import fit
+from polling import wait_for
 
 PLAIN = {"model": "mlp", "data": "circle", "depth": 30, "width": 16, "activation": "sigmoid"}
 CURE = {**PLAIN, "residual": True, "norm": "batch", "init": "he_normal"}
-
-
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 def started(raw, paused=False) -> Job:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import pytest
 import torch
@@ -20,19 +19,11 @@ from depthlab.play.blocks import block_view
 from depthlab.play.job import Job, load_data
 from depthlab.play.manager import JobManager
 from depthlab.play.sequence_view import task_view
+from polling import wait_for
 
 TINY = {"model": "transformer", "data": "recall", "depth": 3, "width": 16, "heads": 2, "num_samples": 200}
 NO_TOKENS = "model 'mlp' cannot read data set 'recall' (token ids); models that can: transformer"
 BASE = "http://127.0.0.1:8765"
-
-
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 def built(raw: dict):
