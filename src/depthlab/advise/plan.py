@@ -158,7 +158,7 @@ def survivors(predictions: Mapping[int, Prediction], keep: int) -> list[int]:
     """The contenders; when more than ``keep``, the predicted best and the ``keep - 1`` others with the
     highest interval tops (shallower first on ties): a depth that may still be the best is not cut for a low
     point prediction, and the likeliest best is not cut for a narrow interval (a wide interval's top can pass
-    a precise prediction's: Auto MPG lost its best depth, 2.95 [2.90, 3.00] RMSE, to wider ones that way)."""
+    a precise prediction's)."""
     alive = contenders(predictions)
     if len(alive) <= keep:
         return alive
