@@ -103,6 +103,20 @@ def test_a_full_rung_keeps_the_predicted_best_even_when_wider_intervals_reach_hi
     assert plan.cut_reason(p, [2, 4], 5)["against"]["depth"] == 4  # cut by 4's top, not the leader's
 
 
+def test_a_full_rung_keeps_a_shallower_likely_tie_of_the_predicted_best():
+    # Auto MPG's 333-step rung (RMSE / 7.6, in "higher is better" form): 3 was predicted a hair better than 2
+    p = {
+        2: Prediction(-0.3885, -0.4297, -0.3474, TARGET, "x"),
+        3: Prediction(-0.3854, -0.4292, -0.3417, TARGET, "x"),
+        4: Prediction(-0.4157, -0.4657, -0.3500, TARGET, "x"),
+        5: Prediction(-0.4387, -0.4793, -0.3982, TARGET, "x"),
+        6: Prediction(-0.4044, -0.4582, -0.3507, TARGET, "x"),
+    }
+    assert plan.favoured(p) == [3, 2]
+    assert plan.survivors(p, keep=3) == [2, 3, 4]  # was [3, 4, 6] by interval tops alone
+    assert plan.cut_reason(p, [2, 3, 4], 6)["against"]["depth"] == 4
+
+
 def two_phase(t):
     """A deep net's curve: a first rise to about 50%, a pause, a second rise after 400 steps to 74.5% at 1000
     (the shape of MNIST-1D's deeper MLPs)."""
