@@ -255,3 +255,20 @@ def test_the_doctor_and_the_cli_on_recall_print_the_transformer_verdicts(recall,
     out = capsys.readouterr().out
     assert code == 0 and "rank collapse:" in out and "attention entropy collapse:" in out
     assert "gradients at the top:" in out
+
+
+def test_a_transformers_remedies_are_dials_it_takes():
+    from depthlab.diagnose import remedies
+    from depthlab.models import create_model
+
+    net = create_model("transformer", depth=4, width=16, heads=2, residual=False, norm_position="post")
+    config = {**vars(net.config), "lr": 1e-3, "warmup": 0, "grad_clip": None}
+    assert remedies.vanishing(config) == {"residual": True}  # not norm=batch, which a transformer refuses
+    assert remedies.exploding_gradients(config) == {"norm_position": "pre"}
+    assert "norm" not in remedies.dead_units(config) and "norm" not in remedies.saturation(config)
+    for fix in (
+        remedies.vanishing(config),
+        remedies.exploding_gradients(config),
+        remedies.saturation(config),
+    ):
+        create_model("transformer", **{**vars(net.config), **{k: v for k, v in fix.items() if k != "warmup"}})

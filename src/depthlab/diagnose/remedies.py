@@ -12,8 +12,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from depthlab.models.transformer_block import TOKEN_NORMS  # a transformer's norms: no batch statistics
+
 SATURATING = ("sigmoid", "tanh", "softsign")
 HE_INITS = ("he_normal", "he_uniform")
+
+
+def is_transformer(config: Mapping[str, Any]) -> bool:
+    """A transformer's dials (``models.transformer``): token norms only, and the norm's position."""
+    return "norm_position" in config
+
+
+def _takes(config: Mapping[str, Any], alternative: Mapping[str, Any]) -> bool:
+    if not all(key in config for key in alternative):
+        return False
+    return not is_transformer(config) or alternative.get("norm", "layer") in TOKEN_NORMS
 
 
 def pick(config: Mapping[str, Any] | None, alternatives: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -21,7 +34,7 @@ def pick(config: Mapping[str, Any] | None, alternatives: Iterable[Mapping[str, A
     if config is None:
         return {}
     for alternative in alternatives:
-        if not all(key in config for key in alternative):
+        if not _takes(config, alternative):
             continue
         changed = {k: v for k, v in alternative.items() if config[k] != v}
         if changed:
@@ -38,6 +51,8 @@ def _activation_fix(config: Mapping[str, Any]) -> list[dict[str, Any]]:
 def vanishing(config: Mapping[str, Any] | None) -> dict[str, Any]:
     if config is None:
         return {}
+    if is_transformer(config):  # the residual stream carries the gradient; pre-LN keeps it undamped
+        return pick(config, [{"residual": True}, {"norm_position": "pre"}])
     alternatives = _activation_fix(config)
     if config.get("init") not in HE_INITS and config.get("activation") not in SATURATING:
         alternatives.append({"init": "he_normal"})
@@ -49,6 +64,8 @@ def exploding_gradients(config: Mapping[str, Any] | None) -> dict[str, Any]:
     arXiv 1902.08129: batch normalization itself explodes gradients in deep plain nets)."""
     if config is None:
         return {}
+    if is_transformer(config):
+        return pick(config, [{"norm_position": "pre"}, {"warmup": WARMUP}, {"grad_clip": 1.0}])
     alternatives = []
     if config.get("norm") == "batch" and not config.get("residual"):
         alternatives.append({"residual": True})
