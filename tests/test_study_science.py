@@ -73,7 +73,7 @@ def test_pure_attention_collapses_at_init_and_skips_keep_the_tokens_apart(tmp_pa
 
 def test_post_ln_gradients_grow_towards_the_output_at_init_and_pre_ln_ones_do_not(tmp_path):
     # Xiong et al.'s Fig. 3 on the preset's own nets, at init (a few steps of training are not judged here)
-    size = {"depths": [8], "seeds": [0], "pre_ln_seeds": [0], "steps": 2, "warmup": 1}
+    size = {"depths": [8], "seeds": [0], "pre_ln_seeds": [0], "steps": 2, "warmup": 1, "batch": 32}
     rows = run_tiny(transformer_norm, size, tmp_path, data=transformer_norm.DATA)
     tilt = {r["form"]: transformer_norm.top_over_bottom(r) for r in rows}
     assert tilt["post-LN"] > 0 > tilt["pre-LN"]
