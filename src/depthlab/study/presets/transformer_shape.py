@@ -23,8 +23,9 @@ What the quick budget can and cannot say: it fits two minutes on a 2-core CPU (2
 about one pass over the characters, and a rate grid at depths 2 and 6 for 100 steps, chosen on a pilot with
 seeds 100-104 and then run once on these seeds). Kaplan et al. compare models trained far longer, and a deeper
 net starts slower per step, so a short budget favours the shallow-wide net; the full size trains 15x more
-steps on twice the batch, and its rate grid reaches depth 32. For Adam, Yang et al.'s depth-muP also scales the blocks' learning rate by 1/sqrt(depth); the
-dial here is the branch scale alone, the form in which the claim is usually stated and used.
+steps on twice the batch, and its rate grid reaches depth 32. For Adam, Yang et al.'s depth-muP also scales
+the blocks' learning rate by 1/sqrt(depth); the dial here is the branch scale alone, the form in which the
+claim is usually stated and used.
 
 This preset is in the full suite; the quick suite runs it by name (``depthlab study transformer_shape``).
 """
@@ -121,7 +122,12 @@ def grid(size: str, data: str) -> list[dict]:
         "study": "transformer_shape",
         "model": {"name": "transformer", "heads": 4},
         "data": {"name": data, "characters": CHARACTERS, "block": 32},
-        "train": {"steps": s["shape_steps"], "lr": 1e-3, "batch_size": s["shape_batch"], "schedule": "cosine"},
+        "train": {
+            "steps": s["shape_steps"],
+            "lr": 1e-3,
+            "batch_size": s["shape_batch"],
+            "schedule": "cosine",
+        },
         "tags": {"part": "shape"},
     }
     shapes = {k: {"model.depth": d, "model.width": w} for k, (d, w) in s["shapes"].items()}
