@@ -16,6 +16,7 @@ from depthlab.data import load_dataset
 from depthlab.diagnose import degradation as deg
 from depthlab.diagnose import diagnose, doctor, verdicts, watch
 from depthlab.diagnose.checks import RECENT_STEPS, THRESHOLDS, recorded_steps
+from depthlab.diagnose.doctor import _twins_ahead
 from depthlab.diagnose.remedies import pick
 from depthlab.diagnose.verdict import Verdict
 from depthlab.diagnose.watch import Watch
@@ -112,6 +113,26 @@ def test_a_slower_start_is_not_degradation(mnist1d):
     assert mid["10"][0] - losses["10"][0] > deg.MIN_LOSS_GAP  # the shallower twin had not settled
     assert v.status == "note" and v.message.startswith("not judged: too early")
     assert "degradation" not in {p.check for p in report.problems}
+
+
+def test_the_doctor_says_each_run_as_it_starts_and_the_cli_keeps_stdout_for_the_report(mnist1d, capsys):
+    heard = []
+    doctor("mlp", mnist1d, steps=4, every=2, twin_steps=6, seeds=2, depth=4, progress=heard.append)
+    twins = [f"doctor: degradation twin, depth {d}, seed {s} of 2, 6 steps" for s in (1, 2) for d in (4, 2)]
+    assert heard[0] == "doctor: mlp, 4 steps with watch on" and heard[2:] == twins
+    assert heard[1].startswith("doctor: degradation twins next, depth 4 and 2 x 2 seeds x 6 steps, about ")
+
+    plan = deg.TwinPlan(steps=4000, seeds=3)  # 3 x 4000 steps at depth 8 and at 4 (half as dear) at 10 ms
+    assert "about 3 min at this pace" in _twins_ahead(8, plan, pace=0.010)
+    assert "about 90 s at this pace" in _twins_ahead(8, plan, pace=0.005)
+
+    from depthlab.cli import main
+
+    assert main(["doctor", "mlp", "depth=4", "--steps", "4", "--twin-steps", "6", "--seeds", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("doctor: mlp — ")  # the report; the progress went to stderr
+    lines = err.splitlines()
+    assert lines[0] == heard[0] and lines[2:] == [line.replace("of 2", "of 1") for line in twins[:2]]
 
 
 def test_a_deep_net_stalled_beside_a_settled_twin_is_degraded_and_given_the_remedy():

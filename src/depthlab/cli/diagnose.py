@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -39,7 +41,8 @@ def doctor(
     plan = {"twin_steps": twin_steps, "seeds": seeds}
     pairs = parse_pairs(overrides or [])
     dataset = _load(data, target, task, impute, dates)
-    report = run_doctor(model, dataset, steps=steps, every=every, twin=twin, **plan, **pairs)
+    say = functools.partial(typer.echo, err=True)  # progress on stderr: stdout stays the report
+    report = run_doctor(model, dataset, steps=steps, every=every, twin=twin, progress=say, **plan, **pairs)
     typer.echo(report.text())
     if csv:
         from depthlab.diagnose.watch import write_csv

@@ -12,7 +12,8 @@ seeds': ReLU-family activations, Xavier/He initialization (Glorot & Bengio 2010;
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -132,11 +133,13 @@ def doctor(
     seeds: int = 3,
     thresholds: Mapping[str, float] | None = None,
     seed: int = 0,
+    progress: Callable[[str], None] | None = None,
     **overrides: Any,
 ) -> DoctorReport:
     """Train ``model`` for ``steps`` with watch on and check the table; with ``twin`` (a registered model of
     depth >= 4) also train it and a half-depth twin for ``twin_steps`` each over ``seeds`` paired seeds to
-    judge degradation (``degradation.judge``).
+    judge degradation (``degradation.judge``). ``progress`` hears one line as each training run starts (the
+    twins can take minutes).
 
     ``model`` is a registered name (``overrides`` then go to its config or to training) or any nn.Module
     (``overrides`` go to training).
@@ -155,24 +158,40 @@ def doctor(
     config = resolve_config(None, {"quiet": True, "seed": seed} | train_kw | {"steps": steps})
     watches: list[Watch] = []
 
+    say = progress or (lambda line: None)
+
     def watched(net: nn.Module) -> list[Watch]:
+        say(f"doctor: {name}, {steps} steps with watch on")  # once the net is built: a bad one is one line
         watches.append(Watch(net, every=every))
         return watches
 
+    start = time.perf_counter()
     net, history = build_and_fit(model, dataset, config, model_kw, init_seed=seed, prepare=watched)
+    pace = (time.perf_counter() - start) / steps  # seconds a step, watch and build included: an upper bound
     w, settings = watches[0], _settings(net, train_kw)
     found = check_rows(w.rows, settings, thresholds, history.status, history.diverged_step, _block_rows(w))
     depth = getattr(getattr(net, "config", None), "depth", None)
     twin_info = None
     if twin and isinstance(model, str) and isinstance(depth, int) and depth >= 4 and history.status == "ok":
         plan = degradation.TwinPlan(twin_steps, seeds)
-        runs = _twin_runs(model, dataset, model_kw, train_kw, depth, plan)
+        say(_twins_ahead(depth, plan, pace))
+        runs = _twin_runs(model, dataset, model_kw, train_kw, depth, plan, say)
         found.append(degradation.verdict(runs, plan, settings))
         twin_info = runs.to_dict()
     return DoctorReport(name, found, w.rows, history.to_dict(), twin_info, dict(overrides), w.block_rows)
 
 
-def _twin_runs(name: str, data, model_kw, train_kw, depth: int, plan) -> degradation.TwinRuns:
+def _twins_ahead(depth: int, plan: degradation.TwinPlan, pace: float) -> str:
+    """What the twins will cost, at the brief run's pace (a step's cost grows about with depth)."""
+    seconds = pace * plan.steps * plan.seeds * (1 + (depth // 2) / depth)
+    took = f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+    return (
+        f"doctor: degradation twins next, depth {depth} and {depth // 2} x {plan.seeds} seeds x {plan.steps} "
+        f"steps, about {took} at this pace (--no-twin skips them, --twin-steps shortens them)"
+    )
+
+
+def _twin_runs(name: str, data, model_kw, train_kw, depth: int, plan, say) -> degradation.TwinRuns:
     from depthlab.train.batches import steps_per_epoch
     from depthlab.train.engine import resolve_config
     from depthlab.train.launch import build_and_fit
@@ -182,6 +201,7 @@ def _twin_runs(name: str, data, model_kw, train_kw, depth: int, plan) -> degrada
     run_kw["eval_every"] = max(1, plan.steps // degradation.K // per_epoch)  # a record at about mid-budget
 
     def train(d: int, seed: int):
+        say(f"doctor: degradation twin, depth {d}, seed {seed + 1} of {plan.seeds}, {plan.steps} steps")
         config = resolve_config(None, run_kw | {"seed": seed})
         return build_and_fit(name, data, config, dict(model_kw) | {"depth": d})[1]
 
