@@ -50,7 +50,7 @@ from depthlab.study.presets.base import (
     undecided,
     where,
 )
-from depthlab.study.presets.plotting import PALETTE, cell_interval, label_axes
+from depthlab.study.presets.plotting import PALETTE, bars, label_axes
 from depthlab.study.spec import expand
 
 SIZES = {
@@ -219,18 +219,8 @@ def tags(rows: list[Row], key: str = "shape") -> list:
 def plot(rows: list[Row], figure) -> None:
     ax_shape, ax_rate = figure.subplots(1, 2)
     shape = where(rows, part="shape")
-    names = tags(shape)
-    cells = [cell_interval([metric(r, "val_bpc") for r in finished(where(shape, shape=k))]) for k in names]
-    ax_shape.bar(names, [c.estimate for c in cells], color=[PALETTE(k) for k in names], alpha=0.8)
-    ax_shape.errorbar(
-        names,
-        [c.estimate for c in cells],
-        yerr=[[c.estimate - c.low for c in cells], [c.high - c.estimate for c in cells]],
-        fmt="none",
-        color="black",
-        capsize=3,
-    )
-    label_axes(ax_shape, "depth x width (same non-embedding parameters)", "validation bits/char", "shape")
+    cells = {k: [metric(r, "val_bpc") for r in finished(where(shape, shape=k))] for k in tags(shape)}
+    bars(ax_shape, cells, ylabel="validation bits/char", title="depth x width, same non-embedding parameters")
     rate = where(rows, part="rate")
     for scale in SCALES:
         for depth in sorted({r["depth"] for r in rate}):
