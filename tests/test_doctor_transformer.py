@@ -2,7 +2,6 @@
 per-block dLoss/dh against autograd, and constructed nets that theory says are sick (attention only, no skips:
 rank collapse; one-hot attention: entropy collapse) or healthy (pre-LN at init)."""
 
-import copy
 import math
 
 import pytest
@@ -22,6 +21,7 @@ from depthlab.diagnose.attention import (
 from depthlab.diagnose.checks import THRESHOLDS
 from depthlab.errors import DepthlabError
 from depthlab.models import create_model
+from dloss_dh import autograd_dloss_dh_rms, one_watched_step
 
 SHAPE = {"width": 16, "heads": 2, "input_shape": (6,), "vocab_size": 10, "num_classes": 3}
 
@@ -98,23 +98,10 @@ def test_a_blocks_entropy_is_read_from_its_own_q_and_k():
 
 def test_block_grad_rms_is_autograds_dloss_dh_at_each_block_output():
     model = tiny(depth=3)
-    reference = copy.deepcopy(model)
     gen = torch.Generator().manual_seed(1)
     x, y = torch.randint(0, 10, (8, 6), generator=gen), torch.randint(0, 3, (8,), generator=gen)
-    outputs = []
-
-    def keep(_module, _inputs, out):
-        out.retain_grad()
-        outputs.append(out)
-
-    for block in reference.blocks:
-        block.register_forward_hook(keep)
-    F.cross_entropy(reference(x), y).backward()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with watch(model, optimizer=opt) as w:
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-    expected = [h.grad.pow(2).mean().sqrt().item() for h in outputs]
+    expected = autograd_dloss_dh_rms(model, ["blocks.0", "blocks.1", "blocks.2"], x, y)
+    w = one_watched_step(model, x, y)
     assert [r["grad_rms"] for r in w.block_rows] == pytest.approx(expected, rel=1e-5)
     assert [r["name"] for r in w.block_rows] == ["blocks.0", "blocks.1", "blocks.2"]
     # each block's input is the previous block's output: the two residual readings agree
