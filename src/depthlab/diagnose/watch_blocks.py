@@ -55,9 +55,8 @@ class BlockCapture:
         self.blocks = blocks
         self.names = [f"blocks.{i}" for i in range(len(blocks))]
         first = blocks[0].attn or blocks[0].mlp
-        self.norm_position = (
-            first.position
-        )  # pre, post, deepnorm or none: what the checks judge depends on it
+        # pre, post, deepnorm or none: what the checks judge depends on it
+        self.norm_position = first.position
         self._stats: dict[int, dict] = {}
         self._handles: list = []
         self.records: list[tuple[int, dict[int, dict]]] = []
